@@ -1,0 +1,1 @@
+"""Backtest runner, metrics and reports."""

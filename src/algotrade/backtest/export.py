@@ -1,0 +1,91 @@
+"""Backtest results as JSON: exact decimals as strings, timestamps as ISO-8601 UTC."""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from algotrade.backtest.result import BacktestResult
+from algotrade.core.timeutil import NS_PER_SECOND, ns_to_iso
+
+
+def decimal_str(value: Decimal) -> str:
+    """A Decimal as plain text without exponent (``1E+2`` → ``100``)."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def iso_times(ts: npt.NDArray[np.int64]) -> list[str]:
+    """Vectorised ns → ISO-8601 ``Z`` (whole seconds when every stamp allows it)."""
+    if ts.size == 0:
+        return []
+    unit: Literal["s", "ms"] = "s" if bool(np.all(ts % NS_PER_SECOND == 0)) else "ms"
+    stamps: npt.NDArray[np.datetime64] = ts.astype("datetime64[ns]")
+    text = np.datetime_as_string(stamps, unit=unit)
+    return [t + "Z" for t in text.tolist()]
+
+
+def result_to_dict(result: BacktestResult) -> dict[str, Any]:
+    fills = [
+        {
+            "timestamp": ns_to_iso(f.ts),
+            "symbol": f.symbol,
+            "side": f.side.value,
+            "qty": decimal_str(f.qty),
+            "price": decimal_str(f.price),
+            "fee": decimal_str(f.fee),
+            "liquidity": f.liquidity.value,
+            "order_id": f.client_order_id,
+        }
+        for f in result.fills
+    ]
+    trades = [
+        {
+            "symbol": t.symbol,
+            "direction": t.direction,
+            "qty": decimal_str(t.qty),
+            "entry_time": ns_to_iso(t.entry_ts),
+            "exit_time": ns_to_iso(t.exit_ts),
+            "entry_price": decimal_str(t.entry_price),
+            "exit_price": decimal_str(t.exit_price),
+            "gross_pnl": decimal_str(t.gross_pnl),
+            "fees": decimal_str(t.fees),
+            "net_pnl": decimal_str(t.net_pnl),
+        }
+        for t in result.trades
+    ]
+    values = [_finite(v) for v in np.round(result.equity, 8).tolist()]
+    equity = [[t, v] for t, v in zip(iso_times(result.equity_ts), values, strict=True)]
+    return {
+        "simulated_data": result.synthetic,
+        "strategy": result.strategy,
+        "params": result.params,
+        "symbols": result.symbols,
+        "metrics": result.metrics,
+        "fills": fills,
+        "trades": trades,
+        "equity": equity,
+    }
+
+
+def write_json(result: BacktestResult, path: Path) -> Path:
+    """Write atomically: a reader never sees half a file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(result_to_dict(result), fh, indent=1)
+        fh.write("\n")
+    tmp.replace(path)
+    return path
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None

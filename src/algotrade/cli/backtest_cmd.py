@@ -1,0 +1,123 @@
+"""``algotrade backtest``: run a strategy over historical bars and report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from algotrade.backtest.export import write_json
+from algotrade.backtest.metrics import compute_metrics
+from algotrade.backtest.report import write_report
+from algotrade.backtest.result import BacktestResult
+from algotrade.backtest.runner import BacktestConfig, run_backtest
+from algotrade.cli.errors import parse_decimal, parse_params
+from algotrade.core.errors import InputError
+from algotrade.data.bars import BarData
+from algotrade.data.loader import load_bars
+from algotrade.strategies.registry import create_strategy
+
+PROGRESS_MIN_BARS = 200_000
+stderr = Console(stderr=True)
+
+
+def backtest(
+    data: Annotated[
+        list[str], typer.Option("--data", help="CSV/Parquet OHLCV file, or SYMBOL=FILE; repeat")
+    ],
+    strategy: Annotated[str, typer.Option(help="built-in strategy name or a path to a .py file")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="strategy parameter key=value; repeat")
+    ] = None,
+    cash: Annotated[str, typer.Option(help="initial cash")] = "100000",
+    commission: Annotated[str, typer.Option(help="fee rate per fill, fraction of notional")] = "0",
+    slippage_bps: Annotated[str, typer.Option(help="adverse slippage on market fills")] = "0",
+    periods_per_year: Annotated[int, typer.Option(help="annualisation of daily returns")] = 252,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write results as JSON")] = None,
+    report: Annotated[Path | None, typer.Option(help="write a self-contained HTML report")] = None,
+) -> None:
+    """Backtest a strategy on historical bars with the paper venue."""
+    config = BacktestConfig(
+        initial_cash=parse_decimal("--cash", cash, minimum=parse_decimal("", "0.01")),
+        commission=parse_decimal("--commission", commission, minimum=parse_decimal("", "0")),
+        slippage_bps=parse_decimal("--slippage-bps", slippage_bps, minimum=parse_decimal("", "0")),
+    )
+    if periods_per_year < 1:
+        raise InputError("--periods-per-year: must be a positive integer")
+    strat = create_strategy(strategy, parse_params(param or []))
+    bars = load_bars(data)
+    result = run_and_report(
+        bars, strat, config, periods_per_year=periods_per_year, json_out=json_out, report=report
+    )
+    del result
+
+
+def run_and_report(
+    bars: BarData,
+    strat: Any,
+    config: BacktestConfig,
+    *,
+    periods_per_year: int,
+    json_out: Path | None,
+    report: Path | None,
+    synthetic: bool = False,
+) -> BacktestResult:
+    for target in (json_out, report):
+        if target is not None and not Path(target).parent.exists():
+            raise InputError(f"{target}: directory {Path(target).parent} does not exist")
+    if len(bars) >= PROGRESS_MIN_BARS and stderr.is_terminal:
+        with Progress(
+            TextColumn("backtest"),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,} bars"),
+            TimeRemainingColumn(),
+            console=stderr,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("run", total=len(bars))
+            result = run_backtest(
+                bars,
+                strat,
+                config,
+                synthetic=synthetic,
+                progress=lambda done, _total: progress.update(task, completed=done),
+            )
+    else:
+        result = run_backtest(bars, strat, config, synthetic=synthetic)
+    result.metrics = compute_metrics(result, periods_per_year=periods_per_year)
+    print_metrics(result)
+    try:
+        if json_out is not None:
+            write_json(result, json_out)
+            stderr.print(f"wrote {json_out}")
+        if report is not None:
+            write_report(result, bars.frame, report)
+            stderr.print(f"wrote {report}")
+    except OSError as exc:
+        raise InputError(f"cannot write output: {exc}") from exc
+    return result
+
+
+def print_metrics(result: BacktestResult) -> None:
+    console = Console()
+    title = f"{result.strategy} on {', '.join(result.symbols)}"
+    if result.synthetic:
+        title += "  [bold yellow](SIMULATED DATA)[/]"
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result.metrics.items():
+        table.add_row(key, _fmt(value))
+    console.print(table)
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    return str(value)

@@ -1,0 +1,57 @@
+"""How the CLI reports errors: one line on stderr, exit code 2 for bad input."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import NoReturn, TypeVar
+
+from algotrade.core.errors import AlgoTradeError, InputError
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILURE = 1
+
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    sys.stderr.write(f"error: {' '.join(message.split())}\n")
+    raise SystemExit(code)
+
+
+def run_guarded(func: Callable[[], T]) -> T:
+    """Run a CLI entry point: known errors become one line and an exit code, never a traceback."""
+    try:
+        return func()
+    except InputError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    except AlgoTradeError as exc:
+        fail(str(exc), EXIT_FAILURE)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+
+
+def parse_decimal(option: str, text: str, *, minimum: Decimal | None = None) -> Decimal:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise InputError(f"{option}: expected a number, got {text!r}") from None
+    if not value.is_finite():
+        raise InputError(f"{option}: expected a finite number, got {text!r}")
+    if minimum is not None and value < minimum:
+        raise InputError(f"{option}: must be at least {minimum}, got {text!r}")
+    return value
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError(f"--param: expected key=value, got {pair!r}")
+        if key in params:
+            raise InputError(f"--param: '{key}' given twice")
+        params[key] = value.strip()
+    return params

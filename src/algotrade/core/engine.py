@@ -1,0 +1,212 @@
+"""The engine: market event → strategy → risk policy → venue → fills → portfolio.
+
+One ``Engine`` object serves a backtest loop, a paper bot and a live bot alike; only the feed
+that calls ``on_*`` and the venue it talks to differ. It is synchronous and does no I/O.
+Time is the timestamp of the last event seen (``now_ns``), never the wall clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+
+from algotrade.core.errors import OrderRejectedError
+from algotrade.core.events import (
+    Bar,
+    MarketEvent,
+    OrderEvent,
+    OrderFilled,
+    OrderRejected,
+    QuoteTick,
+    TradeTick,
+)
+from algotrade.core.instruments import Instrument, InstrumentRegistry
+from algotrade.core.money import ZERO, to_decimal
+from algotrade.core.orders import Order, OrderRequest, OrderType
+from algotrade.core.portfolio import Portfolio
+from algotrade.core.ports import ExecutionVenue, RiskPolicy
+from algotrade.core.risk_policy import BasicRiskPolicy
+from algotrade.core.signals import Signal, SubmitOrder, TargetPosition
+from algotrade.core.strategy import Strategy
+
+OrderListener = Callable[[Order, OrderEvent], None]
+
+_log = logging.getLogger("algotrade.engine")
+
+
+class Engine:
+    def __init__(
+        self,
+        strategy: Strategy,
+        venue: ExecutionVenue,
+        *,
+        portfolio: Portfolio,
+        instruments: InstrumentRegistry | None = None,
+        risk_policy: RiskPolicy | None = None,
+        order_id_prefix: str = "o",
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.strategy = strategy
+        self.venue = venue
+        self.portfolio = portfolio
+        self.instruments = instruments or InstrumentRegistry()
+        self.risk_policy: RiskPolicy = risk_policy or BasicRiskPolicy()
+        self.orders: dict[str, Order] = {}
+        self.fills: list[OrderFilled] = []
+        self._open: dict[str, Order] = {}
+        self._listeners: list[OrderListener] = []
+        self._prefix = order_id_prefix
+        self._seq = 0
+        self._now = 0
+        self._log = log or (lambda message: _log.info("%s: %s", strategy.name, message))
+        self._marks = portfolio.marks
+        self._started = False
+        # Bound methods cached once: the bar loop is the hot path of every backtest.
+        self._venue_on_market = venue.on_market
+        self._strategy_on_bar = strategy.on_bar
+        venue.bind(self)
+        strategy.attach(self)
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self.strategy.on_start()
+
+    def stop(self) -> None:
+        if self._started:
+            self._started = False
+            self.strategy.on_stop()
+
+    def add_listener(self, listener: OrderListener) -> None:
+        """Called after every order event is applied (persistence, broadcasting)."""
+        self._listeners.append(listener)
+
+    def restore_order_sequence(self, seq: int) -> None:
+        """After a restart, continue client order ids where the last run stopped."""
+        self._seq = max(self._seq, seq)
+
+    # ----------------------------------------------------------------- market data
+    def on_bar(self, bar: Bar) -> None:
+        self._now = bar.ts
+        self._marks[bar.symbol] = bar.close
+        self._venue_on_market(bar)
+        self._strategy_on_bar(bar)
+
+    def on_trade(self, tick: TradeTick) -> None:
+        self._now = tick.ts
+        self._marks[tick.symbol] = tick.price
+        self._venue_on_market(tick)
+        self.strategy.on_trade(tick)
+
+    def on_quote(self, quote: QuoteTick) -> None:
+        self._now = quote.ts
+        self._marks[quote.symbol] = (quote.bid + quote.ask) / 2
+        self._venue_on_market(quote)
+        self.strategy.on_quote(quote)
+
+    def on_market(self, event: MarketEvent) -> None:
+        if isinstance(event, Bar):
+            self.on_bar(event)
+        elif isinstance(event, TradeTick):
+            self.on_trade(event)
+        else:
+            self.on_quote(event)
+
+    # ----------------------------------------------------------------- venue events
+    def on_order_event(self, event: OrderEvent) -> None:
+        order = self.orders.get(event.client_order_id)
+        if order is None:
+            self._log(f"ignoring event for unknown order {event.client_order_id}")
+            return
+        if isinstance(event, OrderFilled):
+            if event.trade_id in order.fill_ids:
+                return  # duplicate report of an execution we booked already
+            order.apply(event)
+            self.portfolio.apply_fill(event)
+            self.fills.append(event)
+        else:
+            order.apply(event)
+        if not order.is_open:
+            self._open.pop(order.client_order_id, None)
+        for listener in self._listeners:
+            listener(order, event)
+        if isinstance(event, OrderFilled):
+            self.strategy.on_fill(event)
+        else:
+            self.strategy.on_order(event)
+
+    # ----------------------------------------------------------------- strategy context
+    @property
+    def now_ns(self) -> int:
+        return self._now
+
+    def position(self, symbol: str) -> Decimal:
+        return self.portfolio.position_qty(symbol)
+
+    def target_position(self, symbol: str, qty: Decimal | int | float | str, tag: str = "") -> None:
+        self._handle(TargetPosition(symbol, to_decimal(qty), tag))
+
+    def submit_order(self, request: OrderRequest) -> str | None:
+        ids = self._handle(SubmitOrder(request))
+        return ids[0] if ids else None
+
+    def cancel_order(self, client_order_id: str) -> None:
+        order = self._open.get(client_order_id)
+        if order is not None:
+            self.venue.cancel(client_order_id)
+
+    def cancel_all(self, symbol: str | None = None) -> None:
+        for order in list(self._open.values()):
+            if symbol is None or order.symbol == symbol:
+                self.venue.cancel(order.client_order_id)
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return [o for o in self._open.values() if symbol is None or o.symbol == symbol]
+
+    def instrument(self, symbol: str) -> Instrument:
+        return self.instruments.get(symbol)
+
+    def equity(self) -> Decimal:
+        return self.portfolio.equity()
+
+    def log(self, message: str) -> None:
+        self._log(message)
+
+    # ----------------------------------------------------------------- account view (risk)
+    def position_qty(self, symbol: str) -> Decimal:
+        return self.portfolio.position_qty(symbol)
+
+    def pending_qty(self, symbol: str) -> Decimal:
+        total = ZERO
+        for order in self._open.values():
+            if order.symbol == symbol and order.request.type is OrderType.MARKET:
+                total += order.remaining_qty * order.side.sign
+        return total
+
+    def mark_price(self, symbol: str) -> Decimal | None:
+        raw = self._marks.get(symbol)
+        if raw is None:
+            return None
+        return raw if isinstance(raw, Decimal) else to_decimal(raw)
+
+    # ----------------------------------------------------------------- internals
+    def next_client_order_id(self) -> str:
+        self._seq += 1
+        return f"{self._prefix}{self._seq}"
+
+    def _handle(self, signal: Signal) -> list[str]:
+        ids = []
+        for request in self.risk_policy.orders_for(signal, self):
+            order = Order(self.next_client_order_id(), request, created_ts=self._now)
+            self.orders[order.client_order_id] = order
+            try:
+                self.risk_policy.check(request, self)
+            except OrderRejectedError as exc:
+                self.on_order_event(OrderRejected(order.client_order_id, str(exc), self._now))
+                continue
+            self._open[order.client_order_id] = order
+            ids.append(order.client_order_id)
+            self.venue.submit(order)
+        return ids

@@ -1,0 +1,1 @@
+"""Market data: loading, validation, synthetic generation, storage."""

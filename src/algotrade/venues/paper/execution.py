@@ -1,0 +1,244 @@
+"""Simulated matching. Semantics are specified in docs/backtest-semantics.md; in short:
+
+- an order is matched only against market events that arrive *after* it was submitted;
+- market orders fill at the next bar's open (next trade price; next ask/bid for quotes),
+  moved against the trader by ``slippage_bps`` and rounded to the tick against the trader;
+- limit orders fill when the range reaches the limit: at the open if it gapped through,
+  else at the limit price; stop orders trigger the same way and fill like market orders;
+- fills are complete (no volume model); reduce-only orders are clamped to the position and
+  the rest cancelled; IOC orders not marketable on their first event are cancelled;
+- fee = rate × notional, maker rate for orders resting before they filled, taker otherwise.
+
+Everything here is simulated and is labelled so wherever it is shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from algotrade.core.events import (
+    Bar,
+    Liquidity,
+    MarketEvent,
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    OrderRejected,
+    OrderSide,
+    QuoteTick,
+    TradeTick,
+)
+from algotrade.core.instruments import InstrumentRegistry
+from algotrade.core.money import BPS, ONE, ZERO, to_decimal
+from algotrade.core.orders import Order, OrderType, TimeInForce
+from algotrade.core.ports import VenueEventSink
+from algotrade.venues.paper.config import PaperVenueConfig
+
+
+@dataclass(slots=True)
+class _Working:
+    order: Order
+    arrival_seq: int  # venue event counter when it arrived: it matches only later events
+    marketable_on_arrival: bool
+    triggered: bool = False
+
+
+class PaperVenue:
+    name = "paper"
+    simulated = True
+
+    def __init__(
+        self,
+        config: PaperVenueConfig | None = None,
+        instruments: InstrumentRegistry | None = None,
+        positions: dict[str, Decimal] | None = None,
+    ) -> None:
+        self.config = config or PaperVenueConfig()
+        self.instruments = instruments or InstrumentRegistry()
+        self._sink: VenueEventSink | None = None
+        self._books: dict[str, list[_Working]] = {}
+        self._known: set[str] = set()
+        self._last: dict[str, MarketEvent] = {}
+        self._positions: dict[str, Decimal] = dict(positions or {})
+        self._seq = 0
+        self._now = 0
+        self._ids = 0
+        self._slip_up = ONE + self.config.slippage_bps * BPS
+        self._slip_down = ONE - self.config.slippage_bps * BPS
+
+    # ------------------------------------------------------------------ port
+    def bind(self, sink: VenueEventSink) -> None:
+        self._sink = sink
+
+    def submit(self, order: Order) -> None:
+        coid = order.client_order_id
+        if coid in self._known:
+            return  # idempotent: a retried submit never doubles an order
+        self._known.add(coid)
+        request = order.request
+        last = self._last.get(request.symbol)
+        marketable = self._marketable(order, last)
+        if request.tif is TimeInForce.POST_ONLY and marketable:
+            self._emit(OrderRejected(coid, "post-only order would take liquidity", self._now))
+            return
+        self._ids += 1
+        self._emit(OrderAccepted(coid, f"P{self._ids}", self._now))
+        self._books.setdefault(request.symbol, []).append(_Working(order, self._seq, marketable))
+
+    def cancel(self, client_order_id: str) -> None:
+        for symbol, book in self._books.items():
+            for working in book:
+                if working.order.client_order_id == client_order_id:
+                    book.remove(working)
+                    if not book:
+                        del self._books[symbol]
+                    self._emit(OrderCancelled(client_order_id, "cancelled by request", self._now))
+                    return
+
+    def on_market(self, event: MarketEvent) -> None:
+        self._seq += 1
+        self._now = event.ts
+        symbol = event.symbol
+        self._last[symbol] = event
+        book = self._books.get(symbol)
+        if book:
+            self._match(book, event)
+
+    # ------------------------------------------------------------------ state for restore
+    def open_orders(self) -> list[Order]:
+        return [w.order for book in self._books.values() for w in book]
+
+    def position(self, symbol: str) -> Decimal:
+        return self._positions.get(symbol, ZERO)
+
+    # ------------------------------------------------------------------ matching
+    def _match(self, book: list[_Working], event: MarketEvent) -> None:
+        seq = self._seq
+        for working in list(book):
+            if working.arrival_seq >= seq or working not in book:
+                continue  # arrived during this event, or cancelled by a callback meanwhile
+            order = working.order
+            buying = order.side is OrderSide.BUY
+            open_, high, low = _range(event, buying)
+            price = self._fill_price(working, open_, high, low, buying)
+            if price is None:
+                if order.request.tif is TimeInForce.IOC:
+                    self._remove(book, working, event.symbol)
+                    self._emit(
+                        OrderCancelled(order.client_order_id, "IOC not marketable", self._now)
+                    )
+                continue
+            self._execute(book, working, price)
+
+    def _fill_price(
+        self, working: _Working, open_: float, high: float, low: float, buying: bool
+    ) -> Decimal | None:
+        request = working.order.request
+        kind = request.type
+        if kind is OrderType.MARKET:
+            return self._slipped(open_, buying, working.order.symbol)
+        if kind is OrderType.LIMIT:
+            assert request.limit_price is not None
+            limit = request.limit_price
+            if buying:
+                if open_ <= limit:
+                    return min(to_decimal(open_), limit)
+                return limit if low <= limit else None
+            if open_ >= limit:
+                return max(to_decimal(open_), limit)
+            return limit if high >= limit else None
+        assert request.stop_price is not None
+        stop = request.stop_price
+        if buying:
+            if open_ >= stop:
+                return self._slipped(open_, True, working.order.symbol)
+            return self._slipped(stop, True, working.order.symbol) if high >= stop else None
+        if open_ <= stop:
+            return self._slipped(open_, False, working.order.symbol)
+        return self._slipped(stop, False, working.order.symbol) if low <= stop else None
+
+    def _slipped(self, price: float | Decimal, buying: bool, symbol: str) -> Decimal:
+        exact = to_decimal(price)
+        if not self.config.slippage_bps:
+            return exact
+        moved = exact * (self._slip_up if buying else self._slip_down)
+        return self.instruments.get(symbol).round_price_adverse(moved, buying)
+
+    def _execute(self, book: list[_Working], working: _Working, price: Decimal) -> None:
+        order = working.order
+        symbol = order.symbol
+        qty = order.remaining_qty
+        self._remove(book, working, symbol)
+        if order.request.reduce_only:
+            position = self._positions.get(symbol, ZERO)
+            reducible = abs(position) if (position > 0) != (order.side is OrderSide.BUY) else ZERO
+            qty = min(qty, reducible)
+            if qty == 0:
+                self._emit(
+                    OrderCancelled(
+                        order.client_order_id, "reduce-only: nothing to reduce", self._now
+                    )
+                )
+                return
+        maker = order.request.type is OrderType.LIMIT and not working.marketable_on_arrival
+        rate = self.config.maker_fee_rate if maker else self.config.taker_fee_rate
+        instrument = self.instruments.get(symbol)
+        fee = qty * price * instrument.multiplier * rate
+        self._positions[symbol] = self._positions.get(symbol, ZERO) + qty * order.side.sign
+        self._ids += 1
+        fill = OrderFilled(
+            client_order_id=order.client_order_id,
+            venue_order_id=order.venue_order_id,
+            trade_id=f"PT{self._ids}",
+            symbol=symbol,
+            side=order.side,
+            qty=qty,
+            price=price,
+            fee=fee,
+            liquidity=Liquidity.MAKER if maker else Liquidity.TAKER,
+            ts=self._now,
+        )
+        self._emit(fill)
+        if order.is_open:  # clamped reduce-only: the rest can never fill
+            self._emit(OrderCancelled(order.client_order_id, "reduce-only remainder", self._now))
+
+    def _remove(self, book: list[_Working], working: _Working, symbol: str) -> None:
+        book.remove(working)
+        if not book:
+            self._books.pop(symbol, None)
+
+    def _marketable(self, order: Order, last: MarketEvent | None) -> bool:
+        request = order.request
+        if request.type is OrderType.MARKET:
+            return True
+        if last is None or request.type is not OrderType.LIMIT:
+            return False
+        assert request.limit_price is not None
+        buying = order.side is OrderSide.BUY
+        reference = _last_price(last, buying)
+        return reference <= request.limit_price if buying else reference >= request.limit_price
+
+    def _emit(self, event: OrderAccepted | OrderRejected | OrderCancelled | OrderFilled) -> None:
+        if self._sink is None:
+            raise RuntimeError("paper venue is not bound to an engine")
+        self._sink.on_order_event(event)
+
+
+def _range(event: MarketEvent, buying: bool) -> tuple[float, float, float]:
+    """(open, high, low) of the event as seen by one side of the book."""
+    if isinstance(event, Bar):
+        return event.open, event.high, event.low
+    if isinstance(event, TradeTick):
+        return event.price, event.price, event.price
+    assert isinstance(event, QuoteTick)
+    price = event.ask if buying else event.bid
+    return price, price, price
+
+
+def _last_price(event: MarketEvent, buying: bool) -> Decimal:
+    if isinstance(event, Bar):
+        return to_decimal(event.close)
+    if isinstance(event, TradeTick):
+        return to_decimal(event.price)
+    return to_decimal(event.ask if buying else event.bid)

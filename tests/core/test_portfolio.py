@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from algotrade.core.instruments import Instrument, InstrumentRegistry
+from algotrade.core.portfolio import Portfolio
+from testkit.factories import fill
+
+D = Decimal
+prices = st.decimals(min_value=D("0.01"), max_value=D("100000"), places=4)
+qtys = st.decimals(min_value=D("0.001"), max_value=D("1000"), places=3)
+fees = st.decimals(min_value=D("0"), max_value=D("50"), places=6)
+fills_st = st.lists(
+    st.tuples(st.sampled_from(["buy", "sell"]), qtys, prices, fees, st.sampled_from("ABC")),
+    min_size=1,
+    max_size=40,
+)
+
+
+def _book(sequence: list[tuple[str, Decimal, Decimal, Decimal, str]]) -> Portfolio:
+    portfolio = Portfolio(D(10_000))
+    for i, (side, qty, price, fee, symbol) in enumerate(sequence):
+        portfolio.apply_fill(fill(side, qty, price, fee, symbol=symbol, ts=i))
+    return portfolio
+
+
+@settings(max_examples=300, deadline=None)
+@given(fills_st, st.lists(prices, min_size=3, max_size=3))
+def test_equity_is_cash_plus_marked_positions(sequence, marks) -> None:
+    portfolio = _book(sequence)
+    for symbol, mark in zip("ABC", marks, strict=True):
+        portfolio.update_mark(symbol, mark)
+    marked = sum(
+        (p.qty * mark for p, mark in ((portfolio.position(s), m) for s, m in zip("ABC", marks, strict=False))),
+        D(0),
+    )
+    assert portfolio.equity() == portfolio.cash + marked
+    accounted = (
+        portfolio.initial_cash
+        + portfolio.realized_pnl
+        + portfolio.unrealized_pnl()
+        - portfolio.fees_paid
+    )
+    # Average prices are divisions (28 significant digits), hence the 1e-12 allowance.
+    assert abs(portfolio.equity() - accounted) < D("1e-12")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["buy", "sell"]),
+    qtys,
+    prices,
+    prices,
+    fees,
+    fees,
+)
+def test_round_trip_realized_is_price_difference_times_qty_minus_fees(
+    side, qty, entry, exit_, fee_in, fee_out
+) -> None:
+    portfolio = Portfolio(D(10_000))
+    portfolio.apply_fill(fill(side, qty, entry, fee_in, ts=1))
+    closing = "sell" if side == "buy" else "buy"
+    trade = portfolio.apply_fill(fill(closing, qty, exit_, fee_out, ts=2))
+    direction = 1 if side == "buy" else -1
+    assert trade is not None
+    expected = (exit_ - entry) * qty * direction - fee_in - fee_out
+    assert trade.net_pnl == expected
+    assert portfolio.realized_pnl - portfolio.fees_paid == expected
+    assert portfolio.position_qty("X") == 0
+    assert portfolio.cash == D(10_000) + expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(fills_st)
+def test_no_float_reaches_money_fields(sequence) -> None:
+    portfolio = _book(sequence)
+    for symbol in "ABC":
+        portfolio.update_mark(symbol, 123.25)  # marks may come from float bars
+    values = [portfolio.cash, portfolio.fees_paid, portfolio.realized_pnl]
+    values += [portfolio.equity(), portfolio.unrealized_pnl(), portfolio.market_value()]
+    for pos in portfolio.positions.values():
+        values += [pos.qty, pos.avg_price, pos.realized_pnl, pos.fees]
+    for trade in portfolio.ledger.closed:
+        values += [trade.qty, trade.entry_price, trade.exit_price, trade.gross_pnl, trade.fees]
+    assert all(type(v) is Decimal for v in values)
+
+
+def test_float_fill_is_refused() -> None:
+    bad = fill("buy", "1", "10")
+    object.__setattr__(bad, "price", 10.0)
+    with pytest.raises(TypeError, match="price must be Decimal"):
+        Portfolio(D(100)).apply_fill(bad)
+
+
+def test_flip_long_to_short_realizes_and_reopens_at_fill_price() -> None:
+    portfolio = Portfolio(D(1000))
+    portfolio.apply_fill(fill("buy", "2", "10", "0.02"))
+    trade = portfolio.apply_fill(fill("sell", "5", "12", "0.05"))
+    pos = portfolio.position("X")
+    assert pos.qty == D(-3)
+    assert pos.avg_price == D(12)
+    assert portfolio.realized_pnl == D(4)  # 2 × (12 − 10)
+    assert trade is not None
+    assert trade.direction == "long"
+    assert trade.fees == D("0.02") + D("0.02")  # entry fee + 2/5 of the flip fee
+    assert portfolio.ledger.open["X"].fees == D("0.03")
+
+
+def test_average_price_and_partial_close() -> None:
+    portfolio = Portfolio(D(1000))
+    portfolio.apply_fill(fill("buy", "1", "10"))
+    portfolio.apply_fill(fill("buy", "3", "14"))
+    assert portfolio.position("X").avg_price == D(13)
+    assert portfolio.apply_fill(fill("sell", "2", "15")) is None
+    assert portfolio.realized_pnl == D(4)
+    assert portfolio.position("X").avg_price == D(13)
+    portfolio.update_mark("X", D(16))
+    assert portfolio.unrealized_pnl() == D(6)
+
+
+def test_multiplier_scales_pnl_and_cash() -> None:
+    registry = InstrumentRegistry({"ES": Instrument("ES", tick_size=D("0.25"), multiplier=D(50))})
+    portfolio = Portfolio(D(100_000), registry)
+    portfolio.apply_fill(fill("buy", "1", "5000", "2", symbol="ES"))
+    trade = portfolio.apply_fill(fill("sell", "1", "5010", "2", symbol="ES"))
+    assert trade is not None
+    assert trade.gross_pnl == D(500)
+    assert portfolio.equity() == D(100_000) + D(500) - D(4)
