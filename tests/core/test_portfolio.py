@@ -35,8 +35,7 @@ def test_equity_is_cash_plus_marked_positions(sequence, marks) -> None:
     for symbol, mark in zip("ABC", marks, strict=True):
         portfolio.update_mark(symbol, mark)
     marked = sum(
-        (p.qty * mark for p, mark in ((portfolio.position(s), m) for s, m in zip("ABC", marks, strict=False))),
-        D(0),
+        (portfolio.position(s).qty * m for s, m in zip("ABC", marks, strict=True)), D(0)
     )
     assert portfolio.equity() == portfolio.cash + marked
     accounted = (

@@ -54,5 +54,6 @@ class RSI:
             self._avg_gain = (self._avg_gain * (period - 1) + gain) / period
             self._avg_loss = (self._avg_loss * (period - 1) + loss) / period
         total = self._avg_gain + self._avg_loss
-        value = self.value = 100.0 * self._avg_gain / total if total > 0.0 else 50.0
+        # gain / (gain + loss) <= 1 in floats too, so the value never leaves [0, 100].
+        value = self.value = 100.0 * (self._avg_gain / total) if total > 0.0 else 50.0
         return value

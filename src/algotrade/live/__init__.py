@@ -1,0 +1,1 @@
+"""Driving the engine from asynchronous feeds (paper and live bots)."""
