@@ -34,9 +34,7 @@ def test_equity_is_cash_plus_marked_positions(sequence, marks) -> None:
     portfolio = _book(sequence)
     for symbol, mark in zip("ABC", marks, strict=True):
         portfolio.update_mark(symbol, mark)
-    marked = sum(
-        (portfolio.position(s).qty * m for s, m in zip("ABC", marks, strict=True)), D(0)
-    )
+    marked = sum((portfolio.position(s).qty * m for s, m in zip("ABC", marks, strict=True)), D(0))
     assert portfolio.equity() == portfolio.cash + marked
     accounted = (
         portfolio.initial_cash

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -10,6 +11,7 @@ from algotrade.indicators import ATR
 
 HLC = tuple[float, float, float]
 
+
 def assert_series_close(
     got: list[float | None], want: list[float | None], rel: float = 1e-9, abs_: float = 0.0
 ) -> None:
@@ -19,7 +21,6 @@ def assert_series_close(
     assert [g for g, _ in pairs] == pytest.approx([w for _, w in pairs], rel=rel, abs=abs_)
 
 
-
 def reference_atr(bars: list[HLC], period: int) -> list[float | None]:
     """TA-Lib style ATR recomputed over every prefix of the history."""
     out: list[float | None] = []
@@ -27,7 +28,7 @@ def reference_atr(bars: list[HLC], period: int) -> list[float | None]:
         history = bars[:end]
         true_ranges = [
             max(high - low, abs(high - prev[2]), abs(low - prev[2]))
-            for prev, (high, low, _close) in zip(history, history[1:], strict=False)
+            for prev, (high, low, _close) in itertools.pairwise(history)
         ]
         if len(true_ranges) < period:
             out.append(None)

@@ -27,7 +27,9 @@ def reference_ema(xs: list[float], period: int) -> list[float | None]:
 def reference_macd(xs: list[float], fast: int, slow: int, signal: int) -> list[MACDValue | None]:
     fast_ema = reference_ema(xs, fast)
     slow_ema = reference_ema(xs, slow)
-    line = [f - s for f, s in zip(fast_ema, slow_ema, strict=True) if f is not None and s is not None]
+    line = [
+        f - s for f, s in zip(fast_ema, slow_ema, strict=True) if f is not None and s is not None
+    ]
     signal_ema = reference_ema(line, signal)
     warm = len(xs) - len(line)
     out: list[MACDValue | None] = [None] * warm
@@ -69,16 +71,22 @@ def test_matches_reference_property(xs: list[float], fast: int, extra: int, sign
 def test_warm_up() -> None:
     macd = MACD(2, 3, 2)
     xs = [1.0, 2.0, 3.0, 5.0, 4.0]
-    got = [macd.update(x) for x in xs]
-    # MACD line from input 3 (slow=3), signal from input 3 + 2 - 1 = 4.
-    assert got[:3] == [None, None, None]
+    got = []
+    for x in xs[:3]:
+        got.append(macd.update(x))
+    # The MACD line exists from input 3 (slow=3); the signal from input 3 + 2 - 1 = 4.
+    assert got == [None, None, None]
     assert macd.macd_line is not None
     assert not macd.ready
-    assert got[3] is not None
-    assert got[4] is not None
+    assert macd.value is None
+    for x in xs[3:]:
+        got.append(macd.update(x))
     assert macd.ready
     assert macd.value == got[4]
-    # fast EMA(2): seed 1.5 → 2.5 → 4.166… → 4.055…; slow EMA(3): seed 2 → 3.5 → 3.75.
+    last = got[4]
+    assert got[3] is not None
+    assert last is not None
+    # By hand: fast EMA(2) seeds at 1.5 (input 2), slow EMA(3) seeds at 2.0 (input 3).
     fast = [1.5]
     for x in xs[2:]:
         fast.append(fast[-1] + 2 / 3 * (x - fast[-1]))
@@ -88,9 +96,9 @@ def test_warm_up() -> None:
     line = [f - s for f, s in zip(fast[1:], slow, strict=True)]
     signal = (line[0] + line[1]) / 2
     signal = signal + 2 / 3 * (line[2] - signal)
-    assert got[4].macd == pytest.approx(line[2])
-    assert got[4].signal == pytest.approx(signal)
-    assert got[4].histogram == pytest.approx(line[2] - signal)
+    assert last.macd == pytest.approx(line[2])
+    assert last.signal == pytest.approx(signal)
+    assert last.histogram == pytest.approx(line[2] - signal)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -10,6 +11,7 @@ from algotrade.indicators import RSI
 
 prices = st.lists(st.floats(min_value=1e-3, max_value=1e6), min_size=1, max_size=200)
 
+
 def assert_series_close(
     got: list[float | None], want: list[float | None], rel: float = 1e-9, abs_: float = 0.0
 ) -> None:
@@ -19,13 +21,12 @@ def assert_series_close(
     assert [g for g, _ in pairs] == pytest.approx([w for _, w in pairs], rel=rel, abs=abs_)
 
 
-
 def reference_rsi(xs: list[float], period: int) -> list[float | None]:
     """Textbook Wilder RSI recomputed over every prefix of the history."""
     out: list[float | None] = []
     for end in range(1, len(xs) + 1):
         history = xs[:end]
-        changes = [b - a for a, b in zip(history, history[1:], strict=False)]
+        changes = [b - a for a, b in itertools.pairwise(history)]
         if len(changes) < period:
             out.append(None)
             continue

@@ -149,6 +149,8 @@ class Engine:
         self._handle(TargetPosition(symbol, to_decimal(qty), tag))
 
     def submit_order(self, request: OrderRequest) -> str | None:
+        """Returns the client order id; a pre-trade rejection is reported to ``on_order``
+        first and the id is still returned, so the strategy can match the two."""
         ids = self._handle(SubmitOrder(request))
         return ids[0] if ids else None
 
@@ -204,6 +206,7 @@ class Engine:
             try:
                 self.risk_policy.check(request, self)
             except OrderRejectedError as exc:
+                ids.append(order.client_order_id)
                 self.on_order_event(OrderRejected(order.client_order_id, str(exc), self._now))
                 continue
             self._open[order.client_order_id] = order

@@ -27,8 +27,10 @@ def describe_validation_error(owner: str, exc: ValidationError) -> str:
     """One line naming the field and what was expected, from a pydantic error."""
     parts = []
     for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(root)"
-        if err["type"] == "extra_forbidden":
+        field = ".".join(str(p) for p in err["loc"])
+        if not field:  # a cross-field check: its own message names the fields
+            parts.append(err["msg"].removeprefix("Value error, "))
+        elif err["type"] == "extra_forbidden":
             parts.append(f"unknown parameter '{field}'")
         else:
             got = err.get("input")

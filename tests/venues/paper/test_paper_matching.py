@@ -216,3 +216,36 @@ def test_target_position_accounts_for_pending_market_orders(target, expected) ->
     engine = run(BARS, {0: twice})
     assert engine.position("X") == expected
     assert len(engine.fills) == (0 if target == 0 else 1)
+
+
+def test_exact_touch_of_a_decimal_limit_by_a_float_bar_fills() -> None:
+    # 0.1 as a float is 0.1000000000000000055…; the touch must still count.
+    bars = [bar(0, 0.2, 0.2, 0.2, 0.2), bar(1, 0.2, 0.3, 0.1, 0.2)]
+    engine = run(bars, {0: limit("buy", "1", "0.1")})
+    (f,) = engine.fills
+    assert f.price == D("0.1")
+
+
+def test_cancel_from_the_acceptance_callback_is_honoured() -> None:
+    class CancelOnAccept(Strategy):
+        name = "cancel_on_accept"
+
+        def on_start(self) -> None:
+            self.ctx.submit_order(
+                OrderRequest("X", OrderSide.BUY, D(1), OrderType.LIMIT, limit_price=D(101))
+            )
+
+        def on_order(self, event: object) -> None:
+            from algotrade.core.events import OrderAccepted
+
+            if isinstance(event, OrderAccepted):
+                self.ctx.cancel_order(event.client_order_id)
+
+    venue = PaperVenue()
+    engine = Engine(CancelOnAccept(), venue, portfolio=Portfolio(D(1000)))
+    engine.start()
+    for b in BARS:
+        engine.on_bar(b)
+    assert engine.fills == []
+    (order,) = engine.orders.values()
+    assert order.status is OrderStatus.CANCELLED

@@ -57,7 +57,7 @@ class PaperVenue:
         self.config = config or PaperVenueConfig()
         self.instruments = instruments or InstrumentRegistry()
         self._sink: VenueEventSink | None = None
-        self._books: dict[str, list[_Working]] = {}
+        self._books: dict[str, dict[str, _Working]] = {}  # symbol → client id → order
         self._known: set[str] = set()
         self._last: dict[str, MarketEvent] = {}
         self._positions: dict[str, Decimal] = dict(positions or {})
@@ -83,18 +83,18 @@ class PaperVenue:
             self._emit(OrderRejected(coid, "post-only order would take liquidity", self._now))
             return
         self._ids += 1
+        # Booked before the acknowledgement: a strategy may cancel from its on_order callback.
+        self._books.setdefault(request.symbol, {})[coid] = _Working(order, self._seq, marketable)
         self._emit(OrderAccepted(coid, f"P{self._ids}", self._now))
-        self._books.setdefault(request.symbol, []).append(_Working(order, self._seq, marketable))
 
     def cancel(self, client_order_id: str) -> None:
         for symbol, book in self._books.items():
-            for working in book:
-                if working.order.client_order_id == client_order_id:
-                    book.remove(working)
-                    if not book:
-                        del self._books[symbol]
-                    self._emit(OrderCancelled(client_order_id, "cancelled by request", self._now))
-                    return
+            if client_order_id in book:
+                del book[client_order_id]
+                if not book:
+                    del self._books[symbol]
+                self._emit(OrderCancelled(client_order_id, "cancelled by request", self._now))
+                return
 
     def on_market(self, event: MarketEvent) -> None:
         self._seq += 1
@@ -107,16 +107,16 @@ class PaperVenue:
 
     # ------------------------------------------------------------------ state for restore
     def open_orders(self) -> list[Order]:
-        return [w.order for book in self._books.values() for w in book]
+        return [w.order for book in self._books.values() for w in book.values()]
 
     def position(self, symbol: str) -> Decimal:
         return self._positions.get(symbol, ZERO)
 
     # ------------------------------------------------------------------ matching
-    def _match(self, book: list[_Working], event: MarketEvent) -> None:
+    def _match(self, book: dict[str, _Working], event: MarketEvent) -> None:
         seq = self._seq
-        for working in list(book):
-            if working.arrival_seq >= seq or working not in book:
+        for coid, working in list(book.items()):
+            if working.arrival_seq >= seq or coid not in book:
                 continue  # arrived during this event, or cancelled by a callback meanwhile
             order = working.order
             buying = order.side is OrderSide.BUY
@@ -124,7 +124,7 @@ class PaperVenue:
             price = self._fill_price(working, open_, high, low, buying)
             if price is None:
                 if order.request.tif is TimeInForce.IOC:
-                    self._remove(book, working, event.symbol)
+                    self._remove(book, coid, event.symbol)
                     self._emit(
                         OrderCancelled(order.client_order_id, "IOC not marketable", self._now)
                     )
@@ -134,6 +134,9 @@ class PaperVenue:
     def _fill_price(
         self, working: _Working, open_: float, high: float, low: float, buying: bool
     ) -> Decimal | None:
+        """Bar prices are floats and order prices Decimals: compare both as floats (the float
+        nearest a decimal price equals the float parsed from the same text, so an exact touch
+        counts), then return an exact Decimal price."""
         request = working.order.request
         kind = request.type
         if kind is OrderType.MARKET:
@@ -141,22 +144,25 @@ class PaperVenue:
         if kind is OrderType.LIMIT:
             assert request.limit_price is not None
             limit = request.limit_price
+            level = float(limit)
             if buying:
-                if open_ <= limit:
+                if open_ <= level:
                     return min(to_decimal(open_), limit)
-                return limit if low <= limit else None
-            if open_ >= limit:
+                return limit if low <= level else None
+            if open_ >= level:
                 return max(to_decimal(open_), limit)
-            return limit if high >= limit else None
+            return limit if high >= level else None
         assert request.stop_price is not None
         stop = request.stop_price
+        level = float(stop)
+        symbol = working.order.symbol
         if buying:
-            if open_ >= stop:
-                return self._slipped(open_, True, working.order.symbol)
-            return self._slipped(stop, True, working.order.symbol) if high >= stop else None
-        if open_ <= stop:
-            return self._slipped(open_, False, working.order.symbol)
-        return self._slipped(stop, False, working.order.symbol) if low <= stop else None
+            if open_ >= level:
+                return self._slipped(open_, True, symbol)
+            return self._slipped(stop, True, symbol) if high >= level else None
+        if open_ <= level:
+            return self._slipped(open_, False, symbol)
+        return self._slipped(stop, False, symbol) if low <= level else None
 
     def _slipped(self, price: float | Decimal, buying: bool, symbol: str) -> Decimal:
         exact = to_decimal(price)
@@ -165,11 +171,11 @@ class PaperVenue:
         moved = exact * (self._slip_up if buying else self._slip_down)
         return self.instruments.get(symbol).round_price_adverse(moved, buying)
 
-    def _execute(self, book: list[_Working], working: _Working, price: Decimal) -> None:
+    def _execute(self, book: dict[str, _Working], working: _Working, price: Decimal) -> None:
         order = working.order
         symbol = order.symbol
         qty = order.remaining_qty
-        self._remove(book, working, symbol)
+        self._remove(book, order.client_order_id, symbol)
         if order.request.reduce_only:
             position = self._positions.get(symbol, ZERO)
             reducible = abs(position) if (position > 0) != (order.side is OrderSide.BUY) else ZERO
@@ -203,8 +209,8 @@ class PaperVenue:
         if order.is_open:  # clamped reduce-only: the rest can never fill
             self._emit(OrderCancelled(order.client_order_id, "reduce-only remainder", self._now))
 
-    def _remove(self, book: list[_Working], working: _Working, symbol: str) -> None:
-        book.remove(working)
+    def _remove(self, book: dict[str, _Working], client_order_id: str, symbol: str) -> None:
+        del book[client_order_id]
         if not book:
             self._books.pop(symbol, None)
 
