@@ -42,6 +42,7 @@ _NAIVE_ISO = (  # read as UTC
     "%Y-%m-%d",
 )
 _INTEGER_TEXT = re.compile(r"[+-]?\d+")
+_YYYYMMDD_RANGE = (19_000_101, 21_001_231)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,11 @@ def _first_unread(
 def _epoch_to_ns(numbers: pl.Series) -> tuple[pl.Series, TimestampProblem | None]:
     largest = numbers.abs().max()
     magnitude = largest if isinstance(largest, int) else 0
+    if numbers.is_between(*_YYYYMMDD_RANGE).all():
+        # 20240102 would silently become epoch second 20,240,102 (August 1970).
+        return numbers, TimestampProblem(
+            0, f"{numbers[0]} looks like a YYYYMMDD date, not an epoch; write it as ISO-8601"
+        )
     unit, ns_per_unit = next(
         (unit, ns) for bound, unit, ns in EPOCH_UNITS if bound is None or magnitude < bound
     )

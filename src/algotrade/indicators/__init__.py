@@ -5,6 +5,16 @@ from algotrade.indicators.bollinger import Bollinger, BollingerBands
 from algotrade.indicators.ema import EMA
 from algotrade.indicators.macd import MACD, MACDValue
 from algotrade.indicators.rsi import RSI
-from algotrade.indicators.sma import SMA
+from algotrade.indicators.sma import SMA, ExactSMA
 
-__all__ = ["ATR", "EMA", "MACD", "RSI", "SMA", "Bollinger", "BollingerBands", "MACDValue"]
+__all__ = [
+    "ATR",
+    "EMA",
+    "MACD",
+    "RSI",
+    "SMA",
+    "ExactSMA",
+    "Bollinger",
+    "BollingerBands",
+    "MACDValue",
+]

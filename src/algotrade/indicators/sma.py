@@ -44,3 +44,51 @@ class SMA:
                 return None
         value = self.value = self._sum / self.period
         return value
+
+
+FIXED_POINT_SCALE = 100_000_000  # 1e-8: exact for prices published with up to 8 decimals
+
+
+class ExactSMA:
+    """SMA whose running sum is an exact integer on a 1e-8 fixed-point grid.
+
+    Use it where *equality* of two averages matters (a crossover's "unchanged when equal"):
+    float sums of decimal prices differ in the last bits even when the decimal means are equal.
+    ``compare`` is exact; ``value`` is the float mean for display. Prices with more than 8
+    decimals are rounded to the grid; prices up to ~9e7 keep full precision.
+    """
+
+    __slots__ = ("_buf", "_count", "_i", "_sum", "period", "ready")
+
+    def __init__(self, period: int) -> None:
+        if not isinstance(period, int) or isinstance(period, bool) or period < 1:
+            raise ValueError(f"SMA period must be a positive integer, got {period!r}")
+        self.period = period
+        self._buf = [0] * period
+        self._i = 0
+        self._count = 0
+        self._sum = 0
+        self.ready = False
+
+    def update(self, x: float) -> bool:
+        """Add a value; returns whether the window is full."""
+        units = round(x * FIXED_POINT_SCALE)
+        i = self._i
+        self._sum += units - self._buf[i]
+        self._buf[i] = units
+        i += 1
+        self._i = 0 if i == self.period else i
+        if not self.ready:
+            self._count += 1
+            self.ready = self._count >= self.period
+        return self.ready
+
+    @property
+    def value(self) -> float | None:
+        return self._sum / self.period / FIXED_POINT_SCALE if self.ready else None
+
+    def compare(self, other: ExactSMA) -> int:
+        """-1, 0 or 1 as this mean is below, equal to or above ``other``'s, exactly."""
+        left = self._sum * other.period
+        right = other._sum * self.period
+        return (left > right) - (left < right)

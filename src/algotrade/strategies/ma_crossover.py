@@ -4,6 +4,9 @@ Spec: on each closed bar compute SMA(fast) and SMA(slow) of the close. Direction
 fast > slow, short when fast < slow, unchanged when equal. When the direction differs from the
 last one (the first defined direction counts as a change) the target position becomes +qty
 (long) or -qty (short; 0 when ``long_only``).
+
+The averages are compared exactly (integer sums on a 1e-8 grid, see ``ExactSMA``): on real
+data two windows do have equal means, and float sums would call one of them larger.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pydantic import Field, model_validator
 
 from algotrade.core.events import Bar
 from algotrade.core.strategy import Strategy, StrategyParams
-from algotrade.indicators.sma import SMA
+from algotrade.indicators.sma import ExactSMA
 
 
 class MACrossoverParams(StrategyParams):
@@ -36,8 +39,8 @@ class MACrossover(Strategy):
 
     def on_start(self) -> None:
         p = self.params
-        self._fast: dict[str, SMA] = {}
-        self._slow: dict[str, SMA] = {}
+        self._fast: dict[str, ExactSMA] = {}
+        self._slow: dict[str, ExactSMA] = {}
         self._direction: dict[str, int] = {}
         self._long = p.qty
         self._short = Decimal(0) if p.long_only else -p.qty
@@ -46,13 +49,13 @@ class MACrossover(Strategy):
         symbol = bar.symbol
         fast = self._fast.get(symbol)
         if fast is None:
-            fast = self._fast[symbol] = SMA(self.params.fast)
-            self._slow[symbol] = SMA(self.params.slow)
-        f = fast.update(bar.close)
-        s = self._slow[symbol].update(bar.close)
-        if f is None or s is None or f == s:
+            fast = self._fast[symbol] = ExactSMA(self.params.fast)
+            self._slow[symbol] = ExactSMA(self.params.slow)
+        slow = self._slow[symbol]
+        fast.update(bar.close)
+        if not slow.update(bar.close):
             return
-        direction = 1 if f > s else -1
-        if self._direction.get(symbol) != direction:
+        direction = fast.compare(slow)
+        if direction and self._direction.get(symbol) != direction:
             self._direction[symbol] = direction
             self.ctx.target_position(symbol, self._long if direction > 0 else self._short)

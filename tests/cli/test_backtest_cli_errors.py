@@ -1,0 +1,134 @@
+"""Bad input exits with code 2 and one line naming the problem — no traceback.
+
+These run the real console script in a subprocess, as a user would.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEADER = "timestamp,open,high,low,close,volume\n"
+GOOD = [
+    "2024-01-01T00:00:00Z,10,11,9,10.5,100\n",
+    "2024-01-01T00:01:00Z,10.5,11,10,10.8,100\n",
+]
+
+
+def algotrade(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from algotrade.cli.main import main; main()", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "needles"),
+    [
+        (HEADER.replace(",volume", "") + "2024-01-01T00:00:00Z,10,11,9,10.5\n", ["'volume'"]),
+        (HEADER + GOOD[0] + "2024-01-01T00:01:00Z,10,11,9,NaN,100\n", ["line 3", "close"]),
+        (HEADER + GOOD[0] + "2024-01-01T00:01:00Z,10,11,-9,10,100\n", ["line 3", "low"]),
+        (HEADER + GOOD[1] + GOOD[0], ["line 3", "timestamp"]),
+        (HEADER + GOOD[0] + "2024-01-01T00:01:00Z,abc,11,9,10,100\n", ["line 3", "open"]),
+    ],
+    ids=["missing-column", "nan-price", "negative-price", "unsorted", "not-a-number"],
+)
+def test_bad_data_file(tmp_path: Path, content: str, needles: list[str]) -> None:
+    data = write(tmp_path, "bad.csv", content)
+    result = algotrade("backtest", "--data", str(data), "--strategy", "ma_crossover", cwd=tmp_path)
+    assert_one_line_error(result, "bad.csv", *needles)
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    result = algotrade("backtest", "--data", "nope.csv", "--strategy", "ma_crossover", cwd=tmp_path)
+    assert_one_line_error(result, "nope.csv")
+
+
+def test_unknown_strategy(tmp_path: Path) -> None:
+    data = write(tmp_path, "ok.csv", HEADER + "".join(GOOD))
+    result = algotrade("backtest", "--data", str(data), "--strategy", "moon", cwd=tmp_path)
+    assert_one_line_error(result, "moon", "ma_crossover")
+
+
+def test_wrong_parameter_type(tmp_path: Path) -> None:
+    data = write(tmp_path, "ok.csv", HEADER + "".join(GOOD))
+    result = algotrade(
+        "backtest",
+        "--data",
+        str(data),
+        "--strategy",
+        "ma_crossover",
+        "--param",
+        "fast=abc",
+        cwd=tmp_path,
+    )
+    assert_one_line_error(result, "fast", "integer")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--param", "fast"], "key=value"),
+        (["--param", "bogus=1"], "bogus"),
+        (["--cash", "lots"], "--cash"),
+        (["--commission", "-0.1"], "--commission"),
+        (["--param", "fast=40"], "fast"),
+    ],
+)
+def test_bad_options(tmp_path: Path, args: list[str], needle: str) -> None:
+    data = write(tmp_path, "ok.csv", HEADER + "".join(GOOD))
+    result = algotrade(
+        "backtest", "--data", str(data), "--strategy", "ma_crossover", *args, cwd=tmp_path
+    )
+    assert_one_line_error(result, needle)
+
+
+def test_good_run_writes_json_and_report(tmp_path: Path) -> None:
+    lines = [
+        f"2024-01-01T{h:02d}:{m:02d}:00Z,{100 + (i % 7)},{101 + (i % 7)},{99 + (i % 7)},"
+        f"{100.5 + (i % 7)},10\n"
+        for i, (h, m) in enumerate((h, m) for h in range(3) for m in range(60))
+    ]
+    data = write(tmp_path, "SYN-1m.csv", HEADER + "".join(lines))
+    result = algotrade(
+        "backtest",
+        "--data",
+        str(data),
+        "--strategy",
+        "ma_crossover",
+        "--param",
+        "fast=3",
+        "--param",
+        "slow=8",
+        "--json",
+        "out.json",
+        "--report",
+        "out.html",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "final_equity" in result.stdout
+    assert (tmp_path / "out.json").stat().st_size > 100
+    assert "<html" in (tmp_path / "out.html").read_text()[:2000].lower()
