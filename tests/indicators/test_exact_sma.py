@@ -41,3 +41,27 @@ def test_equal_means_compare_equal_where_float_sums_do_not() -> None:
 def test_bad_period(period) -> None:
     with pytest.raises(ValueError, match="positive integer"):
         ExactSMA(period)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(prices, min_size=1, max_size=80), st.integers(1, 5), st.integers(6, 12))
+def test_crossover_matches_decimal_reference(values, fast_n, slow_n) -> None:
+    from algotrade.indicators.sma import ExactCrossover
+
+    cross = ExactCrossover(fast_n, slow_n)
+    for i, value in enumerate(values):
+        got = cross.update(float(value))
+        if i + 1 < slow_n:
+            assert got == 0
+            continue
+        f = sum(values[i - fast_n + 1 : i + 1]) / fast_n
+        s = sum(values[i - slow_n + 1 : i + 1]) / slow_n
+        assert got == (f > s) - (f < s)
+
+
+@pytest.mark.parametrize(("fast", "slow"), [(5, 5), (0, 3), (3, True)])
+def test_crossover_rejects_bad_periods(fast, slow) -> None:
+    from algotrade.indicators.sma import ExactCrossover
+
+    with pytest.raises(ValueError, match="period"):
+        ExactCrossover(fast, slow)

@@ -25,49 +25,63 @@ def equity_curve(
     initial_cash: Decimal,
     instruments: InstrumentRegistry,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], float]:
-    """Equity at the close of every distinct timestamp, and the exposure fraction."""
+    """Equity at the close of every distinct timestamp, and the exposure fraction.
+
+    Written to keep temporaries few (a 1M-bar run must stay within its memory budget): step
+    functions are sampled by index into arrays that start with the value before the first
+    fill, and products are formed in place.
+    """
     ts_all = bars["ts"].to_numpy()
-    times = np.unique(ts_all)
+    times = _distinct_sorted(ts_all)
     equity = np.full(times.shape, float(initial_cash), dtype=np.float64)
     if not fills:
         return times, equity, 0.0
+    single_symbol = times.size == ts_all.size and bars["symbol"].n_unique() == 1
 
-    fill_ts = np.fromiter((f.ts for f in fills), dtype=np.int64, count=len(fills))
     cash = initial_cash
-    cash_after: list[float] = []
+    cash_steps = [float(initial_cash)]
     for fill in fills:
         multiplier = instruments.get(fill.symbol).multiplier
         cash -= fill.signed_qty * fill.price * multiplier + fill.fee
-        cash_after.append(float(cash))
-    equity[:] = _step(fill_ts, np.asarray(cash_after), times, float(initial_cash))
+        cash_steps.append(float(cash))
+    fill_ts = np.fromiter((f.ts for f in fills), dtype=np.int64, count=len(fills))
+    index = np.searchsorted(fill_ts, times, side="right")
+    np.take(np.asarray(cash_steps), index, out=equity)
 
+    by_symbol: dict[str, list[OrderFilled]] = {}
+    for fill in fills:
+        by_symbol.setdefault(fill.symbol, []).append(fill)
     exposed = np.zeros(times.shape, dtype=bool)
-    for symbol in {f.symbol for f in fills}:
-        own = [f for f in fills if f.symbol == symbol]
+    held = np.empty(times.shape, dtype=np.float64)
+    for symbol, own in by_symbol.items():
         qty = Decimal(0)
-        qty_after: list[float] = []
+        qty_steps = [0.0]
         for fill in own:
             qty += fill.signed_qty
-            qty_after.append(float(qty))
+            qty_steps.append(float(qty))
         own_ts = np.fromiter((f.ts for f in own), dtype=np.int64, count=len(own))
-        held = _step(own_ts, np.asarray(qty_after), times, 0.0)
-        frame = bars.filter(pl.col("symbol") == symbol)
-        sym_ts = frame["ts"].to_numpy()
-        closes = frame["close"].to_numpy()
-        last = np.searchsorted(sym_ts, times, side="right") - 1
-        close_at = np.where(last >= 0, closes[np.maximum(last, 0)], 0.0)
-        scale = float(instruments.get(symbol).multiplier)
-        equity += held * close_at * scale
+        del index  # free before the next one is allocated: peak memory matters at 1M bars
+        index = np.searchsorted(own_ts, times, side="right")
+        np.take(np.asarray(qty_steps), index, out=held)
         exposed |= held != 0
+        if single_symbol:  # one bar per timestamp: the closes line up with ``times``
+            held *= bars["close"].to_numpy()
+        else:
+            frame = bars.select("symbol", "ts", "close").filter(pl.col("symbol") == symbol)
+            del index
+            index = np.searchsorted(frame["ts"].to_numpy(), times, side="right")
+            closes = np.concatenate(([0.0], frame["close"].to_numpy()))  # 0 before any bar
+            held *= np.take(closes, index)
+        held *= float(instruments.get(symbol).multiplier)
+        equity += held
     return times, equity, float(exposed.mean())
 
 
-def _step(
-    at: npt.NDArray[np.int64],
-    values: npt.NDArray[np.float64],
-    times: npt.NDArray[np.int64],
-    before: float,
-) -> npt.NDArray[np.float64]:
-    """Value of a step function (``values[i]`` from ``at[i]`` on) sampled at ``times``."""
-    index = np.searchsorted(at, times, side="right") - 1
-    return np.where(index >= 0, values[np.maximum(index, 0)], before)
+def _distinct_sorted(ts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Distinct values of an already sorted array (``np.unique`` would sort it again)."""
+    if ts.size == 0:
+        return ts
+    keep = np.empty(ts.shape, dtype=bool)
+    keep[0] = True
+    np.not_equal(ts[1:], ts[:-1], out=keep[1:])
+    return ts if bool(keep.all()) else ts[keep]  # one symbol: already distinct, no copy

@@ -151,6 +151,15 @@ class BarData:
         self._symbols: list[str] = frame["symbol"].unique(maintain_order=True).to_list()
 
     @classmethod
+    def from_validated(cls, frame: pl.DataFrame) -> BarData:
+        """Wrap columns that were already checked file by file (the loader's path): only
+        sorts, so a large file is neither validated twice nor copied again."""
+        if not frame["ts"].is_sorted():
+            frame = frame.sort("ts", maintain_order=True)
+        # One chunk per column, so later ``to_numpy()`` calls are views, not copies.
+        return cls(frame.rechunk().with_columns(pl.col("ts").set_sorted()))
+
+    @classmethod
     def from_frame(cls, df: pl.DataFrame, source: str) -> BarData:
         """Validate and normalise ``df`` into ``BarData``; ``source`` names it in errors.
 

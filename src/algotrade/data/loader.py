@@ -69,8 +69,10 @@ def load_bars(sources: Sequence[str | Path], *, symbol: str | None = None) -> Ba
         for path, explicit in map(_parse_source, sources)
     ]
     _reject_overlaps(frames)
+    if len(frames) == 1:
+        return BarData.from_validated(frames[0].frame.drop(_ROW))
     merged = pl.concat([file.frame.drop(_ROW) for file in frames], rechunk=True)
-    return BarData.from_frame(merged, source=", ".join(str(file.path) for file in frames))
+    return BarData.from_validated(merged)
 
 
 def save_bars(data: BarData, path: str | Path) -> None:

@@ -5,7 +5,7 @@ from algotrade.indicators.bollinger import Bollinger, BollingerBands
 from algotrade.indicators.ema import EMA
 from algotrade.indicators.macd import MACD, MACDValue
 from algotrade.indicators.rsi import RSI
-from algotrade.indicators.sma import SMA, ExactSMA
+from algotrade.indicators.sma import SMA, ExactCrossover, ExactSMA
 
 __all__ = [
     "ATR",
@@ -13,8 +13,9 @@ __all__ = [
     "MACD",
     "RSI",
     "SMA",
-    "ExactSMA",
     "Bollinger",
     "BollingerBands",
+    "ExactCrossover",
+    "ExactSMA",
     "MACDValue",
 ]

@@ -92,3 +92,46 @@ class ExactSMA:
         left = self._sum * other.period
         right = other._sum * self.period
         return (left > right) - (left < right)
+
+
+class ExactCrossover:
+    """Two exact SMAs of one series (fast and slow), updated together.
+
+    ``update`` returns 1 when the fast mean is above the slow one, -1 below, and 0 when they
+    are equal or the slow window is not full yet. One call and one fixed-point conversion per
+    value: this sits in the per-bar hot path of crossover strategies.
+    """
+
+    __slots__ = ("_buf", "_fast_sum", "_i", "_seen", "_slow_sum", "fast", "slow")
+
+    def __init__(self, fast: int, slow: int) -> None:
+        for name, period in (("fast", fast), ("slow", slow)):
+            if not isinstance(period, int) or isinstance(period, bool) or period < 1:
+                raise ValueError(f"{name} period must be a positive integer, got {period!r}")
+        if fast >= slow:
+            raise ValueError(f"fast period ({fast}) must be below slow period ({slow})")
+        self.fast = fast
+        self.slow = slow
+        self._buf = [0] * slow  # ring buffer of the slow window; the fast one is its tail
+        self._i = 0
+        self._seen = 0
+        self._fast_sum = 0
+        self._slow_sum = 0
+
+    def update(self, x: float) -> int:
+        units = round(x * FIXED_POINT_SCALE)
+        buf = self._buf
+        i = self._i
+        slow = self.slow
+        leaving_fast = buf[(i - self.fast) % slow]  # the value fast periods ago
+        self._fast_sum += units - leaving_fast
+        self._slow_sum += units - buf[i]
+        buf[i] = units
+        self._i = i + 1 if i + 1 < slow else 0
+        if self._seen < slow:
+            self._seen += 1
+            if self._seen < slow:
+                return 0
+        left = self._fast_sum * slow
+        right = self._slow_sum * self.fast
+        return (left > right) - (left < right)

@@ -5,7 +5,7 @@ fast > slow, short when fast < slow, unchanged when equal. When the direction di
 last one (the first defined direction counts as a change) the target position becomes +qty
 (long) or -qty (short; 0 when ``long_only``).
 
-The averages are compared exactly (integer sums on a 1e-8 grid, see ``ExactSMA``): on real
+The averages are compared exactly (integer sums on a 1e-8 grid, see ``ExactCrossover``): on real
 data two windows do have equal means, and float sums would call one of them larger.
 """
 
@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 
 from algotrade.core.events import Bar
 from algotrade.core.strategy import Strategy, StrategyParams
-from algotrade.indicators.sma import ExactSMA
+from algotrade.indicators.sma import ExactCrossover
 
 
 class MACrossoverParams(StrategyParams):
@@ -39,23 +39,17 @@ class MACrossover(Strategy):
 
     def on_start(self) -> None:
         p = self.params
-        self._fast: dict[str, ExactSMA] = {}
-        self._slow: dict[str, ExactSMA] = {}
+        self._cross: dict[str, ExactCrossover] = {}
         self._direction: dict[str, int] = {}
         self._long = p.qty
         self._short = Decimal(0) if p.long_only else -p.qty
 
     def on_bar(self, bar: Bar) -> None:
         symbol = bar.symbol
-        fast = self._fast.get(symbol)
-        if fast is None:
-            fast = self._fast[symbol] = ExactSMA(self.params.fast)
-            self._slow[symbol] = ExactSMA(self.params.slow)
-        slow = self._slow[symbol]
-        fast.update(bar.close)
-        if not slow.update(bar.close):
-            return
-        direction = fast.compare(slow)
+        cross = self._cross.get(symbol)
+        if cross is None:
+            cross = self._cross[symbol] = ExactCrossover(self.params.fast, self.params.slow)
+        direction = cross.update(bar.close)
         if direction and self._direction.get(symbol) != direction:
             self._direction[symbol] = direction
             self.ctx.target_position(symbol, self._long if direction > 0 else self._short)

@@ -97,13 +97,15 @@ class PaperVenue:
                 return
 
     def on_market(self, event: MarketEvent) -> None:
-        self._seq += 1
         self._now = event.ts
-        symbol = event.symbol
-        self._last[symbol] = event
-        book = self._books.get(symbol)
-        if book:
-            self._match(book, event)
+        self._last[event.symbol] = event
+        if self._books:
+            # The counter only needs to move while orders wait: an order that arrives during
+            # event k carries k's number and is matched from the next event on.
+            self._seq += 1
+            book = self._books.get(event.symbol)
+            if book:
+                self._match(book, event)
 
     # ------------------------------------------------------------------ state for restore
     def open_orders(self) -> list[Order]:
