@@ -250,9 +250,9 @@ def test_money_fields_are_exact_decimal_strings() -> None:
     result.fees = Decimal("1E-8")
     metrics = compute_metrics(result)
     assert metrics["initial_cash"] == "100"
-    assert metrics["final_equity"] == "100.10"
-    assert metrics["net_profit"] == "0.10"
-    assert metrics["realized_pnl"] == "0.30"
+    assert metrics["final_equity"] == "100.1"  # exact value, trailing zeros dropped
+    assert metrics["net_profit"] == "0.1"
+    assert metrics["realized_pnl"] == "0.3"
     assert metrics["unrealized_pnl"] == "-0.1"
     assert metrics["fees_paid"] == "0.00000001"
 

@@ -28,7 +28,7 @@ def test_compare_agrees_with_exact_decimal_means(values, fast_n, slow_n) -> None
 
 
 def test_equal_means_compare_equal_where_float_sums_do_not() -> None:
-    # Means of (0.1, 0.2, 0.3) and (0.2) are both 0.2; float sums make the first 0.20000000000000004.
+    # Both means are 0.2; the float sum makes the first 0.20000000000000004.
     three, one = ExactSMA(3), ExactSMA(1)
     for value in (0.1, 0.2, 0.3):
         three.update(value)

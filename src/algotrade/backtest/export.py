@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -12,15 +11,8 @@ import numpy as np
 import numpy.typing as npt
 
 from algotrade.backtest.result import BacktestResult
+from algotrade.core.money import decimal_text
 from algotrade.core.timeutil import NS_PER_SECOND, ns_to_iso
-
-
-def decimal_str(value: Decimal) -> str:
-    """A Decimal as plain text without exponent (``1E+2`` → ``100``)."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"
 
 
 def iso_times(ts: npt.NDArray[np.int64]) -> list[str]:
@@ -39,9 +31,9 @@ def result_to_dict(result: BacktestResult) -> dict[str, Any]:
             "timestamp": ns_to_iso(f.ts),
             "symbol": f.symbol,
             "side": f.side.value,
-            "qty": decimal_str(f.qty),
-            "price": decimal_str(f.price),
-            "fee": decimal_str(f.fee),
+            "qty": decimal_text(f.qty),
+            "price": decimal_text(f.price),
+            "fee": decimal_text(f.fee),
             "liquidity": f.liquidity.value,
             "order_id": f.client_order_id,
         }
@@ -51,14 +43,14 @@ def result_to_dict(result: BacktestResult) -> dict[str, Any]:
         {
             "symbol": t.symbol,
             "direction": t.direction,
-            "qty": decimal_str(t.qty),
+            "qty": decimal_text(t.qty),
             "entry_time": ns_to_iso(t.entry_ts),
             "exit_time": ns_to_iso(t.exit_ts),
-            "entry_price": decimal_str(t.entry_price),
-            "exit_price": decimal_str(t.exit_price),
-            "gross_pnl": decimal_str(t.gross_pnl),
-            "fees": decimal_str(t.fees),
-            "net_pnl": decimal_str(t.net_pnl),
+            "entry_price": decimal_text(t.entry_price),
+            "exit_price": decimal_text(t.exit_price),
+            "gross_pnl": decimal_text(t.gross_pnl),
+            "fees": decimal_text(t.fees),
+            "net_pnl": decimal_text(t.net_pnl),
         }
         for t in result.trades
     ]

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from algotrade.backtest.result import BacktestResult
+from algotrade.core.money import decimal_text
 from algotrade.core.timeutil import NS_PER_DAY, ns_to_iso
 
 DAYS_PER_YEAR = 365.25
@@ -74,11 +75,6 @@ def compute_metrics(result: BacktestResult, *, periods_per_year: int = 252) -> d
         "periods_per_year": periods_per_year,
     }
     return metrics
-
-
-def decimal_text(value: Decimal) -> str:
-    """Exact decimal text without exponent notation (``Decimal('1E+2')`` → ``'100'``)."""
-    return format(value, "f")
 
 
 def daily_returns(times: IntArray, equity: FloatArray) -> FloatArray:

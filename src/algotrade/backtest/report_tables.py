@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from algotrade.backtest.metrics import decimal_text
 from algotrade.core.events import OrderFilled
+from algotrade.core.money import decimal_text
 from algotrade.core.timeutil import ns_to_iso
 from algotrade.core.trades import ClosedTrade
 

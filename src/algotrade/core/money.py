@@ -44,3 +44,11 @@ def quantize_to_step(value: Decimal, step: Decimal, rounding: str = ROUND_HALF_E
 def floor_to_step(value: Decimal, step: Decimal) -> Decimal:
     """Round toward zero to a multiple of ``step``: sizes never round up past what was asked."""
     return quantize_to_step(value, step, ROUND_DOWN)
+
+
+def decimal_text(value: Decimal) -> str:
+    """Exact plain text: no exponent, no trailing zeros (``1E+2`` → ``100``, ``2.50`` → ``2.5``)."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
