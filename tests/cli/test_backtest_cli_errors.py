@@ -132,3 +132,15 @@ def test_good_run_writes_json_and_report(tmp_path: Path) -> None:
     assert "final_equity" in result.stdout
     assert (tmp_path / "out.json").stat().st_size > 100
     assert "<html" in (tmp_path / "out.html").read_text()[:2000].lower()
+
+
+def test_missing_required_option_is_one_line(tmp_path: Path) -> None:
+    result = algotrade("backtest", "--data", "x.csv", cwd=tmp_path)
+    assert_one_line_error(result, "--strategy")
+
+
+def test_help_and_version_exit_zero(tmp_path: Path) -> None:
+    assert algotrade("--help", cwd=tmp_path).returncode == 0
+    version = algotrade("version", cwd=tmp_path)
+    assert version.returncode == 0
+    assert version.stdout.strip()

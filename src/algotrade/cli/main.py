@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import typer
+from typer.exceptions import TyperException
 
 from algotrade import __version__
 from algotrade.cli.backtest_cmd import backtest
 from algotrade.cli.demo_cmd import demo, generate_data
-from algotrade.cli.errors import run_guarded
+from algotrade.cli.errors import fail, run_guarded
 
 app = typer.Typer(
     name="algotrade",
@@ -28,4 +29,22 @@ def version() -> None:
 
 
 def main() -> None:
-    run_guarded(lambda: app(prog_name="algotrade"))
+    run_guarded(_invoke)
+
+
+def _invoke() -> None:
+    # standalone_mode=False hands usage errors to us, so they print as one line like every
+    # other input error instead of click's multi-line box.
+    try:
+        code = app(prog_name="algotrade", standalone_mode=False)
+    except TyperException as exc:
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            typer.echo(ctx.get_help())  # bare ``algotrade``: help, not an error
+            raise SystemExit(0) from None
+        command = ctx.command_path if ctx is not None else "algotrade"
+        fail(f"{command}: {exc.format_message()} (see --help)")
+    except typer.Abort:
+        fail("aborted", 1)
+    if isinstance(code, int) and code:
+        raise SystemExit(code)
