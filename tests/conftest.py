@@ -16,3 +16,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"reference data folder {SHARED_DATA} is absent")
     return SHARED_DATA
+
+
+# PostgreSQL for the store tests: one throwaway database per test session (testkit/postgres.py).
+from collections.abc import Iterator  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database, dropped at session end; skips (fails under CI)
+    when no server can be reached or started."""
+    from testkit.postgres import temporary_database
+
+    with temporary_database() as url:
+        yield url

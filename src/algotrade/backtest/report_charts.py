@@ -16,8 +16,8 @@ import numpy.typing as npt
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from algotrade.backtest.metrics import decimal_text
 from algotrade.core.events import OrderFilled, OrderSide
+from algotrade.core.money import decimal_text
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -7,6 +7,7 @@ from typer.exceptions import TyperException
 
 from algotrade import __version__
 from algotrade.cli.backtest_cmd import backtest
+from algotrade.cli.daemon_cmd import daemon
 from algotrade.cli.demo_cmd import demo, generate_data
 from algotrade.cli.errors import fail, run_guarded
 
@@ -18,6 +19,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command()(backtest)
+app.command()(daemon)
+app.command("run", help="Alias of 'daemon'.")(daemon)
 app.command()(demo)
 app.command("generate-data")(generate_data)
 

@@ -46,6 +46,7 @@ class Engine:
         risk_policy: RiskPolicy | None = None,
         order_id_prefix: str = "o",
         log: Callable[[str], None] | None = None,
+        retain_history: bool = True,
     ) -> None:
         self.strategy = strategy
         self.venue = venue
@@ -62,6 +63,12 @@ class Engine:
         self._log = log or (lambda message: _log.info("%s: %s", strategy.name, message))
         self._marks = portfolio.marks
         self._started = False
+        # A long-running bot forgets finished orders once listeners have seen them (they are
+        # persisted); a backtest keeps everything for its report.
+        self._retain_history = retain_history
+        # While suppressed (warm-up, paused bot) strategy signals are dropped, not queued.
+        self.suppress_orders = False
+        self.signals_suppressed = 0
         # Bound methods cached once: the bar loop is the hot path of every backtest.
         self._venue_on_market = venue.on_market
         self._strategy_on_bar = strategy.on_bar
@@ -86,6 +93,17 @@ class Engine:
     def restore_order_sequence(self, seq: int) -> None:
         """After a restart, continue client order ids where the last run stopped."""
         self._seq = max(self._seq, seq)
+
+    def adopt_open_order(self, order: Order) -> None:
+        """Track an order that is open at the venue (restored after a restart) and send it to
+        the venue again; venues treat a known client order id idempotently."""
+        self.orders[order.client_order_id] = order
+        self._open[order.client_order_id] = order
+        self.venue.submit(order)
+
+    @property
+    def order_sequence(self) -> int:
+        return self._seq
 
     # ----------------------------------------------------------------- market data
     def on_bar(self, bar: Bar) -> None:
@@ -125,13 +143,16 @@ class Engine:
                 return  # duplicate report of an execution we booked already
             order.apply(event)
             self.portfolio.apply_fill(event)
-            self.fills.append(event)
+            if self._retain_history:
+                self.fills.append(event)
         else:
             order.apply(event)
         if not order.is_open:
             self._open.pop(order.client_order_id, None)
         for listener in self._listeners:
             listener(order, event)
+        if not order.is_open and not self._retain_history:
+            self.orders.pop(order.client_order_id, None)
         if isinstance(event, OrderFilled):
             self.strategy.on_fill(event)
         else:
@@ -199,6 +220,9 @@ class Engine:
         return f"{self._prefix}{self._seq}"
 
     def _handle(self, signal: Signal) -> list[str]:
+        if self.suppress_orders:
+            self.signals_suppressed += 1
+            return []
         ids = []
         for request in self.risk_policy.orders_for(signal, self):
             order = Order(self.next_client_order_id(), request, created_ts=self._now)

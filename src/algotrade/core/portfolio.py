@@ -66,6 +66,8 @@ class Portfolio:
         self,
         initial_cash: Decimal,
         instruments: InstrumentRegistry | None = None,
+        *,
+        keep_closed_trades: bool = True,
     ) -> None:
         if not isinstance(initial_cash, Decimal):
             raise TypeError("initial_cash must be a Decimal")
@@ -75,8 +77,12 @@ class Portfolio:
         self.realized_pnl = ZERO
         self.positions: dict[str, Position] = {}
         self.marks: dict[str, float | Decimal] = {}
-        self.ledger = TradeLedger()
+        self.ledger = TradeLedger(keep_closed=keep_closed_trades)
         self._instruments = instruments or InstrumentRegistry()
+
+    @property
+    def instruments(self) -> InstrumentRegistry:
+        return self._instruments
 
     def position(self, symbol: str) -> Position:
         pos = self.positions.get(symbol)
@@ -88,6 +94,23 @@ class Portfolio:
     def position_qty(self, symbol: str) -> Decimal:
         pos = self.positions.get(symbol)
         return pos.qty if pos is not None else ZERO
+
+    def restore(
+        self,
+        *,
+        cash: Decimal,
+        realized_pnl: Decimal,
+        fees_paid: Decimal,
+        positions: Iterable[Position],
+    ) -> None:
+        """Load persisted state (daemon restart). Round trips in progress are not restored:
+        the trade ledger is for reports, the money is in cash and positions."""
+        self.cash = cash
+        self.realized_pnl = realized_pnl
+        self.fees_paid = fees_paid
+        self.positions = {p.symbol: p for p in positions}
+        for position in self.positions.values():
+            position.multiplier = self._instruments.get(position.symbol).multiplier
 
     def apply_fill(self, fill: OrderFilled) -> ClosedTrade | None:
         """Book a fill; returns the round trip it closed, if any."""

@@ -43,9 +43,11 @@ class _OpenTrade:
 
 
 class TradeLedger:
-    def __init__(self) -> None:
+    def __init__(self, *, keep_closed: bool = True) -> None:
         self.open: dict[str, _OpenTrade] = {}
         self.closed: list[ClosedTrade] = []
+        self.closed_count = 0
+        self._keep_closed = keep_closed  # a bot running for months must not grow forever
 
     def record(
         self, fill: OrderFilled, qty_before: Decimal, multiplier: Decimal
@@ -94,5 +96,7 @@ class TradeLedger:
             gross_pnl=gross,
             fees=trade.fees,
         )
-        self.closed.append(closed)
+        self.closed_count += 1
+        if self._keep_closed:
+            self.closed.append(closed)
         return closed

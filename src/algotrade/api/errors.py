@@ -1,0 +1,202 @@
+"""One error shape for every failure: ``{"error": {"code": str, "message": str}}``.
+
+Service errors keep their own code and status; framework errors (404/405/413, validation) are
+translated; anything unexpected becomes a generic 500 whose details go to the log only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from algotrade.daemon.service_api import ServiceError
+
+logger = logging.getLogger("algotrade.api")
+
+MAX_LISTED_ERRORS = 10
+_CODES_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    503: "unavailable",
+}
+
+
+class ApiHttpError(Exception):
+    """An error the API layer itself raises (auth, bad WebSocket input)."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+
+
+def service_error_message(exc: ServiceError) -> str:
+    # Service errors are written for clients; fall back to the code when one has no text.
+    return str(exc) or exc.code.replace("_", " ")
+
+
+def format_validation_errors(errors: Sequence[Any], whole: str = "request") -> str:
+    """``body.symbol: Field required; query.limit: ...`` — field paths first, one per error.
+
+    ``whole`` names the thing when an error has no field path (a model-level rule).
+    """
+    parts: list[str] = []
+    for error in errors[:MAX_LISTED_ERRORS]:
+        loc = [str(part) for part in error.get("loc", ())]
+        if error.get("type") == "json_invalid":
+            position = loc[1] if len(loc) > 1 else "?"
+            parts.append(f"body: invalid JSON at character {position}")
+            continue
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        parts.append(f"{'.'.join(loc) or whole}: {message}")
+    if len(errors) > MAX_LISTED_ERRORS:
+        parts.append(f"and {len(errors) - MAX_LISTED_ERRORS} more")
+    return "; ".join(parts)
+
+
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return error_response(exc.http_status, exc.code, service_error_message(exc))
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiHttpError)
+    return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    code = _CODES_BY_STATUS.get(status, "http_error")
+    if status == 404:
+        message = f"no route for {request.method} {request.url.path}"
+    elif status == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        message = f"method {request.method} is not allowed here (allowed: {allowed})"
+    elif isinstance(exc.detail, str) and exc.detail:
+        message = exc.detail
+    else:
+        try:
+            message = HTTPStatus(status).phrase
+        except ValueError:
+            message = "error"
+    return error_response(status, code, message, exc.headers)
+
+
+def install_error_handlers(app: FastAPI, access_check: Callable[[Request], object]) -> None:
+    """Register the handlers. ``access_check`` raises ApiHttpError for a request lacking the
+    right key; it runs before a validation error is reported (see below)."""
+
+    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        # FastAPI parses a JSON body before it runs dependencies, so an unauthenticated request
+        # with a broken body lands here first; answer 401/403 so auth errors always win.
+        try:
+            access_check(request)
+        except ApiHttpError as auth_error:
+            return await _api_error(request, auth_error)
+        return error_response(422, "validation_error", format_validation_errors(exc.errors()))
+
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(ApiHttpError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(InternalErrorMiddleware)
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over ``max_bytes`` with a JSON 413.
+
+    FastAPI's own ``max_body_size`` answers a declared oversize body in plain text, which would
+    break the one-error-shape rule; this one answers in JSON whether the size is declared up
+    front (Content-Length) or only discovered while streaming.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = f"request body is larger than {self.max_bytes} bytes"
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await error_response(413, "payload_too_large", too_large)(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # FastAPI re-raises an HTTPException met while reading the body as is.
+                    raise StarletteHTTPException(413, too_large)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+class InternalErrorMiddleware:
+    """Turns an unexpected exception into a generic 500 and logs the traceback.
+
+    Pure ASGI (not BaseHTTPMiddleware) and inside any metrics middleware, so the 500 is counted;
+    it swallows the exception so the server does not log it a second time with request data.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            logger.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                return  # too late for a clean answer; the server ends the response
+            response = error_response(500, "internal_error", "internal error; see the daemon log")
+            await response(scope, receive, send)

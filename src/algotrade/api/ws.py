@@ -1,0 +1,301 @@
+"""``/ws``: live events (status, orders, fills, logs, risk) with a snapshot on subscribe.
+
+Protocol (JSON text frames):
+
+- client → ``{"op": "subscribe", "topics": [...], "bot_id": "*" | "<id>"}``; ``"unsubscribe"``
+  with the same fields; ``{"op": "ping"}``.
+- server → ``{"type": "subscribed", "topics", "bot_id"}``, then one
+  ``{"type": "snapshot", "topic", "bot_id", "data": [...]}`` per topic, then
+  ``{"type": "event", "topic", "bot_id", "data": {...}}`` as they happen;
+  ``{"type": "unsubscribed", ...}``; ``{"type": "pong"}``;
+  ``{"type": "error", "error": {"code", "message"}}`` for a bad message (the socket stays open).
+- close codes: 4401 bad/missing key, 1013 "too slow" when the client fell behind the stream.
+
+Each connection has one bus subscription, a sender task draining it and a receiver task for
+client messages. Publishing never waits for a client: the bus drops a subscriber whose queue is
+full, and this module then closes that socket with 1013.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, WebSocket
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from starlette.websockets import WebSocketDisconnect
+
+from algotrade.api.auth import HEADER, Role
+from algotrade.api.deps import ApiContext, get_context
+from algotrade.api.errors import format_validation_errors, service_error_message
+from algotrade.daemon.bot_config import BOT_ID_PATTERN
+from algotrade.daemon.bus import ALL_BOTS, BusMessage, Subscription, Topic
+from algotrade.daemon.service_api import Page, ServiceError
+
+logger = logging.getLogger("algotrade.api")
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_SLOW = 1013  # "try again later"
+SNAPSHOT_LIMIT = 100
+# The bus sets ``Subscription.dropped`` without waking anyone, so the supervisor polls it: often
+# enough to close a stalled client promptly, rarely enough to cost nothing with many clients.
+DROP_CHECK_SECONDS = 0.25
+CLOSE_TIMEOUT_SECONDS = 5.0
+# How a vanished client shows up: Starlette turns the server's OSError into WebSocketDisconnect.
+_DISCONNECTED = (WebSocketDisconnect, OSError)
+
+router = APIRouter()
+
+
+class WsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    op: Literal["subscribe", "unsubscribe", "ping"]
+    topics: list[Topic] = Field(default_factory=list)
+    bot_id: str = ALL_BOTS
+
+    @field_validator("bot_id")
+    @classmethod
+    def _bot_id(cls, value: str) -> str:
+        if value != ALL_BOTS and not re.fullmatch(BOT_ID_PATTERN, value):
+            raise ValueError('expected "*" or a bot id (letters, digits, _ . -)')
+        return value
+
+    @model_validator(mode="after")
+    def _topics_needed(self) -> WsRequest:
+        if self.op != "ping" and not self.topics:
+            raise ValueError(f"{self.op} needs a non-empty 'topics' list")
+        self.topics = list(dict.fromkeys(self.topics))  # drop duplicates, keep order
+        return self
+
+
+@router.websocket("/ws")
+async def websocket_endpoint(
+    websocket: WebSocket, ctx: Annotated[ApiContext, Depends(get_context)]
+) -> None:
+    # The header suits programs; ?token= is for browsers, which cannot set WebSocket headers.
+    presented = websocket.headers.get(HEADER) or websocket.query_params.get("token")
+    role = ctx.auth.authenticate(presented) if ctx.auth.enabled else Role.ADMIN
+    await websocket.accept()
+    if role is None:
+        client = websocket.client.host if websocket.client else "?"
+        logger.info("WebSocket from %s: unauthorized", client)
+        # Accept-then-close: a 4401 code tells the client why, a refused handshake would not.
+        await websocket.close(CLOSE_UNAUTHORIZED, "unauthorized: missing or invalid API key")
+        return
+    await _Connection(websocket, ctx).run()
+
+
+class _Connection:
+    def __init__(self, websocket: WebSocket, ctx: ApiContext) -> None:
+        self.websocket = websocket
+        self.service = ctx.service
+        self.metrics = ctx.metrics
+        # topic → bot ids ("*" for all) this client asked for; events are filtered on send.
+        self.interests: dict[Topic, set[str]] = {}
+        # One subscription for the connection's life, retargeted on (un)subscribe: its queue
+        # (and the order of pending events) survives changes of interest.
+        self.subscription: Subscription = ctx.service.bus.subscribe((), ALL_BOTS)
+        # One writer at a time; a subscribe holds it from retargeting until its snapshots are
+        # out, so every event queued meanwhile reaches the client after the snapshot.
+        self.send_lock = asyncio.Lock()
+
+    async def run(self) -> None:
+        self.metrics.ws_connections.inc()
+        receiver = asyncio.create_task(self._receive_loop(), name="ws-receive")
+        sender = asyncio.create_task(self._send_loop(), name="ws-send")
+        try:
+            await self._supervise(receiver, sender)
+        finally:
+            # Synchronous bookkeeping first: the await below may be cancelled (server shutdown).
+            self.service.bus.unsubscribe(self.subscription)
+            self.metrics.ws_connections.dec()
+            await _cancel_and_wait(receiver, sender)
+
+    async def _supervise(self, receiver: asyncio.Task[None], sender: asyncio.Task[None]) -> None:
+        while True:
+            done, _ = await asyncio.wait(
+                {receiver, sender}, timeout=DROP_CHECK_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+            if self.subscription.dropped:
+                # Checked before `done`: the sender also stops when it sees the flag. The sender
+                # may be stuck writing to a full socket, so cancel it before closing.
+                for task in (receiver, sender):
+                    task.cancel()
+                await asyncio.wait({receiver, sender})  # errors are logged by run()'s finally
+                self.metrics.ws_dropped.inc()
+                client = self.websocket.client
+                logger.warning(
+                    "closing WebSocket of %s: too slow for the event stream",
+                    client.host if client else "?",
+                )
+                await self._close(CLOSE_TOO_SLOW, "too slow")
+                return
+            if done:
+                return  # the client left (receiver) or the socket broke (sender)
+
+    async def _close(self, code: int, reason: str) -> None:
+        # RuntimeError: Starlette's answer when the socket is already closed.
+        with contextlib.suppress(*_DISCONNECTED, RuntimeError, TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT_SECONDS):
+                await self.websocket.close(code, reason)
+
+    # -- receiving -------------------------------------------------------------------------
+
+    async def _receive_loop(self) -> None:
+        while True:
+            try:
+                message = await self.websocket.receive()
+            except _DISCONNECTED:
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                raw = message.get("bytes") or b""
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    await self._send_error("invalid_json", "messages must be UTF-8 JSON text")
+                    continue
+            try:
+                await self._handle(text)
+            except _DISCONNECTED:
+                return
+
+    async def _handle(self, text: str) -> None:
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            await self._send_error("invalid_json", "message is not valid JSON")
+            return
+        if not isinstance(payload, dict):
+            await self._send_error("invalid_message", "a message must be a JSON object")
+            return
+        try:
+            request = WsRequest.model_validate(payload)
+        except ValidationError as exc:
+            message = format_validation_errors(exc.errors(), "message")
+            await self._send_error("invalid_message", message)
+            return
+        try:
+            if request.op == "subscribe":
+                await self._subscribe(request.topics, request.bot_id)
+            elif request.op == "unsubscribe":
+                await self._unsubscribe(request.topics, request.bot_id)
+            else:
+                await self._send({"type": "pong"})
+        except ServiceError as exc:
+            await self._send_error(exc.code, service_error_message(exc))
+        except _DISCONNECTED:
+            raise
+        except Exception:
+            logger.exception("WebSocket %s failed", request.op)
+            await self._send_error("internal_error", "internal error; see the daemon log")
+
+    async def _subscribe(self, topics: list[Topic], bot_id: str) -> None:
+        async with self.send_lock:
+            if bot_id != ALL_BOTS:
+                await self.service.get_bot(bot_id)  # BotNotFound → error, nothing subscribed
+            before = {topic: set(ids) for topic, ids in self.interests.items()}
+            for topic in topics:
+                self.interests.setdefault(topic, set()).add(bot_id)
+            # Subscribe before reading snapshots, so no event falls between the two.
+            self._retarget()
+            try:
+                snapshots = [(topic, await self._snapshot(topic, bot_id)) for topic in topics]
+            except BaseException:
+                self.interests = before
+                self._retarget()
+                raise
+            await self._send_unlocked({"type": "subscribed", "topics": topics, "bot_id": bot_id})
+            for topic, data in snapshots:
+                await self._send_unlocked(
+                    {"type": "snapshot", "topic": topic, "bot_id": bot_id, "data": data}
+                )
+
+    async def _unsubscribe(self, topics: list[Topic], bot_id: str) -> None:
+        async with self.send_lock:
+            for topic in topics:
+                ids = self.interests.get(topic)
+                if ids is not None:
+                    ids.discard(bot_id)
+                    if not ids:
+                        del self.interests[topic]
+            self._retarget()
+            await self._send_unlocked({"type": "unsubscribed", "topics": topics, "bot_id": bot_id})
+
+    def _retarget(self) -> None:
+        all_ids = set().union(*self.interests.values())
+        # The bus filters by one bot id per subscription; for several ids it is widened to all
+        # bots and `_wanted` filters exactly. The bus reads these fields at publish time.
+        self.subscription.topics = frozenset(self.interests)
+        self.subscription.bot_id = next(iter(all_ids)) if len(all_ids) == 1 else ALL_BOTS
+
+    async def _snapshot(self, topic: Topic, bot_id: str) -> list[Any]:
+        if topic is Topic.STATUS:
+            if bot_id == ALL_BOTS:
+                return [s.model_dump(mode="json") for s in await self.service.list_bots()]
+            _, status = await self.service.get_bot(bot_id)
+            return [status.model_dump(mode="json")]
+        if topic in (Topic.ORDERS, Topic.FILLS) and bot_id != ALL_BOTS:
+            fetch = self.service.orders if topic is Topic.ORDERS else self.service.fills
+            page: Page[dict[str, Any]] = await fetch(bot_id, 0, SNAPSHOT_LIMIT)
+            if page.total > SNAPSHOT_LIMIT:  # the newest records: the last page
+                page = await fetch(bot_id, page.total - SNAPSHOT_LIMIT, SNAPSHOT_LIMIT)
+            return list(page.items)
+        return []  # logs and risk have no history here; orders/fills of "*" would be unbounded
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def _wanted(self, message: BusMessage) -> bool:
+        ids = self.interests.get(message.topic)
+        if not ids:
+            return False
+        return message.bot_id is None or ALL_BOTS in ids or message.bot_id in ids
+
+    async def _send_loop(self) -> None:
+        queue = self.subscription.queue
+        while not self.subscription.dropped:
+            message = await queue.get()
+            if self.subscription.dropped:
+                return  # the supervisor closes with 1013
+            async with self.send_lock:
+                if self._wanted(message):  # interests may have changed while it was queued
+                    await self._send_unlocked(
+                        {
+                            "type": "event",
+                            "topic": message.topic,
+                            "bot_id": message.bot_id,
+                            "data": message.data,
+                        }
+                    )
+
+    async def _send(self, payload: dict[str, Any]) -> None:
+        async with self.send_lock:
+            await self._send_unlocked(payload)
+
+    async def _send_error(self, code: str, message: str) -> None:
+        await self._send({"type": "error", "error": {"code": code, "message": message}})
+
+    async def _send_unlocked(self, payload: dict[str, Any]) -> None:
+        # default=str: records may carry Decimal or datetime; exact text is what clients want.
+        await self.websocket.send_text(json.dumps(payload, separators=(",", ":"), default=str))
+
+
+async def _cancel_and_wait(*tasks: asyncio.Task[None]) -> None:
+    for task in tasks:
+        task.cancel()
+    # asyncio.wait, not gather: if this coroutine is itself cancelled meanwhile, the
+    # CancelledError keeps its message, which anyio's cancel scopes (TestClient) rely on.
+    await asyncio.wait(tasks)
+    for task in tasks:
+        if task.cancelled():
+            continue
+        error = task.exception()
+        if error is not None and not isinstance(error, _DISCONNECTED):
+            logger.error("WebSocket task %s failed", task.get_name(), exc_info=error)

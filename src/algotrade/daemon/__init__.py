@@ -1,0 +1,1 @@
+"""The bot daemon: bot actors, registry/supervisor, feeds, lifecycle, file command bridge."""

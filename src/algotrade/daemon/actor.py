@@ -1,0 +1,413 @@
+"""A bot actor: one asyncio task per bot owning an inbox of commands and its engine.
+
+Commands (start, stop, pause, resume, update-config, close-all, status, shutdown) are handled
+one at a time by the bot's own task; the rest of the daemon holds a ``BotHandle``. Market data
+reaches the engine synchronously from the feed (the engine is synchronous and single-threaded,
+so nothing can interleave with it). What the engine records is drained by the activity writer,
+committed, and only then published: nothing is acknowledged before it is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from algotrade.core.engine import Engine
+from algotrade.core.events import Bar, OrderEvent, OrderFilled, OrderRejected, OrderSide
+from algotrade.core.instruments import InstrumentRegistry
+from algotrade.core.money import decimal_text
+from algotrade.core.orders import Order, OrderRequest, OrderStatus
+from algotrade.core.portfolio import Portfolio
+from algotrade.core.timeutil import ns_to_iso
+from algotrade.daemon import persist
+from algotrade.daemon.bot_config import BotConfig, FeedKind
+from algotrade.daemon.bot_policy import BotRiskPolicy
+from algotrade.daemon.bus import EventBus, Topic
+from algotrade.daemon.feeds import BotFeed
+from algotrade.daemon.service_api import InvalidTransition
+from algotrade.daemon.status import BotState, BotStatus
+from algotrade.store.records import EventRecord, OrderRecord
+from algotrade.strategies.registry import create_strategy
+from algotrade.venues.paper import PaperVenue, PaperVenueConfig
+
+_log = logging.getLogger("algotrade.daemon.bot")
+EQUITY_SNAPSHOT_SECONDS = 60.0
+
+
+class Command(StrEnum):
+    START = "start"
+    STOP = "stop"
+    PAUSE = "pause"
+    RESUME = "resume"
+    UPDATE_CONFIG = "update_config"
+    CLOSE_ALL = "close_all"
+    STATUS = "status"
+    SHUTDOWN = "shutdown"
+
+
+@dataclass(slots=True)
+class _Envelope:
+    command: Command
+    payload: Any
+    reply: asyncio.Future[Any]
+
+
+@dataclass(slots=True)
+class ActorContext:
+    """What an actor needs from the daemon; injected so tests can wire their own."""
+
+    bus: EventBus
+    make_feed: Callable[[BotConfig, Callable[[Bar], None]], BotFeed]
+    mark_dirty: Callable[[BotActor], None]
+    persist_state: Callable[[str, str, dict[str, Any]], Awaitable[None]]
+    load_open_orders: Callable[[str], Awaitable[list[OrderRecord]]]
+    max_order_seq: Callable[[str, str], Awaitable[int]]
+    on_error: Callable[[BotActor], None]
+
+
+class BotHandle:
+    """Cheap to copy; the only way the rest of the daemon talks to a bot."""
+
+    __slots__ = ("_actor", "bot_id")
+
+    def __init__(self, actor: BotActor) -> None:
+        self._actor = actor
+        self.bot_id = actor.config.bot_id
+
+    async def send(self, command: Command, payload: Any = None) -> Any:
+        return await self._actor.submit(command, payload)
+
+    @property
+    def config(self) -> BotConfig:
+        return self._actor.config
+
+    def status(self) -> BotStatus:
+        return self._actor.status()
+
+
+class BotActor:
+    def __init__(
+        self,
+        config: BotConfig,
+        context: ActorContext,
+        *,
+        state: BotState = BotState.STOPPED,
+        runtime: dict[str, Any] | None = None,
+        portfolio: Portfolio | None = None,
+        order_count: int = 0,
+        fill_count: int = 0,
+    ) -> None:
+        self.config = config
+        self._ctx = context
+        self.state = state
+        self.runtime: dict[str, Any] = dict(runtime or {})
+        self.last_error: str | None = self.runtime.get("last_error")
+        self.portfolio = portfolio or Portfolio(
+            config.initial_capital, InstrumentRegistry(), keep_closed_trades=False
+        )
+        self.instruments = self.portfolio.instruments
+        self.engine: Engine | None = None
+        self._feed: BotFeed | None = None
+        self._inbox: asyncio.Queue[_Envelope] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._orders_touched: dict[str, Order] = {}
+        self._fills: list[OrderFilled] = []
+        self._events: list[EventRecord] = []
+        self._open_orders_loaded = False
+        self.order_count = order_count
+        self.fill_count = fill_count
+        self.heartbeat_ns: int | None = None
+        self.last_price: float | None = None
+        self._last_snapshot = 0.0
+        self.handle = BotHandle(self)
+
+    # ------------------------------------------------------------------ task and inbox
+    def start_task(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"bot:{self.config.bot_id}"
+        )
+
+    async def submit(self, command: Command, payload: Any = None) -> Any:
+        if self._task is None or self._task.done():
+            raise InvalidTransition(f"bot '{self.config.bot_id}' is shut down")
+        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait(_Envelope(command, payload, reply))
+        return await reply
+
+    async def _run(self) -> None:
+        while True:
+            envelope = await self._inbox.get()
+            try:
+                result = await self._dispatch(envelope.command, envelope.payload)
+            except Exception as exc:  # the caller gets the error; the actor lives on
+                if not envelope.reply.done():
+                    envelope.reply.set_exception(exc)
+            else:
+                if not envelope.reply.done():
+                    envelope.reply.set_result(result)
+            if envelope.command is Command.SHUTDOWN:
+                return
+
+    async def _dispatch(self, command: Command, payload: Any) -> Any:
+        if command is Command.STATUS:
+            return self.status()
+        if command is Command.START:
+            await self._start()
+        elif command is Command.STOP:
+            await self._stop()
+        elif command is Command.PAUSE:
+            self._require({BotState.RUNNING}, "pause")
+            await self._set_state(BotState.PAUSED)
+        elif command is Command.RESUME:
+            self._require({BotState.PAUSED}, "resume")
+            await self._set_state(BotState.RUNNING)
+        elif command is Command.UPDATE_CONFIG:
+            return await self._update_config(payload)
+        elif command is Command.CLOSE_ALL:
+            self._close_all()
+        elif command is Command.SHUTDOWN:
+            self._detach_feed()
+        return self.status()
+
+    # ------------------------------------------------------------------ transitions
+    def _require(self, allowed: set[BotState], action: str) -> None:
+        if self.state not in allowed:
+            wanted = " or ".join(sorted(s.value for s in allowed))
+            raise InvalidTransition(
+                f"cannot {action} bot '{self.config.bot_id}': it is {self.state.value} "
+                f"(needs {wanted})"
+            )
+
+    async def _start(self) -> None:
+        self._require({BotState.STOPPED, BotState.ERROR}, "start")
+        try:
+            if self.engine is None:
+                self.engine = await self._build_engine()
+            self.last_error = None
+            self.engine.start()
+            self._feed = self._ctx.make_feed(self.config, self.on_bar)
+            warmup = await self._feed.start(self.config.warmup_periods)
+            self._warm_up(warmup)
+        except Exception as exc:
+            self._detach_feed()
+            self._record_error(exc)
+            await self._set_state(BotState.ERROR)
+            raise InvalidTransition(f"bot '{self.config.bot_id}' failed to start: {exc}") from exc
+        self.runtime["started_at"] = ns_to_iso(time.time_ns())
+        await self._set_state(BotState.RUNNING)
+
+    async def _stop(self) -> None:
+        self._require({BotState.RUNNING, BotState.PAUSED}, "stop")
+        self._detach_feed()
+        await self._set_state(BotState.STOPPED)
+
+    async def _update_config(self, changes: dict[str, Any]) -> BotConfig:
+        self._require({BotState.STOPPED, BotState.ERROR}, "update the config of")
+        config = self.config.with_changes(changes)
+        self.config = config
+        self.handle = BotHandle(self)
+        if self.engine is not None:
+            # The next start builds a new engine (new strategy or parameters) around the same
+            # portfolio; open orders move over with it.
+            self._carry_orders = list(self.engine.open_orders())
+            self._carry_seq = self.engine.order_sequence
+            self.engine = None
+        return config
+
+    async def _set_state(self, state: BotState) -> None:
+        self.state = state
+        if self.engine is not None:
+            self.engine.suppress_orders = state is not BotState.RUNNING
+        self.runtime["last_error"] = self.last_error
+        # Committed before the command is acknowledged: a restart sees what the caller saw.
+        await self._ctx.persist_state(self.config.bot_id, state.value, dict(self.runtime))
+        self._event("info", "state", f"bot {state.value}")
+        self._ctx.mark_dirty(self)
+        self._ctx.bus.publish(Topic.STATUS, self.config.bot_id, self.status().model_dump())
+
+    # ------------------------------------------------------------------ engine
+    async def _build_engine(self) -> Engine:
+        config = self.config
+        strategy = create_strategy(config.strategy, config.params)
+        venue = PaperVenue(
+            PaperVenueConfig(
+                taker_fee_rate=config.commission,
+                maker_fee_rate=config.commission,
+                slippage_bps=config.slippage_bps,
+            ),
+            self.instruments,
+            positions={s: p.qty for s, p in self.portfolio.positions.items()},
+        )
+        engine = Engine(
+            strategy,
+            venue,
+            portfolio=self.portfolio,
+            instruments=self.instruments,
+            risk_policy=BotRiskPolicy(
+                leverage=config.leverage,
+                max_position_pct=config.max_position_pct,
+                risk_per_trade_pct=config.risk_per_trade_pct,
+            ),
+            order_id_prefix=f"{config.bot_id}-",
+            log=lambda message: self._event("info", "strategy", message),
+            retain_history=False,
+        )
+        engine.add_listener(self._on_order_event)
+        carried: list[Order] = getattr(self, "_carry_orders", [])
+        if carried:
+            engine.restore_order_sequence(getattr(self, "_carry_seq", 0))
+            for order in carried:
+                order.status = OrderStatus.NEW  # re-acknowledged by the new venue
+                engine.adopt_open_order(order)
+            self._carry_orders = []
+        elif not self._open_orders_loaded:
+            engine.restore_order_sequence(
+                await self._ctx.max_order_seq(config.bot_id, f"{config.bot_id}-")
+            )
+            for record in await self._ctx.load_open_orders(config.bot_id):
+                engine.adopt_open_order(persist.order_from_record(record))
+        self._open_orders_loaded = True
+        return engine
+
+    def _warm_up(self, bars: list[Bar]) -> None:
+        if not bars or self.engine is None:
+            return
+        engine = self.engine
+        engine.suppress_orders = True  # warm-up bars feed indicators; they never trade
+        for bar in bars:
+            engine.on_bar(bar)
+        engine.suppress_orders = False
+
+    def on_bar(self, bar: Bar) -> None:
+        """Called by the feed for every bar; never raises (a failing bot goes to ``error``)."""
+        engine = self.engine
+        if engine is None or self.state not in (BotState.RUNNING, BotState.PAUSED):
+            return
+        try:
+            engine.on_bar(bar)
+        except Exception as exc:
+            self._fail(exc)
+            return
+        self.heartbeat_ns = time.time_ns()
+        self.last_price = bar.close
+        snapshot_due = time.monotonic() - self._last_snapshot >= EQUITY_SNAPSHOT_SECONDS
+        if self._orders_touched or self._fills or snapshot_due:
+            self._ctx.mark_dirty(self)
+
+    def _on_order_event(self, order: Order, event: OrderEvent) -> None:
+        self._orders_touched[order.client_order_id] = order
+        if isinstance(event, OrderFilled):
+            self._fills.append(event)
+            self.fill_count += 1
+        elif isinstance(event, OrderRejected):
+            self._event("warning", "order_rejected", f"{order.client_order_id}: {event.reason}")
+
+    def _close_all(self) -> None:
+        self._require({BotState.RUNNING, BotState.PAUSED}, "close positions of")
+        engine = self.engine
+        assert engine is not None
+        suppressed, engine.suppress_orders = engine.suppress_orders, False
+        try:
+            engine.cancel_all()
+            for symbol, position in list(self.portfolio.positions.items()):
+                if position.qty:
+                    side = OrderSide.SELL if position.qty > 0 else OrderSide.BUY
+                    engine.submit_order(
+                        OrderRequest(
+                            symbol, side, abs(position.qty), reduce_only=True, tag="close_all"
+                        )
+                    )
+        finally:
+            engine.suppress_orders = suppressed
+        self._event("info", "close_all", "cancel open orders and flatten positions")
+        self._ctx.mark_dirty(self)
+
+    def _detach_feed(self) -> None:
+        if self._feed is not None:
+            self._feed.stop()
+            self._feed = None
+
+    def _fail(self, exc: BaseException) -> None:
+        self._detach_feed()
+        self._record_error(exc)
+        self.state = BotState.ERROR
+        self.runtime["last_error"] = self.last_error
+        _log.error("bot %s failed", self.config.bot_id, exc_info=exc)
+        self._ctx.on_error(self)
+
+    def _record_error(self, exc: BaseException) -> None:
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        self._event("error", "error", self.last_error)
+
+    def _event(self, level: str, kind: str, message: str) -> None:
+        self._events.append(persist.event_record(self.config.bot_id, level, kind, message))
+        if len(self._events) > 1000:  # a runaway strategy log must not eat memory
+            del self._events[:-1000]
+        self._ctx.mark_dirty(self)
+
+    # ------------------------------------------------------------------ persistence
+    def drain_activity(self) -> persist.Activity:
+        """Snapshot what changed since the last drain, as immutable records."""
+        bot_id = self.config.bot_id
+        now = time.time_ns()
+        activity = persist.Activity(
+            orders=[persist.order_record(bot_id, o) for o in self._orders_touched.values()],
+            fills=[persist.fill_record(bot_id, f) for f in self._fills],
+            events=self._events,
+        )
+        symbols = {o.symbol for o in self._orders_touched.values()}
+        activity.positions = [
+            persist.position_record(bot_id, p)
+            for s, p in self.portfolio.positions.items()
+            if s in symbols
+        ]
+        if activity.fills or activity.orders:
+            activity.account = persist.account_record(bot_id, self.portfolio, now)
+        snapshot_due = time.monotonic() - self._last_snapshot >= EQUITY_SNAPSHOT_SECONDS
+        active = self.state in (BotState.RUNNING, BotState.PAUSED)
+        if activity.fills or (snapshot_due and active):
+            activity.equity.append(persist.equity_record(bot_id, self.portfolio, now))
+            self._last_snapshot = time.monotonic()
+        self._orders_touched = {}
+        self._fills = []
+        self._events = []
+        return activity
+
+    def on_committed(self, activity: persist.Activity) -> None:
+        """Publish what is now durable."""
+        bus = self._ctx.bus
+        bot_id = self.config.bot_id
+        for order in activity.orders:
+            bus.publish(Topic.ORDERS, bot_id, order.to_api())
+        for fill in activity.fills:
+            bus.publish(Topic.FILLS, bot_id, fill.to_api())
+        for event in activity.events:
+            bus.publish(Topic.LOGS, bot_id, event.to_api())
+        if activity.orders or activity.fills:
+            bus.publish(Topic.STATUS, bot_id, self.status().model_dump())
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> BotStatus:
+        portfolio = self.portfolio
+        return BotStatus(
+            bot_id=self.config.bot_id,
+            state=self.state,
+            simulated=self.config.feed is FeedKind.SIM or self.config.venue.value == "paper",
+            heartbeat=ns_to_iso(self.heartbeat_ns) if self.heartbeat_ns else None,
+            last_error=self.last_error,
+            position={s: decimal_text(p.qty) for s, p in portfolio.positions.items() if p.qty},
+            equity=decimal_text(portfolio.equity()),
+            realized_pnl=decimal_text(portfolio.realized_pnl),
+            unrealized_pnl=decimal_text(portfolio.unrealized_pnl()),
+            fees=decimal_text(portfolio.fees_paid),
+            # Client order ids are numbered per bot, so the sequence counts every order sent.
+            order_count=max(self.order_count, self.engine.order_sequence if self.engine else 0),
+            fill_count=self.fill_count,
+            last_price=self.last_price,
+            started_at=self.runtime.get("started_at"),
+        )

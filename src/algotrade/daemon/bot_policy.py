@@ -1,0 +1,50 @@
+"""A bot's risk policy: the engine's pre-trade checks plus the bot config's money limits."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from algotrade.core.errors import OrderRejectedError
+from algotrade.core.orders import OrderRequest
+from algotrade.core.ports import AccountView
+from algotrade.core.risk_policy import BasicRiskPolicy
+
+HUNDRED = Decimal(100)
+
+
+class BotRiskPolicy(BasicRiskPolicy):
+    """``leverage`` caps gross position value at equity × leverage; ``max_position_pct`` caps
+    one symbol's position value at that % of equity × leverage; ``risk_per_trade_pct`` caps
+    the value of any single order that adds exposure at that % of equity × leverage."""
+
+    def __init__(
+        self, *, leverage: Decimal, max_position_pct: Decimal, risk_per_trade_pct: Decimal
+    ) -> None:
+        super().__init__(max_leverage=leverage)
+        self.leverage = leverage
+        self.max_position_pct = max_position_pct
+        self.risk_per_trade_pct = risk_per_trade_pct
+
+    def check(self, request: OrderRequest, account: AccountView) -> None:
+        super().check(request, account)
+        price = request.limit_price or request.stop_price or account.mark_price(request.symbol)
+        if price is None:
+            return
+        instrument = account.instrument(request.symbol)
+        position = account.position_qty(request.symbol)
+        after = position + request.qty * request.side.sign
+        if abs(after) <= abs(position):
+            return  # reducing is always allowed
+        budget = account.equity() * self.leverage
+        order_value = request.qty * price * instrument.multiplier
+        if order_value > budget * self.risk_per_trade_pct / HUNDRED:
+            raise OrderRejectedError(
+                f"order value {order_value:.2f} exceeds risk_per_trade_pct "
+                f"{self.risk_per_trade_pct}% of equity × leverage ({budget:.2f})"
+            )
+        position_value = abs(after) * price * instrument.multiplier
+        if position_value > budget * self.max_position_pct / HUNDRED:
+            raise OrderRejectedError(
+                f"position value {position_value:.2f} would exceed max_position_pct "
+                f"{self.max_position_pct}% of equity × leverage ({budget:.2f})"
+            )

@@ -1,0 +1,119 @@
+"""Market data for one bot: the shared sim stream or a replay of a file."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from algotrade.core.events import Bar
+from algotrade.daemon.bot_config import BotConfig, FeedKind
+from algotrade.daemon.sim_feed import SimFeedHub, SimOptions
+from algotrade.data.bars import BarData
+from algotrade.data.loader import load_bars
+from algotrade.data.replay import ReplayFeed
+
+_log = logging.getLogger("algotrade.daemon.feeds")
+BarHandler = Callable[[Bar], None]
+
+
+class BotFeed(Protocol):
+    async def start(self, warmup: int) -> list[Bar]:
+        """Begin delivering bars; returns up to ``warmup`` earlier bars for indicators."""
+
+    def stop(self) -> None: ...
+
+
+def validate_feed_options(config: BotConfig) -> None:
+    """Raise ``ValueError`` naming the option when a bot's feed options are unusable."""
+    if config.feed is FeedKind.SIM:
+        SimOptions.parse(config.feed_options)
+    else:
+        ReplayOptions.parse(config.feed_options)
+
+
+class SimBotFeed:
+    def __init__(self, hub: SimFeedHub, config: BotConfig, handler: BarHandler) -> None:
+        self._hub = hub
+        self._config = config
+        self._handler = handler
+
+    async def start(self, warmup: int) -> list[Bar]:
+        options = SimOptions.parse(self._config.feed_options)
+        return self._hub.subscribe(
+            self._config.bot_id, self._config.symbol, options, self._handler, warmup
+        )
+
+    def stop(self) -> None:
+        self._hub.unsubscribe(self._config.bot_id)
+
+
+class ReplayOptions:
+    def __init__(self, path: Path, speed: float, loop: bool) -> None:
+        self.path = path
+        self.speed = speed
+        self.loop = loop
+
+    @classmethod
+    def parse(cls, options: dict[str, Any]) -> ReplayOptions:
+        unknown = sorted(set(options) - {"path", "speed", "loop"})
+        if unknown:
+            raise ValueError(f"feed_options: unknown replay option(s) {unknown}")
+        path = options.get("path")
+        if not isinstance(path, str) or not path:
+            raise ValueError("feed_options.path: a replay bot needs the data file's path")
+        speed = options.get("speed", 1.0)
+        if isinstance(speed, bool) or not isinstance(speed, int | float) or speed < 0:
+            raise ValueError("feed_options.speed: expected a number >= 0 (0 = as fast as possible)")
+        loop = options.get("loop", False)
+        if not isinstance(loop, bool):
+            raise ValueError("feed_options.loop: expected true or false")
+        return cls(Path(path), float(speed), loop)
+
+
+class ReplayBotFeed:
+    """Replays a CSV/Parquet file's bars for ``config.symbol`` at ``speed``."""
+
+    def __init__(self, config: BotConfig, handler: BarHandler) -> None:
+        self._config = config
+        self._handler = handler
+        self._task: asyncio.Task[None] | None = None
+        self.finished = False
+
+    async def start(self, warmup: int) -> list[Bar]:
+        options = ReplayOptions.parse(self._config.feed_options)
+        source = f"{self._config.symbol}={options.path}"
+        data = await asyncio.to_thread(load_bars, [source])  # file I/O off the event loop
+        history = list(itertools.islice(iter(data), warmup))
+        live = BarData.from_validated(data.frame.slice(len(history)))
+        self._task = asyncio.get_running_loop().create_task(
+            self._replay(live, options), name=f"replay:{self._config.bot_id}"
+        )
+        return history
+
+    async def _replay(self, data: BarData, options: ReplayOptions) -> None:
+        while True:
+            async for event in ReplayFeed(data, speed=options.speed).stream():
+                assert isinstance(event, Bar)
+                self._handler(event)
+            if not options.loop:
+                break
+        self.finished = True
+        _log.info("replay of %s finished for bot %s", options.path, self._config.bot_id)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+
+def feed_factory(hub: SimFeedHub) -> Callable[[BotConfig, BarHandler], BotFeed]:
+    def make(config: BotConfig, handler: BarHandler) -> BotFeed:
+        if config.feed is FeedKind.SIM:
+            return SimBotFeed(hub, config, handler)
+        return ReplayBotFeed(config, handler)
+
+    return make

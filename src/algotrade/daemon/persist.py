@@ -1,0 +1,172 @@
+"""Core objects → store records (the daemon's side of persistence)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from algotrade.core.events import OrderFilled, OrderSide
+from algotrade.core.orders import Order, OrderRequest, OrderStatus, OrderType, TimeInForce
+from algotrade.core.portfolio import Portfolio, Position
+from algotrade.store.records import (
+    AccountRecord,
+    EquityRecord,
+    EventRecord,
+    FillRecord,
+    OrderRecord,
+    PositionRecord,
+)
+
+
+@dataclass(slots=True)
+class Activity:
+    """What one bot changed since the last commit."""
+
+    orders: list[OrderRecord] = field(default_factory=list)
+    fills: list[FillRecord] = field(default_factory=list)
+    positions: list[PositionRecord] = field(default_factory=list)
+    account: AccountRecord | None = None
+    equity: list[EquityRecord] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.orders
+            or self.fills
+            or self.positions
+            or self.account
+            or self.equity
+            or self.events
+        )
+
+
+def order_record(bot_id: str, order: Order) -> OrderRecord:
+    request = order.request
+    return OrderRecord(
+        bot_id=bot_id,
+        client_order_id=order.client_order_id,
+        venue_order_id=order.venue_order_id,
+        symbol=request.symbol,
+        side=request.side.value,
+        type=request.type.value,
+        qty=request.qty,
+        limit_price=request.limit_price,
+        stop_price=request.stop_price,
+        tif=request.tif.value,
+        reduce_only=request.reduce_only,
+        status=order.status.value,
+        filled_qty=order.filled_qty,
+        avg_fill_price=order.avg_fill_price,
+        fees=order.fees,
+        reason=order.reason,
+        tag=request.tag,
+        created_ts=order.created_ts,
+        updated_ts=order.updated_ts or order.created_ts,
+    )
+
+
+def order_from_record(record: OrderRecord) -> Order:
+    """An open order as it was persisted, ready to be adopted by a new engine. It comes back
+    as ``new`` so the venue's acknowledgement is a legal transition again."""
+    request = OrderRequest(
+        symbol=record.symbol,
+        side=OrderSide(record.side),
+        qty=record.qty,
+        type=OrderType(record.type),
+        limit_price=record.limit_price,
+        stop_price=record.stop_price,
+        tif=TimeInForce(record.tif),
+        reduce_only=record.reduce_only,
+        tag=record.tag,
+    )
+    return Order(
+        client_order_id=record.client_order_id,
+        request=request,
+        created_ts=record.created_ts,
+        status=OrderStatus.NEW,
+        venue_order_id=record.venue_order_id,
+        filled_qty=record.filled_qty,
+        avg_fill_price=record.avg_fill_price,
+        fees=record.fees,
+        updated_ts=record.updated_ts,
+    )
+
+
+def fill_record(bot_id: str, fill: OrderFilled) -> FillRecord:
+    return FillRecord(
+        bot_id=bot_id,
+        trade_id=fill.trade_id,
+        client_order_id=fill.client_order_id,
+        venue_order_id=fill.venue_order_id,
+        symbol=fill.symbol,
+        side=fill.side.value,
+        qty=fill.qty,
+        price=fill.price,
+        fee=fill.fee,
+        liquidity=fill.liquidity.value,
+        ts=fill.ts,
+    )
+
+
+def position_record(bot_id: str, position: Position) -> PositionRecord:
+    return PositionRecord(
+        bot_id=bot_id,
+        symbol=position.symbol,
+        qty=position.qty,
+        avg_price=position.avg_price,
+        realized_pnl=position.realized_pnl,
+        fees=position.fees,
+    )
+
+
+def position_from_record(record: PositionRecord) -> Position:
+    return Position(
+        symbol=record.symbol,
+        qty=record.qty,
+        avg_price=record.avg_price,
+        realized_pnl=record.realized_pnl,
+        fees=record.fees,
+    )
+
+
+def account_record(bot_id: str, portfolio: Portfolio, ts: int) -> AccountRecord:
+    return AccountRecord(
+        bot_id=bot_id,
+        initial_cash=portfolio.initial_cash,
+        cash=portfolio.cash,
+        realized_pnl=portfolio.realized_pnl,
+        fees_paid=portfolio.fees_paid,
+        updated_ts=ts,
+    )
+
+
+def equity_record(bot_id: str, portfolio: Portfolio, ts: int) -> EquityRecord:
+    return EquityRecord(
+        bot_id=bot_id,
+        ts=ts,
+        equity=portfolio.equity(),
+        cash=portfolio.cash,
+        realized_pnl=portfolio.realized_pnl,
+        unrealized_pnl=portfolio.unrealized_pnl(),
+        fees=portfolio.fees_paid,
+    )
+
+
+def event_record(
+    bot_id: str | None, level: str, kind: str, message: str, data: dict[str, Any] | None = None
+) -> EventRecord:
+    return EventRecord(
+        bot_id=bot_id,
+        ts=datetime.fromtimestamp(time.time(), tz=UTC),
+        level=level,
+        kind=kind,
+        message=message,
+        data=data or {},
+    )
+
+
+def decimal_or_zero(value: Decimal | None) -> Decimal:
+    return value if value is not None else Decimal(0)

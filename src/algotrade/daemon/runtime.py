@@ -1,0 +1,160 @@
+"""Running the daemon: lock, store, bots, API server, file channel, signals, shutdown.
+
+SIGTERM/SIGINT (or a SHUTDOWN file command): stop taking commands, stop the file channel and
+the API server, detach every bot from its feed, flush what bots did to the store, close, and
+exit 0. A second daemon on the same data directory exits non-zero naming the holder's PID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Generator
+from pathlib import Path
+
+import uvicorn
+
+from algotrade import __version__
+from algotrade.api.app import create_app
+from algotrade.api.auth import ApiKeys
+from algotrade.core.errors import AlgoTradeError, ConfigError
+from algotrade.daemon.file_channel import FileChannel
+from algotrade.daemon.lock import DataDirLock
+from algotrade.daemon.logging_setup import configure_logging
+from algotrade.daemon.service import BotService
+from algotrade.daemon.settings import DaemonSettings
+from algotrade.store.store import Store
+
+_log = logging.getLogger("algotrade.daemon")
+
+
+class PortInUse(AlgoTradeError):
+    """The API port is taken."""
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the daemon owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, keys: ApiKeys) -> None:
+    if not keys.enabled and not is_loopback(host):
+        raise ConfigError(
+            f"api.host: refusing to listen on {host} without API keys; configure keys "
+            "(ALGOTRADE_API_KEYS or api.keys_file) or bind to 127.0.0.1"
+        )
+
+
+def check_port_free(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc} (api.port / --port)"
+            ) from None
+
+
+def run_daemon(settings: DaemonSettings) -> int:
+    """Blocking entry point for ``algotrade daemon``; returns the exit code."""
+    keys = ApiKeys.from_sources(os.environ, settings.api.keys_file)
+    check_bind(settings.api.host, keys)
+    data_dir = Path(settings.daemon.data_dir)
+    lock = DataDirLock(data_dir)
+    lock.acquire()
+    try:
+        check_port_free(settings.api.host, settings.api.port)
+        handles = configure_logging(settings, secrets=keys.secrets())
+        try:
+            return asyncio.run(_serve(settings, keys))
+        finally:
+            handles.close()
+    finally:
+        lock.release()
+
+
+async def _serve(settings: DaemonSettings, keys: ApiKeys) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    store = Store(settings.database_url)
+    await asyncio.to_thread(store.open)
+    service = BotService(
+        store, max_bots=settings.daemon.max_bots, resume_all=settings.daemon.resume_all
+    )
+    await service.start(seed_bots=settings.bots)
+    app = create_app(service, keys, version=__version__)
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=settings.api.host,
+            port=settings.api.port,
+            log_config=None,
+            lifespan="off",
+            access_log=True,
+        )
+    )
+    server_task = loop.create_task(server.serve(), name="api-server")
+    channel = FileChannel(Path(settings.daemon.data_dir) / "signals", service)
+    await channel.start()
+    where = f"http://{settings.api.host}:{settings.api.port}"
+    _log.info(
+        "algotrade %s daemon ready on %s (pid %d, data dir %s, %d bots)",
+        __version__,
+        where,
+        os.getpid(),
+        settings.daemon.data_dir,
+        len(await service.list_bots()),
+    )
+    if not keys.enabled:
+        _log.warning("no API keys configured: the API is open to local users (loopback only)")
+    sys.stderr.flush()
+
+    waiters = [
+        loop.create_task(stop.wait()),
+        loop.create_task(service.shutdown_requested.wait()),
+        server_task,
+    ]
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    exit_code = 0
+    if server_task.done() and not stop.is_set() and not service.shutdown_requested.is_set():
+        _log.error("the API server stopped unexpectedly")
+        exit_code = 1
+    _log.info("shutting down")
+    timeout = settings.daemon.shutdown_timeout_s
+    await channel.stop()
+    server.should_exit = True
+    with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+        await asyncio.wait_for(server_task, timeout=timeout / 3)
+    try:
+        await service.shutdown(timeout=timeout / 2)
+    except TimeoutError:
+        _log.error("bots did not stop within %.1f s; exiting anyway", timeout / 2)
+        exit_code = exit_code or 1
+    await asyncio.to_thread(store.close)
+    for waiter in waiters:
+        waiter.cancel()
+    _log.info("stopped")
+    return exit_code

@@ -1,0 +1,323 @@
+"""``BotService``: the application-service layer over the bot registry.
+
+The API, the file channel and the CLI (through the API) all go through this one object. It
+owns the registry of bot actors, the shared sim feed hub and the activity writer. Every change
+a client asks for is committed to the store before the call returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from algotrade.core.errors import ConfigError
+from algotrade.core.portfolio import Portfolio
+from algotrade.daemon import persist
+from algotrade.daemon.actor import ActorContext, BotActor, Command
+from algotrade.daemon.bot_config import BotConfig
+from algotrade.daemon.bus import EventBus, Topic
+from algotrade.daemon.feeds import feed_factory, validate_feed_options
+from algotrade.daemon.service_api import (
+    BotExists,
+    BotLimitReached,
+    BotNotFound,
+    InvalidBotConfig,
+    Page,
+    ShuttingDown,
+)
+from algotrade.daemon.sim_feed import SimFeedHub
+from algotrade.daemon.status import BotState, BotStatus
+from algotrade.daemon.writer import ActivityWriter
+from algotrade.store.errors import DuplicateBotError
+from algotrade.store.records import PositionRecord
+from algotrade.store.store import Store
+from algotrade.strategies.registry import create_strategy
+
+_log = logging.getLogger("algotrade.daemon")
+T = TypeVar("T")
+
+
+class BotService:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_bots: int = 10_000,
+        resume_all: bool = False,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.bus = bus or EventBus()
+        self._store = store
+        self.max_bots = max_bots
+        self.resume_all = resume_all
+        # SQLite allows one writer: every write goes through this one thread, in order.
+        self._write_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-write")
+        self.hub = SimFeedHub()
+        self.writer = ActivityWriter(store, self._write_executor)
+        self._bots: dict[str, BotActor] = {}
+        self._reserved: set[str] = set()
+        self._accepting = True
+        self._started_at = time.time()
+        self.shutdown_requested = asyncio.Event()
+        self._context = ActorContext(
+            bus=self.bus,
+            make_feed=feed_factory(self.hub),
+            mark_dirty=self.writer.mark_dirty,
+            persist_state=self._persist_state,
+            load_open_orders=lambda bot_id: self._read(self._store.open_orders, bot_id),
+            max_order_seq=lambda bot_id, prefix: self._read(
+                self._store.max_order_seq, bot_id, prefix
+            ),
+            on_error=self._on_bot_error,
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self, seed_bots: list[dict[str, Any]] | None = None) -> None:
+        """Restore every stored bot, add configured example bots, resume those that opted in."""
+        self.writer.start()
+        restored = await self.restore()
+        to_start = [bot_id for bot_id, resume in restored.items() if resume]
+        for raw in seed_bots or []:
+            config = BotConfig.model_validate(raw)
+            if config.bot_id not in self._bots:
+                await self.create_bot(config)
+                if config.auto_resume:
+                    to_start.append(config.bot_id)
+        results = await asyncio.gather(
+            *(self.start_bot(bot_id) for bot_id in to_start), return_exceptions=True
+        )
+        for bot_id, result in zip(to_start, results, strict=True):
+            if isinstance(result, BaseException):
+                _log.error("bot %s could not resume: %s", bot_id, result)
+
+    async def restore(self) -> dict[str, bool]:
+        """Load every bot with its portfolio; returns bot id → whether to resume it."""
+        records = await self._read(self._store.load_bots)
+        accounts = {a.bot_id: a for a in await self._read(self._store.all_accounts)}
+        positions: dict[str, list[PositionRecord]] = {}
+        for position in await self._read(self._store.all_positions):
+            positions.setdefault(position.bot_id, []).append(position)
+        counts = await self._read(self._store.order_fill_counts)
+        resume: dict[str, bool] = {}
+        demoted: list[tuple[str, str, dict[str, Any]]] = []
+        for record in records:
+            try:
+                config = BotConfig.model_validate(record.config)
+            except ValidationError as exc:
+                _log.error("stored bot %s has an invalid config, skipped: %s", record.bot_id, exc)
+                continue
+            was = BotState(record.state)
+            portfolio = Portfolio(config.initial_capital, keep_closed_trades=False)
+            account = accounts.get(config.bot_id)
+            if account is not None:
+                portfolio.restore(
+                    cash=account.cash,
+                    realized_pnl=account.realized_pnl,
+                    fees_paid=account.fees_paid,
+                    positions=[
+                        persist.position_from_record(p) for p in positions.get(config.bot_id, [])
+                    ],
+                )
+            orders, fills = counts.get(config.bot_id, (0, 0))
+            state = BotState.ERROR if was is BotState.ERROR else BotState.STOPPED
+            actor = BotActor(
+                config,
+                self._context,
+                state=state,
+                runtime=record.runtime,
+                portfolio=portfolio,
+                order_count=orders,
+                fill_count=fills,
+            )
+            actor.start_task()
+            self._bots[config.bot_id] = actor
+            running = was in (BotState.RUNNING, BotState.PAUSED)
+            resume[config.bot_id] = running and (config.auto_resume or self.resume_all)
+            if running:
+                demoted.append((config.bot_id, BotState.STOPPED.value, dict(record.runtime)))
+        if demoted:  # what is on disk says what the bots are now: stopped until resumed
+            await self._write(self._store.set_bot_states, demoted)
+        return resume
+
+    async def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop taking commands, detach every bot from its feed, flush, close the store."""
+        self._accepting = False
+        actors = list(self._bots.values())
+        # SHUTDOWN leaves the stored state as it is, so bots that were running resume after a
+        # restart when they opted in; it only stops market data and ends the actor's task.
+        await asyncio.wait_for(
+            asyncio.gather(*(a.submit(Command.SHUTDOWN) for a in actors), return_exceptions=True),
+            timeout=timeout / 2,
+        )
+        await self.hub.stop()
+        try:
+            await asyncio.wait_for(self.writer.flush(), timeout=timeout / 2)
+        finally:
+            await self.writer.stop()
+            self._write_executor.shutdown(wait=True)
+
+    async def request_shutdown(self) -> None:
+        self.shutdown_requested.set()
+
+    # ------------------------------------------------------------------ bots
+    async def list_bots(self) -> list[BotStatus]:
+        return [actor.status() for actor in self._bots.values()]
+
+    async def get_bot(self, bot_id: str) -> tuple[BotConfig, BotStatus]:
+        actor = self._actor(bot_id)
+        return actor.config, actor.status()
+
+    async def create_bot(self, config: BotConfig) -> BotStatus:
+        self._check_accepting()
+        bot_id = config.bot_id
+        if bot_id in self._bots or bot_id in self._reserved:
+            raise BotExists(f"bot '{bot_id}' already exists")
+        if len(self._bots) + len(self._reserved) >= self.max_bots:
+            raise BotLimitReached(
+                f"cannot create bot '{bot_id}': the daemon's limit of {self.max_bots} bots is "
+                "reached (setting daemon.max_bots)"
+            )
+        self._validate(config)
+        self._reserved.add(bot_id)
+        try:
+            await self._write(self._store.insert_bot, config.model_dump(mode="json"))
+        except DuplicateBotError:
+            raise BotExists(f"bot '{bot_id}' already exists") from None
+        finally:
+            self._reserved.discard(bot_id)
+        actor = BotActor(config, self._context)
+        actor.start_task()
+        self._bots[bot_id] = actor
+        status = actor.status()
+        self.bus.publish(Topic.STATUS, bot_id, status.model_dump())
+        return status
+
+    async def delete_bot(self, bot_id: str) -> None:
+        self._check_accepting()
+        actor = self._actor(bot_id)
+        await actor.submit(Command.SHUTDOWN)
+        await self.writer.flush()
+        del self._bots[bot_id]
+        await self._write(self._store.delete_bot, bot_id)
+        self.bus.publish(Topic.STATUS, bot_id, {"bot_id": bot_id, "deleted": True})
+
+    async def start_bot(self, bot_id: str) -> BotStatus:
+        return await self._command(bot_id, Command.START)
+
+    async def stop_bot(self, bot_id: str) -> BotStatus:
+        return await self._command(bot_id, Command.STOP)
+
+    async def pause_bot(self, bot_id: str) -> BotStatus:
+        return await self._command(bot_id, Command.PAUSE)
+
+    async def resume_bot(self, bot_id: str) -> BotStatus:
+        return await self._command(bot_id, Command.RESUME)
+
+    async def update_config(self, bot_id: str, changes: dict[str, Any]) -> BotConfig:
+        self._check_accepting()
+        actor = self._actor(bot_id)
+        try:
+            candidate = actor.config.with_changes(changes)
+        except (ValidationError, ValueError) as exc:
+            raise InvalidBotConfig(_one_line(exc)) from exc
+        self._validate(candidate)
+        config: BotConfig = await actor.submit(Command.UPDATE_CONFIG, changes)
+        await self._write(self._store.update_bot_config, bot_id, config.model_dump(mode="json"))
+        return config
+
+    async def close_all(self, bot_id: str | None = None) -> None:
+        self._check_accepting()
+        actors = [self._actor(bot_id)] if bot_id else list(self._bots.values())
+        for actor in actors:
+            if bot_id is not None or actor.state in (BotState.RUNNING, BotState.PAUSED):
+                await actor.submit(Command.CLOSE_ALL)
+        await self.writer.flush()
+
+    # ------------------------------------------------------------------ history (committed)
+    async def orders(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
+        self._actor(bot_id)
+        page = await self._read(self._store.orders, bot_id, offset=offset, limit=limit)
+        return Page([r.to_api() for r in page.items], page.total, page.offset, page.limit)
+
+    async def fills(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
+        self._actor(bot_id)
+        page = await self._read(self._store.fills, bot_id, offset=offset, limit=limit)
+        return Page([r.to_api() for r in page.items], page.total, page.offset, page.limit)
+
+    async def equity(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
+        self._actor(bot_id)
+        page = await self._read(self._store.equity, bot_id, offset=offset, limit=limit)
+        return Page([r.to_api() for r in page.items], page.total, page.offset, page.limit)
+
+    async def positions(self, bot_id: str) -> list[dict[str, Any]]:
+        self._actor(bot_id)
+        return [r.to_api() for r in await self._read(self._store.positions, bot_id)]
+
+    def health(self) -> dict[str, Any]:
+        states = Counter(actor.state.value for actor in self._bots.values())
+        return {
+            "state": "running" if self._accepting else "stopping",
+            "pid": os.getpid(),
+            "uptime_s": round(time.time() - self._started_at, 3),
+            "bots": len(self._bots),
+            "by_state": dict(states),
+            "database": self._store.backend,
+            "writer_commits": self.writer.commits,
+            "writer_failures": self.writer.failures,
+        }
+
+    # ------------------------------------------------------------------ internals
+    def _actor(self, bot_id: str) -> BotActor:
+        actor = self._bots.get(bot_id)
+        if actor is None:
+            raise BotNotFound(f"no bot '{bot_id}'")
+        return actor
+
+    async def _command(self, bot_id: str, command: Command) -> BotStatus:
+        self._check_accepting()
+        status: BotStatus = await self._actor(bot_id).submit(command)
+        return status
+
+    def _check_accepting(self) -> None:
+        if not self._accepting:
+            raise ShuttingDown("the daemon is shutting down")
+
+    def _validate(self, config: BotConfig) -> None:
+        try:
+            validate_feed_options(config)
+            create_strategy(config.strategy, config.params)
+        except (ValueError, ConfigError) as exc:
+            raise InvalidBotConfig(_one_line(exc)) from exc
+
+    async def _persist_state(self, bot_id: str, state: str, runtime: dict[str, Any]) -> None:
+        await self._write(self._store.set_bot_state, bot_id, state, runtime)
+
+    def _on_bot_error(self, actor: BotActor) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._persist_state(actor.config.bot_id, BotState.ERROR.value, dict(actor.runtime))
+        )
+        task.add_done_callback(_log_failure)
+        self.bus.publish(Topic.STATUS, actor.config.bot_id, actor.status().model_dump())
+
+    async def _write(self, func: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._write_executor, func, *args)
+
+    async def _read(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(func, *args, **kwargs)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("persisting a bot error failed", exc_info=task.exception())

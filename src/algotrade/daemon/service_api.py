@@ -1,0 +1,94 @@
+"""The application-service interface that the API, the file channel and the CLI use.
+
+``BotService`` (daemon/service.py) implements it; the API layer depends only on this
+Protocol, so its tests can use a fake.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from algotrade.daemon.bot_config import BotConfig
+from algotrade.daemon.bus import EventBus
+from algotrade.daemon.status import BotStatus
+from algotrade.store.records import Page
+
+__all__ = ["BotServiceApi", "Page", "ServiceError"]
+
+
+class ServiceError(Exception):
+    """Errors a client caused; ``code`` maps to an HTTP status in the API."""
+
+    code = "error"
+    http_status = 400
+
+
+class BotNotFound(ServiceError):
+    code = "not_found"
+    http_status = 404
+
+
+class BotExists(ServiceError):
+    code = "conflict"
+    http_status = 409
+
+
+class BotLimitReached(ServiceError):
+    code = "bot_limit"
+    http_status = 409
+
+
+class InvalidBotConfig(ServiceError):
+    code = "invalid_config"
+    http_status = 422
+
+
+class InvalidTransition(ServiceError):
+    """E.g. pausing a stopped bot."""
+
+    code = "invalid_state"
+    http_status = 409
+
+
+class ShuttingDown(ServiceError):
+    code = "shutting_down"
+    http_status = 503
+
+
+class BotServiceApi(Protocol):
+    bus: EventBus
+
+    async def list_bots(self) -> list[BotStatus]: ...
+
+    async def get_bot(self, bot_id: str) -> tuple[BotConfig, BotStatus]: ...
+
+    async def create_bot(self, config: BotConfig) -> BotStatus: ...
+
+    async def delete_bot(self, bot_id: str) -> None: ...
+
+    async def start_bot(self, bot_id: str) -> BotStatus: ...
+
+    async def stop_bot(self, bot_id: str) -> BotStatus: ...
+
+    async def pause_bot(self, bot_id: str) -> BotStatus: ...
+
+    async def resume_bot(self, bot_id: str) -> BotStatus: ...
+
+    async def update_config(self, bot_id: str, changes: dict[str, Any]) -> BotConfig: ...
+
+    async def close_all(self, bot_id: str | None = None) -> None:
+        """Cancel open orders and flatten positions of one bot (or all)."""
+
+    async def orders(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]: ...
+
+    async def fills(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]: ...
+
+    async def positions(self, bot_id: str) -> list[dict[str, Any]]: ...
+
+    async def equity(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]: ...
+
+    def health(self) -> dict[str, Any]:
+        """Cheap liveness facts: state, uptime, bot counts by state, database ok."""
+
+    async def request_shutdown(self) -> None:
+        """Ask the daemon to stop gracefully (file channel SHUTDOWN)."""

@@ -1,0 +1,357 @@
+"""The daemon's settings: defaults < TOML config file < environment < command-line overrides.
+
+``load_settings`` is the one entry point. It parses the TOML file itself (so a syntax error can
+name the line), then lets pydantic-settings merge three sources in priority order (see
+``DaemonSettings.settings_customise_sources``). Every failure is a one-line ``ConfigError`` that
+names where the bad value came from and which key it is, e.g.
+``config.toml: api.port: Input should be less than or equal to 65535 (got 70000)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, field_validator
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from algotrade.core.errors import ConfigError
+
+ENV_PREFIX = "ALGOTRADE__"
+ENV_DELIMITER = "__"
+MASK = "***"
+
+# scheme://user:password@host → the password part; the user name stays visible for debugging.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:)[^@\s/]*(?=@)")
+_SETTINGS_ERROR_FIELD = re.compile(r'field "(\w+)"')
+_TOML_POSITION = re.compile(r"\s*\(at line (?P<line>\d+), column (?P<column>\d+)\)$")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (``postgresql://u:***@host/db``)."""
+    return _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, url)
+
+
+class _Section(BaseModel):
+    # A typo in a setting must fail loudly, not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid")
+
+
+class DaemonSection(_Section):
+    data_dir: Path = Field(default=Path("./data"), description="state, logs and signals live here")
+    max_bots: int = Field(default=10_000, ge=1)
+    resume_all: bool = Field(default=False, description="start every bot, not only auto_resume")
+    shutdown_timeout_s: float = Field(default=10.0, gt=0)
+    heartbeat_interval_s: float = Field(default=1.0, gt=0)
+
+
+class ApiSection(_Section):
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8080, ge=1, le=65535)
+    keys_file: Path | None = None
+    ws_queue_size: int = Field(default=1000, ge=1)
+
+
+class DatabaseSection(_Section):
+    url: str | None = Field(default=None, description="default: sqlite:///<data_dir>/algotrade.db")
+
+
+class LoggingSection(_Section):
+    level: str = "INFO"
+    # Named json_format because a field called "json" would shadow BaseModel.json(); the
+    # alias keeps the setting's name "json" in files, the environment and dumps.
+    json_format: bool = Field(default=False, alias="json", description="JSON lines instead of text")
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=0, description="rotate at; 0 = never")
+    backups: int = Field(default=5, ge=0)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _known_level(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        level = value.strip().upper()
+        known = logging.getLevelNamesMapping()
+        if level not in known or level == "NOTSET":
+            names = ", ".join(("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+            raise ValueError(f"unknown logging level {value!r}; expected one of {names}")
+        return level
+
+    @property
+    def level_number(self) -> int:
+        return logging.getLevelNamesMapping()[self.level]
+
+
+@dataclass(frozen=True, slots=True)
+class _LoadInputs:
+    """What one ``load_settings`` call feeds to the sources (see ``_INPUTS``)."""
+
+    env: Mapping[str, str]
+    file_data: dict[str, Any] = field(default_factory=dict)
+
+
+# pydantic-settings builds its sources inside the model constructor from class-level hooks; a
+# context variable is how one call's environment and parsed file reach those hooks without
+# touching os.environ or creating a settings class per call. Plain DaemonSettings() reads the
+# real environment and no file.
+_INPUTS: ContextVar[_LoadInputs | None] = ContextVar("algotrade_settings_inputs", default=None)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """The standard environment source, reading a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._mapping = env
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        # Same normalisation as the base class applies to os.environ (names are matched
+        # case-insensitively; empty values are ignored only if configured).
+        return {
+            (name if self.case_sensitive else name.lower()): value
+            for name, value in self._mapping.items()
+            if value or not self.env_ignore_empty
+        }
+
+
+class _TomlDataSource(InitSettingsSource):
+    """The config file, already parsed by ``load_settings`` (pydantic-settings' own
+    ``TomlConfigSettingsSource`` is also an ``InitSettingsSource`` over the parsed file; reading
+    it ourselves lets a syntax error name the file and line)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls, init_kwargs=data)
+
+
+class DaemonSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
+        case_sensitive=False,
+        extra="forbid",
+    )
+
+    daemon: DaemonSection = Field(default_factory=DaemonSection)
+    api: ApiSection = Field(default_factory=ApiSection)
+    database: DatabaseSection = Field(default_factory=DatabaseSection)
+    logging: LoggingSection = Field(default_factory=LoggingSection)
+    bots: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="bots to create at first start when they do not exist yet (BotConfig each)",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Highest priority first: CLI overrides (constructor kwargs) > environment > file.
+        # No .env or secrets-dir sources: secrets are read by the components that need them.
+        inputs = _INPUTS.get()
+        if inputs is None:
+            return (init_settings, env_settings)
+        return (
+            init_settings,
+            _MappingEnvSource(settings_cls, inputs.env),
+            _TomlDataSource(settings_cls, inputs.file_data),
+        )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def database_url(self) -> str:
+        """The configured URL, or SQLite in the data directory."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{(self.daemon.data_dir / 'algotrade.db').as_posix()}"
+
+    def redacted_dump(self) -> dict[str, Any]:
+        """The effective settings as JSON-ready data, database passwords masked (for logs)."""
+        data = self.model_dump(mode="json", by_alias=True)
+        if data["database"]["url"]:
+            data["database"]["url"] = redact_url(data["database"]["url"])
+        data["database_url"] = redact_url(data["database_url"])
+        return data
+
+
+def load_settings(
+    config_file: Path | None,
+    env: Mapping[str, str],
+    overrides: dict[str, Any] | None = None,
+) -> DaemonSettings:
+    """Settings from defaults < ``config_file`` (TOML) < ``env`` < ``overrides``.
+
+    ``env`` is usually ``os.environ``; only ``ALGOTRADE__SECTION__KEY`` variables are read
+    (case-insensitive). ``overrides`` is a nested dict from CLI flags, e.g.
+    ``{"api": {"port": 9000}}``; ``None`` values mean "flag not given" and are dropped.
+    """
+    file_label = str(config_file) if config_file is not None else "config file"
+    file_data = _read_toml(config_file) if config_file is not None else {}
+    cli = _drop_none(overrides or {})
+    _reject_unknown_env_sections(env)
+    token = _INPUTS.set(_LoadInputs(env=env, file_data=file_data))
+    try:
+        return DaemonSettings(**cli)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, cli, env, file_data, file_label)) from None
+    except SettingsError as exc:
+        # Raised while decoding a section given as one JSON value, e.g. ALGOTRADE__API='{...'.
+        raise ConfigError(_describe_settings_error(exc, env)) from None
+    finally:
+        _INPUTS.reset(token)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        position = _TOML_POSITION.search(message)
+        if position is None:
+            raise ConfigError(f"{path}: {_one_line(message)}") from None
+        message = message[: position.start()]
+        raise ConfigError(
+            f"{path} line {position['line']}: {message} (column {position['column']})"
+        ) from None
+
+
+def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            nested = _drop_none(value)
+            if nested:
+                cleaned[key] = nested
+        elif value is not None:
+            cleaned[key] = value
+    return cleaned
+
+
+def _reject_unknown_env_sections(env: Mapping[str, str]) -> None:
+    """``ALGOTRADE__DATABSE__URL`` would be silently ignored by the env source; fail instead.
+
+    (A misspelt key inside a known section, ``ALGOTRADE__API__PROT``, is caught by the
+    sections' ``extra="forbid"``.)"""
+    sections = set(DaemonSettings.model_fields)
+    for name in env:
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        section = name[len(ENV_PREFIX) :].split(ENV_DELIMITER, 1)[0].lower()
+        if section not in sections:
+            dotted = ".".join(name[len(ENV_PREFIX) :].lower().split(ENV_DELIMITER))
+            raise ConfigError(f"environment {name}: unknown setting {dotted!r}")
+
+
+def _describe(
+    exc: ValidationError,
+    cli: dict[str, Any],
+    env: Mapping[str, str],
+    file_data: dict[str, Any],
+    file_label: str,
+) -> str:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = tuple(str(part) for part in first["loc"])
+    source = _source_of(loc, cli, env, file_data, file_label)
+    line = _error_text(first, loc, source)
+    if len(errors) > 1:
+        line += f" (and {len(errors) - 1} more)"
+    return _one_line(line)
+
+
+def _describe_settings_error(exc: SettingsError, env: Mapping[str, str]) -> str:
+    match = _SETTINGS_ERROR_FIELD.search(str(exc))
+    name = _env_name_for((match.group(1),), env) if match else None
+    cause = _one_line(str(exc.__cause__ or exc))
+    if name is None:
+        return f"environment: {cause}"
+    return f"environment {name}: {name[len(ENV_PREFIX) :].lower()}: not valid JSON: {cause}"
+
+
+def _error_text(error: ErrorDetails, loc: tuple[str, ...], source: str) -> str:
+    dotted = ".".join(loc)
+    if error["type"] == "extra_forbidden":
+        return f"{source}: unknown setting {dotted!r}"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        return f"{source}: {dotted}: {message}"
+    return f"{source}: {dotted}: {message} (got {_short_repr(error['input'])})"
+
+
+def _source_of(
+    loc: tuple[str, ...],
+    cli: dict[str, Any],
+    env: Mapping[str, str],
+    file_data: dict[str, Any],
+    file_label: str,
+) -> str:
+    """Which source supplied the value at ``loc``: checked in priority order, like the merge."""
+    if _has_path(cli, loc):
+        return "command line"
+    env_name = _env_name_for(loc, env)
+    if env_name is not None:
+        return f"environment {env_name}"
+    if _has_path(file_data, loc):
+        return file_label
+    return "settings"
+
+
+def _has_path(data: Any, loc: tuple[str, ...]) -> bool:
+    for part in loc:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return False
+    return True
+
+
+def _env_name_for(loc: tuple[str, ...], env: Mapping[str, str]) -> str | None:
+    """The variable (as the user spelt it) holding ``loc`` or, for JSON values, a parent of it."""
+    by_lower = {name.lower(): name for name in env}
+    parts = list(loc)
+    for depth in range(len(parts), 0, -1):
+        candidate = (ENV_PREFIX + ENV_DELIMITER.join(parts[:depth])).lower()
+        if candidate in by_lower:
+            return by_lower[candidate]
+    return None
+
+
+def _short_repr(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,180 @@
+"""Shared SIMULATED market data for bots on the ``sim`` feed.
+
+One stream per (symbol, seed, start price, volatility, tick) produces seeded random-walk bars
+and hands each bar to every bot subscribed to it, synchronously and in subscription order:
+a thousand bots on one symbol cost one price path, and every bot sees identical prices.
+Bars are stamped with the wall-clock time they were generated; each is a synthetic bar of the
+bot's nominal interval, produced every ``tick_seconds`` (accelerated time). Nothing here is
+market history, and every status and report says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from algotrade.core.events import Bar
+
+_log = logging.getLogger("algotrade.daemon.sim")
+
+BarHandler = Callable[[Bar], None]
+HISTORY = 5_000  # bars kept per stream for warm-up of bots that subscribe later
+SUB_STEPS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class SimOptions:
+    seed: int = 1
+    start_price: float = 100.0
+    volatility: float = 0.002  # std of log return per sub-step
+    tick_seconds: float = 1.0
+
+    @classmethod
+    def parse(cls, options: dict[str, Any]) -> SimOptions:
+        """Validate ``feed_options`` of a sim bot; ``ValueError`` names the option."""
+        allowed = {"seed", "start_price", "volatility", "tick_seconds"}
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise ValueError(
+                f"feed_options: unknown sim option(s) {unknown}; allowed: {sorted(allowed)}"
+            )
+        defaults = cls()
+        parsed = cls(
+            seed=_number(options, "seed", int, defaults.seed),
+            start_price=_number(options, "start_price", float, defaults.start_price),
+            volatility=_number(options, "volatility", float, defaults.volatility),
+            tick_seconds=_number(options, "tick_seconds", float, defaults.tick_seconds),
+        )
+        if not parsed.start_price > 0:
+            raise ValueError("feed_options.start_price: must be > 0")
+        if not 0 < parsed.volatility < 0.5:
+            raise ValueError("feed_options.volatility: must be between 0 and 0.5")
+        if not 0.001 <= parsed.tick_seconds <= 86_400:
+            raise ValueError("feed_options.tick_seconds: must be between 0.001 and 86400")
+        return parsed
+
+
+def _number(options: dict[str, Any], name: str, kind: type, default: Any) -> Any:
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"feed_options.{name}: expected a number, got {value!r}")
+    try:
+        converted = kind(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"feed_options.{name}: expected a number, got {value!r}") from None
+    if kind is float and not math.isfinite(converted):
+        raise ValueError(f"feed_options.{name}: expected a finite number")
+    return converted
+
+
+class SimStream:
+    def __init__(self, symbol: str, options: SimOptions) -> None:
+        self.symbol = symbol
+        self.options = options
+        seed = zlib.crc32(symbol.encode()) ^ options.seed  # same seed, other symbol: other path
+        self._rng = np.random.default_rng(seed)
+        self._price = options.start_price
+        self._last_ts = 0
+        self.history: deque[Bar] = deque(maxlen=HISTORY)
+        self.subscribers: dict[str, BarHandler] = {}
+        self.task: asyncio.Task[None] | None = None
+        self.bars_generated = 0
+
+    def next_bar(self, ts: int) -> Bar:
+        steps = self._rng.normal(0.0, self.options.volatility, SUB_STEPS)
+        path = self._price * np.exp(np.cumsum(steps))
+        open_ = round(self._price, 2)
+        close = round(float(path[-1]), 2)
+        high = round(max(open_, float(path.max())), 2)
+        low = round(min(open_, float(path.min())), 2)
+        volume = round(float(self._rng.lognormal(6.0, 0.5)), 4)
+        self._price = max(close, 0.01)
+        ts = max(ts, self._last_ts + 1)  # strictly increasing even if the clock steps back
+        self._last_ts = ts
+        self.bars_generated += 1
+        bar = Bar(
+            self.symbol, ts, open_, max(high, close), max(min(low, close), 0.01), close, volume
+        )
+        self.history.append(bar)
+        return bar
+
+    def dispatch(self, bar: Bar) -> None:
+        for handler in list(self.subscribers.values()):
+            handler(bar)  # handlers catch their own errors: one bot never stops the others
+
+    async def run(self) -> None:
+        interval = self.options.tick_seconds
+        next_at = time.monotonic()
+        while self.subscribers:
+            next_at += interval
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                next_at = time.monotonic()  # fell behind: do not burst to catch up
+                await asyncio.sleep(0)
+            if not self.subscribers:
+                break
+            self.dispatch(self.next_bar(time.time_ns()))
+
+
+class SimFeedHub:
+    """Owns the sim streams; bots subscribe by id."""
+
+    def __init__(self) -> None:
+        self._streams: dict[tuple[str, SimOptions], SimStream] = {}
+        self._subscribed: dict[str, SimStream] = {}
+
+    def subscribe(
+        self, bot_id: str, symbol: str, options: SimOptions, handler: BarHandler, warmup: int = 0
+    ) -> list[Bar]:
+        """Start delivering bars to ``handler``; returns up to ``warmup`` recent bars."""
+        self.unsubscribe(bot_id)
+        key = (symbol, options)
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = self._streams[key] = SimStream(symbol, options)
+        if warmup > len(stream.history):  # a fresh stream: make up simulated history
+            start = time.time_ns() - warmup * int(options.tick_seconds * 1e9)
+            for i in range(warmup - len(stream.history)):
+                stream.next_bar(start + i * int(options.tick_seconds * 1e9))
+        history = list(stream.history)[-warmup:] if warmup else []
+        stream.subscribers[bot_id] = handler
+        self._subscribed[bot_id] = stream
+        if stream.task is None or stream.task.done():
+            stream.task = asyncio.get_running_loop().create_task(
+                stream.run(), name=f"sim-feed:{symbol}"
+            )
+            stream.task.add_done_callback(_log_task_failure)
+        return history
+
+    def unsubscribe(self, bot_id: str) -> None:
+        stream = self._subscribed.pop(bot_id, None)
+        if stream is not None:
+            stream.subscribers.pop(bot_id, None)
+
+    def stream_of(self, bot_id: str) -> SimStream | None:
+        return self._subscribed.get(bot_id)
+
+    async def stop(self) -> None:
+        tasks = [s.task for s in self._streams.values() if s.task and not s.task.done()]
+        for stream in self._streams.values():
+            stream.subscribers.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._subscribed.clear()
+
+
+def _log_task_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("sim feed task %s failed", task.get_name(), exc_info=task.exception())

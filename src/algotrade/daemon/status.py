@@ -1,0 +1,35 @@
+"""What the daemon says about a bot."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class BotState(StrEnum):
+    STOPPED = "stopped"
+    RUNNING = "running"
+    PAUSED = "paused"  # receives market data, sends no new orders
+    ERROR = "error"
+
+
+class BotStatus(BaseModel):
+    bot_id: str
+    state: BotState
+    simulated: bool = Field(
+        description="True when prices or fills are simulated (sim feed or paper venue)"
+    )
+    heartbeat: str | None = Field(
+        default=None, description="ISO-8601 UTC of the last event handled"
+    )
+    last_error: str | None = None
+    position: dict[str, str] = Field(default_factory=dict, description="symbol → signed qty")
+    equity: str = "0"
+    realized_pnl: str = "0"
+    unrealized_pnl: str = "0"
+    fees: str = "0"
+    order_count: int = 0
+    fill_count: int = 0
+    last_price: float | None = None
+    started_at: str | None = None

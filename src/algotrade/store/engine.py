@@ -1,0 +1,167 @@
+"""Store URLs, engines (with SQLite's durability pragmas) and running the migrations."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError
+
+from algotrade.core.money import decimal_text
+from algotrade.core.timeutil import datetime_to_ns, ns_to_iso
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BACKENDS = ("sqlite", "postgresql")
+# Execution option that makes the SQLite BEGIN an IMMEDIATE one (see _sqlite_begin).
+WRITE_OPTION = "algotrade_write"
+
+_USERINFO_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+_QUERY_PASSWORD = re.compile(r"(password=)[^&]*", re.IGNORECASE)
+# Arbitrary constant: the PostgreSQL advisory lock that serialises concurrent migrations.
+_MIGRATION_LOCK_ID = 0x616C676F  # "algo"
+
+
+def normalize_url(url: str) -> str:
+    """``postgres://`` and ``postgresql://`` use the installed psycopg 3 driver."""
+    text = url.strip()
+    for prefix in ("postgres://", "postgresql://"):
+        if text.startswith(prefix):
+            return "postgresql+psycopg://" + text[len(prefix) :]
+    return text
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ``***``, safe for logs and error messages."""
+    try:
+        masked = make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        masked = _USERINFO_PASSWORD.sub(r"\1***@", url)
+    return _QUERY_PASSWORD.sub(r"\1***", masked)
+
+
+def url_password(url: str) -> str | None:
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        return None
+    return str(password) if password else None
+
+
+def parse_url(url: str) -> URL:
+    """Parse and check a store URL; raises ``ValueError`` with a short reason."""
+    try:
+        parsed = make_url(normalize_url(url))
+    except ArgumentError as exc:
+        raise ValueError("not a database URL (e.g. sqlite:///data/algotrade.db)") from exc
+    backend = parsed.get_backend_name()
+    if backend not in BACKENDS:
+        raise ValueError(f"unsupported backend {backend!r}; use sqlite or postgresql")
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        # An in-memory database is private to one connection: the writer thread and the
+        # readers would each see a different, empty database.
+        raise ValueError("in-memory SQLite is not supported; give a file path")
+    return parsed
+
+
+def _json_default(value: Any) -> Any:
+    # Event data and runtime dicts may carry money, times and enums straight from the engine.
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return ns_to_iso(datetime_to_ns(value))
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def json_dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"))
+
+
+def make_engine(url: URL, *, echo: bool = False) -> Engine:
+    """An engine for ``url`` (already checked by ``parse_url``); no connection is made yet."""
+    if url.get_backend_name() == "sqlite":
+        assert url.database is not None
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        # Connections move between threads through the pool, one thread at a time.
+        engine = create_engine(
+            url,
+            echo=echo,
+            json_serializer=json_dumps,
+            connect_args={"check_same_thread": False},
+        )
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = 10  # fail an unreachable server, do not hang
+    # pre_ping: the daemon is long-lived; a PostgreSQL restart must not break it for good.
+    return create_engine(
+        url,
+        echo=echo,
+        json_serializer=json_dumps,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling starts transactions late and commits before DDL;
+    # turn it off and let SQLAlchemy's "begin" event emit BEGIN (SQLAlchemy's documented recipe),
+    # so every store call, migrations included, is exactly one SQLite transaction.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # Wait up to 5 s for another connection's write lock instead of failing at once.
+        cursor.execute("PRAGMA busy_timeout=5000")
+        # WAL: readers never block the writer (API threads read while the worker writes).
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode, NORMAL syncs the WAL at checkpoints, not on every commit. A committed
+        # transaction is in the WAL file (the OS page cache) when COMMIT returns, so it survives
+        # a crash or kill -9 of this process; only a power loss or OS crash can lose the last
+        # few transactions (never corrupt the database). FULL would fsync every commit.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        # Off by default in SQLite; needed for ON DELETE CASCADE from bots.
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # Writers take the write lock up front (IMMEDIATE): a deferred transaction that reads and
+    # then writes can fail with "database is locked" without waiting for busy_timeout.
+    if connection.get_execution_options().get(WRITE_OPTION):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def alembic_config(url: URL) -> Config:
+    """An Alembic config built in code: the migrations shipped in this package, this URL."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # ConfigParser interpolates '%': URL-encoded passwords must be escaped.
+    config.set_main_option(
+        "sqlalchemy.url", url.render_as_string(hide_password=False).replace("%", "%%")
+    )
+    return config
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    """Run the migrations on ``engine`` in one transaction (all or nothing)."""
+    config = alembic_config(engine.url)
+    with engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two processes opening a new database at once must not both create the tables.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_ID})")
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

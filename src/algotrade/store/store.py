@@ -1,0 +1,337 @@
+"""``Store``: the daemon's durable memory of bots and their trading facts.
+
+Every write is one transaction, committed before the method returns: once a call returns, its
+facts survive ``kill -9`` (see the SQLite pragmas in ``engine.py``). Each call takes its own
+connection from the engine's pool, so the writer thread and reader threads never share one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import fields
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy.sql import ColumnElement
+
+from algotrade.store.database import ConstraintViolationError, Database
+from algotrade.store.errors import DuplicateBotError, UnknownBotError
+from algotrade.store.models import Base
+from algotrade.store.records import (
+    OPEN_ORDER_STATUSES,
+    AccountRecord,
+    Activity,
+    ActivityLike,
+    BotRecord,
+    EquityRecord,
+    EventRecord,
+    FillRecord,
+    OrderRecord,
+    Page,
+    PositionRecord,
+)
+from algotrade.store.writes import ActivityWriter, bot_row, event_row
+
+R = TypeVar("R")
+
+_T = Base.metadata.tables
+BOTS, ORDERS, FILLS = _T["bots"], _T["orders"], _T["fills"]
+POSITIONS, ACCOUNTS, EQUITY, EVENTS = (
+    _T["positions"],
+    _T["accounts"],
+    _T["equity_snapshots"],
+    _T["event_log"],
+)
+
+
+class Store(Database):
+    """Persistence on SQLite (default, WAL) or PostgreSQL, chosen by URL.
+
+    ``Store(url)`` makes no connection; ``open()`` connects and migrates (see ``Database``).
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        super().__init__(url, echo=echo)
+        self._writer: ActivityWriter | None = None
+
+    # -- bots --------------------------------------------------------------------------------
+
+    def insert_bot(self, config: dict[str, Any], state: str = "stopped") -> BotRecord:
+        record = bot_row(config, state, datetime.now(UTC))
+        try:
+            with self._write("insert bot") as connection:
+                connection.execute(BOTS.insert(), [record])
+        except ConstraintViolationError as exc:
+            raise DuplicateBotError(f"bot {record['bot_id']!r} already exists") from exc
+        return BotRecord(**record)
+
+    def insert_bots(self, configs: Sequence[dict[str, Any]]) -> None:
+        """Insert many bots in one transaction (all or none)."""
+        now = datetime.now(UTC)
+        rows = [bot_row(config, "stopped", now) for config in configs]
+        ids = [row["bot_id"] for row in rows]
+        repeated = sorted(bot_id for bot_id, n in Counter(ids).items() if n > 1)
+        if repeated:
+            raise DuplicateBotError(f"bot ids given more than once: {_some(repeated)}")
+        if not rows:
+            return
+        try:
+            with self._write("insert bots") as connection:
+                connection.execute(BOTS.insert(), rows)
+        except ConstraintViolationError as exc:
+            existing = sorted(set(ids) & self._existing_bot_ids(ids))
+            raise DuplicateBotError(f"bots already exist: {_some(existing)}") from exc
+
+    def update_bot_config(self, bot_id: str, config: dict[str, Any]) -> None:
+        if config.get("bot_id", bot_id) != bot_id:
+            raise ValueError(f"config is for bot {config.get('bot_id')!r}, not {bot_id!r}")
+        self._update_bot(bot_id, config=config)
+
+    def set_bot_state(self, bot_id: str, state: str, runtime: dict[str, Any]) -> None:
+        self._update_bot(bot_id, state=state, runtime=runtime)
+
+    def set_bot_states(self, items: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        """Many ``(bot_id, state, runtime)`` changes in one transaction (all or none)."""
+        if not items:
+            return
+        now = datetime.now(UTC)
+        rows = [
+            {"key": bot_id, "state": state, "runtime": runtime, "updated_at": now}
+            for bot_id, state, runtime in items
+        ]
+        statement = (
+            update(BOTS)
+            .where(BOTS.c.bot_id == bindparam("key"))
+            .values(state=bindparam("state"), runtime=bindparam("runtime"))
+            .values(updated_at=bindparam("updated_at"))
+        )
+        wanted = {bot_id for bot_id, _, _ in items}
+        with self._write("set bot states") as connection:
+            missing = sorted(wanted - _existing_bot_ids(connection, wanted))
+            if missing:  # raising inside the transaction rolls it back
+                raise UnknownBotError(f"no bot {_some(missing)}")
+            connection.execute(statement, rows)
+
+    def delete_bot(self, bot_id: str) -> None:
+        """Delete the bot and (cascade) its orders, fills, positions, account and equity; the
+        event log keeps its lines."""
+        with self._write("delete bot") as connection:
+            result = connection.execute(BOTS.delete().where(BOTS.c.bot_id == bot_id))
+        if result.rowcount == 0:
+            raise UnknownBotError(f"no bot {bot_id!r}")
+
+    def get_bot(self, bot_id: str) -> BotRecord | None:
+        with self._read("get bot") as connection:
+            query = _select_record(BOTS, BotRecord).where(BOTS.c.bot_id == bot_id)
+            row = connection.execute(query).one_or_none()
+        return None if row is None else BotRecord(*row)
+
+    def load_bots(self) -> list[BotRecord]:
+        """All bots, oldest first."""
+        with self._read("load bots") as connection:
+            query = _select_record(BOTS, BotRecord).order_by(BOTS.c.created_at, BOTS.c.bot_id)
+            return [BotRecord(*row) for row in connection.execute(query)]
+
+    def all_accounts(self) -> list[AccountRecord]:
+        """Every bot's account (restoring 10,000 bots in one query, not 10,000)."""
+        query = _select_record(ACCOUNTS, AccountRecord).order_by(ACCOUNTS.c.bot_id)
+        with self._read("read accounts") as connection:
+            return [AccountRecord(*row) for row in connection.execute(query)]
+
+    def all_positions(self) -> list[PositionRecord]:
+        """Every bot's positions, by bot then symbol."""
+        query = _select_record(POSITIONS, PositionRecord).order_by(
+            POSITIONS.c.bot_id, POSITIONS.c.symbol
+        )
+        with self._read("read positions") as connection:
+            return [PositionRecord(*row) for row in connection.execute(query)]
+
+    def order_fill_counts(self) -> dict[str, tuple[int, int]]:
+        """bot id → (number of orders, number of fills), for bots that have any."""
+        order_counts = select(ORDERS.c.bot_id, func.count()).group_by(ORDERS.c.bot_id)
+        fill_counts = select(FILLS.c.bot_id, func.count()).group_by(FILLS.c.bot_id)
+        with self._read("count orders and fills") as connection:
+            orders = {bot_id: int(n) for bot_id, n in connection.execute(order_counts)}
+            fills = {bot_id: int(n) for bot_id, n in connection.execute(fill_counts)}
+        return {
+            bot_id: (orders.get(bot_id, 0), fills.get(bot_id, 0))
+            for bot_id in sorted(orders.keys() | fills.keys())
+        }
+
+    def count_bots(self) -> int:
+        with self._read("count bots") as connection:
+            return int(connection.execute(select(func.count()).select_from(BOTS)).scalar_one())
+
+    # -- trading facts -----------------------------------------------------------------------
+
+    def record_activity(
+        self,
+        bot_id: str,
+        *,
+        orders: Sequence[OrderRecord] = (),
+        fills: Sequence[FillRecord] = (),
+        positions: Sequence[PositionRecord] = (),
+        account: AccountRecord | None = None,
+        equity: Sequence[EquityRecord] = (),
+        events: Sequence[EventRecord] = (),
+    ) -> None:
+        """Save one bot's new facts in one transaction: orders and positions are upserted, the
+        account replaced, fills inserted once (a known ``trade_id`` is skipped), equity
+        snapshots and events appended."""
+        activity = Activity(orders, fills, positions, account, equity, events)
+        self.record_activity_batch([(bot_id, activity)])
+
+    def record_activity_batch(self, items: Sequence[tuple[str, ActivityLike]]) -> None:
+        """Many bots' activity in one transaction (the daemon batches for throughput)."""
+        writer = self._activity_writer()
+        batch = writer.prepare(items)
+        if batch.is_empty:
+            return
+        try:
+            with self._write("record activity") as connection:
+                writer.execute(connection, batch)
+        except ConstraintViolationError as exc:
+            missing = sorted(batch.bot_ids - self._existing_bot_ids(batch.bot_ids))
+            if missing:
+                raise UnknownBotError(f"no bot {_some(missing)}") from exc
+            raise
+
+    def add_events(self, events: Sequence[EventRecord]) -> None:
+        if not events:
+            return
+        with self._write("add events") as connection:
+            connection.execute(EVENTS.insert(), [event_row(event) for event in events])
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def orders(
+        self, bot_id: str, *, offset: int = 0, limit: int = 100, open_only: bool = False
+    ) -> Page[OrderRecord]:
+        """Orders in creation order."""
+        where = [ORDERS.c.bot_id == bot_id]
+        if open_only:
+            where.append(ORDERS.c.status.in_(OPEN_ORDER_STATUSES))
+        order_by = (ORDERS.c.created_ts, ORDERS.c.client_order_id)
+        return self._page(ORDERS, OrderRecord, where, order_by, offset, limit)
+
+    def open_orders(self, bot_id: str) -> list[OrderRecord]:
+        """Orders still working (new, accepted, partially filled), in creation order."""
+        query = (
+            _select_record(ORDERS, OrderRecord)
+            .where(ORDERS.c.bot_id == bot_id, ORDERS.c.status.in_(OPEN_ORDER_STATUSES))
+            .order_by(ORDERS.c.created_ts, ORDERS.c.client_order_id)
+        )
+        with self._read("read open orders") as connection:
+            return [OrderRecord(*row) for row in connection.execute(query)]
+
+    def fills(self, bot_id: str, *, offset: int = 0, limit: int = 100) -> Page[FillRecord]:
+        """Fills in time order."""
+        order_by = (FILLS.c.ts, FILLS.c.id)
+        return self._page(FILLS, FillRecord, [FILLS.c.bot_id == bot_id], order_by, offset, limit)
+
+    def positions(self, bot_id: str) -> list[PositionRecord]:
+        query = (
+            _select_record(POSITIONS, PositionRecord)
+            .where(POSITIONS.c.bot_id == bot_id)
+            .order_by(POSITIONS.c.symbol)
+        )
+        with self._read("read positions") as connection:
+            return [PositionRecord(*row) for row in connection.execute(query)]
+
+    def account(self, bot_id: str) -> AccountRecord | None:
+        query = _select_record(ACCOUNTS, AccountRecord).where(ACCOUNTS.c.bot_id == bot_id)
+        with self._read("read account") as connection:
+            row = connection.execute(query).one_or_none()
+        return None if row is None else AccountRecord(*row)
+
+    def equity(self, bot_id: str, *, offset: int = 0, limit: int = 100) -> Page[EquityRecord]:
+        """Equity snapshots in time order."""
+        order_by = (EQUITY.c.ts, EQUITY.c.id)
+        where = [EQUITY.c.bot_id == bot_id]
+        return self._page(EQUITY, EquityRecord, where, order_by, offset, limit)
+
+    def events(self, bot_id: str | None, *, offset: int = 0, limit: int = 100) -> Page[EventRecord]:
+        """Event log lines, oldest first; ``bot_id`` None reads every line."""
+        where = [] if bot_id is None else [EVENTS.c.bot_id == bot_id]
+        return self._page(EVENTS, EventRecord, where, (EVENTS.c.id,), offset, limit)
+
+    def max_order_seq(self, bot_id: str, prefix: str) -> int:
+        """The largest N among this bot's client order ids ``f"{prefix}{N}"`` (0 if none), so
+        that ids continue without reuse after a restart."""
+        query = select(ORDERS.c.client_order_id).where(
+            ORDERS.c.bot_id == bot_id, ORDERS.c.client_order_id.startswith(prefix, autoescape=True)
+        )
+        with self._read("read order ids") as connection:
+            ids = connection.execute(query).scalars().all()
+        # In Python: SQLite's LIKE ignores case and "digits only" is awkward in portable SQL.
+        numbers = [
+            int(suffix)
+            for suffix in (
+                order_id[len(prefix) :] for order_id in ids if order_id.startswith(prefix)
+            )
+            if suffix.isascii() and suffix.isdigit()
+        ]
+        return max(numbers, default=0)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _activity_writer(self) -> ActivityWriter:
+        engine = self._require_engine()
+        if self._writer is None:  # statements depend on the dialect, known once open
+            self._writer = ActivityWriter(engine.dialect.name)
+        return self._writer
+
+    def _update_bot(self, bot_id: str, **values: Any) -> None:
+        statement = (
+            update(BOTS)
+            .where(BOTS.c.bot_id == bot_id)
+            .values(**values, updated_at=datetime.now(UTC))
+        )
+        with self._write("update bot") as connection:
+            result = connection.execute(statement)
+        if result.rowcount == 0:
+            raise UnknownBotError(f"no bot {bot_id!r}")
+
+    def _existing_bot_ids(self, bot_ids: Sequence[str] | set[str]) -> set[str]:
+        with self._read("read bot ids") as connection:
+            return _existing_bot_ids(connection, bot_ids)
+
+    def _page(
+        self,
+        table: Table,
+        record: type[R],
+        where: list[ColumnElement[bool]],
+        order_by: tuple[Any, ...],
+        offset: int,
+        limit: int,
+    ) -> Page[R]:
+        if offset < 0 or limit < 0:
+            raise ValueError(f"offset and limit must be >= 0, got {offset} and {limit}")
+        count = select(func.count()).select_from(table).where(*where)
+        query = _select_record(table, record).where(*where).order_by(*order_by)
+        query = query.offset(offset).limit(limit)
+        with self._read(f"read {table.name}") as connection:
+            total = int(connection.execute(count).scalar_one())
+            items = [record(*row) for row in connection.execute(query)] if limit else []
+        return Page(items=items, total=total, offset=offset, limit=limit)
+
+
+def _select_record(table: Table, record: type[Any]) -> Any:
+    """SELECT the table's columns named like the record's fields, in field order."""
+    return select(*(table.c[field.name] for field in fields(record)))
+
+
+def _existing_bot_ids(connection: Connection, bot_ids: Sequence[str] | set[str]) -> set[str]:
+    wanted = list(set(bot_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
+        query = select(BOTS.c.bot_id).where(BOTS.c.bot_id.in_(wanted[start : start + 500]))
+        found.update(connection.execute(query).scalars())
+    return found
+
+
+def _some(ids: Sequence[str], shown: int = 5) -> str:
+    text = ", ".join(repr(bot_id) for bot_id in ids[:shown])
+    return text + (f" and {len(ids) - shown} more" if len(ids) > shown else "")

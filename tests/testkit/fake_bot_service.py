@@ -1,0 +1,228 @@
+"""An in-memory ``BotServiceApi`` for API, client and UI tests.
+
+It follows the Protocol's rules (state transitions, errors, status on the bus after every
+change) without running any engine. Test hooks: ``add_order``/``add_fill``/``add_equity``/
+``set_positions`` record data and publish like the daemon does; ``fail_with`` makes the next
+calls raise; ``shutting_down`` makes mutations raise ``ShuttingDown``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from algotrade.daemon.bot_config import BotConfig, FeedKind, VenueKind
+from algotrade.daemon.bus import EventBus, Topic
+from algotrade.daemon.service_api import (
+    BotExists,
+    BotLimitReached,
+    BotNotFound,
+    InvalidBotConfig,
+    InvalidTransition,
+    Page,
+    ShuttingDown,
+)
+from algotrade.daemon.status import BotState, BotStatus
+
+# (from-states, to-state) of each command, as the daemon's actors implement them.
+_TRANSITIONS: dict[str, tuple[frozenset[BotState], BotState]] = {
+    "start": (frozenset({BotState.STOPPED, BotState.ERROR}), BotState.RUNNING),
+    "stop": (frozenset({BotState.RUNNING, BotState.PAUSED}), BotState.STOPPED),
+    "pause": (frozenset({BotState.RUNNING}), BotState.PAUSED),
+    "resume": (frozenset({BotState.PAUSED}), BotState.RUNNING),
+}
+
+
+@dataclass
+class _Bot:
+    config: BotConfig
+    status: BotStatus
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    fills: list[dict[str, Any]] = field(default_factory=list)
+    equity: list[dict[str, Any]] = field(default_factory=list)
+    positions: list[dict[str, Any]] = field(default_factory=list)
+
+
+class FakeBotService:
+    def __init__(self, *, max_bots: int = 100, bus_queue_size: int = 1000) -> None:
+        self.bus = EventBus(queue_size=bus_queue_size)
+        self.max_bots = max_bots
+        self.shutting_down = False
+        self.fail_with: Exception | None = None
+        self.shutdown_requested = False
+        self.closed_all: list[str | None] = []
+        self._bots: dict[str, _Bot] = {}
+        self._started = time.monotonic()
+        self._clock = 0
+
+    # -- test hooks ------------------------------------------------------------------------
+
+    def add_bot(self, config: BotConfig, state: BotState = BotState.STOPPED) -> BotStatus:
+        """Create a bot directly (no bus event), e.g. to set up a test."""
+        status = BotStatus(bot_id=config.bot_id, state=state, simulated=_simulated(config))
+        self._bots[config.bot_id] = _Bot(config, status)
+        return status
+
+    def add_order(self, bot_id: str, record: dict[str, Any]) -> None:
+        self._bot(bot_id).orders.append(record)
+        self.bus.publish(Topic.ORDERS, bot_id, record)
+
+    def add_fill(self, bot_id: str, record: dict[str, Any]) -> None:
+        self._bot(bot_id).fills.append(record)
+        self.bus.publish(Topic.FILLS, bot_id, record)
+
+    def add_equity(self, bot_id: str, point: dict[str, Any]) -> None:
+        self._bot(bot_id).equity.append(point)
+
+    def set_positions(self, bot_id: str, positions: list[dict[str, Any]]) -> None:
+        self._bot(bot_id).positions = list(positions)
+
+    def log(self, bot_id: str | None, line: str) -> None:
+        self.bus.publish(Topic.LOGS, bot_id, {"line": line})
+
+    # -- BotServiceApi ---------------------------------------------------------------------
+
+    async def list_bots(self) -> list[BotStatus]:
+        self._maybe_fail()
+        return [bot.status for bot in self._bots.values()]
+
+    async def get_bot(self, bot_id: str) -> tuple[BotConfig, BotStatus]:
+        self._maybe_fail()
+        bot = self._bot(bot_id)
+        return bot.config, bot.status
+
+    async def create_bot(self, config: BotConfig) -> BotStatus:
+        self._check_writable()
+        if config.bot_id in self._bots:
+            raise BotExists(f"bot '{config.bot_id}' exists")
+        if len(self._bots) >= self.max_bots:
+            raise BotLimitReached(f"this daemon runs at most {self.max_bots} bots")
+        status = self.add_bot(config)
+        self._publish_status(status)
+        return status
+
+    async def delete_bot(self, bot_id: str) -> None:
+        self._check_writable()
+        bot = self._bot(bot_id)
+        if bot.status.state in (BotState.RUNNING, BotState.PAUSED):
+            raise InvalidTransition(f"bot '{bot_id}' is {bot.status.state}; stop it first")
+        del self._bots[bot_id]
+
+    async def start_bot(self, bot_id: str) -> BotStatus:
+        return self._transition(bot_id, "start")
+
+    async def stop_bot(self, bot_id: str) -> BotStatus:
+        return self._transition(bot_id, "stop")
+
+    async def pause_bot(self, bot_id: str) -> BotStatus:
+        return self._transition(bot_id, "pause")
+
+    async def resume_bot(self, bot_id: str) -> BotStatus:
+        return self._transition(bot_id, "resume")
+
+    async def update_config(self, bot_id: str, changes: dict[str, Any]) -> BotConfig:
+        self._check_writable()
+        bot = self._bot(bot_id)
+        try:
+            bot.config = bot.config.with_changes(changes)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in error['loc']) or 'config'}: {error['msg']}"
+                for error in exc.errors()
+            )
+            raise InvalidBotConfig(problems) from None
+        except ValueError as exc:
+            raise InvalidBotConfig(str(exc)) from None
+        return bot.config
+
+    async def close_all(self, bot_id: str | None = None) -> None:
+        if bot_id is not None:
+            self._bot(bot_id)
+        self.closed_all.append(bot_id)
+
+    async def orders(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
+        self._maybe_fail()
+        return _page(self._bot(bot_id).orders, offset, limit)
+
+    async def fills(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
+        self._maybe_fail()
+        return _page(self._bot(bot_id).fills, offset, limit)
+
+    async def positions(self, bot_id: str) -> list[dict[str, Any]]:
+        self._maybe_fail()
+        return list(self._bot(bot_id).positions)
+
+    async def equity(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
+        self._maybe_fail()
+        return _page(self._bot(bot_id).equity, offset, limit)
+
+    def health(self) -> dict[str, Any]:
+        counts = {state.value: 0 for state in BotState}
+        for bot in self._bots.values():
+            counts[bot.status.state.value] += 1
+        return {
+            "state": "stopping" if self.shutting_down else "running",
+            "uptime_s": round(time.monotonic() - self._started, 3),
+            "bots": counts,
+            "database": "ok",
+        }
+
+    async def request_shutdown(self) -> None:
+        self.shutdown_requested = True
+        self.shutting_down = True
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _bot(self, bot_id: str) -> _Bot:
+        try:
+            return self._bots[bot_id]
+        except KeyError:
+            raise BotNotFound(f"no bot '{bot_id}'") from None
+
+    def _maybe_fail(self) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+
+    def _check_writable(self) -> None:
+        self._maybe_fail()
+        if self.shutting_down:
+            raise ShuttingDown("the daemon is shutting down")
+
+    def _transition(self, bot_id: str, command: str) -> BotStatus:
+        self._check_writable()
+        bot = self._bot(bot_id)
+        sources, target = _TRANSITIONS[command]
+        if bot.status.state not in sources:
+            raise InvalidTransition(f"cannot {command} bot '{bot_id}': it is {bot.status.state}")
+        self._clock += 1
+        changes: dict[str, Any] = {"state": target, "heartbeat": _iso(self._clock)}
+        if command == "start":
+            changes.update(started_at=_iso(self._clock), last_error=None)
+        bot.status = bot.status.model_copy(update=changes)
+        self._publish_status(bot.status)
+        return bot.status
+
+    def _publish_status(self, status: BotStatus) -> None:
+        self.bus.publish(Topic.STATUS, status.bot_id, status.model_dump(mode="json"))
+
+
+def _page(records: list[dict[str, Any]], offset: int, limit: int) -> Page[dict[str, Any]]:
+    items = records[offset : offset + limit]
+    return Page(items=items, total=len(records), offset=offset, limit=limit)
+
+
+def _simulated(config: BotConfig) -> bool:
+    return config.feed is FeedKind.SIM or config.venue is VenueKind.PAPER
+
+
+def _iso(tick: int) -> str:
+    # A deterministic clock: tests compare statuses, and wall time would make them flaky.
+    return f"2024-01-01T00:00:{tick % 60:02d}Z"
+
+
+def make_config(bot_id: str = "bot1", **overrides: Any) -> BotConfig:
+    values: dict[str, Any] = {"bot_id": bot_id, "symbol": "BTC-USD", "strategy": "ma_crossover"}
+    return BotConfig.model_validate({**values, **overrides})
