@@ -39,6 +39,13 @@ class DaemonProcess:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> DaemonProcess:
+        # Output goes to files: an unread pipe fills up (64 KiB of access logs) and then
+        # blocks the daemon on its next log line.
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._stdout = (self.data_dir.parent / f"daemon-{self.port}.out").open("a")
+        self._stderr_path = self.data_dir.parent / f"daemon-{self.port}.err"
+        self._stderr = self._stderr_path.open("a")
+        self._stderr_offset = self._stderr_path.stat().st_size
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -51,8 +58,8 @@ class DaemonProcess:
                 str(self.port),
                 *self.extra,
             ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=self._stdout,
+            stderr=self._stderr,
             text=True,
             env=self.env,
             stdin=subprocess.DEVNULL,
@@ -60,8 +67,7 @@ class DaemonProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                out, err = self.proc.communicate()
-                raise AssertionError(f"daemon exited with {self.proc.returncode}: {err}{out}")
+                raise AssertionError(f"daemon exited with {self.proc.returncode}: {self.stderr()}")
             try:
                 if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
                     return self
@@ -100,12 +106,19 @@ class DaemonProcess:
             self.proc.kill()
             self.proc.wait(10)
 
+    def stderr(self) -> str:
+        """What this run of the daemon wrote to stderr."""
+        self._stderr.flush()
+        with self._stderr_path.open() as fh:
+            fh.seek(self._stderr_offset)
+            return fh.read()
+
     def terminate(self, timeout: float = 15.0) -> tuple[int, float, str]:
         assert self.proc is not None
         started = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
-        _, err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, time.monotonic() - started, err
+        self.proc.wait(timeout=timeout)
+        return self.proc.returncode, time.monotonic() - started, self.stderr()
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -1,0 +1,248 @@
+"""BotService in-process, with a real SQLite store: transitions, failures, restore, parity."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from algotrade.backtest.runner import BacktestConfig, run_backtest
+from algotrade.daemon.bot_config import BotConfig
+from algotrade.daemon.bus import Topic
+from algotrade.daemon.service import BotService
+from algotrade.daemon.service_api import (
+    BotExists,
+    BotLimitReached,
+    BotNotFound,
+    InvalidBotConfig,
+    InvalidTransition,
+    ShuttingDown,
+)
+from algotrade.daemon.status import BotState
+from algotrade.data.loader import save_bars
+from algotrade.data.synthetic import generate_bars
+from algotrade.store.store import Store
+from algotrade.strategies.registry import create_strategy
+
+
+def sim_bot(bot_id: str, **extra: Any) -> BotConfig:
+    raw: dict[str, Any] = {
+        "bot_id": bot_id,
+        "symbol": "SIM-X",
+        "strategy": "ma_crossover",
+        "params": {"fast": 2, "slow": 4, "qty": 1},
+        "feed_options": {"seed": 3, "tick_seconds": 0.005, "volatility": 0.01},
+        "initial_capital": "100000",
+    }
+    raw.update(extra)
+    return BotConfig.model_validate(raw)
+
+
+async def open_service(path: Path, **kwargs: Any) -> BotService:
+    store = Store(f"sqlite:///{path / 'bots.db'}")
+    await asyncio.to_thread(store.open)
+    service = BotService(store, **kwargs)
+    await service.start()
+    return service
+
+
+async def close_service(service: BotService) -> None:
+    await service.shutdown(timeout=10)
+    service._store.close()
+
+
+async def wait_for(predicate, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+async def test_lifecycle_transitions_and_errors(tmp_path: Path) -> None:
+    service = await open_service(tmp_path)
+    try:
+        assert (await service.create_bot(sim_bot("a"))).state is BotState.STOPPED
+        with pytest.raises(BotExists):
+            await service.create_bot(sim_bot("a"))
+        with pytest.raises(InvalidTransition, match="cannot pause"):
+            await service.pause_bot("a")
+        assert (await service.start_bot("a")).state is BotState.RUNNING
+        with pytest.raises(InvalidTransition, match="cannot start"):
+            await service.start_bot("a")
+        with pytest.raises(InvalidTransition, match="update the config"):
+            await service.update_config("a", {"params": {"fast": 3, "slow": 6}})
+        assert (await service.pause_bot("a")).state is BotState.PAUSED
+        assert (await service.resume_bot("a")).state is BotState.RUNNING
+        assert (await service.stop_bot("a")).state is BotState.STOPPED
+        config = await service.update_config("a", {"params": {"fast": 3, "slow": 6, "qty": 2}})
+        assert config.params["fast"] == 3
+        with pytest.raises(BotNotFound):
+            await service.start_bot("nope")
+        await service.delete_bot("a")
+        assert await service.list_bots() == []
+    finally:
+        await close_service(service)
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"strategy": "moon"}, "moon"),
+        ({"params": {"fast": "x"}}, "fast"),
+        ({"feed_options": {"tick_seconds": -1}}, "tick_seconds"),
+        ({"feed": "replay", "feed_options": {}}, "path"),
+    ],
+)
+async def test_invalid_configs_are_refused_with_the_field_named(
+    tmp_path: Path, changes: dict[str, Any], needle: str
+) -> None:
+    service = await open_service(tmp_path)
+    try:
+        with pytest.raises(InvalidBotConfig, match=needle):
+            await service.create_bot(sim_bot("bad", **changes))
+        assert await service.list_bots() == []
+    finally:
+        await close_service(service)
+
+
+async def test_max_bots_limit(tmp_path: Path) -> None:
+    service = await open_service(tmp_path, max_bots=2)
+    try:
+        await service.create_bot(sim_bot("a"))
+        await service.create_bot(sim_bot("b"))
+        with pytest.raises(BotLimitReached, match="limit of 2 bots"):
+            await service.create_bot(sim_bot("c"))
+    finally:
+        await close_service(service)
+
+
+async def test_a_failing_bot_goes_to_error_and_others_keep_trading(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text(
+        "from algotrade.core.strategy import Strategy\n"
+        "class Broken(Strategy):\n"
+        "    name = 'broken'\n"
+        "    def on_bar(self, bar):\n"
+        "        raise RuntimeError('boom at ' + bar.symbol)\n"
+    )
+    service = await open_service(tmp_path)
+    try:
+        await service.create_bot(sim_bot("good"))
+        await service.create_bot(sim_bot("bad", strategy=str(broken), params={}))
+        await service.start_bot("good")
+        await service.start_bot("bad")
+        await wait_for(lambda: service._bots["bad"].state is BotState.ERROR)
+        _, status = await service.get_bot("bad")
+        assert status.last_error == "RuntimeError: boom at SIM-X"
+        fills_before = service._bots["good"].fill_count
+        await wait_for(lambda: service._bots["good"].fill_count > fills_before + 2)
+        assert service._bots["good"].state is BotState.RUNNING
+        assert (await service.start_bot("bad")).state is BotState.RUNNING  # may retry
+    finally:
+        await close_service(service)
+
+
+async def test_restore_keeps_portfolio_and_resumes_only_opted_in_bots(tmp_path: Path) -> None:
+    service = await open_service(tmp_path)
+    await service.create_bot(sim_bot("keen", auto_resume=True))
+    await service.create_bot(sim_bot("idle"))
+    await service.start_bot("keen")
+    await service.start_bot("idle")
+    await wait_for(lambda: service._bots["keen"].fill_count >= 3)
+    await service.stop_bot("keen")
+    await service.start_bot("keen")
+    await service.writer.flush()
+    before = {b.bot_id: b for b in await service.list_bots()}
+    await close_service(service)
+
+    service = await open_service(tmp_path)
+    try:
+        after = {b.bot_id: b for b in await service.list_bots()}
+        assert after["idle"].state is BotState.STOPPED
+        assert after["keen"].state is BotState.RUNNING
+        for bot_id in ("keen", "idle"):
+            assert after[bot_id].fill_count >= before[bot_id].fill_count
+        fills = await service.fills("keen", 0, 1000)
+        held = sum(
+            (Decimal(f["qty"]) * (1 if f["side"] == "buy" else -1) for f in fills.items),
+            Decimal(0),
+        )
+        assert service._bots["keen"].portfolio.position_qty("SIM-X") == held
+    finally:
+        await close_service(service)
+
+
+async def test_committed_fills_are_published_after_commit(tmp_path: Path) -> None:
+    service = await open_service(tmp_path)
+    try:
+        subscription = service.bus.subscribe([Topic.FILLS], "a")
+        await service.create_bot(sim_bot("a"))
+        await service.start_bot("a")
+        message = await asyncio.wait_for(subscription.queue.get(), timeout=10)
+        stored = await service.fills("a", 0, 1000)
+        assert message.data["trade_id"] in {f["trade_id"] for f in stored.items}
+    finally:
+        await close_service(service)
+
+
+async def test_close_all_flattens(tmp_path: Path) -> None:
+    service = await open_service(tmp_path)
+    try:
+        await service.create_bot(sim_bot("a"))
+        await service.start_bot("a")
+        await wait_for(lambda: service._bots["a"].portfolio.position_qty("SIM-X") != 0)
+        await service.pause_bot("a")
+        await service.close_all("a")
+        await wait_for(lambda: service._bots["a"].portfolio.position_qty("SIM-X") == 0)
+    finally:
+        await close_service(service)
+
+
+async def test_replay_bot_trades_exactly_like_a_backtest(tmp_path: Path) -> None:
+    data = generate_bars(3_000, symbol="REP", seed=5)
+    path = tmp_path / "REP-1m.parquet"
+    save_bars(data, path)
+    params = {"fast": 5, "slow": 20, "qty": 2}
+    backtest = run_backtest(
+        data,
+        create_strategy("ma_crossover", params),
+        BacktestConfig(initial_cash=Decimal(100_000), commission=Decimal("0.0005")),
+    )
+    service = await open_service(tmp_path)
+    try:
+        config = BotConfig.model_validate(
+            {
+                "bot_id": "rep",
+                "symbol": "REP",
+                "strategy": "ma_crossover",
+                "params": params,
+                "feed": "replay",
+                "feed_options": {"path": str(path), "speed": 0},
+                "initial_capital": "100000",
+                "commission": "0.0005",
+                "risk_per_trade_pct": 100,
+            }
+        )
+        await service.create_bot(config)
+        await service.start_bot("rep")
+        await wait_for(lambda: service._bots["rep"].fill_count == len(backtest.fills), 30)
+        await service.writer.flush()
+        stored = (await service.fills("rep", 0, 10_000)).items
+        assert [(f["side"], Decimal(f["qty"]), Decimal(f["price"]), f["ts"]) for f in stored] == [
+            (f.side.value, f.qty, f.price, f.ts) for f in backtest.fills
+        ]
+        assert service._bots["rep"].portfolio.equity() == backtest.final_equity
+    finally:
+        await close_service(service)
+
+
+async def test_commands_refused_while_shutting_down(tmp_path: Path) -> None:
+    service = await open_service(tmp_path)
+    await service.create_bot(sim_bot("a"))
+    await close_service(service)
+    with pytest.raises(ShuttingDown):
+        await service.start_bot("a")
