@@ -1,0 +1,1 @@
+"""Account risk engine: rules, lockouts, daily reset, enforcement."""

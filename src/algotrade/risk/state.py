@@ -1,0 +1,177 @@
+"""One account's risk state: what the rules look at, persisted as JSON after every decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from algotrade.risk.decisions import Lockout, LockUntil
+
+ZERO = Decimal(0)
+HOUR_NS = 3_600_000_000_000
+MINUTE_NS = 60_000_000_000
+
+
+@dataclass(slots=True)
+class OpenOrder:
+    symbol: str
+    side: str
+    type: str
+    qty: Decimal
+    stop_price: Decimal | None = None
+
+
+@dataclass(slots=True)
+class AccountRisk:
+    account_id: str
+    balance: Decimal = ZERO  # starting balance + all net realized PnL since
+    peak_equity: Decimal = ZERO
+    positions: dict[str, list[Decimal]] = field(default_factory=dict)  # symbol → [qty, avg]
+    marks: dict[str, Decimal] = field(default_factory=dict)
+    open_orders: dict[str, OpenOrder] = field(default_factory=dict)
+    daily_realized: Decimal = ZERO  # net of fees, since the last daily reset
+    daily_fees: Decimal = ZERO
+    trades_today: int = 0
+    trade_times: list[int] = field(default_factory=list)  # fills within the last hour
+    unprotected_since: dict[str, int] = field(default_factory=dict)
+    can_trade: bool = True
+    connected: bool = True
+    status_reason: str = ""
+    in_session: bool | None = None
+    last_reset_ts: int | None = None
+    next_reset_ts: int | None = None
+    trading_day: str = ""
+    last_ts: int = 0
+    lockouts: list[Lockout] = field(default_factory=list)
+    enforcing: dict[str, int] = field(default_factory=dict)  # "rule:symbol" → ts requested
+
+    # ------------------------------------------------------------------ derived
+    def qty(self, symbol: str) -> Decimal:
+        position = self.positions.get(symbol)
+        return position[0] if position else ZERO
+
+    def unrealized(self, symbol: str) -> Decimal:
+        position = self.positions.get(symbol)
+        mark = self.marks.get(symbol)
+        if not position or mark is None or not position[0]:
+            return ZERO
+        return (mark - position[1]) * position[0]
+
+    def equity(self) -> Decimal:
+        return self.balance + sum((self.unrealized(s) for s in self.positions), ZERO)
+
+    def gross_contracts(self) -> Decimal:
+        return sum((abs(p[0]) for p in self.positions.values()), ZERO)
+
+    def net_contracts(self) -> Decimal:
+        return abs(sum((p[0] for p in self.positions.values()), ZERO))
+
+    def active_lockout(self, ts: int) -> Lockout | None:
+        for lockout in self.lockouts:
+            if lockout.active_at(ts):
+                return lockout
+        return None
+
+    def is_protected(self, symbol: str) -> bool:
+        qty = self.qty(symbol)
+        closing_side = "sell" if qty > 0 else "buy"
+        return any(
+            o.symbol == symbol and o.type == "stop" and o.side == closing_side
+            for o in self.open_orders.values()
+        )
+
+    def trades_in(self, ts: int, window_ns: int) -> int:
+        return sum(1 for t in self.trade_times if t > ts - window_ns)
+
+    # ------------------------------------------------------------------ bookkeeping
+    def apply_fill(self, symbol: str, signed_qty: Decimal, price: Decimal) -> Decimal:
+        """Average-price bookkeeping; returns the gross PnL the fill realized."""
+        qty, avg = self.positions.get(symbol, [ZERO, ZERO])
+        new = qty + signed_qty
+        realized = ZERO
+        if qty == 0 or (qty > 0) == (signed_qty > 0):
+            avg = (abs(qty) * avg + abs(signed_qty) * price) / abs(new)
+        else:
+            closed = min(abs(signed_qty), abs(qty))
+            realized = closed * (price - avg) * (1 if qty > 0 else -1)
+            if new == 0:
+                avg = ZERO
+            elif (new > 0) != (qty > 0):
+                avg = price
+        self.set_position(symbol, new, avg)
+        return realized
+
+    def set_position(self, symbol: str, qty: Decimal, avg: Decimal) -> None:
+        if qty == 0:
+            self.positions.pop(symbol, None)
+        else:
+            self.positions[symbol] = [qty, avg]
+        # A changed position ends any enforcement in flight for it.
+        for key in [k for k in self.enforcing if k.endswith(f":{symbol}")]:
+            del self.enforcing[key]
+
+    # ------------------------------------------------------------------ persistence
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "balance": str(self.balance),
+            "peak_equity": str(self.peak_equity),
+            "positions": {s: [str(q), str(a)] for s, (q, a) in self.positions.items()},
+            "marks": {s: str(m) for s, m in self.marks.items()},
+            "open_orders": {
+                oid: [o.symbol, o.side, o.type, str(o.qty), _opt(o.stop_price)]
+                for oid, o in self.open_orders.items()
+            },
+            "daily_realized": str(self.daily_realized),
+            "daily_fees": str(self.daily_fees),
+            "trades_today": self.trades_today,
+            "trade_times": list(self.trade_times),
+            "unprotected_since": dict(self.unprotected_since),
+            "can_trade": self.can_trade,
+            "connected": self.connected,
+            "status_reason": self.status_reason,
+            "in_session": self.in_session,
+            "last_reset_ts": self.last_reset_ts,
+            "next_reset_ts": self.next_reset_ts,
+            "trading_day": self.trading_day,
+            "last_ts": self.last_ts,
+            "enforcing": dict(self.enforcing),
+        }
+
+    @classmethod
+    def from_dict(
+        cls, account_id: str, data: dict[str, Any], lockouts: list[Lockout]
+    ) -> AccountRisk:
+        return cls(
+            account_id=account_id,
+            balance=Decimal(data["balance"]),
+            peak_equity=Decimal(data["peak_equity"]),
+            positions={s: [Decimal(q), Decimal(a)] for s, (q, a) in data["positions"].items()},
+            marks={s: Decimal(m) for s, m in data["marks"].items()},
+            open_orders={
+                oid: OpenOrder(sym, side, kind, Decimal(q), Decimal(stop) if stop else None)
+                for oid, (sym, side, kind, q, stop) in data["open_orders"].items()
+            },
+            daily_realized=Decimal(data["daily_realized"]),
+            daily_fees=Decimal(data["daily_fees"]),
+            trades_today=int(data["trades_today"]),
+            trade_times=[int(t) for t in data["trade_times"]],
+            unprotected_since={s: int(t) for s, t in data["unprotected_since"].items()},
+            can_trade=bool(data["can_trade"]),
+            connected=bool(data["connected"]),
+            status_reason=str(data["status_reason"]),
+            in_session=data["in_session"],
+            last_reset_ts=data["last_reset_ts"],
+            next_reset_ts=data["next_reset_ts"],
+            trading_day=str(data["trading_day"]),
+            last_ts=int(data["last_ts"]),
+            lockouts=list(lockouts),
+            enforcing={k: int(v) for k, v in data.get("enforcing", {}).items()},
+        )
+
+
+def _opt(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+__all__ = ["HOUR_NS", "MINUTE_NS", "AccountRisk", "LockUntil", "OpenOrder"]
