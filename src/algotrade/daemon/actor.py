@@ -14,8 +14,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from algotrade.core.engine import Engine
 from algotrade.core.events import Bar, OrderEvent, OrderFilled, OrderRejected, OrderSide
@@ -32,6 +33,9 @@ from algotrade.daemon.feeds import BotFeed
 from algotrade.daemon.service_api import InvalidTransition
 from algotrade.daemon.status import BotState, BotStatus
 from algotrade.store.records import EventRecord, OrderRecord
+
+if TYPE_CHECKING:
+    from algotrade.daemon.risk_service import RiskService
 from algotrade.strategies.registry import create_strategy
 from algotrade.venues.paper import PaperVenue, PaperVenueConfig
 
@@ -68,6 +72,7 @@ class ActorContext:
     load_open_orders: Callable[[str], Awaitable[list[OrderRecord]]]
     max_order_seq: Callable[[str, str], Awaitable[int]]
     on_error: Callable[[BotActor], None]
+    risk: RiskService | None = None
 
 
 class BotHandle:
@@ -252,6 +257,7 @@ class BotActor:
                 leverage=config.leverage,
                 max_position_pct=config.max_position_pct,
                 risk_per_trade_pct=config.risk_per_trade_pct,
+                account_guard=self._account_guard,
             ),
             order_id_prefix=f"{config.bot_id}-",
             log=lambda message: self._event("info", "strategy", message),
@@ -295,11 +301,53 @@ class BotActor:
             return
         self.heartbeat_ns = time.time_ns()
         self.last_price = bar.close
+        risk = self._ctx.risk
+        if risk is not None and self.portfolio.position_qty(bar.symbol):
+            risk.on_mark(self.config.account_id, bar.symbol, bar.close)
         snapshot_due = time.monotonic() - self._last_snapshot >= EQUITY_SNAPSHOT_SECONDS
         if self._orders_touched or self._fills or snapshot_due:
             self._ctx.mark_dirty(self)
 
+    def _account_guard(self, request: OrderRequest) -> tuple[bool, str]:
+        """The account risk engine's pre-trade verdict (every order of every bot)."""
+        risk = self._ctx.risk
+        if risk is None or not risk.knows(self.config.account_id):
+            return True, ""
+        verdict = risk.check_order(self.config.account_id, self.config.bot_id, request)
+        return verdict.allowed, f"risk rule {verdict.rule}: {verdict.reason}"
+
+    def enforce(self, kind: str, symbol: str, qty: Decimal) -> Decimal:
+        """Carry out a risk enforcement on this bot: cancel its orders, or close up to ``|qty|``
+        of its ``symbol`` position in the direction of ``qty``. Returns the qty it sent."""
+        engine = self.engine
+        if engine is None:
+            return Decimal(0)
+        suppressed, engine.suppress_orders = engine.suppress_orders, False
+        sent = Decimal(0)
+        try:
+            if kind == "cancel_orders":
+                engine.cancel_all(symbol or None)
+            elif kind == "close_position":
+                held = self.portfolio.position_qty(symbol)
+                if held and (held > 0) != (qty > 0):
+                    sent = min(abs(held), abs(qty))
+                    side = OrderSide.BUY if qty > 0 else OrderSide.SELL
+                    engine.cancel_all(symbol)
+                    engine.submit_order(
+                        OrderRequest(symbol, side, sent, reduce_only=True, tag="risk")
+                    )
+        finally:
+            engine.suppress_orders = suppressed
+        self._event("warning", "risk_enforcement", f"{kind} {symbol} {qty}")
+        self._ctx.mark_dirty(self)
+        return sent
+
     def _on_order_event(self, order: Order, event: OrderEvent) -> None:
+        risk = self._ctx.risk
+        if risk is not None and risk.knows(self.config.account_id):
+            if isinstance(event, OrderFilled):
+                risk.on_fill(self.config.account_id, self.config.bot_id, event)
+            risk.on_order(self.config.account_id, self.config.bot_id, order)
         self._orders_touched[order.client_order_id] = order
         if isinstance(event, OrderFilled):
             self._fills.append(event)

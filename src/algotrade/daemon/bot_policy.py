@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from algotrade.core.errors import OrderRejectedError
@@ -15,18 +16,29 @@ HUNDRED = Decimal(100)
 class BotRiskPolicy(BasicRiskPolicy):
     """``leverage`` caps gross position value at equity × leverage; ``max_position_pct`` caps
     one symbol's position value at that % of equity × leverage; ``risk_per_trade_pct`` caps
-    the value of any single order that adds exposure at that % of equity × leverage."""
+    the value of any single order that adds exposure at that % of equity × leverage. The
+    ``account_guard`` is the account risk engine's verdict, asked last, for every order."""
 
     def __init__(
-        self, *, leverage: Decimal, max_position_pct: Decimal, risk_per_trade_pct: Decimal
+        self,
+        *,
+        leverage: Decimal,
+        max_position_pct: Decimal,
+        risk_per_trade_pct: Decimal,
+        account_guard: Callable[[OrderRequest], tuple[bool, str]] | None = None,
     ) -> None:
         super().__init__(max_leverage=leverage)
+        self.account_guard = account_guard
         self.leverage = leverage
         self.max_position_pct = max_position_pct
         self.risk_per_trade_pct = risk_per_trade_pct
 
     def check(self, request: OrderRequest, account: AccountView) -> None:
         super().check(request, account)
+        if self.account_guard is not None:
+            allowed, reason = self.account_guard(request)
+            if not allowed:
+                raise OrderRejectedError(reason)
         price = request.limit_price or request.stop_price or account.mark_price(request.symbol)
         if price is None:
             return

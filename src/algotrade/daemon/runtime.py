@@ -29,6 +29,7 @@ from algotrade.daemon.lock import DataDirLock
 from algotrade.daemon.logging_setup import configure_logging
 from algotrade.daemon.service import BotService
 from algotrade.daemon.settings import DaemonSettings
+from algotrade.risk.config_loader import RiskConfig, load_risk_config
 from algotrade.store.store import Store
 
 _log = logging.getLogger("algotrade.daemon")
@@ -75,9 +76,17 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+def load_risk(settings: DaemonSettings) -> RiskConfig | None:
+    risk = settings.risk
+    if risk.accounts_file is None or risk.rules_file is None:
+        return None
+    return load_risk_config(risk.accounts_file, risk.rules_file)
+
+
 def run_daemon(settings: DaemonSettings) -> int:
     """Blocking entry point for ``algotrade daemon``; returns the exit code."""
     keys = ApiKeys.from_sources(os.environ, settings.api.keys_file)
+    load_risk(settings)  # a bad risk config stops the start here, before anything is locked
     check_bind(settings.api.host, keys)
     data_dir = Path(settings.daemon.data_dir)
     lock = DataDirLock(data_dir)
@@ -102,7 +111,11 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys) -> int:
     store = Store(settings.database_url)
     await asyncio.to_thread(store.open)
     service = BotService(
-        store, max_bots=settings.daemon.max_bots, resume_all=settings.daemon.resume_all
+        store,
+        max_bots=settings.daemon.max_bots,
+        resume_all=settings.daemon.resume_all,
+        risk_config=load_risk(settings),
+        risk_tick_interval=settings.risk.tick_interval_s,
     )
     await service.start(seed_bots=settings.bots)
     app = create_app(service, keys, version=__version__)

@@ -25,6 +25,7 @@ from algotrade.daemon.actor import ActorContext, BotActor, Command
 from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.daemon.feeds import feed_factory, validate_feed_options
+from algotrade.daemon.risk_service import RiskService
 from algotrade.daemon.service_api import (
     BotExists,
     BotLimitReached,
@@ -36,8 +37,10 @@ from algotrade.daemon.service_api import (
 from algotrade.daemon.sim_feed import SimFeedHub
 from algotrade.daemon.status import BotState, BotStatus
 from algotrade.daemon.writer import ActivityWriter
+from algotrade.risk.config_loader import RiskConfig
 from algotrade.store.errors import DuplicateBotError
 from algotrade.store.records import PositionRecord
+from algotrade.store.risk_store import RiskStore
 from algotrade.store.store import Store
 from algotrade.strategies.registry import create_strategy
 
@@ -53,6 +56,8 @@ class BotService:
         max_bots: int = 10_000,
         resume_all: bool = False,
         bus: EventBus | None = None,
+        risk_config: RiskConfig | None = None,
+        risk_tick_interval: float = 1.0,
     ) -> None:
         self.bus = bus or EventBus()
         self._store = store
@@ -67,6 +72,15 @@ class BotService:
         self._accepting = True
         self._started_at = time.time()
         self.shutdown_requested = asyncio.Event()
+        self.risk: RiskService | None = None
+        if risk_config is not None:
+            self.risk = RiskService(
+                risk_config,
+                RiskStore(store),
+                self.bus,
+                self._write_executor,
+                tick_interval=risk_tick_interval,
+            )
         self._context = ActorContext(
             bus=self.bus,
             make_feed=feed_factory(self.hub),
@@ -77,6 +91,7 @@ class BotService:
                 self._store.max_order_seq, bot_id, prefix
             ),
             on_error=self._on_bot_error,
+            risk=self.risk,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -84,6 +99,9 @@ class BotService:
         """Restore every stored bot, add configured example bots, resume those that opted in."""
         self.writer.start()
         restored = await self.restore()
+        if self.risk is not None:
+            # Before any bot resumes: lockouts and daily state are back, a missed reset applied.
+            await self.risk.start(self._bots_of_account)
         to_start = [bot_id for bot_id, resume in restored.items() if resume]
         for raw in seed_bots or []:
             config = BotConfig.model_validate(raw)
@@ -158,6 +176,8 @@ class BotService:
             timeout=timeout / 2,
         )
         await self.hub.stop()
+        if self.risk is not None:
+            await asyncio.wait_for(self.risk.stop(), timeout=timeout / 4)
         try:
             await asyncio.wait_for(self.writer.flush(), timeout=timeout / 2)
         finally:
@@ -290,7 +310,15 @@ class BotService:
         if not self._accepting:
             raise ShuttingDown("the daemon is shutting down")
 
+    def _bots_of_account(self, account_id: str) -> list[BotActor]:
+        return [a for a in self._bots.values() if a.config.account_id == account_id]
+
     def _validate(self, config: BotConfig) -> None:
+        if self.risk is not None and not self.risk.knows(config.account_id):
+            known = ", ".join(sorted(self.risk.engine.accounts))
+            raise InvalidBotConfig(
+                f"account_id: unknown account '{config.account_id}' (accounts.yaml has: {known})"
+            )
         try:
             validate_feed_options(config)
             create_strategy(config.strategy, config.params)

@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
@@ -138,6 +146,18 @@ class _TomlDataSource(InitSettingsSource):
         super().__init__(settings_cls, init_kwargs=data)
 
 
+class RiskSection(_Section):
+    accounts_file: Path | None = Field(default=None, description="accounts.yaml; enables risk")
+    rules_file: Path | None = Field(default=None, description="risk.yaml")
+    tick_interval_s: float = Field(default=1.0, gt=0, le=60, description="expiry/reset checks")
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> RiskSection:
+        if (self.accounts_file is None) != (self.rules_file is None):
+            raise ValueError("set both accounts_file and rules_file, or neither")
+        return self
+
+
 class DaemonSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -150,6 +170,7 @@ class DaemonSettings(BaseSettings):
     api: ApiSection = Field(default_factory=ApiSection)
     database: DatabaseSection = Field(default_factory=DatabaseSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
+    risk: RiskSection = Field(default_factory=RiskSection)
     bots: list[dict[str, Any]] = Field(
         default_factory=list,
         description="bots to create at first start when they do not exist yet (BotConfig each)",

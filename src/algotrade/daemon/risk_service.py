@@ -1,0 +1,526 @@
+"""The account risk engine inside the daemon.
+
+Bot orders are checked before they are sent; bot fills, orders and marks become account
+events. Decisions are committed in batches on the store's writer thread, and only then
+enforced (through the bots' venues), published on the ``risk`` topic and visible in the API.
+In the daemon the risk clock is the time an event is received (bots' bars may be replayed
+history); ``algotrade risk replay`` uses each event's own time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from algotrade.core.events import OrderFilled
+from algotrade.core.money import decimal_text
+from algotrade.core.orders import Order, OrderRequest
+from algotrade.daemon.bus import EventBus, Topic
+from algotrade.risk.config_loader import RiskConfig, rules_from_dict
+from algotrade.risk.decisions import (
+    ActionKind,
+    Breach,
+    Decision,
+    Lockout,
+    LockUntil,
+    PreTradeVerdict,
+)
+from algotrade.risk.engine import RiskEngine
+from algotrade.risk.events import AccountEvent, AccountFill, MarkUpdate, OrderIntent, OrderUpdate
+from algotrade.store.records_risk import AuditRecord, LockoutRecord, RiskLogRecord, RiskStateRecord
+from algotrade.store.risk_store import RiskStore
+
+if TYPE_CHECKING:
+    from algotrade.daemon.actor import BotActor
+
+_log = logging.getLogger("algotrade.risk")
+ENFORCEMENT_RETRIES = 3
+ENFORCEMENT_CHECK_S = 2.0
+
+
+def lockout_record(lockout: Lockout) -> LockoutRecord:
+    return LockoutRecord(
+        account_id=lockout.account_id,
+        rule=lockout.rule,
+        reason=lockout.reason,
+        start_ts=lockout.start_ts,
+        until_kind=lockout.until.value,
+        until_ts=lockout.until_ts,
+    )
+
+
+def lockout_from_record(record: LockoutRecord) -> Lockout:
+    return Lockout(
+        record.account_id,
+        record.rule,
+        record.reason,
+        record.start_ts,
+        LockUntil(record.until_kind),
+        record.until_ts,
+    )
+
+
+def decision_log(decision: Decision) -> list[RiskLogRecord]:
+    """The log lines a decision adds: breaches, their actions, lockouts, expiries, resets."""
+    lines: list[RiskLogRecord] = []
+    account = decision.account_id
+    if decision.reset:
+        lines.append(RiskLogRecord(account, decision.ts, "reset", message="daily reset"))
+    for lockout in decision.expired:
+        lines.append(
+            RiskLogRecord(account, decision.ts, "expiry", rule=lockout.rule, message=lockout.reason)
+        )
+    for breach in decision.breaches:
+        lines.append(
+            RiskLogRecord(account, breach.ts, "breach", rule=breach.rule, message=breach.message)
+        )
+        if breach.lockout is not None:
+            lines.append(
+                RiskLogRecord(
+                    account,
+                    breach.ts,
+                    "lockout",
+                    rule=breach.rule,
+                    message=breach.lockout.reason,
+                    data={"until": breach.lockout.until.value, "until_ts": breach.lockout.until_ts},
+                )
+            )
+        for action in breach.actions:
+            kind = "alert" if action.kind is ActionKind.ALERT else "enforcement"
+            lines.append(
+                RiskLogRecord(
+                    account,
+                    breach.ts,
+                    kind,
+                    rule=breach.rule,
+                    action=action.kind.value,
+                    symbol=action.symbol,
+                    qty=action.qty if action.qty else None,
+                    status="requested" if kind == "enforcement" else "",
+                    message=action.message,
+                )
+            )
+    return lines
+
+
+@dataclass(slots=True)
+class _Pending:
+    decision: Decision
+    audit: list[AuditRecord] = field(default_factory=list)
+    cleared: list[tuple[Lockout, str, str]] = field(default_factory=list)  # lockout, by, why
+
+
+class RiskService:
+    def __init__(
+        self,
+        config: RiskConfig,
+        store: RiskStore,
+        bus: EventBus,
+        write_executor: Executor,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        tick_interval: float = 1.0,
+    ) -> None:
+        self.config = config
+        self.engine = RiskEngine(
+            config.accounts,
+            config.rules,
+            {a: config.reset_for(a) for a in config.accounts},
+        )
+        self._store = store
+        self._bus = bus
+        self._executor = write_executor
+        self._clock = clock
+        self._tick_interval = tick_interval
+        self._pending: list[_Pending] = []
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._bots_of: Callable[[str], Iterable[BotActor]] = lambda _account: ()
+        self._stopping = False
+        self.decisions_committed = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self, bots_of: Callable[[str], Iterable[BotActor]]) -> None:
+        self._bots_of = bots_of
+        states = await asyncio.to_thread(self._store.load_states)
+        lockouts = await asyncio.to_thread(self._store.active_lockouts)
+        for account_id, record in states.items():
+            if account_id in self.engine.accounts:
+                mine = [lockout_from_record(r) for r in lockouts if r.account_id == account_id]
+                self.engine.restore(account_id, record.state, mine)
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._commit_loop(), name="risk-commit"),
+            loop.create_task(self._tick_loop(), name="risk-tick"),
+        ]
+        # A reset or expiry that fell in the downtime is applied (and committed) right now.
+        self._queue(self.engine.tick(self._clock()))
+        await self.flush()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        await self.flush()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def flush(self) -> None:
+        if self._pending:
+            self._wakeup.set()
+            await self._idle.wait()
+
+    # ------------------------------------------------------------------ inputs from bots
+    def knows(self, account_id: str) -> bool:
+        return account_id in self.engine.accounts
+
+    def check_order(self, account_id: str, bot_id: str, request: OrderRequest) -> PreTradeVerdict:
+        intent = OrderIntent(
+            account_id,
+            self._clock(),
+            request.symbol,
+            request.side.value,
+            request.qty,
+            request.type.value,
+            request.limit_price or request.stop_price,
+            request.reduce_only,
+            bot_id,
+        )
+        verdict, decision = self.engine.check_order(intent)
+        if decision:
+            self._queue([decision])
+        if not verdict.allowed:
+            self._bus.publish(
+                Topic.RISK,
+                bot_id,
+                {
+                    "kind": "rejected",
+                    "account_id": account_id,
+                    "rule": verdict.rule,
+                    "reason": verdict.reason,
+                    "symbol": request.symbol,
+                },
+            )
+        return verdict
+
+    def on_fill(self, account_id: str, bot_id: str, fill: OrderFilled) -> None:
+        self._event(
+            AccountFill(
+                account_id,
+                self._clock(),
+                fill.symbol,
+                fill.side.value,
+                fill.qty,
+                fill.price,
+                fill.fee,
+                None,
+                fill.client_order_id,
+                bot_id,
+            )
+        )
+
+    def on_order(self, account_id: str, bot_id: str, order: Order) -> None:
+        request = order.request
+        status = "open" if order.is_open else order.status.value
+        self._event(
+            OrderUpdate(
+                account_id,
+                self._clock(),
+                order.client_order_id,
+                request.symbol,
+                request.side.value,
+                request.type.value,
+                request.qty,
+                status,
+                request.limit_price,
+                request.stop_price,
+                request.reduce_only,
+                bot_id,
+            )
+        )
+
+    def on_mark(self, account_id: str, symbol: str, price: float) -> None:
+        self._event(MarkUpdate(account_id, self._clock(), symbol, Decimal(repr(price))))
+
+    def _event(self, event: AccountEvent) -> None:
+        self._queue(self.engine.on_event(event))
+
+    def _queue(self, decisions: list[Decision], **extra: Any) -> None:
+        for decision in decisions:
+            self._pending.append(_Pending(decision, **extra))
+        if decisions:
+            self._idle.clear()
+            self._wakeup.set()
+
+    # ------------------------------------------------------------------ admin
+    async def unlock(
+        self, account_id: str, actor: str, reason: str, rule: str | None = None
+    ) -> list[Lockout]:
+        cleared = self.engine.unlock(account_id, rule)
+        now = self._clock()
+        audit = AuditRecord(
+            datetime.now(UTC),
+            actor,
+            "unlock",
+            account_id,
+            {"rule": rule, "reason": reason, "cleared": [lock.rule for lock in cleared]},
+        )
+        pending = _Pending(
+            Decision(account_id, now), [audit], [(lock, actor, reason) for lock in cleared]
+        )
+        self._pending.append(pending)
+        self._idle.clear()
+        self._wakeup.set()
+        await self.flush()  # audited and committed before the caller hears it worked
+        return cleared
+
+    async def set_rules(self, account_id: str | None, raw: dict[str, Any], actor: str) -> None:
+        targets = [account_id] if account_id else list(self.engine.accounts)
+        for target in targets:
+            base = self.engine.rules[target].model_dump(mode="json")
+            merged = _deep_merge(base, raw)
+            rules = rules_from_dict(merged, "request")
+            self.engine.set_rules(target, rules)
+            audit = AuditRecord(datetime.now(UTC), actor, "rules_change", target, {"changes": raw})
+            self._pending.append(_Pending(Decision(target, self._clock()), [audit]))
+        self._idle.clear()
+        self._wakeup.set()
+        await self.flush()
+
+    # ------------------------------------------------------------------ commit, enforce, publish
+    async def _commit_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            batch, self._pending = self._pending, []
+            by_account: dict[str, list[_Pending]] = {}
+            for item in batch:
+                by_account.setdefault(item.decision.account_id, []).append(item)
+            for account_id, items in by_account.items():
+                state = self.engine.states[account_id]
+                record = RiskStateRecord(
+                    account_id,
+                    state.trading_day,
+                    state.last_reset_ts,
+                    state.to_dict(),
+                    state.last_ts,
+                )
+                new_lockouts = [
+                    lockout_record(b.lockout)
+                    for item in items
+                    for b in item.decision.breaches
+                    if b.lockout is not None
+                ]
+                cleared = [
+                    (
+                        (lock.account_id, lock.rule, lock.start_ts),
+                        item.decision.ts,
+                        "expired",
+                        "expired",
+                    )
+                    for item in items
+                    for lock in item.decision.expired
+                ] + [
+                    ((lock.account_id, lock.rule, lock.start_ts), item.decision.ts, by, why)
+                    for item in items
+                    for lock, by, why in item.cleared
+                ]
+                log = [line for item in items for line in decision_log(item.decision)]
+                log += [
+                    RiskLogRecord(
+                        account_id,
+                        item.decision.ts,
+                        "unlock",
+                        rule=lock.rule,
+                        message=f"unlocked by {by}: {why}",
+                    )
+                    for item in items
+                    for lock, by, why in item.cleared
+                ]
+                audit = [a for item in items for a in item.audit]
+                try:
+                    commit = functools.partial(
+                        self._store.commit_decision,
+                        account_id,
+                        state=record,
+                        new_lockouts=new_lockouts,
+                        cleared=cleared,
+                        log=log,
+                        audit=audit,
+                    )
+                    ids = await loop.run_in_executor(self._executor, commit)
+                except Exception:
+                    _log.exception("committing risk decisions for %s failed; retrying", account_id)
+                    self._pending = items + self._pending
+                    await asyncio.sleep(0.5)
+                    self._wakeup.set()
+                    continue
+                self.decisions_committed += len(items)
+                enforcement_ids = iter(
+                    log_id
+                    for log_id, line in zip(ids, log, strict=False)
+                    if line.kind == "enforcement"
+                )
+                for item in items:
+                    for breach in item.decision.breaches:
+                        self._publish_breach(breach)
+                        self._enforce(breach, enforcement_ids)
+                    for lock in item.decision.expired:
+                        self._bus.publish(
+                            Topic.RISK,
+                            None,
+                            {"kind": "expired", "account_id": account_id, "rule": lock.rule},
+                        )
+            if not self._pending:
+                self._idle.set()
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_interval)
+            decisions = [d for d in self.engine.tick(self._clock()) if d]
+            if decisions:
+                self._queue(decisions)
+
+    def _publish_breach(self, breach: Breach) -> None:
+        self._bus.publish(
+            Topic.RISK,
+            None,
+            {
+                "kind": "breach",
+                "account_id": breach.account_id,
+                "rule": breach.rule,
+                "message": breach.message,
+                "actions": [
+                    {"kind": a.kind.value, "symbol": a.symbol, "qty": decimal_text(a.qty)}
+                    for a in breach.actions
+                ],
+                "lockout": None
+                if breach.lockout is None
+                else {
+                    "until": breach.lockout.until.value,
+                    "until_ts": breach.lockout.until_ts,
+                },
+            },
+        )
+
+    # ------------------------------------------------------------------ enforcement
+    def _enforce(self, breach: Breach, log_ids: Any) -> None:
+        bots = list(self._bots_of(breach.account_id))
+        for action in breach.actions:
+            if action.kind is ActionKind.ALERT:
+                _log.warning("risk alert for %s: %s", breach.account_id, action.message)
+                continue
+            log_id = next(log_ids, None)
+            task = asyncio.get_running_loop().create_task(
+                self._enforce_with_retry(breach, action, bots, log_id)
+            )
+            task.add_done_callback(_report)
+
+    async def _enforce_with_retry(
+        self, breach: Breach, action: Any, bots: list[BotActor], log_id: int | None
+    ) -> None:
+        for attempt in range(1, ENFORCEMENT_RETRIES + 1):
+            remaining = abs(action.qty)
+            for bot in bots:  # share a partial close out; never close more than asked
+                if action.kind is ActionKind.CANCEL_ORDERS:
+                    bot.enforce(action.kind.value, action.symbol, action.qty)
+                elif remaining > 0:
+                    signed = remaining if action.qty > 0 else -remaining
+                    remaining -= bot.enforce(action.kind.value, action.symbol, signed)
+            if action.kind is ActionKind.CANCEL_ORDERS or await self._closed(
+                breach.account_id, action
+            ):
+                await self._log_status(log_id, "done", attempt, "")
+                return
+            await asyncio.sleep(min(ENFORCEMENT_CHECK_S * attempt, 10))
+            if await self._closed(breach.account_id, action):
+                await self._log_status(log_id, "done", attempt, "")
+                return
+        message = (
+            f"enforcement of {breach.rule} ({action.kind.value} {action.symbol}) failed "
+            f"after {ENFORCEMENT_RETRIES} attempts"
+        )
+        _log.error("risk alert: %s on account %s", message, breach.account_id)
+        await self._log_status(log_id, "failed", ENFORCEMENT_RETRIES, message)
+        now = self._clock()
+        lock = Lockout(breach.account_id, "enforcement_failed", message, now, LockUntil.MANUAL)
+        self.engine.lock(lock)
+        failed = Decision(
+            breach.account_id,
+            now,
+            [Breach(breach.account_id, "enforcement_failed", now, message, (), lock)],
+        )
+        self._queue([failed])
+        self._bus.publish(
+            Topic.RISK, None, {"kind": "alert", "account_id": breach.account_id, "message": message}
+        )
+
+    async def _closed(self, account_id: str, action: Any) -> bool:
+        await asyncio.sleep(0)
+        if action.kind is ActionKind.FLATTEN:
+            return not self.engine.states[account_id].positions
+        if action.kind is ActionKind.CLOSE_POSITION:
+            held = self.engine.states[account_id].qty(action.symbol)
+            return held == 0 or (held > 0) == (action.qty > 0)
+        return True
+
+    async def _log_status(
+        self, log_id: int | None, status: str, attempts: int, message: str
+    ) -> None:
+        if log_id is None:
+            return
+        await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._store.update_log_status, log_id, status, attempts, message
+        )
+
+    # ------------------------------------------------------------------ views
+    def accounts(self) -> list[dict[str, Any]]:
+        return [self.account(a) for a in self.engine.accounts]
+
+    def account(self, account_id: str) -> dict[str, Any]:
+        snapshot: dict[str, Any] = _jsonable(self.engine.snapshot(account_id))
+        return snapshot
+
+
+def _deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in changes.items():
+        out[key] = (
+            _deep_merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, Lockout):
+        return {
+            "rule": value.rule,
+            "reason": value.reason,
+            "start_ts": value.start_ts,
+            "until": value.until.value,
+            "until_ts": value.until_ts,
+        }
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _report(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("risk enforcement task failed", exc_info=task.exception())
