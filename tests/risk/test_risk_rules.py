@@ -246,3 +246,18 @@ def test_reset_missed_while_down_is_applied_at_the_next_event() -> None:
     assert e.states[ACCOUNT].trading_day == "2026-11-18"
     _, again = e.check_order(intent(at(18, 9, 1)))
     assert not again.reset  # idempotent
+
+
+def test_admin_unlock_of_a_daily_limit_holds_until_the_reset() -> None:
+    e = engine(daily_realized_loss={"limit": 100})
+    t = at(16, 9)
+    e.on_event(fill(t, "buy", "1", "5000"))
+    e.on_event(fill(t + 1, "sell", "1", "4800"))
+    assert [lock.rule for lock in e.unlock(ACCOUNT)] == ["daily_realized_loss"]
+    e.on_event(fill(t + 2, "buy", "1", "5000"))
+    assert breaches(e, fill(t + 3, "sell", "1", "4900")) == []  # still over, not re-locked
+    assert allowed(e, t + 4)
+    e.on_event(ClockTick(ACCOUNT, at(16, 17)))  # after the reset the limit applies again
+    e.on_event(fill(at(16, 18), "buy", "1", "5000"))
+    (breach,) = breaches(e, fill(at(16, 18, 1), "sell", "1", "4800"))
+    assert breach.rule == "daily_realized_loss"

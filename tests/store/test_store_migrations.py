@@ -38,7 +38,7 @@ def test_migrations_and_models_agree(store_url: str) -> None:
         engine.dispose()
     assert differences == []
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
-    assert current == head == "0001"
+    assert current == head == "0002"
     assert tables == {*ALL_TABLES, "alembic_version"}
 
 
@@ -84,7 +84,7 @@ def test_a_newer_schema_than_this_code_is_refused(store_url: str) -> None:
     finally:
         engine = create_engine(parse_url(store_url))
         with engine.begin() as connection:  # leave the database usable for the next test
-            connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
+            connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0002'")
         engine.dispose()
 
 
@@ -92,6 +92,7 @@ def test_migration_files_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
+    assert (MIGRATIONS_DIR / "versions" / "0002_risk.py").is_file()
     # Packages (with __init__.py), so setuptools installs env.py and the revisions.
     assert (MIGRATIONS_DIR / "__init__.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "__init__.py").is_file()

@@ -7,6 +7,7 @@ from typer.exceptions import TyperException
 
 from algotrade import __version__
 from algotrade.cli.backtest_cmd import backtest
+from algotrade.cli.bots_cmd import bots_app
 from algotrade.cli.daemon_cmd import daemon
 from algotrade.cli.demo_cmd import demo, generate_data
 from algotrade.cli.errors import fail, run_guarded
@@ -23,6 +24,7 @@ app.command()(daemon)
 app.command("run", help="Alias of 'daemon'.")(daemon)
 app.command()(demo)
 app.command("generate-data")(generate_data)
+app.add_typer(bots_app, name="bots")
 
 
 @app.command()

@@ -136,6 +136,7 @@ class RiskService:
             {a: config.reset_for(a) for a in config.accounts},
         )
         self._store = store
+        self.reads = RiskReads(store)
         self._bus = bus
         self._executor = write_executor
         self._clock = clock
@@ -285,10 +286,14 @@ class RiskService:
 
     async def set_rules(self, account_id: str | None, raw: dict[str, Any], actor: str) -> None:
         targets = [account_id] if account_id else list(self.engine.accounts)
-        for target in targets:
-            base = self.engine.rules[target].model_dump(mode="json")
-            merged = _deep_merge(base, raw)
-            rules = rules_from_dict(merged, "request")
+        # Validate every account's result before changing any: all or nothing.
+        new_rules = {
+            target: rules_from_dict(
+                _deep_merge(self.engine.rules[target].model_dump(mode="json"), raw), "request"
+            )
+            for target in targets
+        }
+        for target, rules in new_rules.items():
             self.engine.set_rules(target, rules)
             audit = AuditRecord(datetime.now(UTC), actor, "rules_change", target, {"changes": raw})
             self._pending.append(_Pending(Decision(target, self._clock()), [audit]))
@@ -524,3 +529,45 @@ def _jsonable(value: Any) -> Any:
 def _report(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         _log.error("risk enforcement task failed", exc_info=task.exception())
+
+
+class RiskReads:
+    """Committed risk history for the API (reads run off the event loop)."""
+
+    def __init__(self, store: RiskStore) -> None:
+        self._store = store
+
+    async def lockouts(
+        self, account_id: str | None, *, active_only: bool, offset: int, limit: int
+    ) -> dict[str, Any]:
+        page = await asyncio.to_thread(
+            self._store.lockouts, account_id, offset=offset, limit=limit, active_only=active_only
+        )
+        return {
+            "items": [r.to_api() for r in page.items],
+            "total": page.total,
+            "offset": page.offset,
+            "limit": page.limit,
+        }
+
+    async def log(
+        self, account_id: str | None, *, kinds: list[str] | None, offset: int, limit: int
+    ) -> dict[str, Any]:
+        page = await asyncio.to_thread(
+            self._store.log, account_id, offset=offset, limit=limit, kinds=kinds
+        )
+        return {
+            "items": [r.to_api() for r in page.items],
+            "total": page.total,
+            "offset": page.offset,
+            "limit": page.limit,
+        }
+
+    async def audit(self, *, offset: int, limit: int) -> dict[str, Any]:
+        page = await asyncio.to_thread(self._store.audit, offset=offset, limit=limit)
+        return {
+            "items": [r.to_api() for r in page.items],
+            "total": page.total,
+            "offset": page.offset,
+            "limit": page.limit,
+        }

@@ -198,6 +198,7 @@ class RiskEngine:
         state.daily_realized = ZERO
         state.daily_fees = ZERO
         state.trades_today = 0
+        state.overridden = {}
         kept: list[Lockout] = []
         for lockout in state.lockouts:
             (decision.expired if lockout.until is LockUntil.RESET else kept).append(lockout)
@@ -290,6 +291,9 @@ class RiskEngine:
         state = self._state(account_id)
         cleared = [lock for lock in state.lockouts if rule is None or lock.rule == rule]
         state.lockouts = [lock for lock in state.lockouts if lock not in cleared]
+        for lock in cleared:
+            if lock.until is LockUntil.RESET and state.next_reset_ts is not None:
+                state.overridden[lock.rule] = state.next_reset_ts
         return cleared
 
     def lock(self, lockout: Lockout) -> None:

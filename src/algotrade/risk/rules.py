@@ -39,7 +39,7 @@ def lock_breach(
     *,
     flatten: bool,
 ) -> Breach | None:
-    if locked_by(state, rule, ts):
+    if locked_by(state, rule, ts) or state.overridden.get(rule, 0) > ts:
         return None
     lockout = Lockout(state.account_id, rule, message, ts, until, until_ts)
     state.lockouts.append(lockout)

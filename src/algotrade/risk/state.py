@@ -45,6 +45,9 @@ class AccountRisk:
     last_ts: int = 0
     lockouts: list[Lockout] = field(default_factory=list)
     enforcing: dict[str, int] = field(default_factory=dict)  # "rule:symbol" → ts requested
+    # An admin unlock of a lock that lasts until the reset holds until that reset: without it
+    # the next fill would trip the same daily limit again at once.
+    overridden: dict[str, int] = field(default_factory=dict)  # rule → until ts
 
     # ------------------------------------------------------------------ derived
     def qty(self, symbol: str) -> Decimal:
@@ -136,6 +139,7 @@ class AccountRisk:
             "trading_day": self.trading_day,
             "last_ts": self.last_ts,
             "enforcing": dict(self.enforcing),
+            "overridden": dict(self.overridden),
         }
 
     @classmethod
@@ -167,6 +171,7 @@ class AccountRisk:
             last_ts=int(data["last_ts"]),
             lockouts=list(lockouts),
             enforcing={k: int(v) for k, v in data.get("enforcing", {}).items()},
+            overridden={k: int(v) for k, v in data.get("overridden", {}).items()},
         )
 
 

@@ -1,0 +1,129 @@
+"""Account risk routes: everyone with a key reads; only admins unlock or change rules."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from algotrade.api.auth import Role, require_access
+from algotrade.api.deps import get_service
+from algotrade.api.schemas import READ_RESPONSES, WRITE_RESPONSES
+from algotrade.core.errors import ConfigError
+from algotrade.daemon.risk_service import RiskService
+from algotrade.daemon.service_api import BotServiceApi, ServiceError
+
+router = APIRouter(prefix="/api/risk", tags=["risk"])
+AccountId = Annotated[str, Path(min_length=1, max_length=64)]
+Offset = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+class RiskDisabled(ServiceError):
+    code = "risk_disabled"
+    http_status = 404
+
+
+class UnknownAccount(ServiceError):
+    code = "not_found"
+    http_status = 404
+
+
+class InvalidRules(ServiceError):
+    code = "invalid_rules"
+    http_status = 422
+
+
+class UnlockRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500, description="why (kept in the audit log)")
+    rule: str | None = Field(default=None, description="only lockouts of this rule")
+
+
+class RulesChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    account_id: str | None = Field(default=None, description="one account; all when omitted")
+    rules: dict[str, dict[str, Any]] = Field(description="rule → changed parameters")
+
+
+def get_risk(service: Annotated[BotServiceApi, Depends(get_service)]) -> RiskService:
+    risk: RiskService | None = getattr(service, "risk", None)
+    if risk is None:
+        raise RiskDisabled("the account risk engine is not configured (risk.accounts_file)")
+    return risk
+
+
+Risk = Annotated[RiskService, Depends(get_risk)]
+Caller = Annotated[Role, Depends(require_access)]
+
+
+def _known(risk: RiskService, account_id: str) -> str:
+    if not risk.knows(account_id):
+        raise UnknownAccount(f"no account '{account_id}'")
+    return account_id
+
+
+@router.get("/accounts", responses=READ_RESPONSES)
+async def accounts(risk: Risk, _: Caller) -> list[dict[str, Any]]:
+    return risk.accounts()
+
+
+@router.get("/accounts/{account_id}", responses=READ_RESPONSES)
+async def account(risk: Risk, _: Caller, account_id: AccountId) -> dict[str, Any]:
+    return risk.account(_known(risk, account_id))
+
+
+@router.get("/lockouts", responses=READ_RESPONSES)
+async def lockouts(
+    risk: Risk,
+    _: Caller,
+    account_id: Annotated[str | None, Query(max_length=64)] = None,
+    active_only: bool = True,
+    offset: Offset = 0,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    return await risk.reads.lockouts(
+        account_id, active_only=active_only, offset=offset, limit=limit
+    )
+
+
+@router.get("/enforcements", responses=READ_RESPONSES)
+async def enforcements(
+    risk: Risk,
+    _: Caller,
+    account_id: Annotated[str | None, Query(max_length=64)] = None,
+    kind: Annotated[list[str] | None, Query(description="breach, lockout, enforcement, …")] = None,
+    offset: Offset = 0,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    return await risk.reads.log(account_id, kinds=kind, offset=offset, limit=limit)
+
+
+@router.get("/audit", responses=READ_RESPONSES)
+async def audit(risk: Risk, _: Caller, offset: Offset = 0, limit: Limit = 100) -> dict[str, Any]:
+    return await risk.reads.audit(offset=offset, limit=limit)
+
+
+@router.post("/accounts/{account_id}/unlock", responses=WRITE_RESPONSES)
+async def unlock(
+    risk: Risk, role: Caller, account_id: AccountId, body: Annotated[UnlockRequest, Body()]
+) -> dict[str, Any]:
+    cleared = await risk.unlock(
+        _known(risk, account_id), f"api:{role.value}", body.reason, body.rule
+    )
+    return {"account_id": account_id, "cleared": [lock.rule for lock in cleared]}
+
+
+@router.put("/rules", responses=WRITE_RESPONSES)
+async def set_rules(
+    risk: Risk, role: Caller, body: Annotated[RulesChange, Body()]
+) -> dict[str, Any]:
+    if body.account_id is not None:
+        _known(risk, body.account_id)
+    try:
+        await risk.set_rules(body.account_id, body.rules, f"api:{role.value}")
+    except ConfigError as exc:
+        raise InvalidRules(str(exc)) from exc
+    target = body.account_id or "*"
+    return {"account_id": target, "applied": sorted(body.rules)}
