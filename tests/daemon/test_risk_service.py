@@ -1,0 +1,114 @@
+"""RiskService with a real store and an injected clock: restart and daily-reset semantics."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from algotrade.core.events import Liquidity, OrderFilled, OrderSide
+from algotrade.core.orders import OrderRequest
+from algotrade.core.timeutil import datetime_to_ns
+from algotrade.daemon.bus import EventBus
+from algotrade.daemon.risk_service import RiskService
+from algotrade.risk.config_loader import load_risk_config
+from algotrade.store.risk_store import RiskStore
+from algotrade.store.store import Store
+
+CHI = ZoneInfo("America/Chicago")
+
+
+def chicago(day: int, hour: int) -> int:
+    return datetime_to_ns(datetime(2026, 11, day, hour, tzinfo=CHI))
+
+
+def config(tmp_path: Path):
+    (tmp_path / "accounts.yaml").write_text(
+        "accounts:\n  - id: acct\n    starting_balance: 10000\n"
+    )
+    (tmp_path / "risk.yaml").write_text(
+        "defaults:\n  daily_realized_loss: {enabled: true, limit: 50}\n"
+    )
+    return load_risk_config(tmp_path / "accounts.yaml", tmp_path / "risk.yaml")
+
+
+def fill(side: str, price: str, n: int) -> OrderFilled:
+    return OrderFilled(
+        f"o{n}",
+        "v",
+        f"t{n}",
+        "ES",
+        OrderSide(side),
+        Decimal(1),
+        Decimal(price),
+        Decimal(0),
+        Liquidity.TAKER,
+        0,
+    )
+
+
+async def service_at(tmp_path: Path, now: int) -> tuple[RiskService, Store]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = Store(f"sqlite:///{tmp_path / 'risk.db'}")
+    await asyncio.to_thread(store.open)
+    risk = RiskService(
+        config(tmp_path), RiskStore(store), EventBus(), ThreadPoolExecutor(1), clock=lambda: now
+    )
+    await risk.start(lambda _account: [])
+    return risk, store
+
+
+async def stop(risk: RiskService, store: Store) -> None:
+    await risk.stop()
+    store.close()
+
+
+async def lock_account(tmp_path: Path) -> None:
+    risk, store = await service_at(tmp_path, chicago(16, 10))
+    risk.on_fill("acct", "bot", fill("buy", "5000", 1))
+    risk.on_fill("acct", "bot", fill("sell", "4900", 2))
+    await risk.flush()
+    assert [lock.rule for lock in risk.engine.states["acct"].lockouts] == ["daily_realized_loss"]
+    await stop(risk, store)
+
+
+async def test_lockout_survives_a_restart_before_the_reset(tmp_path: Path) -> None:
+    await lock_account(tmp_path)
+    risk, store = await service_at(tmp_path, chicago(16, 16))
+    try:
+        verdict = risk.check_order("acct", "bot", OrderRequest("ES", OrderSide.BUY, Decimal(1)))
+        assert not verdict.allowed
+        assert verdict.rule == "daily_realized_loss"
+        assert risk.engine.states["acct"].daily_realized == Decimal(-100)
+    finally:
+        await stop(risk, store)
+
+
+async def test_reset_missed_during_downtime_is_applied_at_start(tmp_path: Path) -> None:
+    await lock_account(tmp_path)
+    risk, store = await service_at(tmp_path, chicago(18, 9))  # two resets went by while down
+    try:
+        state = risk.engine.states["acct"]
+        assert state.lockouts == []
+        assert state.daily_realized == 0
+        assert state.last_reset_ts == chicago(17, 17)
+        verdict = risk.check_order("acct", "bot", OrderRequest("ES", OrderSide.BUY, Decimal(1)))
+        assert verdict.allowed
+        reads = risk.reads
+        log = await reads.log("acct", kinds=["reset", "expiry"], offset=0, limit=10)
+        assert [line["kind"] for line in log["items"]] == ["reset", "expiry"]
+        lockouts = await reads.lockouts("acct", active_only=False, offset=0, limit=10)
+        (lockout,) = lockouts["items"]
+        assert lockout["cleared_by"] == "expired"
+    finally:
+        await stop(risk, store)
+    # Idempotent: starting again the same morning applies nothing more.
+    risk, store = await service_at(tmp_path, chicago(18, 10))
+    try:
+        log = await risk.reads.log("acct", kinds=["reset"], offset=0, limit=10)
+        assert log["total"] == 1
+    finally:
+        await stop(risk, store)
