@@ -154,6 +154,15 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, int]] = [
     ("GET", "/api/health", None, 200),
     ("GET", "/api/version", None, 200),
     ("GET", "/metrics", None, 200),
+    # The fake service has no risk engine: authorised callers get 404 risk_disabled, but
+    # the key is checked first, like everywhere else.
+    ("GET", "/api/risk/accounts", None, 404),
+    ("GET", "/api/risk/accounts/acct", None, 404),
+    ("GET", "/api/risk/lockouts", None, 404),
+    ("GET", "/api/risk/enforcements", None, 404),
+    ("GET", "/api/risk/audit", None, 404),
+    ("POST", "/api/risk/accounts/acct/unlock", {"reason": "checked"}, 404),
+    ("PUT", "/api/risk/rules", {"rules": {}}, 404),
 ]
 KEYS = {
     "no key": {},
@@ -214,7 +223,7 @@ def test_matrix_covers_every_route(app: FastAPI) -> None:
 def _template(path: str) -> str:
     for bot in ("alpha", "runner", "sleeper"):
         path = path.replace(f"/{bot}", "/{bot_id}")
-    return path
+    return path.replace("/acct", "/{account_id}")
 
 
 def test_auth_error_wins_over_body_errors(client: TestClient) -> None:

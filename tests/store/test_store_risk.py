@@ -115,11 +115,8 @@ def test_to_api_forms() -> None:
 def test_from_lockout_takes_the_engines_lockout() -> None:
     from algotrade.risk.decisions import Lockout, LockUntil
 
-    engine_lockout = Lockout("acct1", "cooldown", "3 losses", T0, LockUntil.TIME, T0 + SECOND)
-    record = LockoutRecord.from_lockout(engine_lockout)
-    assert record == lockout(
-        rule="cooldown", reason="3 losses", until_kind="time", until_ts=T0 + SECOND
-    )
+    record = LockoutRecord.from_lockout(Lockout("acct1", "cd", "why", T0, LockUntil.TIME, T0 + 1))
+    assert record == lockout(rule="cd", reason="why", until_kind="time", until_ts=T0 + 1)
     assert type(record.until_kind) is str
 
 

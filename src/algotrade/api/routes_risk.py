@@ -14,7 +14,8 @@ from algotrade.core.errors import ConfigError
 from algotrade.daemon.risk_service import RiskService
 from algotrade.daemon.service_api import BotServiceApi, ServiceError
 
-router = APIRouter(prefix="/api/risk", tags=["risk"])
+# Router-level: the key is checked before anything else answers (even "risk disabled").
+router = APIRouter(prefix="/api/risk", tags=["risk"], dependencies=[Depends(require_access)])
 AccountId = Annotated[str, Path(min_length=1, max_length=64)]
 Offset = Annotated[int, Query(ge=0)]
 Limit = Annotated[int, Query(ge=1, le=1000)]

@@ -149,6 +149,7 @@ class RiskService:
         self._bots_of: Callable[[str], Iterable[BotActor]] = lambda _account: ()
         self._stopping = False
         self.decisions_committed = 0
+        self.commit_failures = 0
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, bots_of: Callable[[str], Iterable[BotActor]]) -> None:
@@ -364,12 +365,31 @@ class RiskService:
                         audit=audit,
                     )
                     ids = await loop.run_in_executor(self._executor, commit)
-                except Exception:
-                    _log.exception("committing risk decisions for %s failed; retrying", account_id)
+                except Exception as exc:
+                    # Never dropped: decisions are facts. Back off (up to 30 s) and say so; the
+                    # account's lockouts still hold in memory meanwhile.
+                    self.commit_failures += 1
+                    delay = min(0.5 * 2 ** min(self.commit_failures, 6), 30.0)
+                    _log.exception(
+                        "committing risk decisions for %s failed (%d in a row); retry in %.1f s",
+                        account_id,
+                        self.commit_failures,
+                        delay,
+                    )
+                    self._bus.publish(
+                        Topic.RISK,
+                        None,
+                        {
+                            "kind": "alert",
+                            "account_id": account_id,
+                            "message": f"risk decisions not persisted: {type(exc).__name__}",
+                        },
+                    )
                     self._pending = items + self._pending
-                    await asyncio.sleep(0.5)
+                    await asyncio.sleep(delay)
                     self._wakeup.set()
                     continue
+                self.commit_failures = 0
                 self.decisions_committed += len(items)
                 enforcement_ids = iter(
                     log_id
