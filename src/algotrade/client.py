@@ -249,6 +249,84 @@ class AlgoTradeClient:
         """The Prometheus exposition text."""
         return self._do(_METRICS)
 
+    # -- account risk (/api/risk) ------------------------------------------------------------
+
+    @staticmethod
+    def _risk_path(what: str, **query: str | int | bool | list[str] | None) -> str:
+        """``/api/risk/<what>?...``: None values left out, lists repeated, bools as true/false."""
+        parts: list[str] = []
+        for key, value in query.items():
+            for item in value if isinstance(value, list) else [value]:
+                if item is None:
+                    continue
+                text = ("true" if item else "false") if isinstance(item, bool) else str(item)
+                parts.append(f"{key}={quote(text, safe='')}")
+        return f"/api/risk/{what}" + ("?" + "&".join(parts) if parts else "")
+
+    def risk_accounts(self) -> list[dict[str, Any]]:
+        """Every guarded account's risk snapshot: balance, equity, daily PnL, positions,
+        lockouts, rules."""
+        return self._do(_objs(self._risk_path("accounts")))
+
+    def risk_account(self, account_id: str) -> dict[str, Any]:
+        """One account's risk snapshot; ``ApiError`` 404 for an unknown account."""
+        return self._do(_obj("GET", self._risk_path(f"accounts/{quote(account_id, safe='')}")))
+
+    def risk_lockouts(
+        self,
+        account_id: str | None = None,
+        *,
+        active_only: bool = True,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        """A page of lockouts, oldest first: ``{"items", "total", "offset", "limit"}``;
+        ``active_only=False`` includes cleared ones."""
+        path = self._risk_path(
+            "lockouts", account_id=account_id, active_only=active_only, offset=offset, limit=limit
+        )
+        return self._do(_obj("GET", path))
+
+    def risk_enforcements(
+        self,
+        account_id: str | None = None,
+        *,
+        kinds: Iterable[str] | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        """A page of the risk log, oldest first; ``kinds`` keeps only those (breach, lockout,
+        enforcement, alert, expiry, reset, unlock, ...)."""
+        path = self._risk_path(
+            "enforcements",
+            account_id=account_id,
+            kind=None if kinds is None else list(kinds),
+            offset=offset,
+            limit=limit,
+        )
+        return self._do(_obj("GET", path))
+
+    def risk_audit(self, offset: int = 0, limit: int = 100) -> dict[str, Any]:
+        """A page of the audit trail (unlocks, rule changes), oldest first."""
+        return self._do(_obj("GET", self._risk_path("audit", offset=offset, limit=limit)))
+
+    def risk_unlock(self, account_id: str, reason: str, rule: str | None = None) -> dict[str, Any]:
+        """Clear the account's lockouts (of ``rule`` only, when given); admin key only.
+        Answers ``{"account_id", "cleared": [rule, ...]}``."""
+        path = self._risk_path(f"accounts/{quote(account_id, safe='')}/unlock")
+        body: dict[str, Any] = (
+            {"reason": reason} if rule is None else {"reason": reason, "rule": rule}
+        )
+        return self._do(_obj("POST", path, body=body))
+
+    def risk_set_rules(
+        self, rules: Mapping[str, Mapping[str, Any]], account_id: str | None = None
+    ) -> dict[str, Any]:
+        """Change rule parameters (``{rule: {param: value}}``) of one account, or of all when
+        ``account_id`` is None; admin key only. Answers ``{"account_id", "applied"}``."""
+        body = {"account_id": account_id, "rules": {k: dict(v) for k, v in rules.items()}}
+        return self._do(_obj("PUT", self._risk_path("rules"), body=body))
+
 
 class AsyncAlgoTradeClient:
     """Asyncio client: the same calls as ``AlgoTradeClient``, plus ``watch`` for live events."""
@@ -369,3 +447,61 @@ class AsyncAlgoTradeClient:
             raise DaemonUnreachable(url, "invalid URL") from exc
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             raise DaemonUnreachable(url, _transport_reason(exc)) from exc
+
+    # -- account risk (/api/risk): the calls of ``AlgoTradeClient`` -----------------------------
+
+    async def risk_accounts(self) -> list[dict[str, Any]]:
+        return await self._do(_objs(AlgoTradeClient._risk_path("accounts")))
+
+    async def risk_account(self, account_id: str) -> dict[str, Any]:
+        path = AlgoTradeClient._risk_path(f"accounts/{quote(account_id, safe='')}")
+        return await self._do(_obj("GET", path))
+
+    async def risk_lockouts(
+        self,
+        account_id: str | None = None,
+        *,
+        active_only: bool = True,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        path = AlgoTradeClient._risk_path(
+            "lockouts", account_id=account_id, active_only=active_only, offset=offset, limit=limit
+        )
+        return await self._do(_obj("GET", path))
+
+    async def risk_enforcements(
+        self,
+        account_id: str | None = None,
+        *,
+        kinds: Iterable[str] | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        path = AlgoTradeClient._risk_path(
+            "enforcements",
+            account_id=account_id,
+            kind=None if kinds is None else list(kinds),
+            offset=offset,
+            limit=limit,
+        )
+        return await self._do(_obj("GET", path))
+
+    async def risk_audit(self, offset: int = 0, limit: int = 100) -> dict[str, Any]:
+        path = AlgoTradeClient._risk_path("audit", offset=offset, limit=limit)
+        return await self._do(_obj("GET", path))
+
+    async def risk_unlock(
+        self, account_id: str, reason: str, rule: str | None = None
+    ) -> dict[str, Any]:
+        path = AlgoTradeClient._risk_path(f"accounts/{quote(account_id, safe='')}/unlock")
+        body: dict[str, Any] = (
+            {"reason": reason} if rule is None else {"reason": reason, "rule": rule}
+        )
+        return await self._do(_obj("POST", path, body=body))
+
+    async def risk_set_rules(
+        self, rules: Mapping[str, Mapping[str, Any]], account_id: str | None = None
+    ) -> dict[str, Any]:
+        body = {"account_id": account_id, "rules": {k: dict(v) for k, v in rules.items()}}
+        return await self._do(_obj("PUT", AlgoTradeClient._risk_path("rules"), body=body))

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -264,6 +265,25 @@ def test_delete_needs_yes_without_a_tty(daemon: DaemonProcess) -> None:
     assert ok(cli(daemon.url, "delete", "doomed", "--yes")).strip() == "deleted bot 'doomed'"
     gone = cli(daemon.url, "show", "doomed")
     assert_one_line_error(gone.exit_code, gone.stderr, 2, "404 not_found: no bot 'doomed'")
+
+
+def test_delete_on_a_tty_asks_first(daemon: DaemonProcess, monkeypatch: pytest.MonkeyPatch) -> None:
+    from algotrade.cli import bots_cmd
+
+    daemon.ok("POST", "/api/bots", json=sim_bot("asked", 4))
+    # Only the TTY check is faked; the answer comes through click's prompt from the runner.
+    monkeypatch.setattr(
+        bots_cmd, "sys", SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True))
+    )
+    args = ["bots", "--daemon-url", daemon.url, "delete", "asked"]
+    declined = RUNNER.invoke(app, args, input="n\n", env=CLI_ENV)
+    assert declined.exit_code == 1
+    assert "Delete bot 'asked'" in declined.stdout
+    assert "aborted: bot 'asked' not deleted" in declined.stderr
+    assert daemon.call("GET", "/api/bots/asked").status_code == 200
+    confirmed = RUNNER.invoke(app, args, input="y\n", env=CLI_ENV)
+    assert "deleted bot 'asked'" in ok(confirmed)
+    assert daemon.call("GET", "/api/bots/asked").status_code == 404
 
 
 def test_unknown_bot_from_the_real_entry_point(daemon: DaemonProcess) -> None:

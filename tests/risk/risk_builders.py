@@ -33,7 +33,9 @@ def engine(balance: str = "50000", **rules: dict[str, Any]) -> RiskEngine:
 
 
 def fill(ts: int, side: str, qty: str, price: str, symbol: str = "ES", **kw: Any) -> AccountFill:
-    money = {k: D(v) if isinstance(v, str) else v for k, v in kw.items()}
+    money = {
+        k: D(v) if k in ("fee", "realized_pnl") and isinstance(v, str) else v for k, v in kw.items()
+    }
     return AccountFill(ACCOUNT, ts, symbol, side, D(qty), D(price), **money)
 
 

@@ -261,3 +261,69 @@ def test_admin_unlock_of_a_daily_limit_holds_until_the_reset() -> None:
     e.on_event(fill(at(16, 18), "buy", "1", "5000"))
     (breach,) = breaches(e, fill(at(16, 18, 1), "sell", "1", "4800"))
     assert breach.rule == "daily_realized_loss"
+
+
+def test_contract_multiplier_scales_unrealized_and_realized_pnl() -> None:
+    from algotrade.risk.engine import RiskEngine
+    from algotrade.risk.rules_config import AccountConfig, DailyReset, RiskRules
+
+    e = RiskEngine(
+        {ACCOUNT: AccountConfig(id=ACCOUNT, starting_balance=D(50000), multipliers={"ES": D(50)})},
+        {
+            ACCOUNT: RiskRules.model_validate(
+                {"max_unrealized_loss": {"enabled": True, "limit": 500}}
+            )
+        },
+        {ACCOUNT: DailyReset()},
+    )
+    t = at(16, 9)
+    e.on_event(fill(t, "buy", "1", "5000"))
+    assert breaches(e, mark(t + 1, "4991")) == []  # 9 points × 50 = 450
+    (breach,) = breaches(e, mark(t + 2, "4990"))  # 10 points × 50 = 500
+    assert breach.rule == "max_unrealized_loss"
+    e.on_event(fill(t + 3, "sell", "1", "4990"))
+    assert e.states[ACCOUNT].daily_realized == D(-500)
+
+
+def test_a_fill_refreshes_the_mark_and_closes_its_order() -> None:
+    from algotrade.risk.events import OrderUpdate
+
+    e = engine()
+    t = at(16, 9)
+    e.on_event(mark(t, "5000"))
+    e.on_event(
+        OrderUpdate(ACCOUNT, t, "s1", "ES", "sell", "stop", D(1), "open", stop_price=D(4990))
+    )
+    e.on_event(fill(t + 1, "buy", "1", "5010"))
+    assert e.states[ACCOUNT].marks["ES"] == D(5010)
+    e.on_event(fill(t + 2, "sell", "1", "4990", order_id="s1"))  # the stop filled
+    assert "s1" not in e.states[ACCOUNT].open_orders
+    e.on_event(fill(t + 3, "buy", "1", "5000"))
+    assert not e.states[ACCOUNT].is_protected("ES")  # the filled stop protects nothing
+
+
+def test_lock_only_rules_keep_protective_orders_and_flatten_cancels_all() -> None:
+    e = engine(
+        cooldown_after_loss={"loss_threshold": 10, "cooldown_minutes": 5},
+        daily_realized_loss={"limit": 1000},
+    )
+    t = at(16, 9)
+    e.on_event(fill(t, "buy", "1", "5000"))
+    (breach,) = breaches(e, fill(t + 1, "sell", "1", "4980"))
+    assert breach.rule == "cooldown_after_loss"
+    assert all(a.keep_protective for a in breach.actions)
+    e2 = engine(daily_realized_loss={"limit": 10})
+    e2.on_event(fill(t, "buy", "2", "5000"))
+    (flatten,) = breaches(e2, fill(t + 1, "sell", "1", "4980"))
+    assert not flatten.actions[0].keep_protective
+
+
+def test_unlocking_trailing_drawdown_restarts_the_trail() -> None:
+    e = engine(balance="50000", trailing_drawdown={"amount": 1000})
+    t = at(16, 9)
+    e.on_event(fill(t, "buy", "1", "5000"))
+    e.on_event(mark(t + 1, "5800"))
+    assert breaches(e, mark(t + 2, "4800"))[0].rule == "trailing_drawdown"
+    e.unlock(ACCOUNT)
+    assert breaches(e, mark(t + 3, "4790")) == []  # measured from the new peak
+    assert e.states[ACCOUNT].peak_equity == D(49800)

@@ -29,6 +29,7 @@ from algotrade.client import (
     AsyncAlgoTradeClient,
     ClientError,
     DaemonUnreachable,
+    StreamClosedError,
 )
 from algotrade.core.errors import InputError
 from algotrade.daemon.bot_config import BOT_ID_PATTERN, FeedKind
@@ -38,6 +39,10 @@ DEFAULT_DAEMON_URL = "http://127.0.0.1:8080"
 DEFAULT_TOPICS = (Topic.STATUS, Topic.ORDERS, Topic.FILLS)
 # 4xx answers that are not about the request's content: retry with a key, or later.
 _NOT_INPUT_STATUSES = frozenset({401, 403, 408, 429})
+_CLOSE_MEANINGS = {
+    1012: "the daemon is shutting down or restarting",
+    1013: "this client read too slowly and fell behind the event stream",
+}
 T = TypeVar("T")
 
 bots_app = typer.Typer(
@@ -104,7 +109,8 @@ def _wants_json(ctx: typer.Context, flag: bool) -> bool:
 
 def exit_code_for(status: int) -> int:
     """2 when the request's content was wrong (fix the input), 1 for everything else."""
-    return EXIT_BAD_INPUT if 400 <= status < 500 and status not in _NOT_INPUT_STATUSES else 1
+    bad_input = 400 <= status < 500 and status not in _NOT_INPUT_STATUSES
+    return EXIT_BAD_INPUT if bad_input else EXIT_FAILURE
 
 
 @contextmanager
@@ -125,6 +131,8 @@ def _guarded() -> Iterator[None]:
         )
     except InputError as exc:
         fail(str(exc), EXIT_BAD_INPUT)
+    except StreamClosedError as exc:
+        fail(f"{exc} ({_CLOSE_MEANINGS.get(exc.code, 'connection ended')})", EXIT_FAILURE)
     except ClientError as exc:
         fail(str(exc), EXIT_FAILURE)
     except BrokenPipeError:
@@ -259,7 +267,7 @@ def create(
         str | None, typer.Option(help="fee rate per fill, fraction of notional")
     ] = None,
     auto_resume: Annotated[
-        bool, typer.Option("--auto-resume", help="restart it when the daemon restarts")
+        bool, typer.Option("--auto-resume", help="run it again after a daemon restart")
     ] = False,
     json_flag: JsonFlag = False,
 ) -> None:
@@ -288,35 +296,25 @@ def _print_created(status: dict[str, Any]) -> None:
 # -- control -------------------------------------------------------------------------------
 
 
-def _control(
-    ctx: typer.Context, json_flag: bool, command: Callable[[AlgoTradeClient], Any]
-) -> None:
-    status = _call(ctx, command)
-    _show(ctx, json_flag, status, lambda s: render.write_line(render.status_line(s)))
+def _control_command(name: str, method: Callable[[AlgoTradeClient, str], Any], doc: str) -> None:
+    def command(ctx: typer.Context, bot_id: BotId, json_flag: JsonFlag = False) -> None:
+        status = _call(ctx, lambda client: method(client, bot_id))
+        _show(ctx, json_flag, status, lambda s: render.write_line(render.status_line(s)))
+
+    command.__doc__ = doc
+    bots_app.command(name)(command)
 
 
-@bots_app.command()
-def start(ctx: typer.Context, bot_id: BotId, json_flag: JsonFlag = False) -> None:
-    """Start a stopped (or failed) bot."""
-    _control(ctx, json_flag, lambda c: c.start_bot(bot_id))
-
-
-@bots_app.command()
-def stop(ctx: typer.Context, bot_id: BotId, json_flag: JsonFlag = False) -> None:
-    """Stop a running or paused bot (positions stay as they are)."""
-    _control(ctx, json_flag, lambda c: c.stop_bot(bot_id))
-
-
-@bots_app.command()
-def pause(ctx: typer.Context, bot_id: BotId, json_flag: JsonFlag = False) -> None:
-    """Pause a running bot: it keeps receiving prices but sends no new orders."""
-    _control(ctx, json_flag, lambda c: c.pause_bot(bot_id))
-
-
-@bots_app.command()
-def resume(ctx: typer.Context, bot_id: BotId, json_flag: JsonFlag = False) -> None:
-    """Resume a paused bot."""
-    _control(ctx, json_flag, lambda c: c.resume_bot(bot_id))
+_control_command("start", AlgoTradeClient.start_bot, "Start a stopped (or failed) bot.")
+_control_command(
+    "stop", AlgoTradeClient.stop_bot, "Stop a running or paused bot (positions stay open)."
+)
+_control_command(
+    "pause",
+    AlgoTradeClient.pause_bot,
+    "Pause a running bot: it keeps receiving prices but sends no new orders.",
+)
+_control_command("resume", AlgoTradeClient.resume_bot, "Resume a paused bot.")
 
 
 @bots_app.command()

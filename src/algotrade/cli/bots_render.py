@@ -294,18 +294,23 @@ def event_line(topic: str, data: Mapping[str, Any]) -> str:
         )
     if topic == "orders":
         price = data.get("limit_price") or data.get("stop_price") or ""
-        reason = f" {data['reason']}" if data.get("reason") else ""
+        reason = f": {data['reason']}" if data.get("reason") else ""
         return (
             f"{_clock(data.get('updated_at'))} order  {bot} {data.get('client_order_id')} "
             f"{data.get('side')} {data.get('type')} {data.get('qty')} {data.get('symbol')}"
             f"{' @ ' + str(price) if price else ''} {data.get('status')} "
-            f"filled {data.get('filled_qty')}{reason}"
+            f"{data.get('filled_qty')}/{data.get('qty')}{reason}"
         )
     if topic == "logs":
         return (
             f"{_clock(data.get('timestamp'))} log    {bot} {data.get('level')} "
             f"{data.get('kind')}: {data.get('message')}"
         )
+    if topic == "risk" and "kind" in data:  # rejected, breach, expired, alert, ...
+        rule = f" {data['rule']}" if data.get("rule") else ""
+        detail = data.get("reason") or data.get("message") or ""
+        who = data.get("account_id") or bot
+        return f"{_clock(None)} risk   {who} {data['kind']}{rule}{': ' if detail else ''}{detail}"
     compact = json.dumps(dict(data), separators=(",", ":"), default=str)
     return f"{_clock(None)} {topic:<6} {bot} {compact}"
 

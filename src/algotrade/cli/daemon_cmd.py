@@ -9,9 +9,6 @@ from typing import Annotated, Any
 import typer
 
 from algotrade.cli.errors import fail
-from algotrade.daemon.lock import DataDirLocked
-from algotrade.daemon.runtime import PortInUse, run_daemon
-from algotrade.daemon.settings import load_settings
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "daemon" / "example_config.toml"
 
@@ -34,6 +31,12 @@ def daemon(
     ] = False,
 ) -> None:
     """Run the bot daemon in the foreground (for systemd, Docker or a terminal)."""
+    # Imported here: the daemon stack (FastAPI, uvicorn, SQLAlchemy) is heavy, and every other
+    # command would pay for it at start-up.
+    from algotrade.daemon.lock import DataDirLocked  # noqa: PLC0415
+    from algotrade.daemon.runtime import PortInUse, run_daemon  # noqa: PLC0415
+    from algotrade.daemon.settings import load_settings  # noqa: PLC0415
+
     if example and config is not None:
         fail("--example and --config are exclusive")
     overrides: dict[str, Any] = {}

@@ -22,7 +22,7 @@ from algotrade.core.engine import Engine
 from algotrade.core.events import Bar, OrderEvent, OrderFilled, OrderRejected, OrderSide
 from algotrade.core.instruments import InstrumentRegistry
 from algotrade.core.money import decimal_text
-from algotrade.core.orders import Order, OrderRequest, OrderStatus
+from algotrade.core.orders import Order, OrderRequest, OrderStatus, OrderType
 from algotrade.core.portfolio import Portfolio
 from algotrade.core.timeutil import ns_to_iso
 from algotrade.daemon import persist
@@ -316,9 +316,19 @@ class BotActor:
         verdict = risk.check_order(self.config.account_id, self.config.bot_id, request)
         return verdict.allowed, f"risk rule {verdict.rule}: {verdict.reason}"
 
-    def enforce(self, kind: str, symbol: str, qty: Decimal) -> Decimal:
-        """Carry out a risk enforcement on this bot: cancel its orders, or close up to ``|qty|``
-        of its ``symbol`` position in the direction of ``qty``. Returns the qty it sent."""
+    def enforce(
+        self,
+        kind: str,
+        symbol: str,
+        qty: Decimal,
+        *,
+        order_id: str = "",
+        keep_protective: bool = True,
+    ) -> Decimal:
+        """Carry out a risk enforcement on this bot: cancel its orders (one, or all of
+        ``symbol``/all symbols, keeping protective stops and reduce-only orders unless told),
+        or close up to ``|qty|`` of its ``symbol`` position in the direction of ``qty``.
+        Returns the qty it sent."""
         engine = self.engine
         if engine is None:
             return Decimal(0)
@@ -326,7 +336,14 @@ class BotActor:
         sent = Decimal(0)
         try:
             if kind == "cancel_orders":
-                engine.cancel_all(symbol or None)
+                for order in engine.open_orders(symbol or None):
+                    request = order.request
+                    protective = request.reduce_only or request.type is OrderType.STOP
+                    if order_id and order.client_order_id != order_id:
+                        continue
+                    if keep_protective and protective and not order_id:
+                        continue
+                    engine.cancel_order(order.client_order_id)
             elif kind == "close_position":
                 held = self.portfolio.position_qty(symbol)
                 if held and (held > 0) != (qty > 0):

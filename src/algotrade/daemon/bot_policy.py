@@ -14,7 +14,8 @@ HUNDRED = Decimal(100)
 
 
 class BotRiskPolicy(BasicRiskPolicy):
-    """``leverage`` caps gross position value at equity × leverage; ``max_position_pct`` caps
+    """``leverage`` caps a symbol's position value at equity × leverage (checked per order on the
+    projected position, via ``BasicRiskPolicy.max_leverage``); ``max_position_pct`` caps
     one symbol's position value at that % of equity × leverage; ``risk_per_trade_pct`` caps
     the value of any single order that adds exposure at that % of equity × leverage. The
     ``account_guard`` is the account risk engine's verdict, asked last, for every order."""

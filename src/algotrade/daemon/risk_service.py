@@ -26,6 +26,7 @@ from algotrade.core.orders import Order, OrderRequest
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.risk.config_loader import RiskConfig, rules_from_dict
 from algotrade.risk.decisions import (
+    Action,
     ActionKind,
     Breach,
     Decision,
@@ -35,7 +36,15 @@ from algotrade.risk.decisions import (
 )
 from algotrade.risk.engine import RiskEngine
 from algotrade.risk.events import AccountEvent, AccountFill, MarkUpdate, OrderIntent, OrderUpdate
-from algotrade.store.records_risk import AuditRecord, LockoutRecord, RiskLogRecord, RiskStateRecord
+from algotrade.risk.journal import (
+    decision_log,
+    expired_clears,
+    jsonable,
+    lockout_from_record,
+    lockout_record,
+    state_record,
+)
+from algotrade.store.records_risk import AuditRecord, RiskLogRecord
 from algotrade.store.risk_store import RiskStore
 
 if TYPE_CHECKING:
@@ -44,71 +53,6 @@ if TYPE_CHECKING:
 _log = logging.getLogger("algotrade.risk")
 ENFORCEMENT_RETRIES = 3
 ENFORCEMENT_CHECK_S = 2.0
-
-
-def lockout_record(lockout: Lockout) -> LockoutRecord:
-    return LockoutRecord(
-        account_id=lockout.account_id,
-        rule=lockout.rule,
-        reason=lockout.reason,
-        start_ts=lockout.start_ts,
-        until_kind=lockout.until.value,
-        until_ts=lockout.until_ts,
-    )
-
-
-def lockout_from_record(record: LockoutRecord) -> Lockout:
-    return Lockout(
-        record.account_id,
-        record.rule,
-        record.reason,
-        record.start_ts,
-        LockUntil(record.until_kind),
-        record.until_ts,
-    )
-
-
-def decision_log(decision: Decision) -> list[RiskLogRecord]:
-    """The log lines a decision adds: breaches, their actions, lockouts, expiries, resets."""
-    lines: list[RiskLogRecord] = []
-    account = decision.account_id
-    if decision.reset:
-        lines.append(RiskLogRecord(account, decision.ts, "reset", message="daily reset"))
-    for lockout in decision.expired:
-        lines.append(
-            RiskLogRecord(account, decision.ts, "expiry", rule=lockout.rule, message=lockout.reason)
-        )
-    for breach in decision.breaches:
-        lines.append(
-            RiskLogRecord(account, breach.ts, "breach", rule=breach.rule, message=breach.message)
-        )
-        if breach.lockout is not None:
-            lines.append(
-                RiskLogRecord(
-                    account,
-                    breach.ts,
-                    "lockout",
-                    rule=breach.rule,
-                    message=breach.lockout.reason,
-                    data={"until": breach.lockout.until.value, "until_ts": breach.lockout.until_ts},
-                )
-            )
-        for action in breach.actions:
-            kind = "alert" if action.kind is ActionKind.ALERT else "enforcement"
-            lines.append(
-                RiskLogRecord(
-                    account,
-                    breach.ts,
-                    kind,
-                    rule=breach.rule,
-                    action=action.kind.value,
-                    symbol=action.symbol,
-                    qty=action.qty if action.qty else None,
-                    status="requested" if kind == "enforcement" else "",
-                    message=action.message,
-                )
-            )
-    return lines
 
 
 @dataclass(slots=True)
@@ -313,30 +257,14 @@ class RiskService:
             for item in batch:
                 by_account.setdefault(item.decision.account_id, []).append(item)
             for account_id, items in by_account.items():
-                state = self.engine.states[account_id]
-                record = RiskStateRecord(
-                    account_id,
-                    state.trading_day,
-                    state.last_reset_ts,
-                    state.to_dict(),
-                    state.last_ts,
-                )
+                record = state_record(self.engine.states[account_id])
                 new_lockouts = [
                     lockout_record(b.lockout)
                     for item in items
                     for b in item.decision.breaches
                     if b.lockout is not None
                 ]
-                cleared = [
-                    (
-                        (lock.account_id, lock.rule, lock.start_ts),
-                        item.decision.ts,
-                        "expired",
-                        "expired",
-                    )
-                    for item in items
-                    for lock in item.decision.expired
-                ] + [
+                cleared = [c for item in items for c in expired_clears(item.decision)] + [
                     ((lock.account_id, lock.rule, lock.start_ts), item.decision.ts, by, why)
                     for item in items
                     for lock, by, why in item.cleared
@@ -452,23 +380,29 @@ class RiskService:
             task.add_done_callback(_report)
 
     async def _enforce_with_retry(
-        self, breach: Breach, action: Any, bots: list[BotActor], log_id: int | None
+        self, breach: Breach, action: Action, bots: list[BotActor], log_id: int | None
     ) -> None:
+        state = self.engine.states[breach.account_id]
+        target = state.qty(action.symbol) + action.qty  # where a close should leave the position
         for attempt in range(1, ENFORCEMENT_RETRIES + 1):
-            remaining = abs(action.qty)
-            for bot in bots:  # share a partial close out; never close more than asked
-                if action.kind is ActionKind.CANCEL_ORDERS:
-                    bot.enforce(action.kind.value, action.symbol, action.qty)
-                elif remaining > 0:
-                    signed = remaining if action.qty > 0 else -remaining
-                    remaining -= bot.enforce(action.kind.value, action.symbol, signed)
-            if action.kind is ActionKind.CANCEL_ORDERS or await self._closed(
-                breach.account_id, action
-            ):
+            if action.kind is ActionKind.CANCEL_ORDERS:
+                for bot in bots:
+                    bot.enforce(
+                        action.kind.value,
+                        action.symbol,
+                        action.qty,
+                        order_id=action.order_id,
+                        keep_protective=action.keep_protective,
+                    )
                 await self._log_status(log_id, "done", attempt, "")
                 return
+            remaining = self._still_to_close(breach.account_id, action, target)
+            for bot in bots:  # share the close out; never close more than still needed
+                if remaining == 0:
+                    break
+                remaining -= bot.enforce(action.kind.value, action.symbol, remaining)
             await asyncio.sleep(min(ENFORCEMENT_CHECK_S * attempt, 10))
-            if await self._closed(breach.account_id, action):
+            if self._still_to_close(breach.account_id, action, target) == 0:
                 await self._log_status(log_id, "done", attempt, "")
                 return
         message = (
@@ -490,14 +424,12 @@ class RiskService:
             Topic.RISK, None, {"kind": "alert", "account_id": breach.account_id, "message": message}
         )
 
-    async def _closed(self, account_id: str, action: Any) -> bool:
-        await asyncio.sleep(0)
-        if action.kind is ActionKind.FLATTEN:
-            return not self.engine.states[account_id].positions
-        if action.kind is ActionKind.CLOSE_POSITION:
-            held = self.engine.states[account_id].qty(action.symbol)
-            return held == 0 or (held > 0) == (action.qty > 0)
-        return True
+    def _still_to_close(self, account_id: str, action: Action, target: Decimal) -> Decimal:
+        """Signed qty still to trade to bring the position to ``target`` (0 when there)."""
+        held = self.engine.states[account_id].qty(action.symbol)
+        if (action.qty < 0 and held <= target) or (action.qty > 0 and held >= target):
+            return Decimal(0)
+        return target - held
 
     async def _log_status(
         self, log_id: int | None, status: str, attempts: int, message: str
@@ -513,7 +445,7 @@ class RiskService:
         return [self.account(a) for a in self.engine.accounts]
 
     def account(self, account_id: str) -> dict[str, Any]:
-        snapshot: dict[str, Any] = _jsonable(self.engine.snapshot(account_id))
+        snapshot: dict[str, Any] = jsonable(self.engine.snapshot(account_id))
         return snapshot
 
 
@@ -526,24 +458,6 @@ def _deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]
             else value
         )
     return out
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return decimal_text(value)
-    if isinstance(value, Lockout):
-        return {
-            "rule": value.rule,
-            "reason": value.reason,
-            "start_ts": value.start_ts,
-            "until": value.until.value,
-            "until_ts": value.until_ts,
-        }
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _report(task: asyncio.Task[None]) -> None:

@@ -24,6 +24,7 @@ from algotrade import __version__
 from algotrade.api.app import create_app
 from algotrade.api.auth import ApiKeys
 from algotrade.core.errors import AlgoTradeError, ConfigError
+from algotrade.daemon.bus import EventBus
 from algotrade.daemon.file_channel import FileChannel
 from algotrade.daemon.lock import DataDirLock
 from algotrade.daemon.logging_setup import configure_logging
@@ -116,6 +117,8 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys) -> int:
         resume_all=settings.daemon.resume_all,
         risk_config=load_risk(settings),
         risk_tick_interval=settings.risk.tick_interval_s,
+        bus=EventBus(settings.api.ws_queue_size),
+        heartbeat_interval=settings.daemon.heartbeat_interval_s,
     )
     await service.start(seed_bots=settings.bots)
     app = create_app(service, keys, version=__version__)

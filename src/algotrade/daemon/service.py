@@ -58,6 +58,7 @@ class BotService:
         bus: EventBus | None = None,
         risk_config: RiskConfig | None = None,
         risk_tick_interval: float = 1.0,
+        heartbeat_interval: float = 1.0,
     ) -> None:
         self.bus = bus or EventBus()
         self._store = store
@@ -72,6 +73,8 @@ class BotService:
         self._accepting = True
         self._started_at = time.time()
         self.shutdown_requested = asyncio.Event()
+        self._heartbeat_interval = heartbeat_interval
+        self._heartbeat_task: asyncio.Task[None] | None = None
         self.risk: RiskService | None = None
         if risk_config is not None:
             self.risk = RiskService(
@@ -109,6 +112,9 @@ class BotService:
                 await self.create_bot(config)
                 if config.auto_resume:
                     to_start.append(config.bot_id)
+        self._heartbeat_task = asyncio.get_running_loop().create_task(
+            self._heartbeats(), name="bot-heartbeats"
+        )
         results = await asyncio.gather(
             *(self.start_bot(bot_id) for bot_id in to_start), return_exceptions=True
         )
@@ -165,9 +171,21 @@ class BotService:
             await self._write(self._store.set_bot_states, demoted)
         return resume
 
+    async def _heartbeats(self) -> None:
+        """Status of every bot that handled market data since the last beat, periodically."""
+        seen: dict[str, int | None] = {}
+        while True:
+            await asyncio.sleep(self._heartbeat_interval)
+            for bot_id, actor in list(self._bots.items()):
+                if actor.heartbeat_ns != seen.get(bot_id):
+                    seen[bot_id] = actor.heartbeat_ns
+                    self.bus.publish(Topic.STATUS, bot_id, actor.status().model_dump())
+
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Stop taking commands, detach every bot from its feed, flush, close the store."""
         self._accepting = False
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
         actors = list(self._bots.values())
         # SHUTDOWN leaves the stored state as it is, so bots that were running resume after a
         # restart when they opted in; it only stops market data and ends the actor's task.

@@ -26,6 +26,10 @@ class Action:
     symbol: str = ""
     qty: Decimal = Decimal(0)  # signed qty to trade for CLOSE_POSITION (negative = sell)
     message: str = ""
+    order_id: str = ""  # CANCEL_ORDERS of one order only
+    # CANCEL_ORDERS that only stops new risk keeps protective orders (stops, reduce-only);
+    # a flatten cancels everything because the positions are being closed anyway.
+    keep_protective: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from algotrade.core.timeutil import ns_to_iso
 from algotrade.risk import calendar
 from algotrade.risk import rules as rule_checks
 from algotrade.risk.decisions import (
@@ -53,14 +54,21 @@ class RiskEngine:
         self.rules = {a: rules.get(a, RiskRules()) for a in self.accounts}
         self.resets = {a: resets.get(a, DailyReset()) for a in self.accounts}
         self.states: dict[str, AccountRisk] = {
-            a: AccountRisk(a, balance=c.starting_balance, peak_equity=c.starting_balance)
+            a: AccountRisk(
+                a,
+                balance=c.starting_balance,
+                peak_equity=c.starting_balance,
+                multipliers=dict(c.multipliers),
+            )
             for a, c in self.accounts.items()
         }
 
     # ------------------------------------------------------------------ restore
     def restore(self, account_id: str, data: dict[str, Any], lockouts: Iterable[Lockout]) -> None:
         self._state(account_id)
-        self.states[account_id] = AccountRisk.from_dict(account_id, data, list(lockouts))
+        state = AccountRisk.from_dict(account_id, data, list(lockouts))
+        state.multipliers = dict(self.accounts[account_id].multipliers)
+        self.states[account_id] = state
 
     # ------------------------------------------------------------------ events
     def on_event(self, event: AccountEvent) -> list[Decision]:
@@ -99,7 +107,9 @@ class RiskEngine:
         state.trades_today += 1
         state.trade_times = [t for t in state.trade_times if t > fill.ts - HOUR_NS]
         state.trade_times.append(fill.ts)
-        state.marks.setdefault(fill.symbol, fill.price)
+        state.marks[fill.symbol] = fill.price  # a fill is the freshest price there is
+        if fill.order_id:
+            state.fill_order(fill.order_id, fill.qty)
         closing_loss = realized if realized != 0 else None
         return (
             rule_checks.pnl_rules(state, rules, fill.ts, closing_loss)
@@ -123,7 +133,9 @@ class RiskEngine:
         # An order that reached the venue while the account is locked (placed outside the
         # daemon): cancel it. No trader can bypass a lockout.
         message = f"order {order.order_id} placed while locked by {lockout.rule}"
-        action = Action(ActionKind.CANCEL_ORDERS, order.symbol, message=message)
+        action = Action(
+            ActionKind.CANCEL_ORDERS, order.symbol, message=message, order_id=order.order_id
+        )
         return [Breach(state.account_id, lockout.rule, order.ts, message, (action,))]
 
     def _on_status(
@@ -226,9 +238,7 @@ class RiskEngine:
             until = (
                 "manual unlock"
                 if lockout.until is LockUntil.MANUAL
-                else (
-                    calendar.local(lockout.until_ts, "UTC").isoformat() if lockout.until_ts else "?"
-                )
+                else (ns_to_iso(lockout.until_ts) if lockout.until_ts else "?")
             )
             return PreTradeVerdict(
                 False,
@@ -294,6 +304,9 @@ class RiskEngine:
         for lock in cleared:
             if lock.until is LockUntil.RESET and state.next_reset_ts is not None:
                 state.overridden[lock.rule] = state.next_reset_ts
+            if lock.rule == "trailing_drawdown":
+                # The admin accepted the drawdown: the trail starts again from here.
+                state.peak_equity = state.equity()
         return cleared
 
     def lock(self, lockout: Lockout) -> None:
@@ -325,6 +338,7 @@ class RiskEngine:
             },
             "can_trade": state.can_trade,
             "connected": state.connected,
+            "status_reason": state.status_reason,
             "last_reset_ts": state.last_reset_ts,
             "next_reset_ts": state.next_reset_ts,
             "lockouts": list(state.lockouts),

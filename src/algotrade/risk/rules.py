@@ -18,7 +18,7 @@ RETRY_NS = 30_000_000_000  # re-request an enforcement that did not change the p
 
 
 def flatten_actions(state: AccountRisk, message: str) -> tuple[Action, ...]:
-    actions = [Action(ActionKind.CANCEL_ORDERS, message=message)]
+    actions = [Action(ActionKind.CANCEL_ORDERS, message=message, keep_protective=False)]
     for symbol in sorted(state.positions):
         qty = state.positions[symbol][0]
         actions.append(Action(ActionKind.CLOSE_POSITION, symbol, -qty, message))

@@ -177,6 +177,17 @@ class AccountConfig(BaseModel):
     credentials_env: dict[str, str] = Field(default_factory=dict)
     starting_balance: Decimal = Field(default=Decimal(0), ge=0)
     daily_reset: DailyReset | None = None
+    multipliers: dict[str, Decimal] = Field(
+        default_factory=dict, description="money per point by symbol (ES: 50); default 1"
+    )
+
+    @field_validator("multipliers")
+    @classmethod
+    def _positive_multipliers(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for symbol, multiplier in value.items():
+            if multiplier <= 0:
+                raise ValueError(f"multiplier of {symbol} must be > 0")
+        return value
 
     @field_validator("credentials_env")
     @classmethod

@@ -9,6 +9,7 @@ from typing import Any
 from algotrade.risk.decisions import Lockout, LockUntil
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
 HOUR_NS = 3_600_000_000_000
 MINUTE_NS = 60_000_000_000
 
@@ -48,6 +49,8 @@ class AccountRisk:
     # An admin unlock of a lock that lasts until the reset holds until that reset: without it
     # the next fill would trip the same daily limit again at once.
     overridden: dict[str, int] = field(default_factory=dict)  # rule → until ts
+    # Money per point by symbol (ES 50); not persisted: it comes from accounts.yaml.
+    multipliers: dict[str, Decimal] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ derived
     def qty(self, symbol: str) -> Decimal:
@@ -59,7 +62,7 @@ class AccountRisk:
         mark = self.marks.get(symbol)
         if not position or mark is None or not position[0]:
             return ZERO
-        return (mark - position[1]) * position[0]
+        return (mark - position[1]) * position[0] * self.multipliers.get(symbol, ONE)
 
     def equity(self) -> Decimal:
         return self.balance + sum((self.unrealized(s) for s in self.positions), ZERO)
@@ -97,7 +100,8 @@ class AccountRisk:
             avg = (abs(qty) * avg + abs(signed_qty) * price) / abs(new)
         else:
             closed = min(abs(signed_qty), abs(qty))
-            realized = closed * (price - avg) * (1 if qty > 0 else -1)
+            direction = 1 if qty > 0 else -1
+            realized = closed * (price - avg) * direction * self.multipliers.get(symbol, ONE)
             if new == 0:
                 avg = ZERO
             elif (new > 0) != (qty > 0):
@@ -113,6 +117,14 @@ class AccountRisk:
         # A changed position ends any enforcement in flight for it.
         for key in [k for k in self.enforcing if k.endswith(f":{symbol}")]:
             del self.enforcing[key]
+
+    def fill_order(self, order_id: str, qty: Decimal) -> None:
+        """A fill of one of the open orders: it leaves the book once fully filled."""
+        order = self.open_orders.get(order_id)
+        if order is not None:
+            order.qty -= qty
+            if order.qty <= 0:
+                del self.open_orders[order_id]
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:

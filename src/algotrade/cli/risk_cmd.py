@@ -1,0 +1,394 @@
+"""``algotrade risk``: replay risk rules offline, and read or unlock a running daemon's accounts.
+
+``replay`` needs no daemon: it runs a JSONL event file through the risk engine (event time is
+the clock) and prints breaches, lockouts and rejected orders. ``status``, ``lockouts``, ``log``
+and ``unlock`` are clients of the daemon's ``/api/risk`` API. Every error is one line on
+stderr: exit 2 for bad input (a bad file, an unknown account: HTTP 400/404/409/422), exit 1
+otherwise (daemon unreachable, missing key, a trader key where an admin key is needed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from algotrade.cli.bots_cmd import DEFAULT_DAEMON_URL, exit_code_for
+from algotrade.cli.bots_render import print_json
+from algotrade.cli.errors import EXIT_BAD_INPUT, EXIT_FAILURE, fail
+from algotrade.client import AlgoTradeClient, ApiError, ClientError, DaemonUnreachable
+from algotrade.core.errors import AlgoTradeError, InputError
+from algotrade.risk.config_loader import load_risk_config
+from algotrade.risk.event_codec import format_ts, read_events
+from algotrade.risk.replay import replay as run_replay
+from algotrade.store.records_risk import LOG_KINDS
+
+T = TypeVar("T")
+DASH = "–"
+PAGE = 1000  # the API's largest page
+OUT = Console(highlight=False)  # follows sys.stdout (and its width) at each print
+
+risk_app = typer.Typer(
+    name="risk",
+    help="Account risk: replay rules over an event file; status, lockouts, log, unlock.",
+    no_args_is_help=True,
+)
+
+DaemonUrl = Annotated[
+    str,
+    typer.Option("--daemon-url", envvar="ALGOTRADE_DAEMON_URL", help="the daemon's API base URL"),
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar="ALGOTRADE_API_KEY",
+        show_default=False,
+        help="API key (prefer the env var: arguments are visible to other local users)",
+    ),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="print the API's JSON answer")]
+AccountOption = Annotated[str | None, typer.Option("--account", help="only this account")]
+
+
+# -- errors and output ---------------------------------------------------------------------
+
+
+@contextmanager
+def _guarded() -> Iterator[None]:
+    """Known errors → one line on stderr and the exit code; never a traceback."""
+    try:
+        yield
+    except ApiError as exc:
+        hints = {401: " (pass --api-key or set ALGOTRADE_API_KEY)", 403: " (needs an admin key)"}
+        fail(
+            f"{exc.status} {exc.code}: {exc.message}{hints.get(exc.status, '')}",
+            exit_code_for(exc.status),
+        )
+    except DaemonUnreachable as exc:
+        fail(
+            f"{exc}; is the daemon running? (point --daemon-url / ALGOTRADE_DAEMON_URL at it)",
+            EXIT_FAILURE,
+        )
+    except ClientError as exc:
+        fail(str(exc), EXIT_FAILURE)
+    except InputError as exc:
+        fail(str(exc), EXIT_BAD_INPUT)
+    except AlgoTradeError as exc:
+        fail(str(exc), EXIT_FAILURE)
+
+
+def _call(url: str, key: str | None, request: Callable[[AlgoTradeClient], T]) -> T:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        fail(f"--daemon-url: expected http://HOST:PORT or https://..., got {url!r}")
+    with _guarded(), AlgoTradeClient(url.strip(), key or None) as client:
+        return request(client)
+
+
+def _text(value: object) -> Text:
+    """A cell: never parsed as rich markup (messages may contain ``[...]``)."""
+    return Text(DASH if value is None or value == "" else str(value))
+
+
+Row = dict[str, Any]
+_MIN_WIDTH = {"time": 20}  # a whole ISO time; the rest may fold
+Column = tuple[str, str | Callable[[Row], object]]  # header, key or getter
+
+
+def _table(title: str, columns: Sequence[Column], items: Sequence[Row]) -> None:
+    if not items:
+        OUT.print(Text(f"{title}: none"))
+        return
+    table = Table(title=Text(f"{title} ({len(items)})"), title_justify="left")
+    for header, _ in columns:
+        table.add_column(header, overflow="fold", min_width=_MIN_WIDTH.get(header))
+    for item in items:
+        table.add_row(
+            *(_text(item[get] if isinstance(get, str) else get(item)) for _, get in columns)
+        )
+    OUT.print(table)
+
+
+def _line(text: str) -> None:
+    OUT.print(Text(text))
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """``data`` as JSON (sorted keys, indent 1), written whole or not at all."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            json.dump(data, out, sort_keys=True, indent=1, ensure_ascii=False)
+            out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"--json: cannot write {path}: {exc.strerror or exc}") from None
+
+
+# -- replay --------------------------------------------------------------------------------
+
+
+@risk_app.command()
+def replay(
+    events: Annotated[Path, typer.Option("--events", help="account events, JSONL")],
+    accounts: Annotated[Path, typer.Option("--accounts", help="accounts.yaml")],
+    rules: Annotated[Path, typer.Option("--rules", help="risk.yaml")],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="also write the whole result as JSON here")
+    ] = None,
+    db_url: Annotated[
+        str | None,
+        typer.Option(
+            "--db-url",
+            show_default=False,
+            help="persist into this empty database (SQLite or PostgreSQL URL); "
+            "default: a temporary SQLite file",
+        ),
+    ] = None,
+) -> None:
+    """Run an event file through the risk rules (event time is the clock) and report."""
+    with _guarded():
+        config = load_risk_config(accounts, rules)
+        loaded = list(read_events(events))  # the whole file is checked before anything runs
+        result = run_replay(loaded, config, db_url=db_url)
+        if json_out is not None:
+            write_json_atomic(json_out, result)
+    print_replay(result)
+    if json_out is not None:
+        _line(f"wrote {json_out}")
+
+
+def print_replay(result: dict[str, Any]) -> None:
+    counts = result["counts"]
+    _line(
+        f"replayed {counts['events']} events ({counts['order_intents']} order intents): "
+        f"{counts['breaches']} breaches, {counts['lockouts']} lockouts "
+        f"({counts['active_lockouts']} still active), {counts['rejections']} rejected orders, "
+        f"{counts['resets']} daily resets"
+    )
+    _table("Breaches", BREACH_COLUMNS, result["breaches"])
+    _table("Lockouts", LOCKOUT_COLUMNS, result["lockouts"])
+    _table("Rejected orders", REJECTION_COLUMNS, result["rejections"])
+    brief = [c for c in ACCOUNT_COLUMNS if c[0] not in ("fees", "open risk", "venue")]
+    _table("Accounts", brief, list(result["accounts"].values()))
+
+
+def _happened(breach: Row) -> str:
+    """The message, then what it asked for: actions and the lockout."""
+    parts = []
+    for action in breach["actions"]:
+        what = " ".join(p for p in (action["kind"], action["symbol"]) if p)
+        parts.append(what + (f" {action['qty']}" if action["qty"] not in ("0", None) else ""))
+    lock = breach["lockout"]
+    if lock is not None:
+        parts.append(f"locked until {_until(lock['until'], lock['until_at'])}")
+    return str(breach["message"]) + ("\n→ " + "; ".join(parts) if parts else "")
+
+
+def _until(kind: str, at: str | None) -> str:
+    if kind == "manual":
+        return "manual unlock"
+    return f"{at or '?'}" + (" (daily reset)" if kind == "reset" else "")
+
+
+def _period(since: str | None, kind: str, until: str | None) -> str:
+    return f"{since}\n{_until(kind, until)}"
+
+
+def _state(lock: Row) -> str:
+    if lock["active"]:
+        return "active"
+    why = lock["clear_reason"]
+    return f"cleared {lock['cleared_at']} by {lock['cleared_by']}" + (
+        f": {why}" if why and why != lock["cleared_by"] else ""
+    )
+
+
+def _order(intent: Row) -> str:
+    bot = f" ({intent['bot_id']})" if intent["bot_id"] else ""
+    return f"{intent['side']} {intent['qty']} {intent['symbol']}{bot}"
+
+
+def _positions(snapshot: Row) -> str:
+    held = snapshot["positions"].items()
+    return ", ".join(f"{symbol} {p['qty']} @ {p['avg_price']}" for symbol, p in held) or "flat"
+
+
+BREACH_COLUMNS: tuple[Column, ...] = (
+    ("time", "ts"),
+    ("account", "account_id"),
+    ("rule", "rule"),
+    ("what happened", _happened),
+)
+LOCKOUT_COLUMNS: tuple[Column, ...] = (
+    ("account", "account_id"),
+    ("rule", "rule"),
+    ("since / until", lambda lock: _period(lock["start_at"], lock["until_kind"], lock["until_at"])),
+    ("reason", lambda lock: f"{lock['reason']}\n→ {_state(lock)}"),
+)
+REJECTION_COLUMNS: tuple[Column, ...] = (
+    ("time", "ts"),
+    ("account", "account_id"),
+    ("order", _order),
+    ("reason", "reason"),
+)
+ACCOUNT_COLUMNS: tuple[Column, ...] = (
+    ("account", "account_id"),
+    ("day", "trading_day"),
+    ("balance", "balance"),
+    ("equity", "equity"),
+    ("daily PnL", "daily_realized_pnl"),
+    ("fees", "daily_fees"),
+    ("trades", "trades_today"),
+    ("open risk", "open_risk"),
+    ("positions", _positions),
+    ("venue", lambda s: "ok" if s["can_trade"] and s["connected"] else "restricted"),
+    ("locked by", lambda s: ", ".join(lock["rule"] for lock in s["lockouts"])),
+)
+ACTIVE_COLUMNS: tuple[Column, ...] = (
+    ("rule", "rule"),
+    (
+        "since / until",
+        lambda lock: _period(_ns(lock["start_ts"]), lock["until"], _ns(lock["until_ts"])),
+    ),
+    ("reason", "reason"),
+)
+LOG_COLUMNS: tuple[Column, ...] = (
+    ("time", "timestamp"),
+    ("account", "account_id"),
+    ("kind", "kind"),
+    ("rule", "rule"),
+    ("action", lambda line: " ".join(p for p in (line["action"], line["symbol"]) if p)),
+    ("qty", "qty"),
+    ("status", "status"),
+    ("message", "message"),
+)
+
+
+def _ns(ns: int | None) -> str | None:
+    return None if ns is None else format_ts(ns)
+
+
+# -- daemon clients ------------------------------------------------------------------------
+
+
+@risk_app.command()
+def status(
+    account: Annotated[
+        str | None, typer.Argument(metavar="[ACCOUNT]", help="one account (default all)")
+    ] = None,
+    daemon_url: DaemonUrl = DEFAULT_DAEMON_URL,
+    api_key: ApiKey = None,
+    json_flag: JsonFlag = False,
+) -> None:
+    """Accounts' risk state: balance, daily PnL, positions, lockouts."""
+    if account is None:
+        snapshots = _call(daemon_url, api_key, lambda c: c.risk_accounts())
+        if json_flag:
+            print_json(snapshots)
+        else:
+            _table("Accounts", ACCOUNT_COLUMNS, snapshots)
+        return
+    snapshot = _call(daemon_url, api_key, lambda c: c.risk_account(account))
+    if json_flag:
+        print_json(snapshot)
+        return
+    _table("Account", ACCOUNT_COLUMNS, [snapshot])
+    _table(f"Active lockouts of {account}", ACTIVE_COLUMNS, snapshot["lockouts"])
+
+
+@risk_app.command()
+def lockouts(
+    all_: Annotated[bool, typer.Option("--all", help="cleared lockouts too")] = False,
+    account: AccountOption = None,
+    daemon_url: DaemonUrl = DEFAULT_DAEMON_URL,
+    api_key: ApiKey = None,
+    json_flag: JsonFlag = False,
+) -> None:
+    """Lockouts, oldest first: active ones (or, with --all, every one)."""
+
+    def fetch(client: AlgoTradeClient) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            page = client.risk_lockouts(
+                account, active_only=not all_, offset=len(items), limit=PAGE
+            )
+            items += page["items"]
+            if not page["items"] or len(items) >= page["total"]:
+                return items
+
+    items = _call(daemon_url, api_key, fetch)
+    if json_flag:
+        print_json(items)
+    else:
+        _table("Lockouts", LOCKOUT_COLUMNS, items)
+
+
+@risk_app.command()
+def log(
+    account: AccountOption = None,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option("--kind", help=f"only these kinds; repeat ({', '.join(LOG_KINDS)})"),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=PAGE, help="the newest N lines")] = 50,
+    daemon_url: DaemonUrl = DEFAULT_DAEMON_URL,
+    api_key: ApiKey = None,
+    json_flag: JsonFlag = False,
+) -> None:
+    """The newest lines of the risk log (breaches, lockouts, enforcements, ...), oldest first."""
+    unknown = [k for k in kind or [] if k not in LOG_KINDS]
+    if unknown:
+        fail(f"--kind: unknown kind {unknown[0]!r}; use one of {', '.join(LOG_KINDS)}")
+    kinds = list(dict.fromkeys(kind)) if kind else None
+
+    def fetch(client: AlgoTradeClient) -> dict[str, Any]:
+        page = client.risk_enforcements(account, kinds=kinds, limit=limit)
+        if page["total"] > limit:  # the newest ``limit`` lines
+            page = client.risk_enforcements(
+                account, kinds=kinds, offset=page["total"] - limit, limit=limit
+            )
+        return page
+
+    page = _call(daemon_url, api_key, fetch)
+    if json_flag:
+        print_json(page)
+        return
+    _table("Risk log", LOG_COLUMNS, page["items"])
+    if page["total"] > len(page["items"]):
+        _line(f"the newest {len(page['items'])} of {page['total']} lines; see --limit")
+
+
+@risk_app.command()
+def unlock(
+    account: Annotated[str, typer.Argument(metavar="ACCOUNT", help="the account to unlock")],
+    reason: Annotated[str, typer.Option("--reason", help="why (kept in the audit log)")],
+    rule: Annotated[str | None, typer.Option("--rule", help="only this rule's lockouts")] = None,
+    daemon_url: DaemonUrl = DEFAULT_DAEMON_URL,
+    api_key: ApiKey = None,
+    json_flag: JsonFlag = False,
+) -> None:
+    """Clear an account's lockouts (admin key only; audited). A lockout until the daily reset
+    stays lifted until that reset even if its limit is still exceeded."""
+    if not reason.strip():
+        fail("--reason: give a reason (it goes into the audit log)")
+    answer = _call(daemon_url, api_key, lambda c: c.risk_unlock(account, reason.strip(), rule))
+    if json_flag:
+        print_json(answer)
+    elif answer["cleared"]:
+        _line(f"unlocked {account}: cleared {', '.join(answer['cleared'])}")
+    else:
+        _line(f"{account}: no active lockout" + (f" of {rule}" if rule else "") + " to clear")
