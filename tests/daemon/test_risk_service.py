@@ -112,3 +112,22 @@ async def test_reset_missed_during_downtime_is_applied_at_start(tmp_path: Path) 
         assert log["total"] == 1
     finally:
         await stop(risk, store)
+
+
+async def test_breaches_and_expiries_are_published_on_the_risk_topic(tmp_path: Path) -> None:
+    from algotrade.daemon.bus import Topic
+
+    risk, store = await service_at(tmp_path, chicago(16, 10))
+    try:
+        subscription = risk._bus.subscribe([Topic.RISK])
+        risk.on_fill("acct", "bot", fill("buy", "5000", 1))
+        risk.on_fill("acct", "bot", fill("sell", "4900", 2))
+        await risk.flush()
+        message = await asyncio.wait_for(subscription.queue.get(), timeout=5)
+        assert message.data["kind"] == "breach"
+        assert message.data["rule"] == "daily_realized_loss"
+        assert message.data["lockout"]["until"] == "reset"
+        stored = await risk.reads.log("acct", kinds=["breach"], offset=0, limit=10)
+        assert stored["total"] == 1  # published only once committed
+    finally:
+        await stop(risk, store)
