@@ -420,7 +420,9 @@ class AsyncAlgoTradeClient:
         ``subscribed``, one ``snapshot`` per topic, then ``event``s (and ``error``s).
 
         Ends when the daemon closes normally; raises ``StreamClosedError`` on any other close (1013:
-        this consumer was too slow), ``ApiError`` 401 for a bad key, ``DaemonUnreachable``.
+        this consumer was too slow), ``ApiError`` 401 for a bad key, ``DaemonUnreachable``, and
+        ``ApiError`` when the subscription itself is refused (an unknown bot): otherwise the
+        caller would wait forever for events that never come.
         """
         # The key goes in a header, not ?token=: URLs end up in access logs.
         request = {"op": "subscribe", "topics": [str(topic) for topic in topics], "bot_id": bot_id}
@@ -433,8 +435,16 @@ class AsyncAlgoTradeClient:
                 max_size=MAX_WS_MESSAGE_BYTES,
             ) as websocket:
                 await websocket.send(json.dumps(request))
+                subscribed = False
                 async for raw in websocket:
-                    yield json.loads(raw)
+                    message = json.loads(raw)
+                    if not subscribed and message.get("type") == "error":
+                        error = message.get("error") or {}
+                        code = str(error.get("code", "error"))
+                        status = 404 if code == "not_found" else 400
+                        raise ApiError(status, code, str(error.get("message", "")))
+                    subscribed = subscribed or message.get("type") == "subscribed"
+                    yield message
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else 1006
             reason = exc.rcvd.reason if exc.rcvd is not None else "connection lost"

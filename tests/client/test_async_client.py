@@ -118,3 +118,11 @@ async def test_watch_too_slow_raises_stream_closed() -> None:
             assert (caught.value.code, caught.value.reason) == (1013, "too slow")
             # The daemon carries on.
             assert (await client.start_bot("alpha"))["state"] == "running"
+
+
+async def test_watch_raises_when_the_subscription_is_refused(server: ServerThread) -> None:
+
+    async with AsyncAlgoTradeClient(server.base_url, ADMIN_KEY) as client:
+        with pytest.raises(ApiError, match="not_found"):
+            async for _ in client.watch(["status"], bot_id="no-such-bot"):
+                pass
