@@ -440,9 +440,9 @@ class AsyncAlgoTradeClient:
                     message = json.loads(raw)
                     if not subscribed and message.get("type") == "error":
                         error = message.get("error") or {}
-                        code = str(error.get("code", "error"))
-                        status = 404 if code == "not_found" else 400
-                        raise ApiError(status, code, str(error.get("message", "")))
+                        refused = str(error.get("code", "error"))
+                        status = 404 if refused == "not_found" else 400
+                        raise ApiError(status, refused, str(error.get("message", "")))
                     subscribed = subscribed or message.get("type") == "subscribed"
                     yield message
         except ConnectionClosed as exc:

@@ -32,7 +32,7 @@ from algotrade.daemon.bus import EventBus, Topic
 from algotrade.daemon.feeds import BotFeed
 from algotrade.daemon.service_api import InvalidTransition
 from algotrade.daemon.status import BotState, BotStatus
-from algotrade.store.records import EventRecord, OrderRecord
+from algotrade.store.records import Activity, EventRecord, FillRecord, OrderRecord
 
 if TYPE_CHECKING:
     from algotrade.daemon.risk_service import RiskService
@@ -416,34 +416,32 @@ class BotActor:
         self._ctx.mark_dirty(self)
 
     # ------------------------------------------------------------------ persistence
-    def drain_activity(self) -> persist.Activity:
+    def drain_activity(self) -> Activity:
         """Snapshot what changed since the last drain, as immutable records."""
         bot_id = self.config.bot_id
         now = time.time_ns()
-        activity = persist.Activity(
-            orders=[persist.order_record(bot_id, o) for o in self._orders_touched.values()],
-            fills=[persist.fill_record(bot_id, f) for f in self._fills],
-            events=self._events,
-        )
+        orders = [OrderRecord.from_order(bot_id, o) for o in self._orders_touched.values()]
+        fills = [FillRecord.from_fill(bot_id, f) for f in self._fills]
         symbols = {o.symbol for o in self._orders_touched.values()}
-        activity.positions = [
+        positions = [
             persist.position_record(bot_id, p)
             for s, p in self.portfolio.positions.items()
             if s in symbols
         ]
-        if activity.fills or activity.orders:
-            activity.account = persist.account_record(bot_id, self.portfolio, now)
+        account = persist.account_record(bot_id, self.portfolio, now) if orders else None
         snapshot_due = time.monotonic() - self._last_snapshot >= EQUITY_SNAPSHOT_SECONDS
         active = self.state in (BotState.RUNNING, BotState.PAUSED)
-        if activity.fills or (snapshot_due and active):
-            activity.equity.append(persist.equity_record(bot_id, self.portfolio, now))
+        equity = []
+        if fills or (snapshot_due and active):
+            equity.append(persist.equity_record(bot_id, self.portfolio, now))
             self._last_snapshot = time.monotonic()
+        activity = Activity(orders, fills, positions, account, equity, self._events)
         self._orders_touched = {}
         self._fills = []
         self._events = []
         return activity
 
-    def on_committed(self, activity: persist.Activity) -> None:
+    def on_committed(self, activity: Activity) -> None:
         """Publish what is now durable."""
         bus = self._ctx.bus
         bot_id = self.config.bot_id

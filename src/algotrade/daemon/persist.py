@@ -3,69 +3,20 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from algotrade.core.events import OrderFilled, OrderSide
+from algotrade.core.events import OrderSide
 from algotrade.core.orders import Order, OrderRequest, OrderStatus, OrderType, TimeInForce
 from algotrade.core.portfolio import Portfolio, Position
 from algotrade.store.records import (
     AccountRecord,
     EquityRecord,
     EventRecord,
-    FillRecord,
     OrderRecord,
     PositionRecord,
 )
-
-
-@dataclass(slots=True)
-class Activity:
-    """What one bot changed since the last commit."""
-
-    orders: list[OrderRecord] = field(default_factory=list)
-    fills: list[FillRecord] = field(default_factory=list)
-    positions: list[PositionRecord] = field(default_factory=list)
-    account: AccountRecord | None = None
-    equity: list[EquityRecord] = field(default_factory=list)
-    events: list[EventRecord] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.orders
-            or self.fills
-            or self.positions
-            or self.account
-            or self.equity
-            or self.events
-        )
-
-
-def order_record(bot_id: str, order: Order) -> OrderRecord:
-    request = order.request
-    return OrderRecord(
-        bot_id=bot_id,
-        client_order_id=order.client_order_id,
-        venue_order_id=order.venue_order_id,
-        symbol=request.symbol,
-        side=request.side.value,
-        type=request.type.value,
-        qty=request.qty,
-        limit_price=request.limit_price,
-        stop_price=request.stop_price,
-        tif=request.tif.value,
-        reduce_only=request.reduce_only,
-        status=order.status.value,
-        filled_qty=order.filled_qty,
-        avg_fill_price=order.avg_fill_price,
-        fees=order.fees,
-        reason=order.reason,
-        tag=request.tag,
-        created_ts=order.created_ts,
-        updated_ts=order.updated_ts or order.created_ts,
-    )
 
 
 def order_from_record(record: OrderRecord) -> Order:
@@ -92,22 +43,6 @@ def order_from_record(record: OrderRecord) -> Order:
         avg_fill_price=record.avg_fill_price,
         fees=record.fees,
         updated_ts=record.updated_ts,
-    )
-
-
-def fill_record(bot_id: str, fill: OrderFilled) -> FillRecord:
-    return FillRecord(
-        bot_id=bot_id,
-        trade_id=fill.trade_id,
-        client_order_id=fill.client_order_id,
-        venue_order_id=fill.venue_order_id,
-        symbol=fill.symbol,
-        side=fill.side.value,
-        qty=fill.qty,
-        price=fill.price,
-        fee=fill.fee,
-        liquidity=fill.liquidity.value,
-        ts=fill.ts,
     )
 
 

@@ -44,6 +44,7 @@ from algotrade.risk.journal import (
     lockout_record,
     state_record,
 )
+from algotrade.store.records import Page
 from algotrade.store.records_risk import AuditRecord, RiskLogRecord
 from algotrade.store.risk_store import RiskStore
 
@@ -474,34 +475,33 @@ class RiskReads:
     async def lockouts(
         self, account_id: str | None, *, active_only: bool, offset: int, limit: int
     ) -> dict[str, Any]:
-        page = await asyncio.to_thread(
-            self._store.lockouts, account_id, offset=offset, limit=limit, active_only=active_only
+        return _page_dict(
+            await asyncio.to_thread(
+                self._store.lockouts,
+                account_id,
+                offset=offset,
+                limit=limit,
+                active_only=active_only,
+            )
         )
-        return {
-            "items": [r.to_api() for r in page.items],
-            "total": page.total,
-            "offset": page.offset,
-            "limit": page.limit,
-        }
 
     async def log(
         self, account_id: str | None, *, kinds: list[str] | None, offset: int, limit: int
     ) -> dict[str, Any]:
-        page = await asyncio.to_thread(
-            self._store.log, account_id, offset=offset, limit=limit, kinds=kinds
+        return _page_dict(
+            await asyncio.to_thread(
+                self._store.log, account_id, offset=offset, limit=limit, kinds=kinds
+            )
         )
-        return {
-            "items": [r.to_api() for r in page.items],
-            "total": page.total,
-            "offset": page.offset,
-            "limit": page.limit,
-        }
 
     async def audit(self, *, offset: int, limit: int) -> dict[str, Any]:
-        page = await asyncio.to_thread(self._store.audit, offset=offset, limit=limit)
-        return {
-            "items": [r.to_api() for r in page.items],
-            "total": page.total,
-            "offset": page.offset,
-            "limit": page.limit,
-        }
+        return _page_dict(await asyncio.to_thread(self._store.audit, offset=offset, limit=limit))
+
+
+def _page_dict(page: Page[Any]) -> dict[str, Any]:
+    return {
+        "items": [record.to_api() for record in page.items],
+        "total": page.total,
+        "offset": page.offset,
+        "limit": page.limit,
+    }

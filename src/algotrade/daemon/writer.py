@@ -16,7 +16,7 @@ import logging
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
-from algotrade.daemon.persist import Activity
+from algotrade.store.records import Activity
 from algotrade.store.store import Store
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class ActivityWriter:
         dirty, self._dirty = self._dirty, {}
         for actor in dirty.values():
             activity = actor.drain_activity()
-            if activity:
+            if not activity.is_empty:
                 self._pending.append((actor, activity))
         if not self._pending:
             return
