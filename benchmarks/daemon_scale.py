@@ -12,22 +12,29 @@ Three measurements, each in fresh processes, loopback only:
       returned, with the child's VmRSS / VmHWM;
    b) the real daemon ``python -m algotrade daemon --data-dir ... --port ...``: process start
       → ``GET /api/health`` answers with ``bots == N`` (polled every 10 ms), the daemon's
-      VmRSS / VmHWM from ``/proc/<pid>/status``, and the SIGTERM → exit time.
+      VmRSS / VmHWM from ``/proc/<pid>/status``, its CPU use while idle for
+      ``--idle-seconds`` (no request, no running bot) and the SIGTERM → exit time.
 2. Tick → order latency. In a fresh child process (asyncio, ``BotService`` over a temporary
    SQLite store, activity writer running) ``--running`` bots (default 1,000) run on ONE shared
    sim stream. The stream's own timer is parked (``tick_seconds`` 86400); the benchmark drives
-   ``stream.dispatch(stream.next_bar(now))`` itself for ``--bars`` bars, with
-   ``await asyncio.sleep(0)`` between bars so the writer runs. Per bot-order it records the
+   ``stream.dispatch(stream.next_bar(now))`` itself: back-to-back for ``--bars`` bars with
+   ``await asyncio.sleep(0)`` between bars so the writer runs (a stress test: bars come as
+   fast as the bots take them), or paced, one bar every ``@s`` seconds for ``--paced-bars``
+   bars (``flip@1`` = the sim feed's default 1 s tick). Per bot-order it records the
    time from the start of ``dispatch`` to the moment that bot's engine calls ``venue.submit``
    (``engine.venue.submit`` is wrapped after start), and the bot's own share (its handler's
    entry → submit). Strategies: ``flip`` = a BENCHMARK-ONLY strategy (written to a temp .py
    file and loaded like any user strategy) that targets -1/+1 on alternate bars, so every bot
-   sends one market order on every bar; ``ma`` = ``ma_crossover`` fast 2 / slow 3.
+   sends one market order on every bar; ``ma`` = ``ma_crossover`` fast 2 / slow 3 (all bots
+   have the same parameters, so they all trade on the same bars). Also recorded: the time to
+   dispatch one bar to all bots, GC pauses (``gc.callbacks``), and the activity writer's
+   commits and event-loop time (its methods wrapped by the benchmark).
 3. API throughput. The real daemon with K stored bots (``--api-bots``, default 1,000; and 10
    to separate framework overhead from serialisation) is loaded from a separate process with
    32 concurrent keep-alive connections for ``--api-seconds`` (default 10 s): ``wrk`` when it
-   is installed, else an ``httpx.AsyncClient`` load process. ``GET /api/bots`` and
-   ``GET /api/health``; req/s, p50/p99, response size and the daemon's CPU use.
+   is installed (``apt-get install wrk``), else an ``httpx.AsyncClient`` load process (which
+   saturates before the daemon does). ``GET /api/bots`` and ``GET /api/health``; req/s,
+   p50/p99, response size and the daemon's CPU use (CPU-ms per request = CPU / req/s).
 
     .venv/bin/python benchmarks/daemon_scale.py [--json out.json]
 """
@@ -370,8 +377,8 @@ def measure_restore(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         f"built in {built['build_s']:.1f} s",
         flush=True,
     )
-    in_process = []
-    daemon_runs = []
+    in_process: list[dict[str, Any]] = []
+    daemon_runs: list[dict[str, Any]] = []
     for run in range(args.repeat):
         copy = work / f"restore-{run}" / "algotrade.db"
         copy.parent.mkdir()
@@ -500,7 +507,7 @@ async def _latency(
         for bot_id, actor in service._bots.items():
             assert actor.engine is not None
             venue = actor.engine.venue
-            venue.submit = wrap_submit(bot_id, venue.submit)  # type: ignore[method-assign]
+            venue.submit = wrap_submit(bot_id, venue.submit)  # type: ignore[method-assign,assignment]
         for bot_id in list(stream.subscribers):
             stream.subscribers[bot_id] = wrap_handler(bot_id, stream.subscribers[bot_id])
 
@@ -648,7 +655,7 @@ def measure_latency(args: argparse.Namespace) -> list[dict[str, Any]]:
         r = run_child(
             "latency",
             str(args.running),
-            str(args.bars),
+            str(args.paced_bars if interval else args.bars),
             strategy,
             str(args.warmup_bars),
             interval or "0",
@@ -853,7 +860,7 @@ def summary(results: dict[str, Any], args: argparse.Namespace) -> None:
         target = "≥ 3,000 req/s" if r["path"] == "/api/bots" else ""
         rows.append(
             (
-                f"GET {r['path']}, {r['bots']:,} bots ({r['response_bytes']:,} B)",
+                f"GET {r['path']}, {r['bots']:,} bots ({r['response_bytes']:,} B) [{r['client']}]",
                 f"{r['rps']:,.0f} req/s, p50 {r['p50_ms']:.1f} / p99 {r['p99_ms']:.1f} ms, "
                 f"{r['daemon_cpu_ms_per_request']:.2f} CPU-ms/req",
                 target,
@@ -874,13 +881,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="restore runs (best reported)")
     parser.add_argument("--idle-seconds", type=float, default=3.0, help="daemon idle CPU window")
     parser.add_argument("--running", type=int, default=1_000, help="bots on one sim stream")
-    parser.add_argument("--bars", type=int, default=200)
+    parser.add_argument("--bars", type=int, default=200, help="bars of a back-to-back run")
+    parser.add_argument("--paced-bars", type=int, default=50, help="bars of a paced (@) run")
     parser.add_argument("--warmup-bars", type=int, default=5)
     parser.add_argument(
         "--latency-runs",
-        default="flip,ma,flip@0.2",
+        default="flip,ma,flip@1",
         help="strategy[@seconds between bars], comma-separated; strategies: flip, ma; "
-        "no @ = back-to-back with sleep(0)",
+        "no @ = back-to-back with sleep(0) (--bars), @s = one bar every s seconds (--paced-bars)",
     )
     parser.add_argument("--api-bots", type=int, default=1_000)
     parser.add_argument("--api-seconds", type=float, default=10.0)
@@ -892,7 +900,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         mode, started, *rest = args.child
-        run = {"restore": child_restore, "latency": child_latency, "load": child_load}[mode]
+        children: dict[str, Callable[..., dict[str, Any]]] = {
+            "restore": child_restore,
+            "latency": child_latency,
+            "load": child_load,
+        }
+        run = children[mode]
         print(json.dumps(run(float(started), *rest)))
         return
 
@@ -908,7 +921,7 @@ def main() -> None:
             print(f"2. Tick → order, {args.running:,} running bots on one sim stream", flush=True)
             results["latency"] = measure_latency(args)
         if "api" in parts:
-            print("3. API throughput", flush=True)
+            print(f"3. API throughput, {args.concurrency} connections", flush=True)
             results["api"] = measure_api(work, args)
     summary(results, args)
     if args.json:

@@ -8,6 +8,9 @@ Limits sit above what the stream normally does, so it rarely trips; some trips d
 (a forgotten protective stop, an occasional one-contract overshoot, a big losing trade, a
 venue disconnect, the session-end flatten, orders placed while locked).
 
+Contract multipliers (ES 50, MES 5, NQ 20, MNQ 2, CL 1000, GC 100, NG 10000) are set on the
+accounts, so unrealized PnL and the limits are in USD.
+
 A seeded stream of SIMULATED account events (``--events``, default 200,000) is generated in
 event-time order over one trading day (Tuesday 2026-11-17, 07:45 → 17:05 Chicago: before the
 session, the session, the session end, and past the 17:00 daily reset; ~92% inside the
@@ -125,7 +128,7 @@ def futures_rules() -> RiskRules:
             enabled=True, per_minute=40, per_hour=1_200, per_session=5_000, cooldown_minutes=10
         ),
         cooldown_after_loss=CooldownAfterLoss(
-            enabled=True, loss_threshold=Decimal(2_500), cooldown_minutes=5
+            enabled=True, loss_threshold=Decimal(1_500), cooldown_minutes=5
         ),
         no_stop_loss_grace=NoStopLossGrace(enabled=True, grace_seconds=60),
         session_hours=SessionHours(
@@ -148,8 +151,12 @@ def futures_rules() -> RiskRules:
 
 
 def build_engine(accounts: list[str]) -> RiskEngine:
+    multipliers = {s: Decimal(c.multiplier) for s, c in BY_SYMBOL.items()}
     configs = {
-        a: AccountConfig(id=a, venue="paper", starting_balance=Decimal(150_000)) for a in accounts
+        a: AccountConfig(
+            id=a, venue="paper", starting_balance=Decimal(150_000), multipliers=multipliers
+        )
+        for a in accounts
     }
     rules = futures_rules()
     reset = DailyReset(time="17:00", timezone="America/Chicago")
@@ -348,7 +355,9 @@ def fill_event(
         Decimal(abs(trade)),
         price,
         fee,
-        Decimal(round(realized, 2)).quantize(Decimal("0.01")),  # the venue reports it (USD)
+        # Half the fills carry the venue's realized PnL (USD), half let the engine derive it
+        # (as the daemon's bot fills do).
+        Decimal(round(realized, 2)).quantize(Decimal("0.01")) if rng.random() < 0.5 else None,
         f"f-{ts}",
         "bot",
     )

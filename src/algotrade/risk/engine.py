@@ -105,8 +105,7 @@ class RiskEngine:
         state.daily_realized += net
         state.daily_fees += fill.fee
         state.trades_today += 1
-        state.trade_times = [t for t in state.trade_times if t > fill.ts - HOUR_NS]
-        state.trade_times.append(fill.ts)
+        state.record_trade(fill.ts)
         state.marks[fill.symbol] = fill.price  # a fill is the freshest price there is
         if fill.order_id:
             state.fill_order(fill.order_id, fill.qty)
