@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
-from algotrade.api.deps import ApiContext, get_context
+from algotrade.api.deps import ApiContext, context_of, get_context
 from algotrade.api.errors import ApiHttpError
 from algotrade.core.errors import ConfigError
 
@@ -161,7 +161,7 @@ api_key_header = APIKeyHeader(
 def check_request_access(request: Request) -> None:
     """``authorize`` for a request outside the dependency system (error handlers)."""
     if request.url.path not in OPEN_PATHS:
-        authorize(get_context(request).auth, request.headers.get(HEADER), request.method)
+        authorize(context_of(request).auth, request.headers.get(HEADER), request.method)
 
 
 async def require_access(

@@ -26,10 +26,16 @@ class ApiContext:
     version: str
 
 
-def get_context(conn: HTTPConnection) -> ApiContext:
-    """FastAPI dependency (HTTP and WebSocket alike)."""
+def context_of(conn: HTTPConnection) -> ApiContext:
     return cast(ApiContext, conn.app.state.ctx)
 
 
-def get_service(conn: HTTPConnection) -> BotServiceApi:
-    return get_context(conn).service
+# Dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in its thread pool,
+# two thread hops per request for what is an attribute lookup.
+async def get_context(conn: HTTPConnection) -> ApiContext:
+    """FastAPI dependency (HTTP and WebSocket alike)."""
+    return context_of(conn)
+
+
+async def get_service(conn: HTTPConnection) -> BotServiceApi:
+    return context_of(conn).service

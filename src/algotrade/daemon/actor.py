@@ -129,6 +129,9 @@ class BotActor:
         self.heartbeat_ns: int | None = None
         self.last_price: float | None = None
         self._last_snapshot = 0.0
+        # Listing 10,000 bots must not rebuild 10,000 statuses: each is cached until its bot
+        # changes (state, market data, committed activity).
+        self._status: BotStatus | None = None
         self.handle = BotHandle(self)
 
     # ------------------------------------------------------------------ task and inbox
@@ -215,6 +218,7 @@ class BotActor:
         self._require({BotState.STOPPED, BotState.ERROR}, "update the config of")
         config = self.config.with_changes(changes)
         self.config = config
+        self._status = None
         self.handle = BotHandle(self)
         if self.engine is not None:
             # The next start builds a new engine (new strategy or parameters) around the same
@@ -226,6 +230,7 @@ class BotActor:
 
     async def _set_state(self, state: BotState) -> None:
         self.state = state
+        self._status = None
         if self.engine is not None:
             self.engine.suppress_orders = state is not BotState.RUNNING
         self.runtime["last_error"] = self.last_error
@@ -301,6 +306,7 @@ class BotActor:
             return
         self.heartbeat_ns = time.time_ns()
         self.last_price = bar.close
+        self._status = None
         risk = self._ctx.risk
         if risk is not None and self.portfolio.position_qty(bar.symbol):
             risk.on_mark(self.config.account_id, bar.symbol, bar.close)
@@ -398,6 +404,7 @@ class BotActor:
             self._feed = None
 
     def _fail(self, exc: BaseException) -> None:
+        self._status = None
         self._detach_feed()
         self._record_error(exc)
         self.state = BotState.ERROR
@@ -443,6 +450,7 @@ class BotActor:
 
     def on_committed(self, activity: Activity) -> None:
         """Publish what is now durable."""
+        self._status = None
         bus = self._ctx.bus
         bot_id = self.config.bot_id
         for order in activity.orders:
@@ -456,8 +464,15 @@ class BotActor:
 
     # ------------------------------------------------------------------ status
     def status(self) -> BotStatus:
+        if self._status is None:
+            self._status = self._build_status()
+        return self._status
+
+    def _build_status(self) -> BotStatus:
         portfolio = self.portfolio
-        return BotStatus(
+        # model_construct: every field is built right here from typed values; validating
+        # them again costs more than building them.
+        return BotStatus.model_construct(
             bot_id=self.config.bot_id,
             state=self.state,
             simulated=self.config.feed is FeedKind.SIM or self.config.venue.value == "paper",

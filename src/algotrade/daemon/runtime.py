@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import logging
 import os
 import signal
 import socket
 import sys
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 
 import uvicorn
@@ -77,6 +78,15 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when installed (it comes with uvicorn[standard]): a faster event loop."""
+    try:
+        import uvloop  # noqa: PLC0415
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def load_risk(settings: DaemonSettings) -> RiskConfig | None:
     risk = settings.risk
     if risk.accounts_file is None or risk.rules_file is None:
@@ -96,7 +106,8 @@ def run_daemon(settings: DaemonSettings) -> int:
         check_port_free(settings.api.host, settings.api.port)
         handles = configure_logging(settings, secrets=keys.secrets())
         try:
-            return asyncio.run(_serve(settings, keys))
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                return runner.run(_serve(settings, keys))
         finally:
             handles.close()
     finally:
@@ -120,7 +131,16 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys) -> int:
         bus=EventBus(settings.api.ws_queue_size),
         heartbeat_interval=settings.daemon.heartbeat_interval_s,
     )
-    await service.start(seed_bots=settings.bots)
+    gc.disable()  # restoring 10k bots makes ~250k long-lived objects: no full sweeps meanwhile
+    try:
+        await service.start(seed_bots=settings.bots)
+    finally:
+        gc.enable()
+    # What restore built lives as long as the daemon: move it out of the collector's way, and
+    # collect young objects less often (full sweeps of a large heap stall every bot).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     app = create_app(service, keys, version=__version__)
     server = _Server(
         uvicorn.Config(
@@ -142,7 +162,7 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys) -> int:
         where,
         os.getpid(),
         settings.daemon.data_dir,
-        len(await service.list_bots()),
+        service.health()["bots"],
     )
     if not keys.enabled:
         _log.warning("no API keys configured: the API is open to local users (loopback only)")
