@@ -131,3 +131,57 @@ async def test_breaches_and_expiries_are_published_on_the_risk_topic(tmp_path: P
         assert stored["total"] == 1  # published only once committed
     finally:
         await stop(risk, store)
+
+
+async def test_enforcement_that_keeps_failing_locks_the_account_and_alerts(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from algotrade.daemon import risk_service as module
+    from algotrade.daemon.bus import Topic
+
+    monkeypatch.setattr(module, "ENFORCEMENT_CHECK_S", 0.01)
+    (tmp_path / "accounts.yaml").write_text("accounts:\n  - id: acct\n")
+    (tmp_path / "risk.yaml").write_text(
+        "defaults:\n  symbol_blocklist: {enabled: true, symbols: [ES]}\n"
+    )
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = Store(f"sqlite:///{tmp_path / 'risk.db'}")
+    await asyncio.to_thread(store.open)
+    calls: list[tuple[str, str, Decimal]] = []
+
+    class StuckBot:  # a bot whose closing orders never fill (e.g. its feed is down)
+        def enforce(self, kind: str, symbol: str, qty: Decimal, **_: object) -> Decimal:
+            calls.append((kind, symbol, qty))
+            return abs(qty)
+
+    cfg = load_risk_config(tmp_path / "accounts.yaml", tmp_path / "risk.yaml")
+    bus = EventBus()
+    alerts = bus.subscribe([Topic.RISK])
+    risk = RiskService(
+        cfg, RiskStore(store), bus, ThreadPoolExecutor(1), clock=lambda: chicago(16, 10)
+    )
+    await risk.start(lambda _account: [StuckBot()])
+    try:
+        risk.on_fill("acct", "bot", fill("buy", "5000", 1))  # a position in a blocked symbol
+        await risk.flush()
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if any(
+                lock.rule == "enforcement_failed" for lock in risk.engine.states["acct"].lockouts
+            ):
+                break
+        locks = [lock.rule for lock in risk.engine.states["acct"].lockouts]
+        assert locks == ["enforcement_failed"]
+        assert calls == [("close_position", "ES", Decimal(-1))] * module.ENFORCEMENT_RETRIES
+        await risk.flush()
+        log = await risk.reads.log("acct", kinds=["enforcement"], offset=0, limit=10)
+        assert [line["status"] for line in log["items"]] == ["failed"]
+        kinds = []
+        while not alerts.queue.empty():
+            kinds.append(alerts.queue.get_nowait().data["kind"])
+        assert "alert" in kinds
+        verdict = risk.check_order("acct", "bot", OrderRequest("NQ", OrderSide.BUY, Decimal(1)))
+        assert verdict.rule == "enforcement_failed"
+    finally:
+        await stop(risk, store)
