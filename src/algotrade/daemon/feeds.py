@@ -7,14 +7,14 @@ import itertools
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from algotrade.core.events import Bar
 from algotrade.daemon.bot_config import BotConfig, FeedKind
 from algotrade.daemon.sim_feed import SimFeedHub, SimOptions
-from algotrade.data.bars import BarData
-from algotrade.data.loader import load_bars
-from algotrade.data.replay import ReplayFeed
+
+if TYPE_CHECKING:
+    from algotrade.data.bars import BarData
 
 _log = logging.getLogger("algotrade.daemon.feeds")
 BarHandler = Callable[[Bar], None]
@@ -84,6 +84,10 @@ class ReplayBotFeed:
         self.finished = False
 
     async def start(self, warmup: int) -> list[Bar]:
+        # Imported here: polars is only needed by replay bots, and the daemon starts faster.
+        from algotrade.data.bars import BarData  # noqa: PLC0415
+        from algotrade.data.loader import load_bars  # noqa: PLC0415
+
         options = ReplayOptions.parse(self._config.feed_options)
         source = f"{self._config.symbol}={options.path}"
         data = await asyncio.to_thread(load_bars, [source])  # file I/O off the event loop
@@ -95,6 +99,8 @@ class ReplayBotFeed:
         return history
 
     async def _replay(self, data: BarData, options: ReplayOptions) -> None:
+        from algotrade.data.replay import ReplayFeed  # noqa: PLC0415
+
         while True:
             async for event in ReplayFeed(data, speed=options.speed).stream():
                 assert isinstance(event, Bar)
