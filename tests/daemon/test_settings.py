@@ -241,3 +241,11 @@ def test_example_config_strategy_params_and_feed_options_validate() -> None:
         return
     for raw in settings.bots:
         SimOptions.parse(raw["feed_options"])
+
+
+def test_access_log_is_off_by_default_and_can_be_enabled() -> None:
+    from algotrade.daemon.settings import load_settings
+
+    assert load_settings(None, {}, {}).api.access_log is False
+    enabled = load_settings(None, {"ALGOTRADE__API__ACCESS_LOG": "true"}, {})
+    assert enabled.api.access_log is True

@@ -132,6 +132,7 @@ class BotActor:
         # Listing 10,000 bots must not rebuild 10,000 statuses: each is cached until its bot
         # changes (state, market data, committed activity).
         self._status: BotStatus | None = None
+        self._status_json: tuple[BotStatus, bytes] | None = None
         self.handle = BotHandle(self)
 
     # ------------------------------------------------------------------ task and inbox
@@ -467,6 +468,14 @@ class BotActor:
         if self._status is None:
             self._status = self._build_status()
         return self._status
+
+    def status_json(self) -> bytes:
+        """The status as JSON bytes, serialised once per status change."""
+        status = self.status()
+        cached = self._status_json
+        if cached is None or cached[0] is not status:
+            cached = self._status_json = (status, status.__pydantic_serializer__.to_json(status))
+        return cached[1]
 
     def _build_status(self) -> BotStatus:
         portfolio = self.portfolio

@@ -149,7 +149,7 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys) -> int:
             port=settings.api.port,
             log_config=None,
             lifespan="off",
-            access_log=True,
+            access_log=settings.api.access_log,
         )
     )
     server_task = loop.create_task(server.serve(), name="api-server")

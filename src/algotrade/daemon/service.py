@@ -209,6 +209,10 @@ class BotService:
     async def list_bots(self) -> list[BotStatus]:
         return [actor.status() for actor in self._bots.values()]
 
+    async def list_bots_json(self) -> bytes:
+        """``list_bots`` as a JSON array, from each bot's cached serialised status."""
+        return b"[" + b",".join(actor.status_json() for actor in self._bots.values()) + b"]"
+
     async def get_bot(self, bot_id: str) -> tuple[BotConfig, BotStatus]:
         actor = self._actor(bot_id)
         return actor.config, actor.status()

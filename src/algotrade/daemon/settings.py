@@ -72,6 +72,9 @@ class ApiSection(_Section):
     port: int = Field(default=8080, ge=1, le=65535)
     keys_file: Path | None = None
     ws_queue_size: int = Field(default=1000, ge=1)
+    # Off by default: one log line per request halves the API's throughput, and Prometheus
+    # (/metrics) already counts and times every request by route and status.
+    access_log: bool = Field(default=False, description="one line per request in api.log")
 
 
 class DatabaseSection(_Section):
