@@ -1,0 +1,1 @@
+"""Hyperliquid venue support: action wire formats and EIP-712 signing (see ``signing``)."""
