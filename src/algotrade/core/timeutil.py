@@ -21,6 +21,16 @@ def ns_to_iso(ns: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def ns_to_iso_exact(ns: int) -> str:
+    """ISO-8601 with a ``Z`` at full nanosecond precision; sub-second digits only when
+    present, trailing zeros dropped (``...T09:30:00.5Z``)."""
+    seconds, fraction = divmod(ns, NS_PER_SECOND)
+    text = (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+    if fraction:
+        text += "." + f"{fraction:09d}".rstrip("0")
+    return text + "Z"
+
+
 def datetime_to_ns(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValueError("naive datetime: attach a timezone (UTC) first")

@@ -9,13 +9,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import polars as pl
 
 from algotrade.core.errors import DataError
 from algotrade.core.events import Bar
+from algotrade.core.timeutil import ns_to_iso_exact
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 VALUE_COLUMNS = (*PRICE_COLUMNS, "volume")
@@ -29,18 +29,7 @@ RELATIVE_TOLERANCE = 1e-9
 # objects no longer fit in the CPU caches; smaller chunks add per-chunk overhead.
 DEFAULT_CHUNK_SIZE = 16_384
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NS_PER_SECOND = 1_000_000_000
-
-
-def format_ns(ts: int) -> str:
-    """ISO-8601 UTC text for an epoch-ns timestamp: ``2024-01-02T09:30:00Z``; sub-second
-    digits appear only when non-zero."""
-    seconds, fraction = divmod(ts, _NS_PER_SECOND)
-    text = (_EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
-    if fraction:
-        text += "." + f"{fraction:09d}".rstrip("0")
-    return text + "Z"
+format_ns = ns_to_iso_exact  # ISO-8601 UTC text for an epoch-ns timestamp
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,8 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from algotrade.core.events import MarketEvent
+from algotrade.core.timeutil import NS_PER_SECOND
 from algotrade.data.bars import BarData
-
-NS_PER_SECOND = 1_000_000_000
 
 
 class ReplayFeed:

@@ -12,11 +12,11 @@ import numpy as np
 import polars as pl
 
 from algotrade.core.errors import ConfigError
+from algotrade.core.timeutil import NS_PER_SECOND
 from algotrade.data.bars import BarData
 
 _MIN_PRICE = 0.01  # one cent: rounding to 2 decimals must never produce a zero price
 _MIN_VOLUME = 0.0001  # smallest positive volume at 4 decimals
-_NS_PER_SECOND = 1_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -99,4 +99,4 @@ def _start_ns(start: str | int) -> int:
     # Integer timedelta parts, not float seconds, so the result is exact to the microsecond.
     since_epoch = moment - _EPOCH
     whole_seconds = since_epoch.days * 86_400 + since_epoch.seconds
-    return whole_seconds * _NS_PER_SECOND + since_epoch.microseconds * 1_000
+    return whole_seconds * NS_PER_SECOND + since_epoch.microseconds * 1_000

@@ -12,13 +12,13 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from algotrade.core.errors import DataError
-from algotrade.core.timeutil import NS_PER_SECOND, datetime_to_ns
+from algotrade.core.timeutil import datetime_to_ns, ns_to_iso_exact
 from algotrade.risk.events import (
     AccountEvent,
     AccountFill,
@@ -170,15 +170,7 @@ def parse_ts(value: object) -> int:
     return datetime_to_ns(moment) + int((fraction or "").ljust(9, "0"))
 
 
-def format_ts(ns: int) -> str:
-    """``ns`` as ISO-8601 UTC with ``Z``; sub-second digits (up to 9) only when present."""
-    seconds, fraction = divmod(ns, NS_PER_SECOND)
-    text = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)).strftime(
-        "%Y-%m-%dT%H:%M:%S"
-    )
-    if fraction:
-        text += "." + f"{fraction:09d}".rstrip("0")
-    return text + "Z"
+format_ts = ns_to_iso_exact  # ``ns`` as ISO-8601 UTC with ``Z``, up to 9 sub-second digits
 
 
 @dataclass(frozen=True, slots=True)
