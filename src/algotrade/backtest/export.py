@@ -10,6 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from algotrade.atomic_file import write_atomic
 from algotrade.backtest.result import BacktestResult
 from algotrade.core.money import decimal_text
 from algotrade.core.timeutil import NS_PER_SECOND, ns_to_iso
@@ -71,11 +72,7 @@ def result_to_dict(result: BacktestResult) -> dict[str, Any]:
 def write_json(result: BacktestResult, path: Path) -> Path:
     """Write atomically: a reader never sees half a file."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(result_to_dict(result), fh, indent=1)
-        fh.write("\n")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(result_to_dict(result), indent=1) + "\n")
     return path
 
 

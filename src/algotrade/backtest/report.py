@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import polars as pl
 
+from algotrade.atomic_file import write_atomic
 from algotrade.backtest.metrics import compute_metrics
 from algotrade.backtest.report_charts import PriceSeries, equity_figure, price_figure
 from algotrade.backtest.report_tables import (
@@ -100,9 +101,7 @@ def write_report(
         f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(document, encoding="utf-8")
-    partial.replace(path)  # a reader never sees half a report
+    write_atomic(path, document)  # a reader never sees half a report
     return path
 
 

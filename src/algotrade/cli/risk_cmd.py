@@ -10,7 +10,6 @@ otherwise (daemon unreachable, missing key, a trader key where an admin key is n
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from algotrade.atomic_file import write_atomic
 from algotrade.cli.bots_cmd import DEFAULT_DAEMON_URL, exit_code_for
 from algotrade.cli.bots_render import print_json
 from algotrade.cli.errors import EXIT_BAD_INPUT, EXIT_FAILURE, fail
@@ -125,16 +125,10 @@ def _line(text: str) -> None:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """``data`` as JSON (sorted keys, indent 1), written whole or not at all."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    text = json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
     try:
-        with tmp.open("w", encoding="utf-8") as out:
-            json.dump(data, out, sort_keys=True, indent=1, ensure_ascii=False)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(path)
+        write_atomic(path, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise InputError(f"--json: cannot write {path}: {exc.strerror or exc}") from None
 
 

@@ -24,6 +24,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from algotrade.atomic_file import write_atomic
 from algotrade.daemon.service_api import BotServiceApi, ServiceError
 from algotrade.daemon.status import BotState, BotStatus
 
@@ -293,14 +294,7 @@ class FileChannel:
         data = json.dumps(payload, indent=1, default=str).encode("utf-8")
         with self._write_lock:
             self.directory.mkdir(parents=True, exist_ok=True)
-            # A dotfile in the same directory: ignored by the scanner, and os.replace within
-            # one filesystem is atomic, so readers see the old file or the new one, never half.
-            tmp = self.directory / f".{STATUS_FILE}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.status_path)
+            write_atomic(self.status_path, data)
 
     # -- files (run in worker threads) -------------------------------------------------
 
