@@ -66,9 +66,9 @@ class RiskEngine:
     # ------------------------------------------------------------------ restore
     def restore(self, account_id: str, data: dict[str, Any], lockouts: Iterable[Lockout]) -> None:
         self._state(account_id)
-        state = AccountRisk.from_dict(account_id, data, list(lockouts))
-        state.multipliers = dict(self.accounts[account_id].multipliers)
-        self.states[account_id] = state
+        self.states[account_id] = AccountRisk.from_dict(
+            account_id, data, list(lockouts), self.accounts[account_id].multipliers
+        )
 
     # ------------------------------------------------------------------ events
     def on_event(self, event: AccountEvent) -> list[Decision]:
@@ -267,7 +267,7 @@ class RiskEngine:
             )
         account_limit = rules.max_contracts
         if account_limit.enabled:
-            others = [p[0] for s, p in state.positions.items() if s != intent.symbol]
+            others = [p.qty for s, p in state.positions.items() if s != intent.symbol]
             total = (
                 sum((abs(q) for q in others), ZERO) + abs(after)
                 if account_limit.mode == "gross"
@@ -332,7 +332,7 @@ class RiskEngine:
             "trades_today": state.trades_today,
             "open_risk": sum((u for u in unrealized.values() if u < 0), ZERO),
             "positions": {
-                s: {"qty": p[0], "avg_price": p[1], "unrealized": unrealized[s]}
+                s: {"qty": p.qty, "avg_price": p.avg_price, "unrealized": unrealized[s]}
                 for s, p in state.positions.items()
             },
             "can_trade": state.can_trade,

@@ -20,7 +20,7 @@ RETRY_NS = 30_000_000_000  # re-request an enforcement that did not change the p
 def flatten_actions(state: AccountRisk, message: str) -> tuple[Action, ...]:
     actions = [Action(ActionKind.CANCEL_ORDERS, message=message, keep_protective=False)]
     for symbol in sorted(state.positions):
-        qty = state.positions[symbol][0]
+        qty = state.positions[symbol].qty
         actions.append(Action(ActionKind.CLOSE_POSITION, symbol, -qty, message))
     return tuple(actions)
 
@@ -100,7 +100,7 @@ def _account_contracts(state: AccountRisk, limit: Decimal, mode: str, ts: int) -
     if total <= limit:
         return []
     excess = total - limit
-    net = sum((p[0] for p in state.positions.values()), ZERO)
+    net = sum((p.qty for p in state.positions.values()), ZERO)
     breaches = []
     # Reduce the largest positions first (for net mode only those on the net side).
     for symbol in sorted(state.positions, key=lambda s: (-abs(state.qty(s)), s)):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from algotrade.core.portfolio import Position
 from algotrade.risk.decisions import Lockout, LockUntil
 
 ZERO = Decimal(0)
@@ -29,7 +30,8 @@ class AccountRisk:
     account_id: str
     balance: Decimal = ZERO  # starting balance + all net realized PnL since
     peak_equity: Decimal = ZERO
-    positions: dict[str, list[Decimal]] = field(default_factory=dict)  # symbol → [qty, avg]
+    # The trading core's own position bookkeeping (average price, realized PnL, multiplier).
+    positions: dict[str, Position] = field(default_factory=dict)
     marks: dict[str, Decimal] = field(default_factory=dict)
     open_orders: dict[str, OpenOrder] = field(default_factory=dict)
     daily_realized: Decimal = ZERO  # net of fees, since the last daily reset
@@ -56,23 +58,23 @@ class AccountRisk:
     # ------------------------------------------------------------------ derived
     def qty(self, symbol: str) -> Decimal:
         position = self.positions.get(symbol)
-        return position[0] if position else ZERO
+        return position.qty if position else ZERO
 
     def unrealized(self, symbol: str) -> Decimal:
         position = self.positions.get(symbol)
         mark = self.marks.get(symbol)
-        if not position or mark is None or not position[0]:
+        if position is None or mark is None:
             return ZERO
-        return (mark - position[1]) * position[0] * self.multipliers.get(symbol, ONE)
+        return position.unrealized_pnl(mark)
 
     def equity(self) -> Decimal:
         return self.balance + sum((self.unrealized(s) for s in self.positions), ZERO)
 
     def gross_contracts(self) -> Decimal:
-        return sum((abs(p[0]) for p in self.positions.values()), ZERO)
+        return sum((abs(p.qty) for p in self.positions.values()), ZERO)
 
     def net_contracts(self) -> Decimal:
-        return abs(sum((p[0] for p in self.positions.values()), ZERO))
+        return abs(sum((p.qty for p in self.positions.values()), ZERO))
 
     def active_lockout(self, ts: int) -> Lockout | None:
         for lockout in self.lockouts:
@@ -100,30 +102,24 @@ class AccountRisk:
     # ------------------------------------------------------------------ bookkeeping
     def apply_fill(self, symbol: str, signed_qty: Decimal, price: Decimal) -> Decimal:
         """Average-price bookkeeping; returns the gross PnL the fill realized."""
-        qty, avg = self.positions.get(symbol, [ZERO, ZERO])
-        new = qty + signed_qty
-        realized = ZERO
-        if qty == 0 or (qty > 0) == (signed_qty > 0):
-            avg = (abs(qty) * avg + abs(signed_qty) * price) / abs(new)
-        else:
-            closed = min(abs(signed_qty), abs(qty))
-            direction = 1 if qty > 0 else -1
-            realized = closed * (price - avg) * direction * self.multipliers.get(symbol, ONE)
-            if new == 0:
-                avg = ZERO
-            elif (new > 0) != (qty > 0):
-                avg = price
-        self.set_position(symbol, new, avg)
+        position = self.positions.get(symbol) or self._position(symbol)
+        realized = position.apply(signed_qty, price, ZERO)  # fees are counted per account
+        self.set_position(symbol, position.qty, position.avg_price)
         return realized
 
     def set_position(self, symbol: str, qty: Decimal, avg: Decimal) -> None:
         if qty == 0:
             self.positions.pop(symbol, None)
         else:
-            self.positions[symbol] = [qty, avg]
+            position = self.positions.get(symbol) or self._position(symbol)
+            position.qty, position.avg_price = qty, avg
+            self.positions[symbol] = position
         # A changed position ends any enforcement in flight for it.
         for key in [k for k in self.enforcing if k.endswith(f":{symbol}")]:
             del self.enforcing[key]
+
+    def _position(self, symbol: str) -> Position:
+        return Position(symbol, self.multipliers.get(symbol, ONE))
 
     def fill_order(self, order_id: str, qty: Decimal) -> None:
         """A fill of one of the open orders: it leaves the book once fully filled."""
@@ -138,7 +134,7 @@ class AccountRisk:
         return {
             "balance": str(self.balance),
             "peak_equity": str(self.peak_equity),
-            "positions": {s: [str(q), str(a)] for s, (q, a) in self.positions.items()},
+            "positions": {s: [str(p.qty), str(p.avg_price)] for s, p in self.positions.items()},
             "marks": {s: str(m) for s, m in self.marks.items()},
             "open_orders": {
                 oid: [o.symbol, o.side, o.type, str(o.qty), _opt(o.stop_price)]
@@ -163,13 +159,22 @@ class AccountRisk:
 
     @classmethod
     def from_dict(
-        cls, account_id: str, data: dict[str, Any], lockouts: list[Lockout]
+        cls,
+        account_id: str,
+        data: dict[str, Any],
+        lockouts: list[Lockout],
+        multipliers: dict[str, Decimal] | None = None,
     ) -> AccountRisk:
+        multipliers = dict(multipliers or {})
         return cls(
             account_id=account_id,
             balance=Decimal(data["balance"]),
             peak_equity=Decimal(data["peak_equity"]),
-            positions={s: [Decimal(q), Decimal(a)] for s, (q, a) in data["positions"].items()},
+            positions={
+                s: Position(s, multipliers.get(s, ONE), Decimal(q), Decimal(a))
+                for s, (q, a) in data["positions"].items()
+            },
+            multipliers=multipliers,
             marks={s: Decimal(m) for s, m in data["marks"].items()},
             open_orders={
                 oid: OpenOrder(sym, side, kind, Decimal(q), Decimal(stop) if stop else None)
