@@ -196,7 +196,11 @@ class RiskService:
         )
 
     def on_mark(self, account_id: str, symbol: str, price: float) -> None:
-        self._event(MarkUpdate(account_id, self._clock(), symbol, Decimal(repr(price))))
+        # Marks arrive with every bar: only a mark that decided something (a breach, an expiry,
+        # a reset) is committed now. The marks themselves are written with the account's next
+        # decision; writing the state on every bar would be a database write per bar.
+        event = MarkUpdate(account_id, self._clock(), symbol, Decimal(repr(price)))
+        self._queue([d for d in self.engine.on_event(event) if d])
 
     def _event(self, event: AccountEvent) -> None:
         self._queue(self.engine.on_event(event))
