@@ -89,6 +89,10 @@ class FakeBotService:
         self._maybe_fail()
         return [bot.status for bot in self._bots.values()]
 
+    async def list_bots_json(self) -> bytes:
+        statuses = await self.list_bots()
+        return b"[" + b",".join(s.__pydantic_serializer__.to_json(s) for s in statuses) + b"]"
+
     async def get_bot(self, bot_id: str) -> tuple[BotConfig, BotStatus]:
         self._maybe_fail()
         bot = self._bot(bot_id)

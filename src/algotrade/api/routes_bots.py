@@ -37,14 +37,9 @@ def _page(page: Page[dict[str, object]]) -> RecordPage:
 @router.get("", response_model=list[BotStatus], responses=READ_RESPONSES)
 async def list_bots(service: Service) -> Response:
     """Every bot's status."""
-    # Statuses are already validated models: serialise them directly (the real service keeps
-    # each bot's JSON cached) instead of letting FastAPI validate and encode the list again.
-    cached = getattr(service, "list_bots_json", None)
-    if cached is not None:
-        body = await cached()
-    else:
-        statuses = await service.list_bots()
-        body = b"[" + b",".join(s.__pydantic_serializer__.to_json(s) for s in statuses) + b"]"
+    # Already serialised by the service (the real one caches each bot's JSON): FastAPI does
+    # not validate and encode the list a second time.
+    body = await service.list_bots_json()
     return Response(content=body, media_type="application/json")
 
 

@@ -60,6 +60,9 @@ class BotServiceApi(Protocol):
 
     async def list_bots(self) -> list[BotStatus]: ...
 
+    async def list_bots_json(self) -> bytes:
+        """``list_bots`` as a JSON array (the API's hot read; services may cache per bot)."""
+
     async def get_bot(self, bot_id: str) -> tuple[BotConfig, BotStatus]: ...
 
     async def create_bot(self, config: BotConfig) -> BotStatus: ...
