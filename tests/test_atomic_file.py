@@ -22,7 +22,7 @@ def test_replaces_whole_and_leaves_no_temporary(tmp_path: Path) -> None:
 def test_failure_keeps_the_old_file_and_cleans_up(tmp_path: Path) -> None:
     target = tmp_path / "dir-in-the-way"
     target.mkdir()  # os.replace of a file onto a directory fails
-    with pytest.raises(OSError):
+    with pytest.raises(IsADirectoryError):
         write_atomic(target, "data")
     assert target.is_dir()
     assert [p.name for p in tmp_path.iterdir()] == ["dir-in-the-way"]
