@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -42,29 +42,18 @@ def trading_day(ts: int, reset: DailyReset) -> str:
     return local(next_reset_after(ts, reset), reset.timezone).date().isoformat()
 
 
-_WINDOWS: dict[int, tuple[SessionHours, dict[int, list[tuple[time, time]]]]] = {}
-
-
-def windows_of(session: SessionHours) -> dict[int, list[tuple[time, time]]]:
-    """Parsed windows, cached per config object (this runs on every event)."""
-    cached = _WINDOWS.get(id(session))
-    if cached is None or cached[0] is not session:
-        cached = _WINDOWS[id(session)] = (session, session.parsed_windows())
-    return cached[1]
-
-
 def in_session(ts: int, session: SessionHours) -> bool:
     moment = local(ts, session.timezone)
     if moment.date() in session.holidays:
         return False
     now = moment.time()
-    return any(start <= now < end for start, end in windows_of(session).get(moment.weekday(), []))
+    return any(start <= now < end for start, end in session.by_weekday.get(moment.weekday(), []))
 
 
 def next_session_start(ts: int, session: SessionHours, horizon_days: int = 14) -> int | None:
     """The next moment a window opens after ``ts`` (for 'locked until session start')."""
     moment = local(ts, session.timezone)
-    windows = windows_of(session)
+    windows = session.by_weekday
     for offset in range(horizon_days):
         day = moment.date() + timedelta(days=offset)
         if day in session.holidays:

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from datetime import date, time
 from decimal import Decimal
+from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -95,26 +96,29 @@ class SessionHours(RuleConfig):
             if day not in WEEKDAYS:
                 raise ValueError(f"unknown weekday {day!r}; use {', '.join(WEEKDAYS)}")
             for window in windows:
-                match = _WINDOW.match(window)
-                if not match:
-                    raise ValueError(f"{day}: window {window!r} is not HH:MM-HH:MM")
-                start = time(int(match[1]), int(match[2]))
-                end = time(int(match[3]), int(match[4])) if match[3] != "24" else time.max
-                if not start < end:
-                    raise ValueError(f"{day}: window {window!r} ends before it starts")
+                _parse_window(day, window)
         return value
 
-    def parsed_windows(self) -> dict[int, list[tuple[time, time]]]:
+    @cached_property
+    def by_weekday(self) -> dict[int, list[tuple[time, time]]]:
+        """Weekday (0 = Monday) → (start, end) local times; parsed once per config."""
         out: dict[int, list[tuple[time, time]]] = {}
         for day, windows in self.windows.items():
             for window in windows:
-                match = _WINDOW.match(window)
-                assert match is not None
-                end = time.max if match[3] == "24" else time(int(match[3]), int(match[4]))
-                out.setdefault(WEEKDAYS.index(day), []).append(
-                    (time(int(match[1]), int(match[2])), end)
-                )
+                out.setdefault(WEEKDAYS.index(day), []).append(_parse_window(day, window))
         return out
+
+
+def _parse_window(day: str, window: str) -> tuple[time, time]:
+    """``HH:MM-HH:MM`` → (start, end); an end of 24:00 means the end of the day."""
+    match = _WINDOW.match(window)
+    if not match:
+        raise ValueError(f"{day}: window {window!r} is not HH:MM-HH:MM")
+    start = time(int(match[1]), int(match[2]))
+    end = time.max if match[3] == "24" else time(int(match[3]), int(match[4]))
+    if not start < end:
+        raise ValueError(f"{day}: window {window!r} ends before it starts")
+    return start, end
 
 
 class SymbolBlocklist(RuleConfig):
