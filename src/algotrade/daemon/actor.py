@@ -124,6 +124,9 @@ class BotActor:
         self._fills: list[OrderFilled] = []
         self._events: list[EventRecord] = []
         self._open_orders_loaded = False
+        # Open orders and the order sequence handed from an engine replaced by a config change.
+        self._carried_orders: list[Order] = []
+        self._carried_seq = 0
         self.order_count = order_count
         self.fill_count = fill_count
         self.heartbeat_ns: int | None = None
@@ -224,8 +227,8 @@ class BotActor:
         if self.engine is not None:
             # The next start builds a new engine (new strategy or parameters) around the same
             # portfolio; open orders move over with it.
-            self._carry_orders = list(self.engine.open_orders())
-            self._carry_seq = self.engine.order_sequence
+            self._carried_orders = list(self.engine.open_orders())
+            self._carried_seq = self.engine.order_sequence
             self.engine = None
         return config
 
@@ -270,13 +273,12 @@ class BotActor:
             retain_history=False,
         )
         engine.add_listener(self._on_order_event)
-        carried: list[Order] = getattr(self, "_carry_orders", [])
-        if carried:
-            engine.restore_order_sequence(getattr(self, "_carry_seq", 0))
-            for order in carried:
+        if self._carried_orders:
+            engine.restore_order_sequence(self._carried_seq)
+            for order in self._carried_orders:
                 order.status = OrderStatus.NEW  # re-acknowledged by the new venue
                 engine.adopt_open_order(order)
-            self._carry_orders = []
+            self._carried_orders = []
         elif not self._open_orders_loaded:
             engine.restore_order_sequence(
                 await self._ctx.max_order_seq(config.bot_id, f"{config.bot_id}-")

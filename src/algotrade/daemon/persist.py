@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from algotrade.core.events import OrderSide
@@ -101,7 +100,3 @@ def event_record(
         message=message,
         data=data or {},
     )
-
-
-def decimal_or_zero(value: Decimal | None) -> Decimal:
-    return value if value is not None else Decimal(0)

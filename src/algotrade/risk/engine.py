@@ -9,7 +9,6 @@ it can affect. Callers persist each ``Decision`` before acting on it or acknowle
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 from typing import Any
 
 from algotrade.core.timeutil import ns_to_iso
@@ -354,4 +353,4 @@ class RiskEngine:
         return state
 
 
-__all__ = ["Decimal", "RiskEngine", "UnknownAccount"]
+__all__ = ["RiskEngine", "UnknownAccount"]

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from algotrade.core.portfolio import Position
-from algotrade.risk.decisions import Lockout, LockUntil
+from algotrade.risk.decisions import Lockout
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -203,4 +203,4 @@ def _opt(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-__all__ = ["HOUR_NS", "MINUTE_NS", "AccountRisk", "LockUntil", "OpenOrder"]
+__all__ = ["HOUR_NS", "MINUTE_NS", "AccountRisk", "OpenOrder"]
