@@ -249,3 +249,30 @@ async def test_commands_refused_while_shutting_down(tmp_path: Path) -> None:
     await close_service(service)
     with pytest.raises(ShuttingDown):
         await service.start_bot("a")
+
+
+async def test_order_ids_continue_after_a_config_change_without_open_orders(tmp_path: Path) -> None:
+    service = await open_service(tmp_path)
+    try:
+        await service.create_bot(sim_bot("a"))
+        await service.start_bot("a")
+        await wait_for(lambda: service._bots["a"].fill_count >= 2)
+        await service.stop_bot("a")
+        engine = service._bots["a"].engine
+        assert engine is not None
+        for order in engine.open_orders():
+            engine.venue.cancel(order.client_order_id)
+        sent = engine.order_sequence
+        await service.writer.flush()
+        before = (await service.orders("a", 0, 1000)).items
+        await service.update_config("a", {"params": {"fast": 3, "slow": 6, "qty": 1}})
+        await service.start_bot("a")
+        await wait_for(lambda: service._bots["a"].engine.order_sequence > sent)
+        await service.stop_bot("a")
+        await service.writer.flush()
+        after = {o["client_order_id"]: o for o in (await service.orders("a", 0, 1000)).items}
+        assert len(after) > len(before)
+        for order in before:  # the new engine reused no id, so no stored order was overwritten
+            assert after[order["client_order_id"]] == order
+    finally:
+        await close_service(service)

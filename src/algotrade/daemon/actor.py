@@ -273,13 +273,14 @@ class BotActor:
             retain_history=False,
         )
         engine.add_listener(self._on_order_event)
-        if self._carried_orders:
-            engine.restore_order_sequence(self._carried_seq)
-            for order in self._carried_orders:
-                order.status = OrderStatus.NEW  # re-acknowledged by the new venue
-                engine.adopt_open_order(order)
-            self._carried_orders = []
-        elif not self._open_orders_loaded:
+        # Always continue the old engine's numbering: new ids must never reuse stored ones,
+        # whether or not orders were open when the config changed.
+        engine.restore_order_sequence(self._carried_seq)
+        for order in self._carried_orders:
+            order.status = OrderStatus.NEW  # re-acknowledged by the new venue
+            engine.adopt_open_order(order)
+        self._carried_orders = []
+        if not self._open_orders_loaded:  # the first engine: continue from the store
             engine.restore_order_sequence(
                 await self._ctx.max_order_seq(config.bot_id, f"{config.bot_id}-")
             )
