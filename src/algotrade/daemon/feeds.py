@@ -9,7 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+
 from algotrade.core.events import Bar
+from algotrade.core.strategy import describe_validation_error
 from algotrade.daemon.bot_config import BotConfig, FeedKind
 from algotrade.daemon.sim_feed import SimFeedHub, SimOptions
 
@@ -51,27 +54,28 @@ class SimBotFeed:
         self._hub.unsubscribe(self._config.bot_id)
 
 
-class ReplayOptions:
-    def __init__(self, path: Path, speed: float, loop: bool) -> None:
-        self.path = path
-        self.speed = speed
-        self.loop = loop
+class ReplayOptions(BaseModel):
+    """``feed_options`` of a replay bot."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    path: Path = Field(description="the data file (CSV or Parquet)")
+    speed: float = Field(default=1.0, ge=0, description="× real time; 0 = as fast as possible")
+    loop: StrictBool = False
+
+    @field_validator("path", "speed", mode="before")
+    @classmethod
+    def _no_bools_or_empty(cls, value: Any) -> Any:
+        if isinstance(value, bool) or value == "":
+            raise ValueError("expected a value")
+        return value
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> ReplayOptions:
-        unknown = sorted(set(options) - {"path", "speed", "loop"})
-        if unknown:
-            raise ValueError(f"feed_options: unknown replay option(s) {unknown}")
-        path = options.get("path")
-        if not isinstance(path, str) or not path:
-            raise ValueError("feed_options.path: a replay bot needs the data file's path")
-        speed = options.get("speed", 1.0)
-        if isinstance(speed, bool) or not isinstance(speed, int | float) or speed < 0:
-            raise ValueError("feed_options.speed: expected a number >= 0 (0 = as fast as possible)")
-        loop = options.get("loop", False)
-        if not isinstance(loop, bool):
-            raise ValueError("feed_options.loop: expected true or false")
-        return cls(Path(path), float(speed), loop)
+        try:
+            return cls.model_validate(options)
+        except ValidationError as exc:
+            raise ValueError(describe_validation_error("feed_options", exc)) from None
 
 
 class ReplayBotFeed:

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 import zlib
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from algotrade.core.events import Bar
+from algotrade.core.strategy import describe_validation_error
 
 _log = logging.getLogger("algotrade.daemon.sim")
 
@@ -31,49 +31,30 @@ HISTORY = 5_000  # bars kept per stream for warm-up of bots that subscribe later
 SUB_STEPS = 4
 
 
-@dataclass(frozen=True, slots=True)
-class SimOptions:
+class SimOptions(BaseModel):
+    """``feed_options`` of a sim bot. Frozen and hashable: it keys the shared streams."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
     seed: int = 1
-    start_price: float = 100.0
-    volatility: float = 0.002  # std of log return per sub-step
-    tick_seconds: float = 1.0
+    start_price: float = Field(default=100.0, gt=0)
+    volatility: float = Field(default=0.002, gt=0, lt=0.5)  # std of log return per sub-step
+    tick_seconds: float = Field(default=1.0, ge=0.001, le=86_400)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bools(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("expected a number")
+        return value
 
     @classmethod
     def parse(cls, options: dict[str, Any]) -> SimOptions:
         """Validate ``feed_options`` of a sim bot; ``ValueError`` names the option."""
-        allowed = {"seed", "start_price", "volatility", "tick_seconds"}
-        unknown = sorted(set(options) - allowed)
-        if unknown:
-            raise ValueError(
-                f"feed_options: unknown sim option(s) {unknown}; allowed: {sorted(allowed)}"
-            )
-        defaults = cls()
-        parsed = cls(
-            seed=_number(options, "seed", int, defaults.seed),
-            start_price=_number(options, "start_price", float, defaults.start_price),
-            volatility=_number(options, "volatility", float, defaults.volatility),
-            tick_seconds=_number(options, "tick_seconds", float, defaults.tick_seconds),
-        )
-        if not parsed.start_price > 0:
-            raise ValueError("feed_options.start_price: must be > 0")
-        if not 0 < parsed.volatility < 0.5:
-            raise ValueError("feed_options.volatility: must be between 0 and 0.5")
-        if not 0.001 <= parsed.tick_seconds <= 86_400:
-            raise ValueError("feed_options.tick_seconds: must be between 0.001 and 86400")
-        return parsed
-
-
-def _number(options: dict[str, Any], name: str, kind: type, default: Any) -> Any:
-    value = options.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"feed_options.{name}: expected a number, got {value!r}")
-    try:
-        converted = kind(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"feed_options.{name}: expected a number, got {value!r}") from None
-    if kind is float and not math.isfinite(converted):
-        raise ValueError(f"feed_options.{name}: expected a finite number")
-    return converted
+        try:
+            return cls.model_validate(options)
+        except ValidationError as exc:
+            raise ValueError(describe_validation_error("feed_options", exc)) from None
 
 
 class SimStream:
