@@ -169,6 +169,10 @@ async def test_restore_keeps_portfolio_and_resumes_only_opted_in_bots(tmp_path: 
         assert after["keen"].state is BotState.RUNNING
         for bot_id in ("keen", "idle"):
             assert after[bot_id].fill_count >= before[bot_id].fill_count
+        # The resumed bot keeps trading: stop it and flush, so memory and store are compared
+        # at the same moment.
+        await service.stop_bot("keen")
+        await service.writer.flush()
         fills = await service.fills("keen", 0, 1000)
         held = sum(
             (Decimal(f["qty"]) * (1 if f["side"] == "buy" else -1) for f in fills.items),
