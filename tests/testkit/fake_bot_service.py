@@ -49,6 +49,7 @@ class _Bot:
 class FakeBotService:
     def __init__(self, *, max_bots: int = 100, bus_queue_size: int = 1000) -> None:
         self.bus = EventBus(queue_size=bus_queue_size)
+        self.risk = None  # no account risk engine: /api/risk answers risk_disabled
         self.max_bots = max_bots
         self.shutting_down = False
         self.fail_with: Exception | None = None

@@ -49,7 +49,7 @@ class RulesChange(BaseModel):
 
 
 def get_risk(service: Annotated[BotServiceApi, Depends(get_service)]) -> RiskService:
-    risk: RiskService | None = getattr(service, "risk", None)
+    risk = service.risk
     if risk is None:
         raise RiskDisabled("the account risk engine is not configured (risk.accounts_file)")
     return risk

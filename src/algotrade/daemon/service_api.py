@@ -6,12 +6,15 @@ Protocol, so its tests can use a fake.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.bus import EventBus
 from algotrade.daemon.status import BotStatus
 from algotrade.store.records import Page
+
+if TYPE_CHECKING:
+    from algotrade.daemon.risk_service import RiskService
 
 __all__ = ["BotServiceApi", "Page", "ServiceError"]
 
@@ -57,6 +60,7 @@ class ShuttingDown(ServiceError):
 
 class BotServiceApi(Protocol):
     bus: EventBus
+    risk: RiskService | None  # the account risk engine, when accounts are configured
 
     async def list_bots(self) -> list[BotStatus]: ...
 
