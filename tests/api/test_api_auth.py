@@ -163,6 +163,9 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, int]] = [
     ("GET", "/api/risk/audit", None, 404),
     ("POST", "/api/risk/accounts/acct/unlock", {"reason": "checked"}, 404),
     ("PUT", "/api/risk/rules", {"rules": {}}, 404),
+    # No live venue is connected in the fake service: reconcile answers 409.
+    ("GET", "/api/venues", None, 200),
+    ("POST", "/api/venues/hyperliquid/reconcile", None, 409),
 ]
 KEYS = {
     "no key": {},
@@ -223,7 +226,7 @@ def test_matrix_covers_every_route(app: FastAPI) -> None:
 def _template(path: str) -> str:
     for bot in ("alpha", "runner", "sleeper"):
         path = path.replace(f"/{bot}", "/{bot_id}")
-    return path.replace("/acct", "/{account_id}")
+    return path.replace("/acct", "/{account_id}").replace("/hyperliquid/", "/{venue}/")
 
 
 def test_auth_error_wins_over_body_errors(client: TestClient) -> None:

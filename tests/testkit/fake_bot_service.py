@@ -24,6 +24,7 @@ from algotrade.daemon.service_api import (
     InvalidTransition,
     Page,
     ShuttingDown,
+    VenueNotConnected,
 )
 from algotrade.daemon.status import BotState, BotStatus
 
@@ -55,6 +56,7 @@ class FakeBotService:
         self.fail_with: Exception | None = None
         self.shutdown_requested = False
         self.closed_all: list[str | None] = []
+        self.venues: list[dict[str, Any]] = []  # what GET /api/venues answers
         self._bots: dict[str, _Bot] = {}
         self._started = time.monotonic()
         self._clock = 0
@@ -163,6 +165,17 @@ class FakeBotService:
     async def equity(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
         self._maybe_fail()
         return _page(self._bot(bot_id).equity, offset, limit)
+
+    async def venue_status(self) -> list[dict[str, Any]]:
+        self._maybe_fail()
+        return list(self.venues)
+
+    async def reconcile_venue(self, venue: str) -> dict[str, Any]:
+        self._maybe_fail()
+        for state in self.venues:
+            if state.get("venue") == venue:
+                return state
+        raise VenueNotConnected(f"venue '{venue}' is not connected")
 
     def health(self) -> dict[str, Any]:
         counts = {state.value: 0 for state in BotState}

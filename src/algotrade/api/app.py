@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from algotrade.api import routes_bots, routes_risk, routes_system, ws
+from algotrade.api import routes_bots, routes_risk, routes_system, routes_venues, ws
 from algotrade.api.auth import ApiKeys, check_request_access
 from algotrade.api.deps import ApiContext
 from algotrade.api.errors import BodyLimitMiddleware, install_error_handlers
@@ -39,5 +39,6 @@ def create_app(service: BotServiceApi, auth: ApiKeys, *, version: str) -> FastAP
     app.include_router(routes_system.router)
     app.include_router(routes_bots.router)
     app.include_router(routes_risk.router)
+    app.include_router(routes_venues.router)
     app.include_router(ws.router)
     return app

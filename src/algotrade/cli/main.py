@@ -11,6 +11,7 @@ from algotrade.cli.bots_cmd import bots_app
 from algotrade.cli.daemon_cmd import daemon
 from algotrade.cli.demo_cmd import demo, generate_data
 from algotrade.cli.errors import fail, run_guarded
+from algotrade.cli.fetch_data_cmd import fetch_data
 from algotrade.cli.risk_cmd import risk_app
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app.command()(daemon)
 app.command("run", help="Alias of 'daemon'.")(daemon)
 app.command()(demo)
 app.command("generate-data")(generate_data)
+app.command("fetch-data")(fetch_data)
 app.add_typer(bots_app, name="bots")
 app.add_typer(risk_app, name="risk")
 

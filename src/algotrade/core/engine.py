@@ -95,11 +95,11 @@ class Engine:
         self._seq = max(self._seq, seq)
 
     def adopt_open_order(self, order: Order) -> None:
-        """Track an order that is open at the venue (restored after a restart) and send it to
-        the venue again; venues treat a known client order id idempotently."""
+        """Track an order that may be open at the venue (restored after a restart, carried to a
+        new engine) and hand it to the venue, which looks it up before sending anything."""
         self.orders[order.client_order_id] = order
         self._open[order.client_order_id] = order
-        self.venue.submit(order)
+        self.venue.adopt(order)
 
     @property
     def order_sequence(self) -> int:

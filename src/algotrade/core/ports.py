@@ -39,6 +39,11 @@ class ExecutionVenue(Protocol):
     def submit(self, order: Order) -> None:
         """Send an order; must not block. Idempotent per ``client_order_id``."""
 
+    def adopt(self, order: Order) -> None:
+        """Take over an order that may already be at the venue (restored after a restart or
+        carried over to a new engine). A live venue looks it up by client order id before
+        anything is sent; the paper venue simply books it."""
+
     def cancel(self, client_order_id: str) -> None:
         """Ask to cancel; the answer arrives as ``OrderCancelled`` (or a fill that won the race)."""
 

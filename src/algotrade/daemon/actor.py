@@ -26,16 +26,19 @@ from algotrade.core.orders import Order, OrderRequest, OrderStatus, OrderType
 from algotrade.core.portfolio import Portfolio
 from algotrade.core.timeutil import ns_to_iso
 from algotrade.daemon import persist
-from algotrade.daemon.bot_config import BotConfig, FeedKind
+from algotrade.daemon.bot_config import BotConfig, FeedKind, VenueKind
 from algotrade.daemon.bot_policy import BotRiskPolicy
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.daemon.feeds import BotFeed
 from algotrade.daemon.service_api import InvalidTransition
 from algotrade.daemon.status import BotState, BotStatus
+from algotrade.daemon.venues import uses_hyperliquid
 from algotrade.store.records import Activity, EventRecord, FillRecord, OrderRecord
 
 if TYPE_CHECKING:
+    from algotrade.core.ports import ExecutionVenue
     from algotrade.daemon.risk_service import RiskService
+    from algotrade.daemon.venues import VenueHub
 from algotrade.strategies.registry import create_strategy
 from algotrade.venues.paper import PaperVenue, PaperVenueConfig
 
@@ -73,6 +76,7 @@ class ActorContext:
     max_order_seq: Callable[[str, str], Awaitable[int]]
     on_error: Callable[[BotActor], None]
     risk: RiskService | None = None
+    venues: VenueHub | None = None
 
 
 class BotHandle:
@@ -130,6 +134,8 @@ class BotActor:
         self.order_count = order_count
         self.fill_count = fill_count
         self.heartbeat_ns: int | None = None
+        # Set by live-venue reconciliation (fail closed): every order is refused meanwhile.
+        self.blocked: str | None = None
         self.last_price: float | None = None
         self._last_snapshot = 0.0
         # Listing 10,000 bots must not rebuild 10,000 statuses: each is cached until its bot
@@ -245,10 +251,22 @@ class BotActor:
         self._ctx.bus.publish(Topic.STATUS, self.config.bot_id, self.status().model_dump())
 
     # ------------------------------------------------------------------ engine
-    async def _build_engine(self) -> Engine:
+    async def _build_venue(self) -> ExecutionVenue:
         config = self.config
-        strategy = create_strategy(config.strategy, config.params)
-        venue = PaperVenue(
+        hub = self._ctx.venues
+        if uses_hyperliquid(config):
+            if hub is None:
+                raise RuntimeError("this daemon has no live venue connections")
+            account = await hub.hyperliquid()
+            if config.symbol not in account.assets:
+                raise ValueError(f"symbol: Hyperliquid has no perpetual '{config.symbol}'")
+            for instrument in account.instruments():
+                if instrument.symbol == config.symbol:
+                    self.instruments.add(instrument)
+            if config.venue is VenueKind.HYPERLIQUID:
+                self.blocked = hub.blocked_reason(config)
+                return account.venue(config.bot_id, on_error=self._fail)
+        return PaperVenue(
             PaperVenueConfig(
                 taker_fee_rate=config.commission,
                 maker_fee_rate=config.commission,
@@ -257,6 +275,11 @@ class BotActor:
             self.instruments,
             positions={s: p.qty for s, p in self.portfolio.positions.items()},
         )
+
+    async def _build_engine(self) -> Engine:
+        config = self.config
+        strategy = create_strategy(config.strategy, config.params)
+        venue = await self._build_venue()
         engine = Engine(
             strategy,
             venue,
@@ -320,6 +343,8 @@ class BotActor:
 
     def _account_guard(self, request: OrderRequest) -> tuple[bool, str]:
         """The account risk engine's pre-trade verdict (every order of every bot)."""
+        if self.blocked is not None:
+            return False, f"bot blocked: {self.blocked}"
         risk = self._ctx.risk
         if risk is None or not risk.knows(self.config.account_id):
             return True, ""
@@ -376,6 +401,7 @@ class BotActor:
                 risk.on_fill(self.config.account_id, self.config.bot_id, event)
             risk.on_order(self.config.account_id, self.config.bot_id, order)
         self._orders_touched[order.client_order_id] = order
+        self._ctx.mark_dirty(self)  # live venues report between bars
         if isinstance(event, OrderFilled):
             self._fills.append(event)
             self.fill_count += 1
@@ -406,6 +432,18 @@ class BotActor:
         if self._feed is not None:
             self._feed.stop()
             self._feed = None
+
+    def set_blocked(self, reason: str | None) -> None:
+        """Block (fail closed) or unblock this bot's trading; said in its log and status."""
+        if reason == self.blocked:
+            return
+        self.blocked = reason
+        self._status = None
+        if reason is None:
+            self._event("info", "unblocked", "venue state agrees again; trading allowed")
+        else:
+            self._event("error", "blocked", reason)
+        self._ctx.bus.publish(Topic.STATUS, self.config.bot_id, self.status().model_dump())
 
     def _fail(self, exc: BaseException) -> None:
         self._status = None
@@ -487,9 +525,10 @@ class BotActor:
         return BotStatus.model_construct(
             bot_id=self.config.bot_id,
             state=self.state,
-            simulated=self.config.feed is FeedKind.SIM or self.config.venue.value == "paper",
+            simulated=self.config.feed is FeedKind.SIM or self.config.venue is VenueKind.PAPER,
             heartbeat=ns_to_iso(self.heartbeat_ns) if self.heartbeat_ns else None,
             last_error=self.last_error,
+            blocked=self.blocked,
             position={s: decimal_text(p.qty) for s, p in portfolio.positions.items() if p.qty},
             equity=decimal_text(portfolio.equity()),
             realized_pnl=decimal_text(portfolio.realized_pnl),

@@ -20,10 +20,12 @@ _SECRET_WORDS = ("secret", "password", "private_key", "privatekey", "api_key", "
 class FeedKind(StrEnum):
     SIM = "sim"  # seeded synthetic prices, labelled simulated everywhere
     REPLAY = "replay"  # a CSV/Parquet file replayed at a chosen speed
+    HYPERLIQUID = "hyperliquid"  # closed bars from Hyperliquid's candle channel (live)
 
 
 class VenueKind(StrEnum):
-    PAPER = "paper"
+    PAPER = "paper"  # simulated matching
+    HYPERLIQUID = "hyperliquid"  # real orders on Hyperliquid (mode must be 'live')
 
 
 class ExecutionMode(StrEnum):
@@ -43,7 +45,7 @@ class BotConfig(BaseModel):
     feed_options: dict[str, Any] = Field(
         default_factory=dict,
         description="sim: seed, start_price, volatility, tick_seconds; "
-        "replay: path, speed (0 = as fast as possible), loop",
+        "replay: path, speed (0 = as fast as possible), loop; hyperliquid: grace_s",
     )
     venue: VenueKind = VenueKind.PAPER
     mode: ExecutionMode = ExecutionMode.PAPER
@@ -80,6 +82,9 @@ class BotConfig(BaseModel):
     def _mode_matches_venue(self) -> BotConfig:
         if self.mode is ExecutionMode.LIVE and self.venue is VenueKind.PAPER:
             raise ValueError("mode 'live' needs a live venue; the paper venue is simulated")
+        if self.venue is not VenueKind.PAPER and self.mode is not ExecutionMode.LIVE:
+            # Real orders only when asked for in so many words.
+            raise ValueError(f"venue '{self.venue.value}' sends real orders: set mode 'live'")
         return self
 
     @property

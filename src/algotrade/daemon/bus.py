@@ -22,6 +22,7 @@ class Topic(StrEnum):
     FILLS = "fills"  # fill records, after they are committed
     LOGS = "logs"  # the bot's event log lines
     RISK = "risk"  # account risk: breaches, lockouts, enforcements (issue 4)
+    VENUES = "venues"  # live venue alerts: reconciliation mismatches, unknown orders, ...
 
 
 @dataclass(frozen=True, slots=True)

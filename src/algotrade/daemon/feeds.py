@@ -17,6 +17,7 @@ from algotrade.daemon.bot_config import BotConfig, FeedKind
 from algotrade.daemon.sim_feed import SimFeedHub, SimOptions
 
 if TYPE_CHECKING:
+    from algotrade.daemon.venues import VenueHub
     from algotrade.data.bars import BarData
 
 _log = logging.getLogger("algotrade.daemon.feeds")
@@ -34,8 +35,15 @@ def validate_feed_options(config: BotConfig) -> None:
     """Raise ``ValueError`` naming the option when a bot's feed options are unusable."""
     if config.feed is FeedKind.SIM:
         SimOptions.parse(config.feed_options)
-    else:
+    elif config.feed is FeedKind.REPLAY:
         ReplayOptions.parse(config.feed_options)
+    else:
+        HyperliquidFeedOptions.parse(config.feed_options)
+        if config.interval not in HYPERLIQUID_INTERVALS:
+            raise ValueError(
+                f"interval: Hyperliquid candles come in {', '.join(HYPERLIQUID_INTERVALS)}; "
+                f"got '{config.interval}'"
+            )
 
 
 class SimBotFeed:
@@ -120,10 +128,67 @@ class ReplayBotFeed:
             self._task = None
 
 
-def feed_factory(hub: SimFeedHub) -> Callable[[BotConfig, BarHandler], BotFeed]:
+# The candle intervals Hyperliquid serves (1M, calendar months, is left out: bots need a
+# fixed bar length).
+HYPERLIQUID_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "1d")
+
+
+class HyperliquidFeedOptions(BaseModel):
+    """``feed_options`` of a Hyperliquid-fed bot: none yet; anything given is an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def parse(cls, options: dict[str, Any]) -> HyperliquidFeedOptions:
+        try:
+            return cls.model_validate(options)
+        except ValidationError as exc:
+            raise ValueError(describe_validation_error("feed_options", exc)) from None
+
+
+class HyperliquidBotFeed:
+    """Closed bars from Hyperliquid's candle channel through the account's shared candle hub
+    (see ``venues/hyperliquid/data.py`` for the closed-bar rule)."""
+
+    def __init__(self, venues: VenueHub, config: BotConfig, handler: BarHandler) -> None:
+        self._venues = venues
+        self._config = config
+        self._handler = handler
+        self._stop: Callable[[], None] | None = None
+
+    async def start(self, warmup: int) -> list[Bar]:
+        from algotrade.venues.hyperliquid.data import HyperliquidBotFeed as CandleFeed  # noqa: PLC0415
+
+        account = await self._venues.hyperliquid()
+        config = self._config
+        feed = CandleFeed(
+            account.candles,
+            config.symbol,
+            account.coin_of(config.symbol),
+            config.interval,
+            config.bot_id,
+            self._handler,
+        )
+        history = await feed.start(warmup)
+        self._stop = feed.stop
+        return history
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop()
+            self._stop = None
+
+
+def feed_factory(
+    hub: SimFeedHub, venues: VenueHub | None = None
+) -> Callable[[BotConfig, BarHandler], BotFeed]:
     def make(config: BotConfig, handler: BarHandler) -> BotFeed:
         if config.feed is FeedKind.SIM:
             return SimBotFeed(hub, config, handler)
-        return ReplayBotFeed(config, handler)
+        if config.feed is FeedKind.REPLAY:
+            return ReplayBotFeed(config, handler)
+        if venues is None:
+            raise RuntimeError("this daemon has no live venue connections")
+        return HyperliquidBotFeed(venues, config, handler)
 
     return make

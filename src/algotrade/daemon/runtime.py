@@ -130,6 +130,7 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys) -> int:
         risk_tick_interval=settings.risk.tick_interval_s,
         bus=EventBus(settings.api.ws_queue_size),
         heartbeat_interval=settings.daemon.heartbeat_interval_s,
+        hyperliquid=settings.hyperliquid,
     )
     gc.disable()  # restoring 10k bots makes ~250k long-lived objects: no full sweeps meanwhile
     try:

@@ -33,9 +33,11 @@ from algotrade.daemon.service_api import (
     InvalidBotConfig,
     Page,
     ShuttingDown,
+    VenueNotConnected,
 )
 from algotrade.daemon.sim_feed import SimFeedHub
 from algotrade.daemon.status import BotState, BotStatus
+from algotrade.daemon.venues import VenueHub
 from algotrade.daemon.writer import ActivityWriter
 from algotrade.risk.config_loader import RiskConfig
 from algotrade.store.errors import DuplicateBotError
@@ -43,6 +45,7 @@ from algotrade.store.records import PositionRecord
 from algotrade.store.risk_store import RiskStore
 from algotrade.store.store import Store
 from algotrade.strategies.registry import create_strategy
+from algotrade.venues.hyperliquid.config import HyperliquidConfig
 
 _log = logging.getLogger("algotrade.daemon")
 T = TypeVar("T")
@@ -59,6 +62,7 @@ class BotService:
         risk_config: RiskConfig | None = None,
         risk_tick_interval: float = 1.0,
         heartbeat_interval: float = 1.0,
+        hyperliquid: HyperliquidConfig | None = None,
     ) -> None:
         self.bus = bus or EventBus()
         self._store = store
@@ -84,9 +88,10 @@ class BotService:
                 self._write_executor,
                 tick_interval=risk_tick_interval,
             )
+        self.venues = VenueHub(hyperliquid, store, self.bus, self._bots.values)
         self._context = ActorContext(
             bus=self.bus,
-            make_feed=feed_factory(self.hub),
+            make_feed=feed_factory(self.hub, self.venues),
             mark_dirty=self.writer.mark_dirty,
             persist_state=self._persist_state,
             load_open_orders=lambda bot_id: self._read(self._store.open_orders, bot_id),
@@ -95,6 +100,7 @@ class BotService:
             ),
             on_error=self._on_bot_error,
             risk=self.risk,
+            venues=self.venues,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -194,6 +200,7 @@ class BotService:
             timeout=timeout / 2,
         )
         await self.hub.stop()
+        await asyncio.wait_for(self.venues.stop(), timeout=timeout / 4)
         if self.risk is not None:
             await asyncio.wait_for(self.risk.stop(), timeout=timeout / 4)
         try:
@@ -302,6 +309,15 @@ class BotService:
     async def positions(self, bot_id: str) -> list[dict[str, Any]]:
         self._actor(bot_id)
         return [r.to_api() for r in await self._read(self._store.positions, bot_id)]
+
+    async def venue_status(self) -> list[dict[str, Any]]:
+        return self.venues.status()
+
+    async def reconcile_venue(self, venue: str) -> dict[str, Any]:
+        try:
+            return await self.venues.reconcile(venue)
+        except LookupError as exc:
+            raise VenueNotConnected(str(exc)) from None
 
     def health(self) -> dict[str, Any]:
         states = Counter(actor.state.value for actor in self._bots.values())

@@ -53,6 +53,11 @@ class InvalidTransition(ServiceError):
     http_status = 409
 
 
+class VenueNotConnected(ServiceError):
+    code = "venue_not_connected"
+    http_status = 409
+
+
 class ShuttingDown(ServiceError):
     code = "shutting_down"
     http_status = 503
@@ -93,6 +98,12 @@ class BotServiceApi(Protocol):
     async def positions(self, bot_id: str) -> list[dict[str, Any]]: ...
 
     async def equity(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]: ...
+
+    async def venue_status(self) -> list[dict[str, Any]]:
+        """Each connected live venue: connection, last reconciliation, blocks, alerts."""
+
+    async def reconcile_venue(self, venue: str) -> dict[str, Any]:
+        """Reconcile a live venue now; raises ``VenueNotConnected``."""
 
     def health(self) -> dict[str, Any]:
         """Cheap liveness facts: state, uptime, bot counts by state, database ok."""

@@ -38,6 +38,7 @@ from pydantic_settings import (
 )
 
 from algotrade.core.errors import ConfigError
+from algotrade.venues.hyperliquid.config import HyperliquidConfig
 
 ENV_PREFIX = "ALGOTRADE__"
 ENV_DELIMITER = "__"
@@ -174,6 +175,10 @@ class DaemonSettings(BaseSettings):
     database: DatabaseSection = Field(default_factory=DatabaseSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     risk: RiskSection = Field(default_factory=RiskSection)
+    hyperliquid: HyperliquidConfig = Field(
+        default_factory=HyperliquidConfig,
+        description="Hyperliquid network and URLs; credentials only from env/secrets file",
+    )
     bots: list[dict[str, Any]] = Field(
         default_factory=list,
         description="bots to create at first start when they do not exist yet (BotConfig each)",

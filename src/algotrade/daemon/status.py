@@ -24,6 +24,9 @@ class BotStatus(BaseModel):
         default=None, description="ISO-8601 UTC of the last event handled"
     )
     last_error: str | None = None
+    blocked: str | None = Field(
+        default=None, description="why the bot may not trade now (e.g. a position mismatch)"
+    )
     position: dict[str, str] = Field(default_factory=dict, description="symbol → signed qty")
     equity: str = "0"
     realized_pnl: str = "0"

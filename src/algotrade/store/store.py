@@ -231,6 +231,24 @@ class Store(Database):
         order_by = (FILLS.c.ts, FILLS.c.id)
         return self._page(FILLS, FillRecord, [FILLS.c.bot_id == bot_id], order_by, offset, limit)
 
+    def latest_fills(self, bot_ids: Sequence[str]) -> tuple[int, list[str]]:
+        """(timestamp of the newest fill of these bots, trade ids of the fills at or after one
+        minute before it): where a venue adapter resumes asking for fills after a restart, and
+        which of those it has booked already. ``(0, [])`` when they have none."""
+        if not bot_ids:
+            return 0, []
+        with self._read("read latest fills") as connection:
+            newest = connection.execute(
+                select(func.max(FILLS.c.ts)).where(FILLS.c.bot_id.in_(bot_ids))
+            ).scalar()
+            if newest is None:
+                return 0, []
+            since = int(newest) - 60_000_000_000
+            ids = connection.execute(
+                select(FILLS.c.trade_id).where(FILLS.c.bot_id.in_(bot_ids), FILLS.c.ts >= since)
+            ).scalars()
+            return int(newest), list(ids)
+
     def positions(self, bot_id: str) -> list[PositionRecord]:
         query = (
             _select_record(POSITIONS, PositionRecord)

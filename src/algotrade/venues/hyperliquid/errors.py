@@ -5,6 +5,9 @@
 - ``HlOrderRejected``: a local rule or the venue refused an order; report it, do not retry.
 - ``HlRateLimited``: the venue throttled us; back off and retry.
 - ``HlRequestFailed``: a transport failure or 5xx; the same request may succeed later.
+- ``HlRequestTimeout``: an exchange action was (maybe) sent but no answer came back: it may or
+  may not have been applied. Resolve by client order id before doing anything else.
+- ``HlBadRequest``: the venue answered 4xx (other than 429); the request itself is wrong.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from __future__ import annotations
 from algotrade.core.errors import AlgoTradeError, OrderRejectedError, RetryableError
 
 __all__ = [
+    "HlBadRequest",
     "HlOrderRejected",
     "HlPayloadError",
     "HlRateLimited",
     "HlRequestFailed",
+    "HlRequestTimeout",
     "HyperliquidError",
 ]
 
@@ -47,3 +52,18 @@ class HlRateLimited(RetryableError):
 
 class HlRequestFailed(RetryableError):
     """A request to Hyperliquid failed in transit or with a server error."""
+
+
+class HlRequestTimeout(HlRequestFailed):
+    """An exchange request whose outcome is unknown: it was sent (or partly sent) and the
+    connection timed out or broke before the reply. The action may have been applied, so it is
+    never retried blindly: look the orders up by cloid (``orderStatus``/``openOrders``) first."""
+
+
+class HlBadRequest(HyperliquidError):
+    """The venue answered with a 4xx status other than 429: the request is malformed or not
+    allowed, and sending it again will not help. ``status`` is the HTTP status code."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status

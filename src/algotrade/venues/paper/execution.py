@@ -87,6 +87,10 @@ class PaperVenue:
         self._books.setdefault(request.symbol, {})[coid] = _Working(order, self._seq, marketable)
         self._emit(OrderAccepted(coid, f"P{self._ids}", self._now))
 
+    def adopt(self, order: Order) -> None:
+        """A simulated venue has nothing to look up: the order is booked as if sent now."""
+        self.submit(order)
+
     def cancel(self, client_order_id: str) -> None:
         for symbol, book in self._books.items():
             if client_order_id in book:

@@ -1,0 +1,324 @@
+"""``algotrade fetch-data``: download a venue's historical candles into a bar file.
+
+The download is resumable. Each page of candles is stored as soon as it arrives, as one
+Parquet file in ``OUT.partial/`` beside the output (with a ``manifest.json`` naming what is
+being fetched); rerunning the same command continues after the last stored candle. When the
+range is complete the bars are written to ``OUT`` atomically, in the format ``algotrade
+backtest --data`` reads, and the partial directory is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from algotrade.atomic_file import write_atomic
+from algotrade.core.errors import AlgoTradeError, DataError, InputError
+from algotrade.core.timeutil import iso_to_ns, ns_to_iso
+from algotrade.data.bars import VALUE_COLUMNS, BarData
+from algotrade.data.loader import CSV_EXTENSIONS, PARQUET_EXTENSIONS
+from algotrade.venues.hyperliquid.config import HlNetwork, HyperliquidConfig
+from algotrade.venues.hyperliquid.http import HlHttp
+from algotrade.venues.hyperliquid.info import CANDLE_INTERVALS, InfoClient
+from algotrade.venues.hyperliquid.schemas import Candle
+
+VENUES = ("hyperliquid",)
+NS_PER_MS = 1_000_000
+MANIFEST = "manifest.json"
+PAGE_GLOB = "page-*.parquet"
+OPEN_MS = "open_ms"
+_PAGE_SCHEMA: dict[str, type[pl.DataType]] = {
+    OPEN_MS: pl.Int64,
+    **dict.fromkeys(VALUE_COLUMNS, pl.Float64),
+}
+stderr = Console(stderr=True)
+
+
+def fetch_data(
+    symbol: Annotated[str, typer.Option(help="the venue's coin name, e.g. BTC")],
+    start: Annotated[str, typer.Option(help="first bar time, UTC date or ISO-8601 (inclusive)")],
+    end: Annotated[str, typer.Option(help="end time, UTC date or ISO-8601 (exclusive)")],
+    out: Annotated[Path, typer.Option(help="bar file to write: .parquet, .pq or .csv")],
+    venue: Annotated[str, typer.Option(help="where to download from")] = "hyperliquid",
+    interval: Annotated[
+        str, typer.Option(help=f"bar interval: {' '.join(CANDLE_INTERVALS)}")
+    ] = "1m",
+    api_url: Annotated[
+        str | None, typer.Option("--api-url", help="REST base URL (default: the public API)")
+    ] = None,
+    testnet: Annotated[bool, typer.Option("--testnet", help="use the testnet")] = False,
+) -> None:
+    """Download historical bars (resumable: rerun the same command to continue)."""
+    job = FetchJob(
+        venue=_check_venue(venue),
+        symbol=_check_symbol(symbol),
+        interval=_check_interval(interval),
+        start_ms=_parse_time("--start", start),
+        end_ms=_parse_time("--end", end),
+    )
+    if job.start_ms >= job.end_ms:
+        raise InputError(
+            f"--start: {ns_to_iso(job.start_ms * NS_PER_MS)} is not before --end "
+            f"{ns_to_iso(job.end_ms * NS_PER_MS)}"
+        )
+    _check_out(out)
+    config = HyperliquidConfig(
+        network=HlNetwork.TESTNET if testnet else HlNetwork.MAINNET, api_url=api_url
+    )
+    store = asyncio.run(_download(job, out, config))
+    frame = store.bars()
+    if frame.height == 0:
+        store.remove()
+        raise InputError(
+            f"--start/--end: the venue has no {job.symbol} {job.interval} candles between "
+            f"{ns_to_iso(job.start_ms * NS_PER_MS)} and {ns_to_iso(job.end_ms * NS_PER_MS)}"
+        )
+    bars = BarData.from_frame(frame, f"{job.venue} {job.symbol} {job.interval} candles")
+    try:
+        write_atomic(out, _encode(bars, out))
+    except OSError as exc:
+        raise InputError(f"--out: cannot write {out}: {exc.strerror or exc}") from exc
+    store.remove()
+    stderr.print(
+        f"wrote {len(bars):,} {job.symbol} {job.interval} bars "
+        f"({ns_to_iso(bars.start_ns)} .. {ns_to_iso(bars.end_ns)}) to {out}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FetchJob:
+    """What is being downloaded: candles opening in ``[start_ms, end_ms)``."""
+
+    venue: str
+    symbol: str
+    interval: str
+    start_ms: int
+    end_ms: int
+
+
+class PartialStore:
+    """Pages downloaded so far, in ``OUT.partial/``: one Parquet file per page
+    (``open_ms`` plus the value columns), each written atomically."""
+
+    def __init__(self, out: Path, job: FetchJob) -> None:
+        self.directory = out.with_name(f"{out.name}.partial")
+        self.job = job
+        self._pages = 0
+        self.last_open_ms: int | None = None
+        self.stored = 0
+        try:
+            self._open()
+        except OSError as exc:
+            raise InputError(
+                f"--out: cannot write {self.directory}: {exc.strerror or exc}"
+            ) from exc
+
+    def _open(self) -> None:
+        manifest = self.directory / MANIFEST
+        if not manifest.exists():
+            self.directory.mkdir(exist_ok=True)
+            write_atomic(manifest, json.dumps(asdict(self.job), indent=2) + "\n")
+            return
+        try:
+            found = json.loads(manifest.read_text(encoding="utf-8"))
+        except ValueError:
+            found = None
+        if found != asdict(self.job):
+            raise InputError(
+                f"--out: {self.directory} holds an unfinished download with other options "
+                f"({_describe(found)}); rerun with those options to finish it, or delete it"
+            )
+        pages = sorted(self.directory.glob(PAGE_GLOB))
+        self._pages = len(pages)
+        if pages:
+            stored = self._read(pages)
+            self.stored = stored.height
+            if stored.height:
+                self.last_open_ms = int(stored[OPEN_MS].max())  # type: ignore[arg-type]
+
+    def _read(self, pages: list[Path]) -> pl.DataFrame:
+        try:
+            return pl.concat([pl.read_parquet(page) for page in pages])
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise DataError(
+                f"{self.directory}: cannot read a stored page ({exc}); delete the directory "
+                "to start over"
+            ) from exc
+
+    @property
+    def resume_ms(self) -> int:
+        """Where the next page starts."""
+        return self.job.start_ms if self.last_open_ms is None else self.last_open_ms + 1
+
+    def append(self, candles: list[Candle]) -> None:
+        frame = pl.DataFrame(
+            {
+                OPEN_MS: [c.open_ms for c in candles],
+                "open": [float(c.open) for c in candles],
+                "high": [float(c.high) for c in candles],
+                "low": [float(c.low) for c in candles],
+                "close": [float(c.close) for c in candles],
+                "volume": [float(c.volume) for c in candles],
+            },
+            schema=_PAGE_SCHEMA,
+        )
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer)
+        self._pages += 1
+        write_atomic(self.directory / f"page-{self._pages:06d}.parquet", buffer.getvalue())
+        self.stored += frame.height
+        self.last_open_ms = candles[-1].open_ms
+
+    def bars(self) -> pl.DataFrame:
+        """Every stored candle as ``symbol, ts, open..volume``, sorted, each time once."""
+        pages = sorted(self.directory.glob(PAGE_GLOB))
+        if not pages:
+            return pl.DataFrame(schema={"symbol": pl.String, "ts": pl.Int64, **_PAGE_SCHEMA})
+        frame = self._read(pages).unique(OPEN_MS, keep="first").sort(OPEN_MS)
+        return frame.select(
+            pl.lit(self.job.symbol).alias("symbol"),
+            (pl.col(OPEN_MS) * NS_PER_MS).alias("ts"),
+            *VALUE_COLUMNS,
+        )
+
+    def remove(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+async def _download(job: FetchJob, out: Path, config: HyperliquidConfig) -> PartialStore:
+    """Fetch what the partial store lacks; the store, complete, when done."""
+    async with HlHttp(config) as http:
+        info = InfoClient(http)
+        coins = [asset.name for asset in (await info.meta()).universe]
+        if job.symbol not in coins:
+            listed = ", ".join(coins[:5]) + (", …" if len(coins) > 5 else "")
+            raise InputError(
+                f"--symbol: {job.symbol!r} is not a coin on {job.venue} "
+                f"({len(coins)} listed: {listed})"
+            )
+        store = PartialStore(out, job)
+        if store.resume_ms >= job.end_ms:
+            return store
+        if store.stored:
+            stderr.print(
+                f"resuming after {store.stored:,} stored bars "
+                f"(from {ns_to_iso(store.resume_ms * NS_PER_MS)})"
+            )
+        with Progress(
+            TextColumn(f"{job.symbol} {job.interval}"),
+            BarColumn(),
+            TextColumn("{task.fields[bars]:,} bars"),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=True,
+            disable=not stderr.is_terminal,
+        ) as progress:
+            span = job.end_ms - job.start_ms
+            task = progress.add_task("fetch", total=span, bars=store.stored)
+            try:
+                async for page in info.candles(
+                    job.symbol, job.interval, store.resume_ms, job.end_ms
+                ):
+                    store.append(page)
+                    _advance(progress, task, job, store)
+            except AlgoTradeError as exc:
+                exc.args = (
+                    f"{exc}; {store.stored:,} bars are kept in {store.directory}: "
+                    "rerun the same command to resume",
+                )
+                raise
+    return store
+
+
+def _advance(progress: Progress, task: TaskID, job: FetchJob, store: PartialStore) -> None:
+    assert store.last_open_ms is not None
+    done = store.last_open_ms + CANDLE_INTERVALS[job.interval] - job.start_ms
+    progress.update(task, completed=min(done, job.end_ms - job.start_ms), bars=store.stored)
+
+
+def _encode(bars: BarData, out: Path) -> bytes:
+    """The bytes ``data.loader.save_bars`` would write: Parquet with ``symbol``, a UTC
+    ``timestamp`` and the value columns; CSV with ISO-8601 ``Z`` timestamps."""
+    frame = bars.frame
+    timestamps = pl.from_epoch(frame["ts"], time_unit="ns").dt.replace_time_zone("UTC")
+    values = frame.select(VALUE_COLUMNS)
+    buffer = io.BytesIO()
+    if out.name.lower().endswith(PARQUET_EXTENSIONS):
+        pl.DataFrame([frame["symbol"], timestamps.alias("timestamp")]).hstack(values).write_parquet(
+            buffer
+        )
+    else:
+        text = timestamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("timestamp")
+        pl.DataFrame([text]).hstack(values).write_csv(buffer)
+    return buffer.getvalue()
+
+
+def _describe(manifest: object) -> str:
+    if not isinstance(manifest, dict):
+        return "unreadable manifest"
+    try:
+        return (
+            f"{manifest['symbol']} {manifest['interval']} "
+            f"{ns_to_iso(int(manifest['start_ms']) * NS_PER_MS)} .. "
+            f"{ns_to_iso(int(manifest['end_ms']) * NS_PER_MS)}"
+        )
+    except (KeyError, TypeError, ValueError):
+        return "unreadable manifest"
+
+
+def _check_venue(venue: str) -> str:
+    name = venue.strip().lower()
+    if name not in VENUES:
+        raise InputError(f"--venue: unknown venue {venue!r}; supported: {', '.join(VENUES)}")
+    return name
+
+
+def _check_symbol(symbol: str) -> str:
+    name = symbol.strip()
+    if not name:
+        raise InputError("--symbol: must not be empty")
+    return name
+
+
+def _check_interval(interval: str) -> str:
+    if interval not in CANDLE_INTERVALS:
+        raise InputError(
+            f"--interval: unknown interval {interval!r}; expected one of "
+            f"{' '.join(CANDLE_INTERVALS)}"
+        )
+    return interval
+
+
+def _parse_time(option: str, text: str) -> int:
+    """UTC milliseconds from a date or an ISO-8601 time (no offset means UTC)."""
+    try:
+        return iso_to_ns(text) // NS_PER_MS
+    except ValueError:
+        raise InputError(
+            f"{option}: expected a date or ISO-8601 time such as 2024-01-01 or "
+            f"2024-01-01T12:00:00Z, got {text!r}"
+        ) from None
+
+
+def _check_out(out: Path) -> None:
+    name = out.name.lower()
+    if not name.endswith(PARQUET_EXTENSIONS + CSV_EXTENSIONS) or name.endswith(".csv.gz"):
+        raise InputError(f"--out: {out} must end in .parquet, .pq or .csv")
+    if out.is_dir():
+        raise InputError(f"--out: {out} is a directory")
+    parent = out.parent
+    if not parent.is_dir():
+        raise InputError(f"--out: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--out: directory {parent} is not writable")

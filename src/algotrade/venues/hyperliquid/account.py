@@ -1,0 +1,454 @@
+"""``HyperliquidAccount``: the one connection to a Hyperliquid account shared by every bot.
+
+It owns the REST transport (rate limited), the info and exchange clients, the WebSocket (market
+data for the candle hub, ``orderUpdates``/``userFills``/``userEvents`` for the account) and the
+routing of what the venue reports to the bot venue that owns each order (by cloid, or by oid
+once known). Fills are de-duplicated by trade id across the stream, queries and restarts.
+
+Reconciliation runs on start, after every reconnect, periodically and on demand: it fetches the
+venue's positions, open orders and fills since the last one seen, routes missed fills, aligns
+orders, and compares positions. Fills no bot has claimed yet are held for
+``PENDING_CLAIM_S`` (a restarting bot adopts its orders a moment after the first
+reconciliation); after that they are foreign. A position that still disagrees raises an alert
+and blocks every bot trading that coin until a later reconciliation finds agreement (fail
+closed). The owner (the daemon) supplies local positions and carries out the blocking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from algotrade.core.instruments import Instrument
+from algotrade.core.money import decimal_text
+from algotrade.core.timeutil import ns_to_iso
+from algotrade.venues.hyperliquid.config import HlCredentials, HyperliquidConfig
+from algotrade.venues.hyperliquid.data import HyperliquidCandleHub
+from algotrade.venues.hyperliquid.errors import HlPayloadError, HyperliquidError
+from algotrade.venues.hyperliquid.exchange import ExchangeClient, OrderSpec
+from algotrade.venues.hyperliquid.execution import HyperliquidVenue
+from algotrade.venues.hyperliquid.http import HlHttp
+from algotrade.venues.hyperliquid.info import InfoClient
+from algotrade.venues.hyperliquid.reconcile import align_orders, compare_positions
+from algotrade.venues.hyperliquid.rules import HlAsset, to_instrument
+from algotrade.venues.hyperliquid.schemas import (
+    AllMids,
+    Fill,
+    OpenOrder,
+    OrderStatusReply,
+    OrderUpdate,
+    PlacedOrder,
+    UserFills,
+    parse,
+)
+from algotrade.venues.hyperliquid.ws import HlWebSocket
+
+_log = logging.getLogger("algotrade.venues.hyperliquid")
+PENDING_CLAIM_S = 15.0
+FILL_OVERLAP_MS = 2_000  # re-ask a little before the last fill seen; trade ids de-duplicate
+MID_FRESH_S = 5.0
+
+
+class AccountOwner(Protocol):
+    """What the daemon provides: the bots' side of the books, blocking and alerting."""
+
+    def local_positions(self) -> dict[str, Decimal]:
+        """Summed signed position per coin of every bot trading on this account."""
+
+    def set_blocked(self, coin: str, reason: str | None) -> None:
+        """Block (reason) or unblock (None) every bot trading ``coin`` on this account."""
+
+    def alert(self, message: str) -> None: ...
+
+
+@dataclass(slots=True)
+class _Pending:
+    fill: Fill
+    seen_at: float
+
+
+@dataclass(slots=True)
+class ReconcileReport:
+    reason: str
+    at_ns: int
+    fills_routed: int = 0
+    orders_adopted: int = 0
+    foreign_orders: list[str] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)
+
+
+class HyperliquidAccount:
+    def __init__(
+        self,
+        config: HyperliquidConfig,
+        credentials: HlCredentials | None,
+        owner: AccountOwner | None = None,
+        *,
+        since_ms: int | None = None,
+        seen_trade_ids: Iterable[str] = (),
+        http: HlHttp | None = None,
+    ) -> None:
+        self.config = config
+        self.credentials = credentials
+        self.owner = owner
+        self.http = http or HlHttp(config)
+        self.info = InfoClient(self.http)
+        self.ws = HlWebSocket(config.websocket_url, config)
+        self.candles = HyperliquidCandleHub(self.ws, self.info)
+        self.exchange: ExchangeClient | None = None
+        self.assets: dict[str, HlAsset] = {}
+        self._routes: dict[str, tuple[HyperliquidVenue, str]] = {}  # cloid → (venue, coid)
+        self._oids: dict[int, str] = {}  # venue oid → cloid
+        self._seen_tids: set[str] = set(seen_trade_ids)
+        self._pending: dict[str, _Pending] = {}  # trade id → fill no bot has claimed yet
+        self._since_ms = since_ms if since_ms is not None else int(time.time() * 1000)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._in_flight: Counter[str] = Counter()
+        self._mids: dict[str, tuple[Decimal, float]] = {}
+        self._ready = asyncio.Event()
+        self._reconcile_lock = asyncio.Lock()
+        self._reconcile_wanted = asyncio.Event()
+        self._blocked: dict[str, str] = {}
+        self._reported: set[str] = set()
+        self._unclaimed_orders: dict[int, float] = {}  # oid → when first seen unclaimed
+        self.alerts: deque[dict[str, str]] = deque(maxlen=100)
+        self.last_report: ReconcileReport | None = None
+        self.reconciles = 0
+        self.reconcile_failures = 0
+        self._started = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        await self.http.start()
+        self.assets = await self.info.assets()
+        if self.credentials is not None:
+            self.exchange = ExchangeClient(self.http, self.credentials, self.config, self.assets)
+        await self.ws.subscribe({"type": "allMids"}, self._on_mids)
+        if self.credentials is not None:
+            user = self.credentials.account_address
+            await self.ws.subscribe({"type": "orderUpdates", "user": user}, self._on_order_updates)
+            await self.ws.subscribe({"type": "userFills", "user": user}, self._on_user_fills)
+            await self.ws.subscribe({"type": "userEvents", "user": user}, self._on_user_events)
+        self.ws.on_reconnect(self._after_reconnect)
+        await self.ws.start()
+        if self.credentials is not None:
+            await self.reconcile("start")
+            self._track(asyncio.get_running_loop().create_task(self._reconcile_loop()))
+        self._ready.set()
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        await self.candles.stop()
+        await self.ws.stop()
+        await self.http.close()
+
+    async def wait_ready(self) -> None:
+        await self._ready.wait()
+
+    # ------------------------------------------------------------------ for bots
+    def instruments(self) -> list[Instrument]:
+        return [to_instrument(asset) for asset in self.assets.values()]
+
+    def coin_of(self, symbol: str) -> str:
+        return symbol
+
+    def venue(self, bot_id: str, on_error: Any = None) -> HyperliquidVenue:
+        if self.exchange is None:
+            raise HyperliquidError(
+                "trading on Hyperliquid needs credentials: set ALGOTRADE_HYPERLIQUID_ACCOUNT_"
+                "ADDRESS and ALGOTRADE_HYPERLIQUID_PRIVATE_KEY or a secrets file"
+            )
+        return HyperliquidVenue(self, bot_id, on_error)
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str, coin: str | None) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        if coin is not None:
+            self._in_flight[coin] += 1
+            task.add_done_callback(lambda _t: self._in_flight.subtract([coin]))
+        self._track(task)
+
+    def register(self, cloid: str, venue: HyperliquidVenue, client_order_id: str) -> None:
+        self._routes[cloid] = (venue, client_order_id)
+        claimed = [p.fill for p in self._pending.values() if (p.fill.cloid or "") == cloid]
+        for fill in claimed:
+            self._pending.pop(str(fill.tid), None)
+        if claimed:
+            asyncio.get_running_loop().call_soon(self._deliver_claimed, claimed)
+
+    def unregister(self, cloid: str, venue: HyperliquidVenue) -> None:
+        route = self._routes.get(cloid)
+        if route is not None and route[0] is venue:
+            del self._routes[cloid]
+
+    def note_oid(self, oid: int, cloid: str) -> None:
+        self._oids[oid] = cloid
+
+    def note_price(self, symbol: str, price: float) -> None:
+        if symbol not in self._mids:  # the mids stream is fresher; this is a fallback only
+            self._mids[symbol] = (Decimal(repr(price)), 0.0)
+
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+    def report(self, message: str, *, block_coin: str | None = None) -> None:
+        _log.error("hyperliquid: %s", message)
+        self.alerts.append({"at": ns_to_iso(time.time_ns()), "message": message})
+        if self.owner is not None:
+            self.owner.alert(message)
+            if block_coin is not None:
+                self._blocked[block_coin] = message
+                self.owner.set_blocked(block_coin, message)
+
+    # ------------------------------------------------------------------ requests
+    async def place(self, spec: OrderSpec) -> PlacedOrder:
+        assert self.exchange is not None
+        mid = self._fresh_mid(spec.coin) if spec.kind != "limit" else None
+        placed = await self.exchange.place_orders([spec], mid=mid)
+        return placed[0]
+
+    async def cancel(self, symbol: str, cloid: str) -> str:
+        assert self.exchange is not None
+        return await self.exchange.cancel_by_cloid(self.coin_of(symbol), cloid)
+
+    async def order_status(self, cloid: str) -> OrderStatusReply:
+        assert self.credentials is not None
+        return await self.info.order_status(self.credentials.account_address, cloid)
+
+    async def sync_fills(self, since_ms: int) -> int:
+        """Ask for fills since ``since_ms`` and route the ones not seen yet."""
+        assert self.credentials is not None
+        fills = await self.info.user_fills_since(
+            self.credentials.account_address, since_ms - FILL_OVERLAP_MS
+        )
+        return self._route_fills(fills)
+
+    def _fresh_mid(self, coin: str) -> Decimal | None:
+        entry = self._mids.get(coin)
+        if entry is None or time.monotonic() - entry[1] > MID_FRESH_S:
+            return None  # the exchange client asks for allMids
+        return entry[0]
+
+    # ------------------------------------------------------------------ stream handlers
+    def _on_mids(self, data: Any) -> None:
+        mids = parse(AllMids, data, "allMids")
+        now = time.monotonic()
+        for coin, px in mids.mids.items():
+            self._mids[coin] = (px, now)
+
+    def _on_user_fills(self, data: Any) -> None:
+        message = parse(UserFills, data, "userFills")
+        self._route_fills(message.fills)
+
+    def _on_order_updates(self, data: Any) -> None:
+        for update in parse(list[OrderUpdate], data, "orderUpdates"):
+            cloid = (update.order.cloid or "").lower() or self._oids.get(update.order.oid)
+            route = self._routes.get(cloid) if cloid else None
+            if route is not None:
+                self._oids[update.order.oid] = cloid or ""
+                route[0].on_venue_status(route[1], update)
+
+    def _on_user_events(self, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise HlPayloadError(f"userEvents: expected an object, got {type(data).__name__}")
+        if "fills" in data:
+            self._route_fills(parse(list[Fill], data["fills"], "userEvents.fills"))
+        if "liquidation" in data:
+            self.report(f"liquidation event on the account: {str(data['liquidation'])[:200]}")
+        if "nonUserCancel" in data:
+            for cancel in data["nonUserCancel"]:
+                _log.warning(
+                    "venue cancelled order %s on %s", cancel.get("oid"), cancel.get("coin")
+                )
+            self.request_reconcile()
+        if "funding" in data:
+            _log.info("funding: %s", str(data["funding"])[:200])
+
+    def _route_fills(self, fills: Iterable[Fill]) -> int:
+        routed = 0
+        for fill in sorted(fills, key=lambda f: (f.time, f.tid)):
+            tid = str(fill.tid)
+            if tid in self._seen_tids or tid in self._pending:
+                continue
+            self._since_ms = max(self._since_ms, fill.time)
+            cloid = (fill.cloid or "").lower() or self._oids.get(fill.oid, "")
+            route = self._routes.get(cloid) if cloid else None
+            if route is None:
+                self._pending[tid] = _Pending(fill, time.monotonic())
+                continue
+            self._seen_tids.add(tid)
+            route[0].on_venue_fill(route[1], fill)
+            routed += 1
+        return routed
+
+    def _deliver_claimed(self, fills: list[Fill]) -> None:
+        self._route_fills(fills)
+        self.request_reconcile()
+
+    # ------------------------------------------------------------------ reconciliation
+    def request_reconcile(self) -> None:
+        self._reconcile_wanted.set()
+
+    async def _after_reconnect(self, *_args: Any) -> None:
+        await self.reconcile("reconnect")
+
+    async def _reconcile_loop(self) -> None:
+        interval = self.config.reconcile_interval_s or None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reconcile_wanted.wait(), timeout=interval)
+            self._reconcile_wanted.clear()
+            await asyncio.sleep(0.2)  # let a burst of requests settle into one run
+            try:
+                await self.reconcile("periodic")
+            except Exception:  # logged; the next run tries again
+                _log.exception("hyperliquid reconciliation failed")
+
+    async def reconcile(self, reason: str) -> ReconcileReport:
+        assert self.credentials is not None
+        user = self.credentials.account_address
+        async with self._reconcile_lock:
+            report = ReconcileReport(reason, time.time_ns())
+            try:
+                state = await self.info.clearinghouse_state(user)
+                venue_orders = await self.info.open_orders(user)
+                fills = await self.info.user_fills_since(user, self._since_ms - FILL_OVERLAP_MS)
+            except HyperliquidError as exc:
+                self.reconcile_failures += 1
+                _log.warning("reconciliation (%s) could not fetch account state: %s", reason, exc)
+                raise
+            report.fills_routed = self._route_fills(fills)
+            self._align_orders(venue_orders, report)
+            self._compare_positions(state.positions(), state.time, fills, report)
+            self.reconciles += 1
+            self.last_report = report
+            return report
+
+    def _align_orders(self, venue_orders: list[OpenOrder], report: ReconcileReport) -> None:
+        alignment = align_orders(venue_orders, list(self._routes), set(self._routes))
+        for order in alignment.owned:
+            cloid = (order.cloid or "").lower()
+            venue, coid = self._routes[cloid]
+            self._oids[order.oid] = cloid
+            venue.on_venue_status(
+                coid,
+                OrderUpdate.model_validate(
+                    {"order": order, "status": "open", "status_timestamp": order.timestamp}
+                ),
+            )
+            report.orders_adopted += 1
+        in_flight = {coin for coin, n in self._in_flight.items() if n > 0}
+        for cloid in alignment.missing_cloids:
+            venue, coid = self._routes[cloid]
+            venue.recheck(coid, skip_symbols=in_flight)
+        now = time.monotonic()
+        listed = {order.oid for order in alignment.foreign}
+        for oid in list(self._unclaimed_orders):
+            if oid not in listed:
+                del self._unclaimed_orders[oid]
+        for order in alignment.foreign:
+            # A restarting bot adopts its orders a moment after the first reconciliation:
+            # an order is foreign only once it has stayed unclaimed for a while.
+            first_seen = self._unclaimed_orders.setdefault(order.oid, now)
+            if now - first_seen < PENDING_CLAIM_S:
+                continue
+            key = f"order:{order.oid}"
+            report.foreign_orders.append(f"{order.coin} oid {order.oid}")
+            if key not in self._reported:
+                self._reported.add(key)
+                self.report(
+                    f"open order oid {order.oid} on {order.coin} ({order.order_side.value} "
+                    f"{decimal_text(order.sz)} @ {decimal_text(order.limit_px)}, cloid "
+                    f"{order.cloid or 'none'}) is not known to any bot; left untouched"
+                )
+
+    def _compare_positions(
+        self,
+        venue: dict[str, Decimal],
+        snapshot_ms: int,
+        fills: list[Fill],
+        report: ReconcileReport,
+    ) -> None:
+        if self.owner is None:
+            return
+        now = time.monotonic()
+        unclaimed: list[Fill] = []
+        for tid, pending in list(self._pending.items()):
+            if now - pending.seen_at < PENDING_CLAIM_S:
+                unclaimed.append(pending.fill)
+            elif f"fill:{tid}" not in self._reported:
+                self._reported.add(f"fill:{tid}")
+                self.report(
+                    f"fill {tid} on {pending.fill.coin} (oid {pending.fill.oid}) belongs to no "
+                    "bot on this daemon"
+                )
+        # Venue snapshot minus fills no bot has claimed yet, compared with the bots' books
+        # minus fills newer than the snapshot (already booked locally, not yet in it).
+        expected = dict(venue)
+        for fill in unclaimed:
+            sign = 1 if fill.side == "B" else -1
+            expected[fill.coin] = expected.get(fill.coin, Decimal(0)) - fill.sz * sign
+        after = [f for f in fills if f.time > snapshot_ms and str(f.tid) in self._seen_tids]
+        in_flight = [coin for coin, n in self._in_flight.items() if n > 0]
+        mismatches = compare_positions(
+            self.owner.local_positions(), expected, after, skip=in_flight
+        )
+        mismatched = {m.coin for m in mismatches}
+        for mismatch in mismatches:
+            report.mismatches.append(mismatch.message)
+            if self._blocked.get(mismatch.coin) != mismatch.message:
+                self.report(mismatch.message + "; its bots are blocked", block_coin=mismatch.coin)
+        for coin in list(self._blocked):
+            if coin not in mismatched and coin not in in_flight:
+                del self._blocked[coin]
+                _log.warning("hyperliquid: %s agrees with the venue again; unblocked", coin)
+                self.owner.set_blocked(coin, None)
+
+    # ------------------------------------------------------------------ status
+    def snapshot(self) -> dict[str, Any]:
+        report = self.last_report
+        return {
+            "venue": "hyperliquid",
+            "network": self.config.network.value,
+            "account": self.credentials.account_address if self.credentials else None,
+            "connected": self.ws.connected,
+            "assets": len(self.assets),
+            "reconciles": self.reconciles,
+            "reconcile_failures": self.reconcile_failures,
+            "last_reconcile": None
+            if report is None
+            else {
+                "reason": report.reason,
+                "at": ns_to_iso(report.at_ns),
+                "fills_routed": report.fills_routed,
+                "orders_adopted": report.orders_adopted,
+                "foreign_orders": report.foreign_orders,
+                "mismatches": report.mismatches,
+            },
+            "blocked": dict(self._blocked),
+            "pending_fills": len(self._pending),
+            "alerts": list(self.alerts),
+        }
+
+    # ------------------------------------------------------------------ internals
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("hyperliquid task %s failed", task.get_name(), exc_info=task.exception())

@@ -1,0 +1,344 @@
+"""``HyperliquidVenue``: one bot's execution venue on a shared Hyperliquid account.
+
+The engine calls ``submit``/``adopt``/``cancel`` synchronously; each becomes a task on the
+account's loop and its outcome comes back as core order events through the bound sink:
+
+- ``resting`` → ``OrderAccepted`` (with the venue's oid); ``filled`` → ``OrderAccepted``, the
+  executions themselves arrive from the ``userFills`` stream (they carry trade id and fee), or
+  from a ``userFills`` query when the stream is late; ``error`` → ``OrderRejected``.
+- A local rule violation (tick, lot, $10 minimum) → ``OrderRejected`` naming the rule; nothing
+  is sent.
+- A request that timed out may have reached the venue: the order is looked up by its cloid
+  and only resent when the venue has never seen it, so an order is never duplicated.
+- ``adopt`` (restart, new engine after a config change) never sends: it looks the order up by
+  cloid and aligns (accepted / filled / cancelled; unknown to the venue → cancelled locally).
+
+Events for an order can race (a fill pushed before the placement reply): the venue only emits
+an event that is a legal transition for the order's current state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from algotrade.core.events import (
+    Bar,
+    MarketEvent,
+    OrderAccepted,
+    OrderCancelled,
+    OrderEvent,
+    OrderRejected,
+    QuoteTick,
+    TradeTick,
+)
+from algotrade.core.orders import Order, OrderStatus, OrderType, TimeInForce
+from algotrade.core.ports import VenueEventSink
+from algotrade.venues.hyperliquid.errors import (
+    HlOrderRejected,
+    HlRequestTimeout,
+    HyperliquidError,
+)
+from algotrade.venues.hyperliquid.exchange import OrderKind, OrderSpec, cloid_for
+from algotrade.venues.hyperliquid.exchange import TimeInForce as Tif
+from algotrade.venues.hyperliquid.schemas import NS_PER_MS, Fill, OrderStatusReply, OrderUpdate
+
+if TYPE_CHECKING:
+    from algotrade.venues.hyperliquid.account import HyperliquidAccount
+
+_log = logging.getLogger("algotrade.venues.hyperliquid")
+_TIF: dict[TimeInForce, Tif] = {
+    TimeInForce.GTC: "Gtc",
+    TimeInForce.IOC: "Ioc",
+    TimeInForce.POST_ONLY: "Alo",
+}
+_KIND: dict[OrderType, OrderKind] = {
+    OrderType.MARKET: "market",
+    OrderType.LIMIT: "limit",
+    OrderType.STOP: "stop",
+}
+FILL_SYNC_DELAY_S = 3.0
+LOOKUP_ATTEMPTS = 5
+_CANCELLED_STATUSES = frozenset(
+    {"canceled", "rejected", "marginCanceled", "reduceOnlyCanceled", "selfTradeCanceled"}
+)
+
+
+class HyperliquidVenue:
+    name = "hyperliquid"
+    simulated = False
+
+    def __init__(
+        self,
+        account: HyperliquidAccount,
+        bot_id: str,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self._account = account
+        self.bot_id = bot_id
+        self._on_error = on_error
+        self._sink: VenueEventSink | None = None
+        self._orders: dict[str, Order] = {}  # client order id → order (open or recent)
+        self._now = 0
+        self.resends = 0
+        self.lookups = 0
+
+    # ------------------------------------------------------------------ port
+    def bind(self, sink: VenueEventSink) -> None:
+        self._sink = sink
+
+    def submit(self, order: Order) -> None:
+        coid = order.client_order_id
+        if coid in self._orders:
+            return  # idempotent per client order id
+        self._track(order)
+        self._account.spawn(self._place(order), f"hl-place:{coid}", order.symbol)
+
+    def adopt(self, order: Order) -> None:
+        if order.client_order_id in self._orders:
+            return
+        self._track(order)
+        self._account.spawn(self._adopt(order), f"hl-adopt:{order.client_order_id}", None)
+
+    def cancel(self, client_order_id: str) -> None:
+        order = self._orders.get(client_order_id)
+        if order is not None and order.is_open:
+            self._account.spawn(self._cancel(order), f"hl-cancel:{client_order_id}", None)
+
+    def on_market(self, event: MarketEvent) -> None:
+        self._now = event.ts
+        if isinstance(event, Bar):
+            self._account.note_price(event.symbol, event.close)
+        elif isinstance(event, TradeTick):
+            self._account.note_price(event.symbol, event.price)
+        elif isinstance(event, QuoteTick):
+            self._account.note_price(event.symbol, (event.bid + event.ask) / 2)
+
+    # ------------------------------------------------------------------ from the account
+    def on_venue_fill(self, client_order_id: str, fill: Fill) -> None:
+        order = self._orders.get(client_order_id)
+        if order is None or not order.is_open:
+            _log.warning(
+                "fill %s for %s which is not open locally; reconciliation will check",
+                fill.tid,
+                client_order_id,
+            )
+            return
+        if fill.sz > order.remaining_qty:
+            self._account.report(
+                f"fill {fill.tid} of {fill.sz} exceeds what is left of {client_order_id} "
+                f"({order.remaining_qty}); not booked"
+            )
+            return
+        self._emit(order, fill.to_order_filled(client_order_id, order.symbol))
+
+    def on_venue_status(self, client_order_id: str, update: OrderUpdate) -> None:
+        order = self._orders.get(client_order_id)
+        if order is None:
+            return
+        ts = update.status_timestamp * NS_PER_MS
+        if update.status == "open" and order.status is OrderStatus.NEW:
+            self._emit(order, OrderAccepted(client_order_id, str(update.order.oid), ts))
+        elif update.status in _CANCELLED_STATUSES and order.is_open:
+            self._emit(order, OrderCancelled(client_order_id, f"venue: {update.status}", ts))
+
+    def recheck(self, client_order_id: str, *, skip_symbols: set[str]) -> None:
+        """Reconciliation found this open order missing from the venue's open orders: look
+        it up (unless a request for its symbol is still in flight) and align."""
+        order = self._orders.get(client_order_id)
+        if order is None or not order.is_open or order.symbol in skip_symbols:
+            return
+        if order.status is OrderStatus.NEW:
+            return  # its placement is still being resolved
+        self._account.spawn(self._recheck(order), f"hl-recheck:{client_order_id}", None)
+
+    async def _recheck(self, order: Order) -> None:
+        reply = await self._lookup(order)
+        if reply is not None and reply.known:
+            await self._align_with(order, reply)
+
+    # ------------------------------------------------------------------ placing
+    async def _place(self, order: Order) -> None:
+        spec = self._spec(order)
+        account = self._account
+        try:
+            placed = await account.place(spec)
+        except HlOrderRejected as exc:
+            self._emit(order, OrderRejected(order.client_order_id, str(exc), self._ts()))
+            return
+        except HlRequestTimeout:
+            _log.warning(
+                "placing %s timed out; looking it up by cloid %s", order.client_order_id, spec.cloid
+            )
+            await self._resolve_timeout(order, spec)
+            return
+        except HyperliquidError as exc:  # rate limited / unavailable: the venue did not act
+            self._emit(
+                order, OrderRejected(order.client_order_id, f"venue unavailable: {exc}", self._ts())
+            )
+            return
+        self._apply_placed(order, placed.kind, placed.oid, placed.error)
+
+    def _apply_placed(self, order: Order, kind: str, oid: int | None, error: str) -> None:
+        coid = order.client_order_id
+        if kind == "error":
+            if order.status is OrderStatus.NEW:
+                self._emit(order, OrderRejected(coid, f"venue: {error}", self._ts()))
+            return
+        assert oid is not None
+        self._account.note_oid(oid, cloid_for(coid))
+        if order.status is OrderStatus.NEW:
+            self._emit(order, OrderAccepted(coid, str(oid), self._ts()))
+        if kind == "filled":
+            # The executions come from the fills stream; if it is late, ask for them.
+            self._account.spawn(self._sync_fills_later(order), f"hl-fills:{coid}", None)
+
+    async def _resolve_timeout(self, order: Order, spec: OrderSpec) -> None:
+        """Never resend blindly: only an order the venue has never seen is sent again."""
+        for _ in range(LOOKUP_ATTEMPTS):
+            reply = await self._lookup(order)
+            if reply is None:
+                break  # lookups keep failing: fail closed below
+            if reply.known:
+                await self._align_with(order, reply)
+                return
+            self.resends += 1
+            _log.info("order %s is unknown to the venue; sending it again", spec.cloid)
+            try:
+                placed = await self._account.place(spec)
+            except HlRequestTimeout:
+                continue  # look it up again
+            except HyperliquidError as exc:
+                self._emit(
+                    order,
+                    OrderRejected(order.client_order_id, f"venue unavailable: {exc}", self._ts()),
+                )
+                return
+            self._apply_placed(order, placed.kind, placed.oid, placed.error)
+            return
+        self._account.report(
+            f"order {order.client_order_id} (cloid {spec.cloid}) could not be resolved after a "
+            "timeout; trading on its symbol is blocked until reconciliation finds it",
+            block_coin=order.symbol,
+        )
+
+    async def _lookup(self, order: Order) -> OrderStatusReply | None:
+        cloid = cloid_for(order.client_order_id)
+        for attempt in range(LOOKUP_ATTEMPTS):
+            self.lookups += 1
+            try:
+                return await self._account.order_status(cloid)
+            except HyperliquidError as exc:
+                _log.warning("looking up %s failed (%s); retrying", cloid, exc)
+                await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+        return None
+
+    async def _align_with(self, order: Order, reply: OrderStatusReply) -> None:
+        assert reply.order is not None
+        update = reply.order
+        oid = update.order.oid
+        coid = order.client_order_id
+        self._account.note_oid(oid, cloid_for(coid))
+        if order.status is OrderStatus.NEW and (update.is_open or update.status == "filled"):
+            self._emit(order, OrderAccepted(coid, str(oid), update.status_timestamp * NS_PER_MS))
+        if (
+            update.status in ("filled", *_CANCELLED_STATUSES)
+            or update.order.sz < update.order.orig_sz
+        ):
+            # Executions may have happened while we were not listening: fetch them first.
+            await self._account.sync_fills(order.created_ts // NS_PER_MS)
+        if update.status in _CANCELLED_STATUSES and order.is_open:
+            self._emit(
+                order,
+                OrderCancelled(
+                    coid, f"venue: {update.status}", update.status_timestamp * NS_PER_MS
+                ),
+            )
+        elif update.status == "filled" and order.is_open:
+            self._account.report(
+                f"order {coid} is filled at the venue but its fills were not found; "
+                "trading on its symbol is blocked until reconciliation",
+                block_coin=order.symbol,
+            )
+
+    async def _sync_fills_later(self, order: Order) -> None:
+        await asyncio.sleep(FILL_SYNC_DELAY_S)
+        if order.is_open and order.client_order_id in self._orders:
+            await self._account.sync_fills(order.created_ts // NS_PER_MS)
+
+    # ------------------------------------------------------------------ adopting
+    async def _adopt(self, order: Order) -> None:
+        await self._account.wait_ready()
+        reply = await self._lookup(order)
+        if reply is None:
+            self._account.report(
+                f"adopted order {order.client_order_id} could not be looked up",
+                block_coin=order.symbol,
+            )
+            return
+        if not reply.known:
+            if order.is_open:
+                self._emit(
+                    order,
+                    OrderCancelled(
+                        order.client_order_id, "not found at the venue after restart", self._ts()
+                    ),
+                )
+            return
+        await self._align_with(order, reply)
+
+    # ------------------------------------------------------------------ cancelling
+    async def _cancel(self, order: Order) -> None:
+        coid = order.client_order_id
+        try:
+            result = await self._account.cancel(order.symbol, cloid_for(coid))
+        except HyperliquidError as exc:
+            _log.warning("cancel of %s failed: %s; reconciliation will retry the lookup", coid, exc)
+            return
+        if result == "success":
+            if order.is_open:
+                self._emit(order, OrderCancelled(coid, "cancelled by request", self._ts()))
+            return
+        # Already filled or cancelled (or not yet known): ask the venue what became of it.
+        reply = await self._lookup(order)
+        if reply is not None and reply.known:
+            await self._align_with(order, reply)
+
+    # ------------------------------------------------------------------ helpers
+    def _track(self, order: Order) -> None:
+        self._orders[order.client_order_id] = order
+        self._account.register(cloid_for(order.client_order_id), self, order.client_order_id)
+
+    def _spec(self, order: Order) -> OrderSpec:
+        request = order.request
+        kind = _KIND[request.type]
+        return OrderSpec(
+            coin=self._account.coin_of(request.symbol),
+            is_buy=request.side.sign > 0,
+            size=request.qty,
+            limit_px=request.limit_price,
+            kind=kind,
+            tif="Ioc" if request.type is OrderType.MARKET else _TIF[request.tif],
+            reduce_only=request.reduce_only,
+            trigger_px=request.stop_price,
+            tpsl="sl" if request.type is OrderType.STOP else None,
+            cloid=cloid_for(order.client_order_id),
+        )
+
+    def _ts(self) -> int:
+        return self._account.now_ns()
+
+    def _emit(self, order: Order, event: OrderEvent) -> None:
+        if self._sink is None:
+            raise RuntimeError("hyperliquid venue is not bound to an engine")
+        try:
+            self._sink.on_order_event(event)
+        except Exception as exc:  # a strategy callback failed: the bot goes to error
+            _log.exception("bot %s failed handling %s", self.bot_id, type(event).__name__)
+            if self._on_error is not None:
+                self._on_error(exc)
+        if not order.is_open:
+            self._orders.pop(order.client_order_id, None)
+            self._account.unregister(cloid_for(order.client_order_id), self)

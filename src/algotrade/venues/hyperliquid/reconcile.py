@@ -1,0 +1,85 @@
+"""Reconciliation: what local state and the venue disagree about (pure functions, no I/O).
+
+The account adapter fetches the venue's side (``clearinghouseState``, open orders, fills since
+the last one seen), routes the missed fills to their bots first, and then asks these functions
+what still disagrees. Positions are compared as of the venue snapshot's time: fills the venue
+reports after that time are already in the local books but not yet in the snapshot, so they
+are taken back out before comparing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from algotrade.core.money import ZERO, decimal_text
+from algotrade.venues.hyperliquid.schemas import Fill, OpenOrder, side_from_wire
+
+
+@dataclass(frozen=True, slots=True)
+class PositionMismatch:
+    coin: str
+    local: Decimal
+    venue: Decimal
+
+    @property
+    def message(self) -> str:
+        return (
+            f"position mismatch on {self.coin}: the bots hold {decimal_text(self.local)}, "
+            f"Hyperliquid reports {decimal_text(self.venue)}"
+        )
+
+
+def compare_positions(
+    local: Mapping[str, Decimal],
+    venue: Mapping[str, Decimal],
+    fills_after_snapshot: Iterable[Fill] = (),
+    *,
+    skip: Iterable[str] = (),
+) -> list[PositionMismatch]:
+    """Coins whose summed local position differs from the venue's signed size.
+
+    ``fills_after_snapshot`` are fills newer than the venue snapshot that local state already
+    includes; ``skip`` names coins with requests in flight (their outcome is not known yet)."""
+    adjusted = dict(local)
+    for fill in fills_after_snapshot:
+        side = side_from_wire(fill.side)
+        adjusted[fill.coin] = adjusted.get(fill.coin, ZERO) - fill.sz * side.sign
+    skipped = set(skip)
+    out = []
+    for coin in sorted(set(adjusted) | set(venue)):
+        if coin in skipped:
+            continue
+        mine = adjusted.get(coin, ZERO)
+        theirs = venue.get(coin, ZERO)
+        if mine != theirs:
+            out.append(PositionMismatch(coin, local.get(coin, ZERO), theirs))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAlignment:
+    """Open orders at the venue split by whether a bot owns them, and local open orders the
+    venue no longer lists (to be looked up one by one)."""
+
+    owned: list[OpenOrder]
+    foreign: list[OpenOrder]
+    missing_cloids: list[str]
+
+
+def align_orders(
+    venue_orders: Iterable[OpenOrder], local_open_cloids: Iterable[str], known_cloids: set[str]
+) -> OrderAlignment:
+    owned: list[OpenOrder] = []
+    foreign: list[OpenOrder] = []
+    listed: set[str] = set()
+    for order in venue_orders:
+        cloid = (order.cloid or "").lower()
+        if cloid and cloid in known_cloids:
+            owned.append(order)
+            listed.add(cloid)
+        else:
+            foreign.append(order)
+    missing = [c for c in local_open_cloids if c not in listed]
+    return OrderAlignment(owned, foreign, missing)

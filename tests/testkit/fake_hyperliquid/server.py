@@ -1,0 +1,463 @@
+"""The fake Hyperliquid served over loopback: FastAPI app, uvicorn thread and test controls.
+
+``FakeHyperliquid`` serves ``POST /info``, ``POST /exchange`` and the WebSocket ``/ws`` on one
+port of 127.0.0.1 from a background thread, so the client under test may live in the test
+process or in a subprocess. Every control and inspection method is thread-safe.
+
+    with FakeHyperliquid() as venue:
+        venue.add_account(user, agents=[agent], balance=Decimal(10_000))
+        ...  # point the client at venue.base_url / venue.ws_url
+        venue.set_mid("BTC", Decimal(64_000))  # resting orders that now cross fill
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import JSONResponse
+
+from .exchange import Exchange
+from .hub import Connection, Hub
+from .info import handle_info
+from .orders import Position
+from .state import DEFAULT_ASSETS, ExchangeState, wall_clock_ms
+from .wire import AssetSpec, BadRequest, candle, synthetic_candles
+
+__all__ = ["FakeHyperliquid"]
+
+_D = Decimal | int | str
+
+
+def _body_type(path: str, body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return None
+    if path == "/exchange":
+        action = body.get("action")
+        body = action if isinstance(action, dict) else {}
+    kind = body.get("type")
+    return kind if isinstance(kind, str) else None
+
+
+class FakeHyperliquid:
+    """A Hyperliquid perpetuals venue on 127.0.0.1, driven and inspected by the test."""
+
+    def __init__(
+        self,
+        *,
+        is_mainnet: bool = False,
+        assets: Sequence[AssetSpec] = DEFAULT_ASSETS,
+        half_spread: _D = 0,
+        taker_fee: _D = "0.00035",
+        maker_fee: _D = "0.0001",
+        idle_timeout_s: float = 60.0,
+        enforce_margin: bool = False,
+        clock: Callable[[], int] = wall_clock_ms,
+        port: int = 0,
+    ) -> None:
+        self.state = ExchangeState(
+            assets,
+            half_spread=Decimal(half_spread),
+            taker_fee=Decimal(taker_fee),
+            maker_fee=Decimal(maker_fee),
+            enforce_margin=enforce_margin,
+            clock=clock,
+        )
+        self.exchange = Exchange(self.state, is_mainnet)
+        self.hub = Hub(self.state)
+        self.state.emit = self.hub.publish
+        self.is_mainnet = is_mainnet
+        self.idle_timeout_s = idle_timeout_s
+        self._port = port
+        self._counts: Counter[tuple[str, str | None]] = Counter()
+        self._failures: list[list[Any]] = []  # [remaining, status, path or None]
+        self._exchange_delay = 0.0
+        self.refusing_websockets = False
+        self._server: uvicorn.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping: asyncio.Event | None = None
+        self.app = self._build_app()
+
+    # ------------------------------------------------------------------ app
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(title="fake-hyperliquid", openapi_url=None, docs_url=None, redoc_url=None)
+
+        @app.post("/info")
+        async def info(request: Request) -> JSONResponse:
+            return await self._http("/info", request, lambda b: handle_info(self.state, b))
+
+        @app.post("/exchange")
+        async def exchange(request: Request) -> JSONResponse:
+            return await self._http("/exchange", request, self.exchange.handle)
+
+        @app.websocket("/ws")
+        async def ws(websocket: WebSocket) -> None:
+            await self._websocket(websocket)
+
+        return app
+
+    async def _http(
+        self, path: str, request: Request, handler: Callable[[Any], Any]
+    ) -> JSONResponse:
+        raw = await request.body()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        with self.state.lock:
+            self._counts[(path, _body_type(path, body))] += 1
+            status = self._take_failure(path)
+        if status is not None:
+            error = "rate limited" if status == 429 else f"injected HTTP {status}"
+            return JSONResponse({"error": error}, status_code=status)
+        try:
+            if body is None:
+                raise BadRequest("body is not JSON")
+            result = handler(body)
+        except BadRequest as exc:
+            message = f"Failed to deserialize the JSON body into the target type: {exc}"
+            return JSONResponse({"error": message}, status_code=422)
+        if path == "/exchange":
+            with self.state.lock:
+                delay, self._exchange_delay = self._exchange_delay, 0.0
+            if delay and self._stopping is not None:
+                with contextlib.suppress(TimeoutError):  # stop() cuts the delay short
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+        return JSONResponse(result)
+
+    def _take_failure(self, path: str) -> int | None:
+        for entry in self._failures:
+            if entry[2] is None or entry[2] == path:
+                entry[0] -= 1
+                if entry[0] <= 0:
+                    self._failures.remove(entry)
+                return int(entry[1])
+        return None
+
+    async def _websocket(self, websocket: WebSocket) -> None:
+        if self.refusing_websockets:
+            await websocket.close(code=1013)  # "try again later": the handshake is refused
+            return
+        await websocket.accept()
+        connection = Connection(websocket, asyncio.get_running_loop())
+        self.hub.add(connection)
+        writer = asyncio.create_task(connection.write_loop())
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(websocket.receive(), self.idle_timeout_s)
+                except TimeoutError:
+                    self.hub.remove(connection)
+                    with contextlib.suppress(Exception):
+                        await websocket.close(code=1000, reason="idle timeout")
+                    return
+                if message["type"] == "websocket.disconnect":
+                    return
+                text = message.get("text")
+                if text is None and message.get("bytes") is not None:
+                    text = message["bytes"].decode(errors="replace")
+                if text is not None:
+                    self.hub.on_text(connection, text)
+        except Exception:  # the socket died under us
+            return
+        finally:
+            self.hub.remove(connection)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> FakeHyperliquid:
+        """Serve on 127.0.0.1 (a free port, or the port of a previous start: URLs survive)."""
+        if self._thread is not None:
+            raise RuntimeError("the fake Hyperliquid is already running")
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self._port,
+            # Leave the process's logging alone (other tests configure uvicorn's loggers).
+            log_level=None,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
+        server = uvicorn.Server(config)
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(
+            target=loop.run_until_complete,
+            args=(server.serve(),),
+            name="fake-hyperliquid",
+            daemon=True,
+        )
+        self._server, self._loop, self._thread = server, loop, thread
+        self._stopping = asyncio.Event()
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self._thread = None
+                raise RuntimeError("the fake Hyperliquid did not start")
+            time.sleep(0.005)
+        self._port = int(server.servers[0].sockets[0].getsockname()[1])
+        return self
+
+    def stop(self) -> None:
+        """Drop every WebSocket, stop uvicorn and join its thread. Idempotent."""
+        server, loop, thread = self._server, self._loop, self._thread
+        if server is None or loop is None or thread is None:
+            return
+        if thread.is_alive():
+            with contextlib.suppress(Exception):
+                self._on_loop(self._shutdown())
+        server.should_exit = True
+        thread.join(timeout=10)
+        if not thread.is_alive():
+            loop.close()
+        self._server = self._loop = self._thread = None
+
+    def __enter__(self) -> FakeHyperliquid:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if not self._port:
+            raise RuntimeError("the fake Hyperliquid has not started")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def _on_loop(self, coro: Any, timeout: float = 5.0) -> Any:
+        if self._loop is None:
+            coro.close()
+            raise RuntimeError("the fake Hyperliquid is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    async def _shutdown(self) -> None:
+        """Cut every connection (WebSocket or HTTP, even mid-reply) so uvicorn exits at once."""
+        if self._stopping is not None:
+            self._stopping.set()
+        await self._drop(None)
+        for protocol in list(self._server.server_state.connections) if self._server else []:
+            transport = getattr(protocol, "transport", None)
+            if transport is not None:
+                transport.abort()
+
+    async def _drop(self, code: int | None) -> int:
+        with self.state.lock:
+            connections = list(self.hub.connections)
+            self.hub.connections.clear()
+        protocols = list(self._server.server_state.connections) if self._server else []
+        for connection in connections:
+            transport = None
+            if code is None or code == 1006:
+                for protocol in protocols:
+                    if getattr(protocol, "client", None) == connection.client:
+                        transport = getattr(protocol, "transport", None)
+            if transport is not None:
+                transport.abort()  # no close frame: the client sees 1006
+            else:
+                with contextlib.suppress(Exception):
+                    await connection.websocket.close(code=code or 1011)
+        return len(connections)
+
+    def reset(self) -> None:
+        """Forget everything (accounts, orders, fills, candles, nonces, counters, injected
+        faults), restore the initial mids and drop every WebSocket; the server keeps running."""
+        if self._thread is not None and self._thread.is_alive():
+            self.drop_websockets()
+        with self.state.lock:
+            self.state.reset()
+            self.exchange.nonces.clear()
+            self.exchange.actions.clear()
+            self._counts.clear()
+            self._failures.clear()
+            self._exchange_delay = 0.0
+            self.hub.silenced = False
+            self.refusing_websockets = False
+
+    # ------------------------------------------------------------------ market controls
+
+    def set_mid(self, coin: str, px: _D) -> None:
+        """New mid: pushes allMids and l2Book, fills crossed resting orders, fires triggers."""
+        self.state.set_mid(coin, Decimal(px))
+
+    def mid(self, coin: str) -> Decimal:
+        with self.state.lock:
+            return self.state.mids[coin]
+
+    def push_trade(self, coin: str, px: _D, sz: _D, side: str = "B") -> None:
+        self.state.push_trade(coin, Decimal(px), Decimal(sz), side)
+
+    def publish_candle(
+        self,
+        coin: str,
+        interval: str,
+        t_ms: int,
+        o: _D,
+        h: _D,
+        l: _D,  # noqa: E741 - the venue's own field name
+        c: _D,
+        v: _D,
+        n: int = 1,
+    ) -> dict[str, Any]:
+        """Store (replacing the same t) and push a candle to its subscribers."""
+        d = Decimal
+        bar = candle(coin, interval, t_ms, d(o), d(h), d(l), d(c), d(v), n)
+        self.state.publish_candle(bar)
+        return bar
+
+    def add_candles(self, coin: str, interval: str, candles: Iterable[dict[str, Any]]) -> None:
+        """Store wire-shaped candles for candleSnapshot (no push)."""
+        self.state.add_candles(coin, interval, candles)
+
+    def generate_candles(
+        self,
+        coin: str,
+        interval: str,
+        start_ms: int,
+        count: int,
+        start_price: _D | None = None,
+        seed: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Store and return a deterministic random-walk series of ``count`` candles."""
+        asset = self.state.asset(coin)
+        price = Decimal(start_price) if start_price is not None else self.mid(coin)
+        bars = synthetic_candles(coin, interval, start_ms, count, price, seed, asset.sz_decimals)
+        self.state.add_candles(coin, interval, bars)
+        return bars
+
+    # ------------------------------------------------------------------ account controls
+
+    def add_account(self, user: str, agents: Iterable[str] = (), balance: _D = 10_000) -> None:
+        """Register a user (it may sign itself) and the API wallets that sign for it."""
+        self.state.add_account(user, agents, Decimal(balance))
+
+    def set_position(self, user: str, coin: str, szi: _D, entry_px: _D | None = None) -> None:
+        """Overwrite a position without any fill (entry defaults to the mid)."""
+        self.state.set_position(
+            user, coin, Decimal(szi), None if entry_px is None else Decimal(entry_px)
+        )
+
+    def set_balance(self, user: str, balance: _D) -> None:
+        with self.state.lock:
+            self.state.account(user).balance = Decimal(balance)
+
+    def place_resting_order(
+        self,
+        user: str,
+        coin: str,
+        side: str,
+        px: _D,
+        sz: _D,
+        cloid: str | None = None,
+        reduce_only: bool = False,
+    ) -> int:
+        """A Gtc limit placed outside the client (side "buy"/"sell" or "B"/"A"); returns oid."""
+        return self.state.place_resting_order(
+            user, coin, side, Decimal(px), Decimal(sz), cloid, reduce_only
+        )
+
+    # ------------------------------------------------------------------ fault injection
+
+    def fail_next(self, n: int = 1, status: int = 429, path: str | None = None) -> None:
+        """The next ``n`` HTTP requests (to ``path``, or any) get ``status`` unprocessed."""
+        with self.state.lock:
+            self._failures.append([n, status, path])
+
+    def delay_next_exchange(self, seconds: float) -> None:
+        """Process the next /exchange request at once but hold its reply for ``seconds``."""
+        with self.state.lock:
+            self._exchange_delay = seconds
+
+    def drop_websockets(self, code: int | None = None) -> int:
+        """Close every WebSocket: abruptly (no close frame, code None/1006) or with ``code``."""
+        return int(self._on_loop(self._drop(code)))
+
+    def refuse_websockets(self, refuse: bool = True) -> None:
+        """Refuse (or accept again) new WebSocket connections, e.g. to hold a client
+        disconnected while something happens that it must recover from REST."""
+        self.refusing_websockets = refuse
+
+    def ws_silence(self, silent: bool = True) -> None:
+        """Stop (or resume) pushes while connections stay open; pongs and acks still flow."""
+        with self.state.lock:
+            self.hub.silenced = silent
+
+    def inject_ws_message(self, raw_text: str) -> None:
+        """Send an arbitrary frame to every connected client."""
+        self.hub.broadcast_raw(raw_text)
+
+    # ------------------------------------------------------------------ inspection
+
+    @property
+    def actions(self) -> list[dict[str, Any]]:
+        """Accepted exchange requests: action, nonce, signer, user, vaultAddress, time."""
+        with self.state.lock:
+            return list(self.exchange.actions)
+
+    def orders_by_cloid(self, cloid: str) -> int:
+        """How many orders carrying ``cloid`` were sent (accepted, rejected or duplicate)."""
+        with self.state.lock:
+            return self.state.cloid_requests[cloid.lower()]
+
+    def fills(self, user: str) -> list[dict[str, Any]]:
+        """All fills of ``user``, oldest first."""
+        with self.state.lock:
+            return list(self.state.account(user).fills)
+
+    def position(self, user: str, coin: str) -> Position:
+        with self.state.lock:
+            pos = self.state.account(user).position(coin)
+            return Position(pos.szi, pos.entry_px)
+
+    def balance(self, user: str) -> Decimal:
+        with self.state.lock:
+            return self.state.account(user).balance
+
+    def open_orders(self, user: str) -> list[dict[str, Any]]:
+        with self.state.lock:
+            user = user.lower()
+            orders = [o for o in self.state.orders.values() if o.user == user and o.is_open]
+            return [o.frontend() for o in orders]
+
+    def order_status(self, oid: int) -> str | None:
+        with self.state.lock:
+            order = self.state.orders.get(oid)
+            return None if order is None else order.status
+
+    def request_count(self, path: str, type: str | None = None) -> int:
+        """Requests received on ``path`` (of ``type``, or all), injected failures included."""
+        with self.state.lock:
+            if type is None:
+                return sum(n for (p, _), n in self._counts.items() if p == path)
+            return self._counts[(path, type)]
+
+    def ws_connections(self) -> int:
+        with self.state.lock:
+            return len(self.hub.connections)
+
+    def ws_subscriptions(self) -> list[dict[str, Any]]:
+        """Every live subscription as the clients sent it, over all connections."""
+        return self.hub.subscriptions()
