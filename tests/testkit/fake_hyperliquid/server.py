@@ -190,7 +190,6 @@ class FakeHyperliquid:
             # Leave the process's logging alone (other tests configure uvicorn's loggers).
             log_level=None,
             log_config=None,
-            access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=2,
         )
