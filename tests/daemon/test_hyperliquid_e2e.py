@@ -135,8 +135,10 @@ def test_live_bot_orders_fills_reconnect_and_timeout(
     d = s.daemon().start()
     try:
         steps = ["buy:0.002", "limit_buy:64000:0.001", "", "", "buy:0.001", "", ""]
-        d.ok("POST", "/api/bots", json=live_bot("hl", steps))
+        d.ok("POST", "/api/bots", json=live_bot("hl", steps, leverage="3"))
         d.ok("PUT", "/api/bots/hl/start")
+        (update,) = [a["action"] for a in venue.actions if a["action"]["type"] == "updateLeverage"]
+        assert (update["asset"], update["leverage"], update["isCross"]) == (0, 3, True)
 
         # Bar 0: a market order (IOC at mid ± slippage) fills at the venue.
         s.candle()
@@ -242,8 +244,10 @@ def test_restart_adopts_resting_order_and_position_then_mismatch_blocks(
         book = {o["limit_price"]: o["status"] for o in orders(second, "keeper")}
         assert book["50000"] == "accepted"
         wait_until(
-            lambda: {o["limit_price"]: o["status"] for o in orders(second, "keeper")}["60000"]
-            == "filled",
+            lambda: (
+                {o["limit_price"]: o["status"] for o in orders(second, "keeper")}["60000"]
+                == "filled"
+            ),
             10,
             "the fill while down",
         )

@@ -265,7 +265,10 @@ class BotActor:
                     self.instruments.add(instrument)
             if config.venue is VenueKind.HYPERLIQUID:
                 self.blocked = hub.blocked_reason(config)
-                return account.venue(config.bot_id, on_error=self._fail)
+                venue = account.venue(config.bot_id, on_error=self._fail)
+                # The venue's margin setting follows the bot's leverage (cross margin).
+                await account.set_leverage(config.symbol, int(config.leverage))
+                return venue
         return PaperVenue(
             PaperVenueConfig(
                 taker_fee_rate=config.commission,

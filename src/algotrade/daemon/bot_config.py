@@ -85,6 +85,8 @@ class BotConfig(BaseModel):
         if self.venue is not VenueKind.PAPER and self.mode is not ExecutionMode.LIVE:
             # Real orders only when asked for in so many words.
             raise ValueError(f"venue '{self.venue.value}' sends real orders: set mode 'live'")
+        if self.venue is VenueKind.HYPERLIQUID and self.leverage % 1:
+            raise ValueError("leverage: Hyperliquid takes a whole number (e.g. 1, 3, 10)")
         return self
 
     @property

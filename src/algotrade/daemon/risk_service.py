@@ -35,7 +35,14 @@ from algotrade.risk.decisions import (
     PreTradeVerdict,
 )
 from algotrade.risk.engine import RiskEngine
-from algotrade.risk.events import AccountEvent, AccountFill, MarkUpdate, OrderIntent, OrderUpdate
+from algotrade.risk.events import (
+    AccountEvent,
+    AccountFill,
+    AccountStatus,
+    MarkUpdate,
+    OrderIntent,
+    OrderUpdate,
+)
 from algotrade.risk.journal import (
     decision_log,
     expired_clears,
@@ -194,6 +201,12 @@ class RiskService:
                 bot_id,
             )
         )
+
+    def on_account_status(
+        self, account_id: str, *, can_trade: bool, connected: bool, reason: str
+    ) -> None:
+        """What a live venue says about the account (connection lost/back, trading halted)."""
+        self._event(AccountStatus(account_id, self._clock(), can_trade, connected, reason))
 
     def on_mark(self, account_id: str, symbol: str, price: float) -> None:
         # Marks arrive with every bar: only a mark that decided something (a breach, an expiry,

@@ -88,7 +88,7 @@ class BotService:
                 self._write_executor,
                 tick_interval=risk_tick_interval,
             )
-        self.venues = VenueHub(hyperliquid, store, self.bus, self._bots.values)
+        self.venues = VenueHub(hyperliquid, store, self.bus, self._bots.values, self.risk)
         self._context = ActorContext(
             bus=self.bus,
             make_feed=feed_factory(self.hub, self.venues),

@@ -20,6 +20,7 @@ from algotrade.store.store import Store
 
 if TYPE_CHECKING:
     from algotrade.daemon.actor import BotActor
+    from algotrade.daemon.risk_service import RiskService
     from algotrade.venues.hyperliquid.account import HyperliquidAccount
     from algotrade.venues.hyperliquid.config import HyperliquidConfig
 
@@ -37,11 +38,13 @@ class VenueHub:
         store: Store,
         bus: EventBus,
         bots: Callable[[], Iterable[BotActor]],
+        risk: RiskService | None = None,
     ) -> None:
         self._hl_config = hyperliquid
         self._store = store
         self._bus = bus
         self._bots = bots
+        self._risk = risk
         self._hl: HyperliquidAccount | None = None
         self._hl_lock = asyncio.Lock()
         self._blocked: dict[str, str] = {}  # coin → reason
@@ -124,6 +127,19 @@ class VenueHub:
         if config.venue is not VenueKind.HYPERLIQUID:
             return None
         return self._blocked.get(config.symbol)
+
+    def connection_changed(self, connected: bool, reason: str) -> None:
+        """Tell the risk engine (its account_status_guard) about every account trading on
+        the venue; bots also see it in their log."""
+        _log.warning("hyperliquid: %s", reason)
+        risk = self._risk
+        if risk is None:
+            return
+        for account_id in {a.config.account_id for a in self._hl_bots()}:
+            if risk.knows(account_id):
+                risk.on_account_status(
+                    account_id, can_trade=True, connected=connected, reason=reason
+                )
 
     def alert(self, message: str) -> None:
         self._bus.publish(

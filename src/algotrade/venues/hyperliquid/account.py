@@ -31,7 +31,7 @@ from algotrade.core.money import decimal_text
 from algotrade.core.timeutil import ns_to_iso
 from algotrade.venues.hyperliquid.config import HlCredentials, HyperliquidConfig
 from algotrade.venues.hyperliquid.data import HyperliquidCandleHub
-from algotrade.venues.hyperliquid.errors import HlPayloadError, HyperliquidError
+from algotrade.venues.hyperliquid.errors import VENUE_ERRORS, HlPayloadError, HyperliquidError
 from algotrade.venues.hyperliquid.exchange import ExchangeClient, OrderSpec
 from algotrade.venues.hyperliquid.execution import HyperliquidVenue
 from algotrade.venues.hyperliquid.http import HlHttp
@@ -66,6 +66,9 @@ class AccountOwner(Protocol):
         """Block (reason) or unblock (None) every bot trading ``coin`` on this account."""
 
     def alert(self, message: str) -> None: ...
+
+    def connection_changed(self, connected: bool, reason: str) -> None:
+        """The account's live connection was lost or is back (for the risk engine)."""
 
 
 @dataclass(slots=True)
@@ -109,6 +112,9 @@ class HyperliquidAccount:
         self._seen_tids: set[str] = set(seen_trade_ids)
         self._pending: dict[str, _Pending] = {}  # trade id → fill no bot has claimed yet
         self._since_ms = since_ms if since_ms is not None else int(time.time() * 1000)
+        # Fills older than where this run resumed were booked before it (or are not ours):
+        # the userFills snapshot sent on every (re)subscribe must not book them again.
+        self._floor_ms = self._since_ms - FILL_OVERLAP_MS
         self._tasks: set[asyncio.Task[Any]] = set()
         self._in_flight: Counter[str] = Counter()
         self._mids: dict[str, tuple[Decimal, float]] = {}
@@ -140,6 +146,7 @@ class HyperliquidAccount:
             await self.ws.subscribe({"type": "userFills", "user": user}, self._on_user_fills)
             await self.ws.subscribe({"type": "userEvents", "user": user}, self._on_user_events)
         self.ws.on_reconnect(self._after_reconnect)
+        self.ws.on_disconnect(self._on_disconnect)
         await self.ws.start()
         if self.credentials is not None:
             await self.reconcile("start")
@@ -220,6 +227,10 @@ class HyperliquidAccount:
         placed = await self.exchange.place_orders([spec], mid=mid)
         return placed[0]
 
+    async def set_leverage(self, symbol: str, leverage: int) -> None:
+        assert self.exchange is not None
+        await self.exchange.update_leverage(self.coin_of(symbol), leverage)
+
     async def cancel(self, symbol: str, cloid: str) -> str:
         assert self.exchange is not None
         return await self.exchange.cancel_by_cloid(self.coin_of(symbol), cloid)
@@ -268,6 +279,7 @@ class HyperliquidAccount:
             self._route_fills(parse(list[Fill], data["fills"], "userEvents.fills"))
         if "liquidation" in data:
             self.report(f"liquidation event on the account: {str(data['liquidation'])[:200]}")
+            self.request_reconcile()
         if "nonUserCancel" in data:
             for cancel in data["nonUserCancel"]:
                 _log.warning(
@@ -281,7 +293,7 @@ class HyperliquidAccount:
         routed = 0
         for fill in sorted(fills, key=lambda f: (f.time, f.tid)):
             tid = str(fill.tid)
-            if tid in self._seen_tids or tid in self._pending:
+            if tid in self._seen_tids or tid in self._pending or fill.time < self._floor_ms:
                 continue
             self._since_ms = max(self._since_ms, fill.time)
             cloid = (fill.cloid or "").lower() or self._oids.get(fill.oid, "")
@@ -302,8 +314,15 @@ class HyperliquidAccount:
     def request_reconcile(self) -> None:
         self._reconcile_wanted.set()
 
+    def _on_disconnect(self, *_args: Any) -> None:
+        if self.owner is not None:
+            self.owner.connection_changed(False, "Hyperliquid WebSocket disconnected")
+
     async def _after_reconnect(self, *_args: Any) -> None:
-        await self.reconcile("reconnect")
+        if self.credentials is not None:
+            await self.reconcile("reconnect")
+        if self.owner is not None:
+            self.owner.connection_changed(True, "Hyperliquid WebSocket reconnected")
 
     async def _reconcile_loop(self) -> None:
         interval = self.config.reconcile_interval_s or None
@@ -326,7 +345,7 @@ class HyperliquidAccount:
                 state = await self.info.clearinghouse_state(user)
                 venue_orders = await self.info.open_orders(user)
                 fills = await self.info.user_fills_since(user, self._since_ms - FILL_OVERLAP_MS)
-            except HyperliquidError as exc:
+            except VENUE_ERRORS as exc:
                 self.reconcile_failures += 1
                 _log.warning("reconciliation (%s) could not fetch account state: %s", reason, exc)
                 raise

@@ -15,6 +15,7 @@ from __future__ import annotations
 from algotrade.core.errors import AlgoTradeError, OrderRejectedError, RetryableError
 
 __all__ = [
+    "VENUE_ERRORS",
     "HlBadRequest",
     "HlOrderRejected",
     "HlPayloadError",
@@ -67,3 +68,8 @@ class HlBadRequest(HyperliquidError):
     def __init__(self, message: str, *, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+#: Everything a request to Hyperliquid may raise on purpose (rejections, throttling,
+#: transport failures, malformed replies), for callers that handle them alike.
+VENUE_ERRORS: tuple[type[Exception], ...] = (HyperliquidError, HlRateLimited, HlRequestFailed)

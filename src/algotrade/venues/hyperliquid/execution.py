@@ -37,9 +37,10 @@ from algotrade.core.events import (
 from algotrade.core.orders import Order, OrderStatus, OrderType, TimeInForce
 from algotrade.core.ports import VenueEventSink
 from algotrade.venues.hyperliquid.errors import (
+    VENUE_ERRORS,
     HlOrderRejected,
+    HlPayloadError,
     HlRequestTimeout,
-    HyperliquidError,
 )
 from algotrade.venues.hyperliquid.exchange import OrderKind, OrderSpec, cloid_for
 from algotrade.venues.hyperliquid.exchange import TimeInForce as Tif
@@ -168,13 +169,14 @@ class HyperliquidVenue:
         except HlOrderRejected as exc:
             self._emit(order, OrderRejected(order.client_order_id, str(exc), self._ts()))
             return
-        except HlRequestTimeout:
+        except (HlRequestTimeout, HlPayloadError) as exc:
+            # The venue may have acted (no answer, or one we cannot read): find out by cloid.
             _log.warning(
-                "placing %s timed out; looking it up by cloid %s", order.client_order_id, spec.cloid
+                "placing %s: %s; looking it up by cloid %s", order.client_order_id, exc, spec.cloid
             )
             await self._resolve_timeout(order, spec)
             return
-        except HyperliquidError as exc:  # rate limited / unavailable: the venue did not act
+        except VENUE_ERRORS as exc:  # throttled, refused or unreachable: the venue did not act
             self._emit(
                 order, OrderRejected(order.client_order_id, f"venue unavailable: {exc}", self._ts())
             )
@@ -208,9 +210,9 @@ class HyperliquidVenue:
             _log.info("order %s is unknown to the venue; sending it again", spec.cloid)
             try:
                 placed = await self._account.place(spec)
-            except HlRequestTimeout:
+            except (HlRequestTimeout, HlPayloadError):
                 continue  # look it up again
-            except HyperliquidError as exc:
+            except VENUE_ERRORS as exc:
                 self._emit(
                     order,
                     OrderRejected(order.client_order_id, f"venue unavailable: {exc}", self._ts()),
@@ -230,7 +232,7 @@ class HyperliquidVenue:
             self.lookups += 1
             try:
                 return await self._account.order_status(cloid)
-            except HyperliquidError as exc:
+            except VENUE_ERRORS as exc:
                 _log.warning("looking up %s failed (%s); retrying", cloid, exc)
                 await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
         return None
@@ -294,7 +296,7 @@ class HyperliquidVenue:
         coid = order.client_order_id
         try:
             result = await self._account.cancel(order.symbol, cloid_for(coid))
-        except HyperliquidError as exc:
+        except VENUE_ERRORS as exc:
             _log.warning("cancel of %s failed: %s; reconciliation will retry the lookup", coid, exc)
             return
         if result == "success":

@@ -1,0 +1,262 @@
+"""The account adapter and one bot's venue against the fake Hyperliquid server (no daemon):
+order outcomes, cancels, local rejections, foreign orders and fills, blocking, connection
+status and malformed pushes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from algotrade.core.engine import Engine
+from algotrade.core.events import OrderSide
+from algotrade.core.instruments import InstrumentRegistry
+from algotrade.core.orders import Order, OrderRequest, OrderStatus, OrderType, TimeInForce
+from algotrade.core.portfolio import Portfolio
+from algotrade.core.strategy import Strategy
+from algotrade.venues.hyperliquid import account as account_module
+from algotrade.venues.hyperliquid.account import HyperliquidAccount
+from algotrade.venues.hyperliquid.config import HlCredentials, HlNetwork, HyperliquidConfig
+from algotrade.venues.hyperliquid.exchange import cloid_for
+from testkit.fake_hyperliquid import FakeHyperliquid
+
+D = Decimal
+
+
+class Owner:
+    def __init__(self) -> None:
+        self.portfolios: list[Portfolio] = []
+        self.blocked: dict[str, str | None] = {}
+        self.alerts: list[str] = []
+        self.connection: list[bool] = []
+
+    def local_positions(self) -> dict[str, Decimal]:
+        total: dict[str, Decimal] = {}
+        for portfolio in self.portfolios:
+            for symbol, position in portfolio.positions.items():
+                if position.qty:
+                    total[symbol] = total.get(symbol, D(0)) + position.qty
+        return total
+
+    def set_blocked(self, coin: str, reason: str | None) -> None:
+        self.blocked[coin] = reason
+
+    def alert(self, message: str) -> None:
+        self.alerts.append(message)
+
+    def connection_changed(self, connected: bool, reason: str) -> None:
+        self.connection.append(connected)
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeHyperliquid]:
+    with FakeHyperliquid() as server:
+        yield server
+
+
+@pytest.fixture
+def owner() -> Owner:
+    return Owner()
+
+
+@pytest.fixture
+async def account(fake: FakeHyperliquid, owner: Owner) -> AsyncIterator[HyperliquidAccount]:
+    fake.reset()
+    user, agent = Account.create(), Account.create()
+    fake.add_account(user.address, [agent.address], balance=100_000)
+    config = HyperliquidConfig(
+        network=HlNetwork.TESTNET,
+        api_url=fake.base_url,
+        request_timeout_s=2,
+        reconcile_interval_s=0,
+        reconnect_min_s=0.05,
+        reconnect_max_s=0.1,
+        max_retries=1,
+    )
+    credentials = HlCredentials(str(user.address).lower(), agent.key.hex())
+    adapter = HyperliquidAccount(config, credentials, owner)
+    await adapter.start()
+    try:
+        yield adapter
+    finally:
+        await adapter.stop()
+
+
+def bot(account: HyperliquidAccount, owner: Owner) -> Engine:
+    registry = InstrumentRegistry({i.symbol: i for i in account.instruments()})
+    portfolio = Portfolio(D(100_000), registry)
+    owner.portfolios.append(portfolio)
+    engine = Engine(
+        Strategy(), account.venue("bot"), portfolio=portfolio, instruments=portfolio.instruments
+    )
+    engine.start()
+    return engine
+
+
+async def until(condition: Callable[[], Any], what: str, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+    assert condition(), what
+
+
+def limit(side: OrderSide, px: str, qty: str, tif: TimeInForce = TimeInForce.GTC) -> OrderRequest:
+    return OrderRequest("BTC", side, D(qty), OrderType.LIMIT, limit_price=D(px), tif=tif)
+
+
+async def test_resting_order_is_accepted_then_cancelled(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid
+) -> None:
+    engine = bot(account, owner)
+    coid = engine.submit_order(limit(OrderSide.BUY, "60000", "0.001"))
+    assert coid is not None
+    order = engine.orders[coid]
+    await until(lambda: order.status is OrderStatus.ACCEPTED, "accepted")
+    assert order.venue_order_id.isdigit()
+    engine.cancel_order(coid)
+    await until(lambda: order.status is OrderStatus.CANCELLED, "cancelled")
+    assert fake.order_status(int(order.venue_order_id)) == "canceled"
+
+
+async def test_local_rule_violations_are_rejected_without_sending(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid
+) -> None:
+    engine = bot(account, owner)
+    too_small = engine.submit_order(limit(OrderSide.BUY, "60000", "0.0001"))  # $6
+    too_precise = engine.submit_order(limit(OrderSide.BUY, "60000.5", "0.001"))  # 6 sig figs
+    assert too_small is not None
+    assert too_precise is not None
+    await until(
+        lambda: (
+            engine.orders[too_small].status is OrderStatus.REJECTED
+            and engine.orders[too_precise].status is OrderStatus.REJECTED
+        ),
+        "both rejected",
+    )
+    assert "10" in engine.orders[too_small].reason
+    assert "significant" in engine.orders[too_precise].reason
+    assert fake.actions == []
+
+
+async def test_venue_errors_reject_the_order(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid
+) -> None:
+    engine = bot(account, owner)
+    post_only = engine.submit_order(
+        limit(OrderSide.BUY, "70000", "0.001", TimeInForce.POST_ONLY)  # would cross
+    )
+    assert post_only is not None
+    await until(lambda: engine.orders[post_only].status is OrderStatus.REJECTED, "rejected")
+    assert engine.orders[post_only].reason.startswith("venue: Post only")
+
+
+async def test_rate_limited_placement_is_rejected_not_duplicated(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(account.http, "_backoff_base_s", 0.01)
+    engine = bot(account, owner)
+    fake.fail_next(5, 429, "/exchange")
+    coid = engine.submit_order(OrderRequest("BTC", OrderSide.BUY, D("0.001")))
+    assert coid is not None
+    await until(lambda: engine.orders[coid].status is OrderStatus.REJECTED, "rejected", 30)
+    assert "venue unavailable" in engine.orders[coid].reason
+    assert fake.orders_by_cloid(cloid_for(coid)) == 0
+
+
+async def test_market_fill_reaches_the_portfolio_once(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid
+) -> None:
+    engine = bot(account, owner)
+    coid = engine.submit_order(OrderRequest("BTC", OrderSide.BUY, D("0.002")))
+    assert coid is not None
+    await until(lambda: engine.position("BTC") == D("0.002"), "filled")
+    await account.sync_fills(0)  # the same fill again over REST: de-duplicated by trade id
+    await account.reconcile("test")
+    assert engine.position("BTC") == D("0.002")
+    assert owner.blocked == {}
+    assert len(fake.fills(_user(account))) == 1
+
+
+def _user(account: HyperliquidAccount) -> str:
+    assert account.credentials is not None
+    return account.credentials.account_address
+
+
+async def test_foreign_orders_and_fills_are_reported_and_block_after_the_grace(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(account_module, "PENDING_CLAIM_S", 0.0)
+    engine = bot(account, owner)
+    user = _user(account)
+    oid = fake.place_resting_order(user, "BTC", "buy", "50000", "0.001")
+    report = await account.reconcile("test")
+    assert report.foreign_orders == [f"BTC oid {oid}"]
+    assert any(f"oid {oid}" in alert for alert in owner.alerts)
+    assert fake.open_orders(user)  # reported, left untouched
+
+    # An order placed outside the daemon fills: its fill belongs to no bot → mismatch.
+    fake.set_mid("BTC", D(49_000))
+    report = await account.reconcile("test")
+    assert report.mismatches
+    assert "position mismatch on BTC" in (owner.blocked.get("BTC") or "")
+    assert engine.position("BTC") == 0
+
+    # Put right at the venue (flattened outside too): the next run unblocks.
+    fake.set_position(user, "BTC", D(0))
+    report = await account.reconcile("test")
+    assert report.mismatches == []
+    assert owner.blocked["BTC"] is None
+
+
+async def test_connection_loss_is_reported_and_pushes_keep_flowing_after(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid
+) -> None:
+    engine = bot(account, owner)
+    fake.drop_websockets()
+    await until(lambda: owner.connection[-2:] == [False, True], "lost then back")
+    for frame in (
+        "{oops",
+        json.dumps({"channel": "user", "data": {"liquidation": {"lid": 1, "liquidator": "x"}}}),
+        json.dumps({"channel": "user", "data": ["not", "an", "object"]}),
+        json.dumps({"channel": "userFills", "data": {"fills": "nope"}}),
+    ):
+        fake.inject_ws_message(frame)
+    await until(lambda: any("liquidation" in a for a in owner.alerts), "liquidation alert")
+    coid = engine.submit_order(OrderRequest("BTC", OrderSide.BUY, D("0.001")))
+    assert coid is not None
+    await until(lambda: engine.position("BTC") == D("0.001"), "a fill after all that")
+    assert account.ws.stats.handler_errors >= 2
+
+
+async def test_fills_from_before_a_restart_are_not_booked_again(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid
+) -> None:
+    first = bot(account, owner)
+    coid = first.submit_order(OrderRequest("BTC", OrderSide.BUY, D("0.002")))
+    assert coid is not None
+    await until(lambda: first.position("BTC") == D("0.002"), "filled")
+    booked_at = max(f["time"] for f in fake.fills(_user(account)))
+
+    # A second run resumes after that fill (as the daemon does from its store) and adopts an
+    # order with the same cloid: the userFills snapshot and the REST query both carry the old
+    # fill, which must not be booked again.
+    again = HyperliquidAccount(
+        account.config, account.credentials, owner, since_ms=booked_at + 10_000
+    )
+    await again.start()
+    try:
+        portfolio = Portfolio(D(100_000), InstrumentRegistry())
+        engine = Engine(Strategy(), again.venue("bot"), portfolio=portfolio)
+        order = Order(coid, OrderRequest("BTC", OrderSide.BUY, D("0.002")), created_ts=0)
+        engine.adopt_open_order(order)
+        await again.sync_fills(0)
+        await again.reconcile("test")
+        await asyncio.sleep(0.2)
+        assert engine.position("BTC") == 0
+    finally:
+        await again.stop()
