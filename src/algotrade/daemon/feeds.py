@@ -9,12 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
+from pydantic import Field, StrictBool, field_validator
 
 from algotrade.core.events import Bar
-from algotrade.core.strategy import describe_validation_error
-from algotrade.daemon.bot_config import BotConfig, FeedKind
+from algotrade.daemon.bot_config import INTERVAL_PATTERN, BotConfig, FeedKind
+from algotrade.daemon.feed_options import FeedOptions
 from algotrade.daemon.sim_feed import SimFeedHub, SimOptions
+from algotrade.venues.hyperliquid.schemas import INTERVAL_MS
 
 if TYPE_CHECKING:
     from algotrade.daemon.venues import VenueHub
@@ -62,10 +63,8 @@ class SimBotFeed:
         self._hub.unsubscribe(self._config.bot_id)
 
 
-class ReplayOptions(BaseModel):
+class ReplayOptions(FeedOptions):
     """``feed_options`` of a replay bot."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     path: Path = Field(description="the data file (CSV or Parquet)")
     speed: float = Field(default=1.0, ge=0, description="× real time; 0 = as fast as possible")
@@ -77,13 +76,6 @@ class ReplayOptions(BaseModel):
         if isinstance(value, bool) or value == "":
             raise ValueError("expected a value")
         return value
-
-    @classmethod
-    def parse(cls, options: dict[str, Any]) -> ReplayOptions:
-        try:
-            return cls.model_validate(options)
-        except ValidationError as exc:
-            raise ValueError(describe_validation_error("feed_options", exc)) from None
 
 
 class ReplayBotFeed:
@@ -128,22 +120,12 @@ class ReplayBotFeed:
             self._task = None
 
 
-# The candle intervals Hyperliquid serves (1M, calendar months, is left out: bots need a
-# fixed bar length).
-HYPERLIQUID_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "1d")
+# The candle intervals Hyperliquid serves that a bot's interval can name (fixed length).
+HYPERLIQUID_INTERVALS = tuple(i for i in INTERVAL_MS if INTERVAL_PATTERN.match(i))
 
 
-class HyperliquidFeedOptions(BaseModel):
+class HyperliquidFeedOptions(FeedOptions):
     """``feed_options`` of a Hyperliquid-fed bot: none yet; anything given is an error."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @classmethod
-    def parse(cls, options: dict[str, Any]) -> HyperliquidFeedOptions:
-        try:
-            return cls.model_validate(options)
-        except ValidationError as exc:
-            raise ValueError(describe_validation_error("feed_options", exc)) from None
 
 
 class HyperliquidBotFeed:

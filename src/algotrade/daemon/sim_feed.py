@@ -19,10 +19,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from algotrade.core.events import Bar
-from algotrade.core.strategy import describe_validation_error
+from algotrade.daemon.feed_options import FeedOptions
 
 _log = logging.getLogger("algotrade.daemon.sim")
 
@@ -31,10 +31,8 @@ HISTORY = 5_000  # bars kept per stream for warm-up of bots that subscribe later
 SUB_STEPS = 4
 
 
-class SimOptions(BaseModel):
+class SimOptions(FeedOptions):
     """``feed_options`` of a sim bot. Frozen and hashable: it keys the shared streams."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     seed: int = 1
     start_price: float = Field(default=100.0, gt=0)
@@ -47,14 +45,6 @@ class SimOptions(BaseModel):
         if isinstance(value, bool):
             raise ValueError("expected a number")
         return value
-
-    @classmethod
-    def parse(cls, options: dict[str, Any]) -> SimOptions:
-        """Validate ``feed_options`` of a sim bot; ``ValueError`` names the option."""
-        try:
-            return cls.model_validate(options)
-        except ValidationError as exc:
-            raise ValueError(describe_validation_error("feed_options", exc)) from None
 
 
 class SimStream:

@@ -39,7 +39,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from algotrade.core.events import Bar
-from algotrade.venues.hyperliquid.schemas import Candle, parse
+from algotrade.venues.hyperliquid.schemas import CANDLE_INTERVALS, INTERVAL_MS, Candle, parse
 from algotrade.venues.hyperliquid.ws import HlWebSocket
 
 __all__ = [
@@ -57,26 +57,8 @@ _log = logging.getLogger("algotrade.venues.hyperliquid.data")
 
 BarHandler = Callable[[Bar], None]
 
-_MINUTE_MS = 60_000
-_DAY_MS = 1440 * _MINUTE_MS
-#: Fixed-length intervals; "1M" (calendar month) is supported but has no fixed length.
-INTERVAL_MS: dict[str, int] = {
-    "1m": _MINUTE_MS,
-    "3m": 3 * _MINUTE_MS,
-    "5m": 5 * _MINUTE_MS,
-    "15m": 15 * _MINUTE_MS,
-    "30m": 30 * _MINUTE_MS,
-    "1h": 60 * _MINUTE_MS,
-    "2h": 120 * _MINUTE_MS,
-    "4h": 240 * _MINUTE_MS,
-    "8h": 480 * _MINUTE_MS,
-    "12h": 720 * _MINUTE_MS,
-    "1d": _DAY_MS,
-    "3d": 3 * _DAY_MS,
-    "1w": 7 * _DAY_MS,
-}
-INTERVALS: tuple[str, ...] = (*INTERVAL_MS, "1M")
-_MONTH_MS = 31 * _DAY_MS  # upper bound, for look-back windows only
+INTERVALS: tuple[str, ...] = tuple(CANDLE_INTERVALS)
+_MONTH_MS = 31 * 24 * 3_600_000  # upper bound of "1M", for look-back windows only
 SNAPSHOT_LIMIT = 5000  # candles per candleSnapshot request
 MAX_WARMUP = SNAPSHOT_LIMIT - 10
 _STOP_TIMEOUT_S = 5.0

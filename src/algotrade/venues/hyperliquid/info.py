@@ -15,6 +15,7 @@ from algotrade.venues.hyperliquid.errors import HlPayloadError
 from algotrade.venues.hyperliquid.http import HlHttp
 from algotrade.venues.hyperliquid.rules import HlAsset, to_instrument
 from algotrade.venues.hyperliquid.schemas import (
+    CANDLE_INTERVALS,
     AssetCtx,
     Candle,
     ClearinghouseState,
@@ -34,27 +35,6 @@ __all__ = [
     "interval_ms",
 ]
 
-_MINUTE_MS = 60_000
-_HOUR_MS = 60 * _MINUTE_MS
-_DAY_MS = 24 * _HOUR_MS
-
-#: Hyperliquid's candle intervals and their length in ms ("1M" counted as 30 days).
-CANDLE_INTERVALS: dict[str, int] = {
-    "1m": _MINUTE_MS,
-    "3m": 3 * _MINUTE_MS,
-    "5m": 5 * _MINUTE_MS,
-    "15m": 15 * _MINUTE_MS,
-    "30m": 30 * _MINUTE_MS,
-    "1h": _HOUR_MS,
-    "2h": 2 * _HOUR_MS,
-    "4h": 4 * _HOUR_MS,
-    "8h": 8 * _HOUR_MS,
-    "12h": 12 * _HOUR_MS,
-    "1d": _DAY_MS,
-    "3d": 3 * _DAY_MS,
-    "1w": 7 * _DAY_MS,
-    "1M": 30 * _DAY_MS,
-}
 #: The most candles one ``candleSnapshot`` returns (the oldest ones from ``startTime``).
 CANDLE_PAGE_LIMIT = 5000
 #: The most fills one ``userFillsByTime`` returns (the oldest ones from ``startTime``).
