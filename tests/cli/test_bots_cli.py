@@ -210,6 +210,20 @@ def test_create_from_file_with_flag_override(
     assert config["params"] == {"fast": 2, "slow": 5, "qty": 2}
 
 
+def test_create_a_live_bot_needs_mode_live(daemon: DaemonProcess) -> None:
+    # Validation only (the bot is never started: no venue is reachable from this test).
+    result = cli(daemon.url, "create", "--id", "hl", "--symbol", "BTC", "--strategy",
+                 "ma_crossover", "--feed", "hyperliquid", "--venue", "hyperliquid")  # fmt: skip
+    assert_one_line_error(result.exit_code, result.stderr, 2, "422 validation_error", "mode 'live'")
+    created = ok_json(
+        cli(daemon.url, "create", "--json", "--id", "hl", "--symbol", "BTC", "--strategy",
+            "ma_crossover", "--feed", "hyperliquid", "--venue", "hyperliquid", "--mode", "live")
+    )  # fmt: skip
+    assert created["simulated"] is False
+    config = ok_json(cli(daemon.url, "show", "hl", "--json"))["config"]
+    assert (config["feed"], config["venue"], config["mode"]) == ("hyperliquid",) * 2 + ("live",)
+
+
 def test_bad_config_file_is_one_line_exit_2(daemon: DaemonProcess, tmp_path: Path) -> None:
     path = tmp_path / "bot.toml"
     path.write_text('bot_id = "x\n')

@@ -32,7 +32,7 @@ from algotrade.client import (
     StreamClosedError,
 )
 from algotrade.core.errors import InputError
-from algotrade.daemon.bot_config import BOT_ID_PATTERN, FeedKind
+from algotrade.daemon.bot_config import BOT_ID_PATTERN, ExecutionMode, FeedKind, VenueKind
 from algotrade.daemon.bus import ALL_BOTS, Topic
 
 DEFAULT_DAEMON_URL = "http://127.0.0.1:8080"
@@ -255,7 +255,15 @@ def create(
         list[str] | None, typer.Option("--param", "-p", help="strategy parameter k=v; repeat")
     ] = None,
     feed: Annotated[
-        FeedKind | None, typer.Option(help="sim: SIMULATED prices; replay: a data file")
+        FeedKind | None,
+        typer.Option(help="sim: SIMULATED prices; replay: a data file; hyperliquid: live candles"),
+    ] = None,
+    venue: Annotated[
+        VenueKind | None,
+        typer.Option(help="paper: simulated fills; hyperliquid: real orders (needs --mode live)"),
+    ] = None,
+    mode: Annotated[
+        ExecutionMode | None, typer.Option(help="paper or live (real orders on a live venue)")
     ] = None,
     feed_option: Annotated[
         list[str] | None,
@@ -278,6 +286,8 @@ def create(
             "symbol": symbol,
             "strategy": strategy,
             "feed": feed.value if feed is not None else None,
+            "venue": venue.value if venue is not None else None,
+            "mode": mode.value if mode is not None else None,
             "interval": interval,
             "initial_capital": capital and str(parse_decimal("--capital", capital)),
             "commission": commission and str(parse_decimal("--commission", commission)),
