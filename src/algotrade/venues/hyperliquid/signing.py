@@ -18,6 +18,7 @@ minimal hex (no zero padding), exactly as the SDK emits them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
@@ -25,6 +26,7 @@ from typing import Any, Literal
 import msgpack
 from eth_account import Account
 from eth_account.messages import SignableMessage, encode_typed_data
+from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
@@ -271,8 +273,16 @@ def _l1_signable(
     return encode_typed_data(full_message=l1_typed_data(digest, is_mainnet))
 
 
+@functools.lru_cache(maxsize=8)
+def _local_account(private_key: str) -> LocalAccount:
+    # Parsing a key derives its public key (an elliptic-curve multiplication): once per key,
+    # not once per signature.
+    account: LocalAccount = Account.from_key(private_key)
+    return account
+
+
 def _sign(private_key: str, signable: SignableMessage) -> Signature:
-    signed = Account.sign_message(signable, private_key=private_key)
+    signed = _local_account(private_key).sign_message(signable)
     return {"r": hex(signed.r), "s": hex(signed.s), "v": int(signed.v)}
 
 
