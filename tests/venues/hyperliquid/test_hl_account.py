@@ -23,6 +23,8 @@ from algotrade.venues.hyperliquid import account as account_module
 from algotrade.venues.hyperliquid.account import HyperliquidAccount
 from algotrade.venues.hyperliquid.config import HlCredentials, HlNetwork, HyperliquidConfig
 from algotrade.venues.hyperliquid.exchange import cloid_for
+from algotrade.venues.hyperliquid.execution import HyperliquidVenue
+from algotrade.venues.hyperliquid.schemas import Fill, OrderUpdate
 from testkit.fake_hyperliquid import FakeHyperliquid
 
 D = Decimal
@@ -260,3 +262,54 @@ async def test_fills_from_before_a_restart_are_not_booked_again(
         assert engine.position("BTC") == 0
     finally:
         await again.stop()
+
+
+async def test_an_ioc_filled_in_part_has_its_remainder_cancelled_after_its_fill(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid
+) -> None:
+    engine = bot(account, owner)
+    opened = engine.submit_order(OrderRequest("BTC", OrderSide.BUY, D("0.002")))
+    assert opened is not None
+    await until(lambda: engine.position("BTC") == D("0.002"), "long 0.002")
+    # A reduce-only IOC for more than the position: the venue fills 0.002 and cancels the
+    # rest (its cancel may overtake the fill on the other stream).
+    request = OrderRequest(
+        "BTC", OrderSide.SELL, D("0.005"), OrderType.LIMIT, limit_price=D(60_000),
+        tif=TimeInForce.IOC, reduce_only=True,
+    )  # fmt: skip
+    coid = engine.submit_order(request)
+    assert coid is not None
+    order = engine.orders[coid]
+    await until(lambda: order.status is OrderStatus.CANCELLED, "remainder cancelled")
+    assert order.filled_qty == D("0.002")
+    assert engine.position("BTC") == 0
+    await account.reconcile("test")
+    assert owner.blocked == {}
+
+
+async def test_a_cancel_that_overtakes_its_fill_waits_for_it(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid
+) -> None:
+    engine = bot(account, owner)
+    coid = engine.submit_order(limit(OrderSide.BUY, "60000", "0.001"))
+    assert coid is not None
+    order = engine.orders[coid]
+    await until(lambda: order.status is OrderStatus.ACCEPTED, "resting")
+    venue = engine.venue
+    assert isinstance(venue, HyperliquidVenue)
+    wire = {
+        "coin": "BTC", "side": "B", "limitPx": "60000", "oid": int(order.venue_order_id),
+        "timestamp": 1, "origSz": "0.001", "cloid": cloid_for(coid),
+    }  # fmt: skip
+    # The venue filled half, then cancelled the rest; the cancel is pushed first.
+    cancelled = {"order": {**wire, "sz": "0.0005"}, "status": "canceled", "statusTimestamp": 2}
+    venue.on_venue_status(coid, OrderUpdate.model_validate(cancelled))
+    assert order.status is OrderStatus.ACCEPTED  # held back until the fill is booked
+    fill = {
+        "coin": "BTC", "px": "60000", "sz": "0.0005", "side": "B", "time": 2,
+        "oid": wire["oid"], "tid": 987654, "crossed": False, "fee": "0.003",
+    }  # fmt: skip
+    venue.on_venue_fill(coid, Fill.model_validate(fill))
+    await until(lambda: order.status is OrderStatus.CANCELLED, "cancelled after the fill")
+    assert order.filled_qty == D("0.0005")
+    assert engine.position("BTC") == D("0.0005")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from algotrade.core.events import (
@@ -44,7 +45,13 @@ from algotrade.venues.hyperliquid.errors import (
 )
 from algotrade.venues.hyperliquid.exchange import OrderKind, OrderSpec, cloid_for
 from algotrade.venues.hyperliquid.exchange import TimeInForce as Tif
-from algotrade.venues.hyperliquid.schemas import NS_PER_MS, Fill, OrderStatusReply, OrderUpdate
+from algotrade.venues.hyperliquid.schemas import (
+    NS_PER_MS,
+    Fill,
+    OrderStatusReply,
+    OrderUpdate,
+    PlacedOrder,
+)
 
 if TYPE_CHECKING:
     from algotrade.venues.hyperliquid.account import HyperliquidAccount
@@ -143,7 +150,18 @@ class HyperliquidVenue:
         if update.status == "open" and order.status is OrderStatus.NEW:
             self._emit(order, OrderAccepted(client_order_id, str(update.order.oid), ts))
         elif update.status in _CANCELLED_STATUSES and order.is_open:
-            self._emit(order, OrderCancelled(client_order_id, f"venue: {update.status}", ts))
+            # The two streams race: a cancel may overtake the fills that came before it.
+            # What the venue filled is origSz - sz; book that first, then cancel.
+            venue_filled = update.order.orig_sz - update.order.sz
+            cancel = OrderCancelled(client_order_id, f"venue: {update.status}", ts)
+            if order.filled_qty >= venue_filled:
+                self._emit(order, cancel)
+            else:
+                self._account.spawn(
+                    self._cancel_after_fills(order, venue_filled, cancel),
+                    f"hl-cancel-after-fills:{client_order_id}",
+                    None,
+                )
 
     def recheck(self, client_order_id: str, *, skip_symbols: set[str]) -> None:
         """Reconciliation found this open order missing from the venue's open orders: look
@@ -181,10 +199,11 @@ class HyperliquidVenue:
                 order, OrderRejected(order.client_order_id, f"venue unavailable: {exc}", self._ts())
             )
             return
-        self._apply_placed(order, placed.kind, placed.oid, placed.error)
+        self._apply_placed(order, placed)
 
-    def _apply_placed(self, order: Order, kind: str, oid: int | None, error: str) -> None:
+    def _apply_placed(self, order: Order, placed: PlacedOrder) -> None:
         coid = order.client_order_id
+        kind, oid, error = placed.kind, placed.oid, placed.error
         if kind == "error":
             if order.status is OrderStatus.NEW:
                 self._emit(order, OrderRejected(coid, f"venue: {error}", self._ts()))
@@ -194,8 +213,10 @@ class HyperliquidVenue:
         if order.status is OrderStatus.NEW:
             self._emit(order, OrderAccepted(coid, str(oid), self._ts()))
         if kind == "filled":
-            # The executions come from the fills stream; if it is late, ask for them.
-            self._account.spawn(self._sync_fills_later(order), f"hl-fills:{coid}", None)
+            # The executions come from the fills stream; if it is late, ask for them. An IOC
+            # (or market) order filled only in part has its remainder cancelled by the venue.
+            filled = placed.total_sz if placed.total_sz is not None else order.qty
+            self._account.spawn(self._settle_filled(order, filled), f"hl-fills:{coid}", None)
 
     async def _resolve_timeout(self, order: Order, spec: OrderSpec) -> None:
         """Never resend blindly: only an order the venue has never seen is sent again."""
@@ -218,7 +239,7 @@ class HyperliquidVenue:
                     OrderRejected(order.client_order_id, f"venue unavailable: {exc}", self._ts()),
                 )
                 return
-            self._apply_placed(order, placed.kind, placed.oid, placed.error)
+            self._apply_placed(order, placed)
             return
         self._account.report(
             f"order {order.client_order_id} (cloid {spec.cloid}) could not be resolved after a "
@@ -265,10 +286,33 @@ class HyperliquidVenue:
                 block_coin=order.symbol,
             )
 
-    async def _sync_fills_later(self, order: Order) -> None:
-        await asyncio.sleep(FILL_SYNC_DELAY_S)
-        if order.is_open and order.client_order_id in self._orders:
+    async def _await_fills(self, order: Order, filled: Decimal) -> None:
+        """Wait until ``filled`` of the order is booked: from the fills stream, or, if that is
+        late, from a ``userFills`` query."""
+        deadline = asyncio.get_running_loop().time() + FILL_SYNC_DELAY_S
+        while order.filled_qty < filled and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        if order.filled_qty < filled and order.client_order_id in self._orders:
             await self._account.sync_fills(order.created_ts // NS_PER_MS)
+
+    async def _cancel_after_fills(
+        self, order: Order, filled: Decimal, cancel: OrderCancelled
+    ) -> None:
+        await self._await_fills(order, filled)
+        if order.is_open:
+            self._emit(order, cancel)
+
+    async def _settle_filled(self, order: Order, filled: Decimal) -> None:
+        """After a ``filled`` reply: book the ``filled`` quantity and cancel what the venue
+        did not fill (only IOC orders come back short)."""
+        await self._await_fills(order, filled)
+        request = order.request
+        immediate = request.type is OrderType.MARKET or request.tif is TimeInForce.IOC
+        if immediate and order.is_open and order.filled_qty >= filled:
+            self._emit(
+                order,
+                OrderCancelled(order.client_order_id, "IOC remainder not filled", self._ts()),
+            )
 
     # ------------------------------------------------------------------ adopting
     async def _adopt(self, order: Order) -> None:
