@@ -313,3 +313,26 @@ async def test_a_cancel_that_overtakes_its_fill_waits_for_it(
     await until(lambda: order.status is OrderStatus.CANCELLED, "cancelled after the fill")
     assert order.filled_qty == D("0.0005")
     assert engine.position("BTC") == D("0.0005")
+
+
+def test_old_trade_ids_are_forgotten_and_old_fills_ignored() -> None:
+    config = HyperliquidConfig(api_url="http://127.0.0.1:9")
+    now = 1_800_000_000_000
+    adapter = HyperliquidAccount(config, None, since_ms=now, seen_trade_ids=["1", "2"])
+
+    def fill(tid: int, time_ms: int) -> Fill:
+        return Fill.model_validate(
+            {"coin": "BTC", "px": "1", "sz": "1", "side": "B", "time": time_ms, "oid": 7,
+             "tid": tid}
+        )  # fmt: skip
+
+    adapter._route_fills([fill(3, now + 1000)])  # no route: held as unclaimed
+    later = now + account_module.SEEN_HORIZON_MS + 60_000
+    adapter._route_fills([fill(4, later)])
+    adapter._forget_old_fills()
+    assert set(adapter._seen_tids) == set()  # booked ids older than the horizon are gone
+    adapter._pending.clear()
+    adapter._route_fills([fill(3, now + 1000)])  # re-sent from an old snapshot: ignored
+    assert adapter._pending == {}
+    adapter._route_fills([fill(5, later)])  # recent: still handled
+    assert "5" in adapter._pending

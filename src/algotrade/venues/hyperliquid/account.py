@@ -54,6 +54,7 @@ _log = logging.getLogger("algotrade.venues.hyperliquid")
 PENDING_CLAIM_S = 15.0
 FILL_OVERLAP_MS = 2_000  # re-ask a little before the last fill seen; trade ids de-duplicate
 MID_FRESH_S = 5.0
+SEEN_HORIZON_MS = 6 * 3_600_000
 
 
 class AccountOwner(Protocol):
@@ -109,7 +110,8 @@ class HyperliquidAccount:
         self.assets: dict[str, HlAsset] = {}
         self._routes: dict[str, tuple[HyperliquidVenue, str]] = {}  # cloid → (venue, coid)
         self._oids: dict[int, str] = {}  # venue oid → cloid
-        self._seen_tids: set[str] = set(seen_trade_ids)
+        # Trade ids booked (→ fill time, ms), kept for SEEN_HORIZON_MS behind the newest.
+        self._seen_tids: dict[str, int] = dict.fromkeys(seen_trade_ids, since_ms or 0)
         self._pending: dict[str, _Pending] = {}  # trade id → fill no bot has claimed yet
         self._since_ms = since_ms if since_ms is not None else int(time.time() * 1000)
         # Fills older than where this run resumed were booked before it (or are not ours):
@@ -196,10 +198,12 @@ class HyperliquidAccount:
         if claimed:
             asyncio.get_running_loop().call_soon(self._deliver_claimed, claimed)
 
-    def unregister(self, cloid: str, venue: HyperliquidVenue) -> None:
+    def unregister(self, cloid: str, venue: HyperliquidVenue, oid: str = "") -> None:
         route = self._routes.get(cloid)
         if route is not None and route[0] is venue:
             del self._routes[cloid]
+            if oid.isdigit():
+                self._oids.pop(int(oid), None)
 
     def note_oid(self, oid: int, cloid: str) -> None:
         self._oids[oid] = cloid
@@ -301,7 +305,7 @@ class HyperliquidAccount:
             if route is None:
                 self._pending[tid] = _Pending(fill, time.monotonic())
                 continue
-            self._seen_tids.add(tid)
+            self._seen_tids[tid] = fill.time
             route[0].on_venue_fill(route[1], fill)
             routed += 1
         return routed
@@ -354,6 +358,7 @@ class HyperliquidAccount:
             self._compare_positions(state.positions(), state.time, fills, report)
             self.reconciles += 1
             self.last_report = report
+            self._forget_old_fills()
             return report
 
     def _align_orders(self, venue_orders: list[OpenOrder], report: ReconcileReport) -> None:
@@ -435,6 +440,15 @@ class HyperliquidAccount:
                 del self._blocked[coin]
                 _log.warning("hyperliquid: %s agrees with the venue again; unblocked", coin)
                 self.owner.set_blocked(coin, None)
+
+    def _forget_old_fills(self) -> None:
+        """Bound memory over months of running: trade ids older than the horizon are
+        dropped, and fills older than it are ignored from now on (they were booked)."""
+        horizon = self._since_ms - SEEN_HORIZON_MS
+        if horizon <= self._floor_ms:
+            return
+        self._floor_ms = horizon
+        self._seen_tids = {t: ms for t, ms in self._seen_tids.items() if ms >= horizon}
 
     # ------------------------------------------------------------------ status
     def snapshot(self) -> dict[str, Any]:

@@ -387,4 +387,4 @@ class HyperliquidVenue:
                 self._on_error(exc)
         if not order.is_open:
             self._orders.pop(order.client_order_id, None)
-            self._account.unregister(cloid_for(order.client_order_id), self)
+            self._account.unregister(cloid_for(order.client_order_id), self, order.venue_order_id)
