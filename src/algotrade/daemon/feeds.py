@@ -15,7 +15,7 @@ from algotrade.core.events import Bar
 from algotrade.daemon.bot_config import INTERVAL_PATTERN, BotConfig, FeedKind
 from algotrade.daemon.feed_options import FeedOptions
 from algotrade.daemon.sim_feed import SimFeedHub, SimOptions
-from algotrade.venues.hyperliquid.schemas import INTERVAL_MS
+from algotrade.venues.hyperliquid.intervals import INTERVAL_MS
 
 if TYPE_CHECKING:
     from algotrade.daemon.venues import VenueHub

@@ -39,7 +39,8 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from algotrade.core.events import Bar
-from algotrade.venues.hyperliquid.schemas import CANDLE_INTERVALS, INTERVAL_MS, Candle, parse
+from algotrade.venues.hyperliquid.intervals import CANDLE_INTERVALS, INTERVAL_MS
+from algotrade.venues.hyperliquid.schemas import Candle, parse
 from algotrade.venues.hyperliquid.ws import HlWebSocket
 
 __all__ = [

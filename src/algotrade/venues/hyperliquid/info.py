@@ -13,9 +13,9 @@ from typing import Any
 from algotrade.core.instruments import Instrument
 from algotrade.venues.hyperliquid.errors import HlPayloadError
 from algotrade.venues.hyperliquid.http import HlHttp
+from algotrade.venues.hyperliquid.intervals import CANDLE_INTERVALS
 from algotrade.venues.hyperliquid.rules import HlAsset, to_instrument
 from algotrade.venues.hyperliquid.schemas import (
-    CANDLE_INTERVALS,
     AssetCtx,
     Candle,
     ClearinghouseState,
