@@ -223,6 +223,15 @@ async def test_local_rule_violations_send_nothing(spec: OrderSpec, rule: str) ->
     assert fake.info_requests == []
 
 
+async def test_a_small_reduce_only_order_is_left_to_the_venue() -> None:
+    # $4.10 of BTC: below the $10 minimum, but a reduce-only leftover must stay closable.
+    fake = FakeExchange()
+    small = limit(size=Decimal("0.0001"), reduce_only=True, is_buy=False)
+    placed = await run(fake, lambda c: c.place_orders([small]))
+    assert placed[0].kind == "resting"
+    assert fake.actions[0]["orders"][0]["r"] is True
+
+
 async def test_duplicate_cloids_in_a_batch_send_nothing() -> None:
     fake = FakeExchange()
     with pytest.raises(HlOrderRejected, match="twice") as info:

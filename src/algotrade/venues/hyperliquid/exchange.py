@@ -35,7 +35,12 @@ from algotrade.venues.hyperliquid.config import HlCredentials, HyperliquidConfig
 from algotrade.venues.hyperliquid.errors import HlOrderRejected, HlPayloadError, HyperliquidError
 from algotrade.venues.hyperliquid.http import HlHttp
 from algotrade.venues.hyperliquid.info import InfoClient
-from algotrade.venues.hyperliquid.rules import HlAsset, market_price, validate_order
+from algotrade.venues.hyperliquid.rules import (
+    MIN_ORDER_VALUE,
+    HlAsset,
+    market_price,
+    validate_order,
+)
 from algotrade.venues.hyperliquid.schemas import (
     PlacedOrder,
     action_error,
@@ -266,7 +271,11 @@ class ExchangeClient:
             order_type = order_type_wire(
                 trigger_px=spec.trigger_px, is_market=True, tpsl=spec.tpsl or "sl"
             )
-        validate_order(price, spec.size, asset)
+        # Reduce-only orders close what is there, however small: the venue has the last word
+        # on their value (a leftover below $10 must stay closable).
+        validate_order(
+            price, spec.size, asset, min_value=Decimal(0) if spec.reduce_only else MIN_ORDER_VALUE
+        )
         return order_wire(
             asset.asset, spec.is_buy, price, spec.size, spec.reduce_only, order_type, spec.cloid
         )
