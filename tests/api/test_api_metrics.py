@@ -80,3 +80,30 @@ def test_ws_gauge_follows_connections(client: TestClient, service: FakeBotServic
     samples = _samples(client.get("/metrics", headers=ADMIN).text)
     assert samples[("algotrade_ws_connections", ())] == 0
     assert service.bus.subscriber_count == 0
+
+
+def test_live_venue_state_is_exported(client: TestClient, service: FakeBotService) -> None:
+    service.venues = [
+        {
+            "venue": "hyperliquid",
+            "connected": True,
+            "blocked": {"BTC": "position mismatch on BTC"},
+            "reconciles": 4,
+            "reconcile_failures": 1,
+            "alerts": [{"at": "t", "message": "m"}],
+            "counters": {"http_rate_limited": 2, "ws_reconnects": 3},
+        }
+    ]
+    samples = _samples(client.get("/metrics", headers=ADMIN).text)
+    venue = (("venue", "hyperliquid"),)
+    assert samples[("algotrade_venue_connected", venue)] == 1
+    assert samples[("algotrade_venue_blocked_symbols", venue)] == 1
+
+    def counter(name: str) -> float:
+        return samples[("algotrade_venue_events", (("counter", name), ("venue", "hyperliquid")))]
+
+    assert counter("reconciles") == 4
+    assert counter("reconcile_failures") == 1
+    assert counter("alerts") == 1
+    assert counter("http_rate_limited") == 2
+    assert counter("ws_reconnects") == 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -65,12 +66,43 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.registry.register(_BusCollector(bus))
+        self.venue_connected = Gauge(
+            "algotrade_venue_connected",
+            "1 when the live venue's stream is connected",
+            ["venue"],
+            registry=self.registry,
+        )
+        self.venue_blocked = Gauge(
+            "algotrade_venue_blocked_symbols",
+            "Symbols whose bots are blocked by reconciliation (fail closed)",
+            ["venue"],
+            registry=self.registry,
+        )
+        self.venue_counters = Gauge(
+            "algotrade_venue_events",
+            "Live venue counters since the connection started (requests, weight, 429s, "
+            "reconnects, malformed messages, reconciliations, ...)",
+            ["venue", "counter"],
+            registry=self.registry,
+        )
 
     def set_bot_states(self, statuses: Iterable[BotStatus]) -> None:
         counts = Tally(status.state for status in statuses)
         # Every state gets a sample, so a state that drops to zero does not vanish from graphs.
         for state in BotState:
             self.bots.labels(state=state.value).set(counts.get(state, 0))
+
+    def set_venue_states(self, states: Iterable[dict[str, Any]]) -> None:
+        for state in states:
+            venue = str(state.get("venue"))
+            self.venue_connected.labels(venue=venue).set(1 if state.get("connected") else 0)
+            self.venue_blocked.labels(venue=venue).set(len(state.get("blocked") or {}))
+            counters = dict(state.get("counters") or {})
+            counters["reconciles"] = state.get("reconciles", 0)
+            counters["reconcile_failures"] = state.get("reconcile_failures", 0)
+            counters["alerts"] = len(state.get("alerts") or [])
+            for name, value in counters.items():
+                self.venue_counters.labels(venue=venue, counter=name).set(value)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

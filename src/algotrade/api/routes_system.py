@@ -41,4 +41,5 @@ async def version(ctx: Context) -> VersionInfo:
 async def metrics(ctx: Context) -> PlainTextResponse:
     """Prometheus text format. Bot counts are taken now, so a scrape always sees fresh states."""
     ctx.metrics.set_bot_states(await ctx.service.list_bots())
+    ctx.metrics.set_venue_states(await ctx.service.venue_status())
     return PlainTextResponse(ctx.metrics.render(), media_type=CONTENT_TYPE_LATEST)

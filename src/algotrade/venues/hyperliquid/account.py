@@ -474,6 +474,16 @@ class HyperliquidAccount:
             "blocked": dict(self._blocked),
             "pending_fills": len(self._pending),
             "alerts": list(self.alerts),
+            "counters": {
+                "http_requests": self.http.stats.requests,
+                "http_weight": self.http.stats.weight,
+                "http_rate_limited": self.http.stats.rate_limited,
+                "http_failures": self.http.stats.failures,
+                "ws_messages": self.ws.stats.messages,
+                "ws_reconnects": self.ws.stats.reconnects,
+                "ws_malformed": self.ws.stats.malformed + self.ws.stats.unknown_channel,
+                "ws_handler_errors": self.ws.stats.handler_errors,
+            },
         }
 
     # ------------------------------------------------------------------ internals
