@@ -193,6 +193,9 @@ def test_live_bot_orders_fills_reconnect_and_timeout(
         (state,) = d.ok("GET", "/api/venues")
         assert state["connected"] is True
         assert state["blocked"] == {}
+        assert state["counters"]["ws_reconnects"] >= 1
+        metrics = d.call("GET", "/metrics").text
+        assert 'algotrade_venue_connected{venue="hyperliquid"} 1.0' in metrics
 
         # Garbage on the WebSocket is logged and skipped; the next bars still arrive.
         for frame in (
