@@ -336,3 +336,31 @@ def test_old_trade_ids_are_forgotten_and_old_fills_ignored() -> None:
     assert adapter._pending == {}
     adapter._route_fills([fill(5, later)])  # recent: still handled
     assert "5" in adapter._pending
+
+
+async def test_an_ambiguous_failure_is_looked_up_and_resent_only_if_unknown(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid
+) -> None:
+    engine = bot(account, owner)
+    venue = engine.venue
+    assert isinstance(venue, HyperliquidVenue)
+    # A 502 from a proxy: the venue may or may not have acted. Here it did not.
+    fake.fail_next(1, 502, "/exchange")
+    coid = engine.submit_order(limit(OrderSide.BUY, "60000", "0.001"))
+    assert coid is not None
+    order = engine.orders[coid]
+    await until(lambda: order.status is OrderStatus.ACCEPTED, "accepted after the resend")
+    assert venue.lookups >= 1
+    assert venue.resends == 1
+    assert fake.orders_by_cloid(cloid_for(coid)) == 1  # placed once
+
+    # This time the venue acted but the reply is lost: found by cloid, not sent again.
+    lookups = venue.lookups
+    fake.delay_next_exchange(3.0)  # longer than request_timeout_s
+    second = engine.submit_order(limit(OrderSide.BUY, "59000", "0.001"))
+    assert second is not None
+    await until(lambda: engine.orders[second].status is OrderStatus.ACCEPTED, "found", 10)
+    await until(lambda: venue.lookups > lookups, "looked up after the timeout", 10)
+    await asyncio.sleep(0.3)  # a resend would follow the lookup at once
+    assert venue.resends == 1
+    assert fake.orders_by_cloid(cloid_for(second)) == 1
