@@ -7,7 +7,6 @@ a fake ``CandleSource`` and time is an injected clock, so no test waits for a re
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -16,8 +15,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
 
 from algotrade.core.events import Bar
 from algotrade.venues.hyperliquid.config import HyperliquidConfig
@@ -30,6 +27,7 @@ from algotrade.venues.hyperliquid.data import (
 )
 from algotrade.venues.hyperliquid.schemas import Candle
 from algotrade.venues.hyperliquid.ws import HlWebSocket
+from testkit.ws_peer import ScriptedHlWs
 
 MINUTE = 60_000
 T0 = 1_700_000_040_000 - 1_700_000_040_000 % MINUTE  # a minute boundary
@@ -50,6 +48,11 @@ def wire(k: int, close: float = 100.0, n: int = 1, coin: str = "BTC") -> dict[st
         "v": str(n * 0.5),
         "n": n,
     }
+
+
+def frame(k: int, close: float = 100.0, n: int = 1, coin: str = "BTC") -> dict[str, Any]:
+    """A ``candle`` channel frame."""
+    return {"channel": "candle", "data": wire(k, close, n, coin)}
 
 
 def candle(k: int, close: float = 100.0, n: int = 1, coin: str = "BTC") -> Candle:
@@ -158,58 +161,6 @@ def test_builder_emits_each_closed_candle_once_in_order(
 # --------------------------------------------------------------------------- hub fixtures
 
 
-class FakeWsServer:
-    """Acks (un)subscriptions, answers pings, pushes candles, drops the connection."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[int, dict[str, Any]]] = []
-        self.connections: list[ServerConnection] = []
-        self.server: Server | None = None
-        self.on_subscribe: Callable[[], list[dict[str, Any]]] = list
-
-    async def start(self) -> None:
-        self.server = await serve(self._handle, "127.0.0.1", 0)
-
-    async def close(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        await self.server.wait_closed()
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"ws://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/ws"
-
-    async def _handle(self, conn: ServerConnection) -> None:
-        self.connections.append(conn)
-        number = len(self.connections)
-        try:
-            async for raw in conn:
-                message = json.loads(raw)
-                self.received.append((number, message))
-                if message.get("method") == "ping":
-                    await conn.send(json.dumps({"channel": "pong"}))
-                elif message.get("method") in ("subscribe", "unsubscribe"):
-                    ack = {"channel": "subscriptionResponse", "data": message}
-                    await conn.send(json.dumps(ack))
-                    if message["method"] == "subscribe":
-                        for data in self.on_subscribe():
-                            await conn.send(json.dumps({"channel": "candle", "data": data}))
-        except ConnectionClosed:
-            pass
-
-    def sent(self, method: str) -> list[dict[str, Any]]:
-        return [m["subscription"] for _, m in self.received if m.get("method") == method]
-
-    async def push(self, data: dict[str, Any]) -> None:
-        await self.connections[-1].send(json.dumps({"channel": "candle", "data": data}))
-
-    def abort(self) -> None:
-        transport = self.connections[-1].transport
-        assert transport is not None
-        transport.abort()
-
-
 @dataclass
 class FakeSource:
     """``candleSnapshot`` over a table the test edits; records each request."""
@@ -250,7 +201,7 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 3.0) -> Non
 
 @dataclass
 class Rig:
-    server: FakeWsServer
+    server: ScriptedHlWs
     ws: HlWebSocket
     source: FakeSource
     clock: Clock
@@ -259,7 +210,7 @@ class Rig:
 
 @pytest.fixture
 async def rig() -> AsyncIterator[Rig]:
-    server = FakeWsServer()
+    server = ScriptedHlWs()
     await server.start()
     config = HyperliquidConfig(
         ws_url=server.url, reconnect_min_s=0.01, reconnect_max_s=0.02, request_timeout_s=2.0
@@ -297,9 +248,9 @@ async def test_warmup_is_closed_bars_only_and_bars_fan_out_to_every_bot(rig: Rig
     )
     assert rig.hub.handler_count("BTC", "1m") == 2
 
-    await rig.server.push(wire(10, 111.0, n=6))
-    await rig.server.push(wire(10, 112.0, n=8))
-    await rig.server.push(wire(11, 113.0, n=1))
+    await rig.server.push(frame(10, 111.0, n=6))
+    await rig.server.push(frame(10, 112.0, n=8))
+    await rig.server.push(frame(11, 113.0, n=1))
     await eventually(lambda: len(a) == 1 and len(b) == 1)
     assert closes(a) == closes(b) == [(10, 112.0)]
     assert a[0].symbol == "BTC"
@@ -314,25 +265,25 @@ async def test_a_raising_bot_does_not_stop_the_others(rig: Rig) -> None:
 
     await rig.hub.subscribe("broken", "BTC", "1m", broken, 0)
     await rig.hub.subscribe("fine", "BTC", "1m", got.append, 0)
-    await rig.server.push(wire(11, 113.0, n=1))
+    await rig.server.push(frame(11, 113.0, n=1))
     await eventually(lambda: len(got) == 1)
     assert closes(got) == [(10, 110.0)]
-    await rig.server.push(wire(12, 114.0, n=1))
+    await rig.server.push(frame(12, 114.0, n=1))
     await eventually(lambda: len(got) == 2)
 
 
 async def test_gap_after_a_reconnect_is_filled_once_and_in_order(rig: Rig) -> None:
     got: list[Bar] = []
     await rig.hub.subscribe("bot", "BTC", "1m", got.append, 2)
-    await rig.server.push(wire(10, 111.0, n=6))
-    await rig.server.push(wire(11, 120.0, n=1))
+    await rig.server.push(frame(10, 111.0, n=6))
+    await rig.server.push(frame(11, 120.0, n=1))
     await eventually(lambda: closes(got) == [(10, 111.0)])
 
     # While we are away candle 11 finishes, 12 and 13 happen, 14 is forming.
     rig.source.put(wire(11, 121.0, 9), wire(12, 122.0, 9), wire(13, 123.0, 9), wire(14, 124.0, 2))
     rig.clock.ms = T0 + 14 * MINUTE + 10_000
     # After re-subscribing, the venue pushes the forming candle at once.
-    rig.server.on_subscribe = lambda: [wire(14, 124.5, n=3)]
+    rig.server.on_subscribe = lambda: [frame(14, 124.5, n=3)]
     rig.server.abort()
     await eventually(lambda: rig.ws.stats.reconnects == 1)
     await eventually(lambda: len(got) == 4)
@@ -340,8 +291,8 @@ async def test_gap_after_a_reconnect_is_filled_once_and_in_order(rig: Rig) -> No
     assert closes(got) == [(10, 111.0), (11, 121.0), (12, 122.0), (13, 123.0)]
     assert rig.source.calls[-1][2] == T0 + 10 * MINUTE + 1  # from the last emitted bar + 1 ms
 
-    await rig.server.push(wire(12, 999.0, n=99))  # a stale replay: ignored
-    await rig.server.push(wire(15, 125.0, n=1))
+    await rig.server.push(frame(12, 999.0, n=99))  # a stale replay: ignored
+    await rig.server.push(frame(15, 125.0, n=1))
     await eventually(lambda: len(got) == 5)
     assert closes(got)[-1] == (14, 124.5)  # the live state (n=3) beat the snapshot's (n=2)
     stamps = [x.ts for x in got]
@@ -351,7 +302,7 @@ async def test_gap_after_a_reconnect_is_filled_once_and_in_order(rig: Rig) -> No
 async def test_grace_timer_closes_a_quiet_candle(rig: Rig) -> None:
     got: list[Bar] = []
     await rig.hub.subscribe("bot", "BTC", "1m", got.append, 0)
-    await rig.server.push(wire(10, 111.0, n=7))
+    await rig.server.push(frame(10, 111.0, n=7))
     close_ms = T0 + 11 * MINUTE - 1
     rig.clock.ms = close_ms + GRACE_MS - 1  # not due yet
     await asyncio.sleep(0.1)
@@ -365,8 +316,8 @@ async def test_grace_timer_closes_a_quiet_candle(rig: Rig) -> None:
     await asyncio.sleep(0.1)
     assert len(got) == 1  # nothing forming: no more requests, no second bar
     assert len(rig.source.calls) == calls + 1
-    await rig.server.push(wire(10, 113.0, n=9))  # a late push of the closed candle
-    await rig.server.push(wire(11, 114.0, n=1))
+    await rig.server.push(frame(10, 113.0, n=9))  # a late push of the closed candle
+    await rig.server.push(frame(11, 114.0, n=1))
     await asyncio.sleep(0.05)
     assert len(got) == 1
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import socket
@@ -13,79 +12,14 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
 
 from algotrade.venues.hyperliquid.config import HyperliquidConfig
 from algotrade.venues.hyperliquid.errors import HlRequestFailed
 from algotrade.venues.hyperliquid.ws import HlWebSocket, subscription_key
+from testkit.ws_peer import ScriptedHlWs
 
 USER = "0x" + "ab" * 20
 CANDLE_BTC = {"type": "candle", "coin": "BTC", "interval": "1m"}
-
-
-class FakeHlWs:
-    """Acks subscriptions, answers pings, pushes what the test says, drops on demand, and
-    records every message received as (connection number, message)."""
-
-    def __init__(self, *, answer_pings: bool = True) -> None:
-        self.answer_pings = answer_pings
-        self.received: list[tuple[int, dict[str, Any]]] = []
-        self.connections: list[ServerConnection] = []
-        self.close_codes: list[int | None] = []
-        self.ping_times: list[float] = []
-        self.server: Server | None = None
-        self.port = 0
-
-    async def start(self, port: int = 0) -> None:
-        self.server = await serve(self._handle, "127.0.0.1", port)
-        self.port = self.server.sockets[0].getsockname()[1] if port == 0 else port
-
-    async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-            self.server = None
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    async def _handle(self, conn: ServerConnection) -> None:
-        self.connections.append(conn)
-        number = len(self.connections)
-        try:
-            async for raw in conn:
-                message = json.loads(raw)
-                self.received.append((number, message))
-                method = message.get("method")
-                if method == "ping":
-                    self.ping_times.append(time.monotonic())
-                    if self.answer_pings:
-                        await conn.send(json.dumps({"channel": "pong"}))
-                elif method in ("subscribe", "unsubscribe"):
-                    ack = {"channel": "subscriptionResponse", "data": message}
-                    await conn.send(json.dumps(ack))
-        except ConnectionClosed:
-            pass
-        finally:
-            self.close_codes.append(conn.close_code)
-
-    def sent(self, method: str, connection: int | None = None) -> list[dict[str, Any]]:
-        return [
-            m["subscription"]
-            for n, m in self.received
-            if m.get("method") == method and (connection is None or n == connection)
-        ]
-
-    async def push(self, message: dict[str, Any] | str) -> None:
-        text = message if isinstance(message, str) else json.dumps(message)
-        await self.connections[-1].send(text)
-
-    def abort(self) -> None:
-        transport = self.connections[-1].transport
-        assert transport is not None
-        transport.abort()
 
 
 async def eventually(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
@@ -121,8 +55,8 @@ class RecordingRandom(random.Random):
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FakeHlWs]:
-    fake = FakeHlWs()
+async def server() -> AsyncIterator[ScriptedHlWs]:
+    fake = ScriptedHlWs()
     await fake.start()
     yield fake
     await fake.close()
@@ -152,7 +86,7 @@ def test_subscription_key_validates_and_normalises() -> None:
 
 
 async def test_queued_subscriptions_are_sent_on_connect_and_messages_routed(
-    server: FakeHlWs,
+    server: ScriptedHlWs,
 ) -> None:
     ws = HlWebSocket(server.url, make_config(server.url))
     got: dict[str, list[Any]] = {}
@@ -202,7 +136,7 @@ async def test_queued_subscriptions_are_sent_on_connect_and_messages_routed(
 
 
 async def test_subscribe_while_connected_is_sent_once_and_unsubscribed_with_last_handler(
-    server: FakeHlWs,
+    server: ScriptedHlWs,
 ) -> None:
     ws = HlWebSocket(server.url, make_config(server.url))
     first: list[Any] = []
@@ -225,7 +159,7 @@ async def test_subscribe_while_connected_is_sent_once_and_unsubscribed_with_last
     await eventually(lambda: server.close_codes == [1000])  # stop() closes cleanly
 
 
-async def test_ping_is_sent_within_the_interval_and_pongs_counted(server: FakeHlWs) -> None:
+async def test_ping_is_sent_within_the_interval_and_pongs_counted(server: ScriptedHlWs) -> None:
     ws = HlWebSocket(server.url, make_config(server.url, ping_interval_s=0.2))
     async with running(ws):
         connected_at = time.monotonic()
@@ -239,7 +173,7 @@ async def test_ping_is_sent_within_the_interval_and_pongs_counted(server: FakeHl
 
 
 async def test_silent_server_is_detected_and_replaced() -> None:
-    fake = FakeHlWs(answer_pings=False)
+    fake = ScriptedHlWs(answer_pings=False)
     await fake.start()
     try:
         ws = HlWebSocket(fake.url, make_config(fake.url, ping_interval_s=0.1))
@@ -250,7 +184,7 @@ async def test_silent_server_is_detected_and_replaced() -> None:
         await fake.close()
 
 
-async def test_reconnects_with_backoff_resubscribes_and_runs_hooks(server: FakeHlWs) -> None:
+async def test_reconnects_with_backoff_resubscribes_and_runs_hooks(server: ScriptedHlWs) -> None:
     rng = RecordingRandom()
     ws = HlWebSocket(server.url, make_config(server.url), rng=rng)
     got: list[Any] = []
@@ -293,7 +227,7 @@ async def test_reconnects_with_backoff_resubscribes_and_runs_hooks(server: FakeH
 
 
 async def test_backoff_doubles_to_the_maximum_while_refused_then_recovers(
-    server: FakeHlWs,
+    server: ScriptedHlWs,
 ) -> None:
     rng = RecordingRandom()
     config = make_config(server.url, reconnect_min_s=0.01, reconnect_max_s=0.04)
@@ -312,7 +246,7 @@ async def test_backoff_doubles_to_the_maximum_while_refused_then_recovers(
 
 
 async def test_bad_frames_and_failing_handlers_are_logged_counted_and_skipped(
-    server: FakeHlWs, caplog: pytest.LogCaptureFixture
+    server: ScriptedHlWs, caplog: pytest.LogCaptureFixture
 ) -> None:
     ws = HlWebSocket(server.url, make_config(server.url))
     got: list[Any] = []
@@ -371,7 +305,7 @@ async def test_start_raises_after_a_bounded_first_attempt() -> None:
 
 
 async def test_start_without_waiting_connects_in_the_background() -> None:
-    fake = FakeHlWs()
+    fake = ScriptedHlWs()
     port = _free_port()
     url = f"ws://127.0.0.1:{port}/ws"
     ws = HlWebSocket(url, make_config(url))
