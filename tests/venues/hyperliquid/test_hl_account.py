@@ -364,3 +364,29 @@ async def test_an_ambiguous_failure_is_looked_up_and_resent_only_if_unknown(
     await asyncio.sleep(0.3)  # a resend would follow the lookup at once
     assert venue.resends == 1
     assert fake.orders_by_cloid(cloid_for(second)) == 1
+
+
+async def test_a_stop_order_rests_as_a_trigger_and_fills_when_touched(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid
+) -> None:
+    engine = bot(account, owner)
+    opened = engine.submit_order(OrderRequest("BTC", OrderSide.BUY, D("0.002")))
+    assert opened is not None
+    await until(lambda: engine.position("BTC") == D("0.002"), "long")
+    stop = engine.submit_order(
+        OrderRequest(
+            "BTC", OrderSide.SELL, D("0.002"), OrderType.STOP, stop_price=D(60_000),
+            reduce_only=True,
+        )
+    )  # fmt: skip
+    assert stop is not None
+    order = engine.orders[stop]
+    await until(lambda: order.status is OrderStatus.ACCEPTED, "resting trigger")
+    [sent] = [a["action"] for a in fake.actions if a["action"]["type"] == "order"][-1:]
+    assert sent["orders"][0]["t"] == {
+        "trigger": {"isMarket": True, "triggerPx": "60000", "tpsl": "sl"}
+    }
+    assert sent["orders"][0]["r"] is True
+    fake.set_mid("BTC", D(59_500))  # touched: the stop fires and fills at market
+    await until(lambda: engine.position("BTC") == 0, "stopped out")
+    assert order.status is OrderStatus.FILLED
