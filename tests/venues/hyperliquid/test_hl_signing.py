@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils.crypto import keccak
 
 from algotrade.venues.hyperliquid.signing import (
     USD_SEND_TYPES,
@@ -20,6 +22,8 @@ from algotrade.venues.hyperliquid.signing import (
     cancel_action,
     cancel_by_cloid_action,
     float_to_wire,
+    l1_digest,
+    l1_typed_data,
     order_action,
     order_type_wire,
     order_wire,
@@ -474,3 +478,18 @@ def test_recover_accepts_int_signature_parts() -> None:
     sig = sign_l1_action(KEY, DUMMY_ACTION, None, 0, True)
     as_ints = {"r": int(sig["r"], 16), "s": int(sig["s"], 16), "v": sig["v"]}
     assert recover_signer(DUMMY_ACTION, 0, as_ints, None, True) == ADDRESS
+
+
+@pytest.mark.parametrize("is_mainnet", [True, False])
+@pytest.mark.parametrize("vault", [None, VAULT])
+def test_hand_hashed_digest_equals_the_generic_typed_data_hash(
+    is_mainnet: bool, vault: str | None
+) -> None:
+    # sign_l1_action hashes the fixed Agent struct itself (fast); it must be the exact hash
+    # eth-account's generic EIP-712 encoder gives for l1_typed_data.
+    action = cancel_action([(3, 77)])
+    nonce = 1_700_000_000_999
+    connection_id = action_hash(action, vault, nonce)
+    signable = encode_typed_data(full_message=l1_typed_data(connection_id, is_mainnet))
+    expected = keccak(b"\x19" + signable.version + signable.header + signable.body)
+    assert l1_digest(action, vault, nonce, is_mainnet) == expected

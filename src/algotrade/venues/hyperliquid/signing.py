@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
+import coincurve
 import msgpack
 from eth_account import Account
 from eth_account.messages import SignableMessage, encode_typed_data
@@ -39,6 +40,7 @@ __all__ = [
     "cancel_action",
     "cancel_by_cloid_action",
     "float_to_wire",
+    "l1_digest",
     "l1_typed_data",
     "order_action",
     "order_type_wire",
@@ -295,6 +297,34 @@ def _as_int(value: int | str) -> int:
     return value if isinstance(value, int) else int(value, 16)
 
 
+# The L1 EIP-712 digest has one shape (domain "Exchange" v1 on chain 1337, struct
+# Agent(string source, bytes32 connectionId)), so it is hashed here directly: eth-account's
+# generic typed-data encoder costs ~0.5 ms per order. l1_digest equals the hash of
+# l1_typed_data (tested), and recover_signer keeps the generic path as the cross-check.
+_DOMAIN_SEPARATOR = keccak(
+    keccak(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
+    + keccak(b"Exchange")
+    + keccak(b"1")
+    + (1337).to_bytes(32, "big")
+    + bytes(32)
+)
+_AGENT_TYPEHASH = keccak(b"Agent(string source,bytes32 connectionId)")
+_SOURCE_HASH = {True: keccak(b"a"), False: keccak(b"b")}
+
+
+def l1_digest(
+    action: Any,
+    vault_address: str | None,
+    nonce: int,
+    is_mainnet: bool,
+    expires_after: int | None = None,
+) -> bytes:
+    """The 32-byte EIP-712 digest an L1 action's signature signs."""
+    connection_id = action_hash(action, vault_address, nonce, expires_after)
+    struct = keccak(_AGENT_TYPEHASH + _SOURCE_HASH[is_mainnet] + connection_id)
+    return keccak(b"\x19\x01" + _DOMAIN_SEPARATOR + struct)
+
+
 def sign_l1_action(
     private_key: str,
     action: Any,
@@ -304,7 +334,16 @@ def sign_l1_action(
     expires_after: int | None = None,
 ) -> Signature:
     """Sign an L1 action; returns ``{"r", "s", "v"}`` as the exchange endpoint expects."""
-    return _sign(private_key, _l1_signable(action, vault_address, nonce, is_mainnet, expires_after))
+    digest = l1_digest(action, vault_address, nonce, is_mainnet, expires_after)
+    # libsecp256k1 directly: RFC 6979 nonces and low-s, the same signature eth-keys gives.
+    raw = _secp256k1_key(private_key).sign_recoverable(digest, hasher=None)
+    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big")
+    return {"r": hex(r), "s": hex(s), "v": raw[64] + 27}
+
+
+@functools.lru_cache(maxsize=8)
+def _secp256k1_key(private_key: str) -> coincurve.PrivateKey:
+    return coincurve.PrivateKey(bytes.fromhex(private_key.removeprefix("0x")))
 
 
 def recover_signer(
