@@ -319,6 +319,15 @@ class AlgoTradeClient:
         )
         return self._do(_obj("POST", path, body=body))
 
+    def venues(self) -> list[dict[str, Any]]:
+        """Each connected live venue: connection, last reconciliation, blocked symbols,
+        alerts and counters (empty when no bot uses a live venue)."""
+        return self._do(_objs("/api/venues"))
+
+    def reconcile_venue(self, venue: str) -> dict[str, Any]:
+        """Reconcile a live venue now (admin key); answers its state afterwards."""
+        return self._do(_obj("POST", f"/api/venues/{quote(venue, safe='')}/reconcile"))
+
     def risk_set_rules(
         self, rules: Mapping[str, Mapping[str, Any]], account_id: str | None = None
     ) -> dict[str, Any]:

@@ -17,7 +17,9 @@ from typing import Any
 import httpx
 import pytest
 from eth_account import Account
+from typer.testing import CliRunner
 
+from algotrade.cli.main import app
 from algotrade.venues.hyperliquid.exchange import cloid_for
 from testkit.api_harness import ADMIN_KEY, TRADER_KEY
 from testkit.daemon_process import DaemonProcess, wait_until
@@ -273,6 +275,20 @@ def test_restart_adopts_resting_order_and_position_then_mismatch_blocks(
             f"{second.url}/api/venues", headers={"X-API-Key": TRADER_KEY}, timeout=10
         ).json()
         assert "BTC" in trader[0]["blocked"]
+
+        shown = CliRunner().invoke(
+            app, ["venues", "status", "--daemon-url", second.url, "--api-key", TRADER_KEY]
+        )
+        assert shown.exit_code == 0, shown.output
+        assert "Blocked symbols" in shown.stdout
+        assert "position mismatch on BTC" in shown.stdout
+        refused = CliRunner().invoke(
+            app,
+            ["venues", "reconcile", "hyperliquid", "--daemon-url", second.url,
+             "--api-key", TRADER_KEY],
+        )  # fmt: skip
+        assert refused.exit_code == 1
+        assert "403" in refused.stderr
 
         # Blocked bots do not trade (fail closed): the next order is rejected locally.
         sent = len(venue.actions)

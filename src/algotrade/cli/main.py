@@ -13,6 +13,7 @@ from algotrade.cli.demo_cmd import demo, generate_data
 from algotrade.cli.errors import fail, run_guarded
 from algotrade.cli.fetch_data_cmd import fetch_data
 from algotrade.cli.risk_cmd import risk_app
+from algotrade.cli.venues_cmd import venues_app
 
 app = typer.Typer(
     name="algotrade",
@@ -29,6 +30,7 @@ app.command("generate-data")(generate_data)
 app.command("fetch-data")(fetch_data)
 app.add_typer(bots_app, name="bots")
 app.add_typer(risk_app, name="risk")
+app.add_typer(venues_app, name="venues")
 
 
 @app.command()

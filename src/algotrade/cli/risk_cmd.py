@@ -87,7 +87,7 @@ def _guarded() -> Iterator[None]:
         fail(str(exc), EXIT_FAILURE)
 
 
-def _call(url: str, key: str | None, request: Callable[[AlgoTradeClient], T]) -> T:
+def call_daemon(url: str, key: str | None, request: Callable[[AlgoTradeClient], T]) -> T:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         fail(f"--daemon-url: expected http://HOST:PORT or https://..., got {url!r}")
@@ -105,7 +105,7 @@ _MIN_WIDTH = {"time": 20}  # a whole ISO time; the rest may fold
 Column = tuple[str, str | Callable[[Row], object]]  # header, key or getter
 
 
-def _table(title: str, columns: Sequence[Column], items: Sequence[Row]) -> None:
+def print_table(title: str, columns: Sequence[Column], items: Sequence[Row]) -> None:
     if not items:
         OUT.print(Text(f"{title}: none"))
         return
@@ -119,7 +119,7 @@ def _table(title: str, columns: Sequence[Column], items: Sequence[Row]) -> None:
     OUT.print(table)
 
 
-def _line(text: str) -> None:
+def print_line(text: str) -> None:
     OUT.print(Text(text))
 
 
@@ -162,22 +162,22 @@ def replay(
             write_json_atomic(json_out, result)
     print_replay(result)
     if json_out is not None:
-        _line(f"wrote {json_out}")
+        print_line(f"wrote {json_out}")
 
 
 def print_replay(result: dict[str, Any]) -> None:
     counts = result["counts"]
-    _line(
+    print_line(
         f"replayed {counts['events']} events ({counts['order_intents']} order intents): "
         f"{counts['breaches']} breaches, {counts['lockouts']} lockouts "
         f"({counts['active_lockouts']} still active), {counts['rejections']} rejected orders, "
         f"{counts['resets']} daily resets"
     )
-    _table("Breaches", BREACH_COLUMNS, result["breaches"])
-    _table("Lockouts", LOCKOUT_COLUMNS, result["lockouts"])
-    _table("Rejected orders", REJECTION_COLUMNS, result["rejections"])
+    print_table("Breaches", BREACH_COLUMNS, result["breaches"])
+    print_table("Lockouts", LOCKOUT_COLUMNS, result["lockouts"])
+    print_table("Rejected orders", REJECTION_COLUMNS, result["rejections"])
     brief = [c for c in ACCOUNT_COLUMNS if c[0] not in ("fees", "open risk", "venue")]
-    _table("Accounts", brief, list(result["accounts"].values()))
+    print_table("Accounts", brief, list(result["accounts"].values()))
 
 
 def _happened(breach: Row) -> str:
@@ -290,18 +290,18 @@ def status(
 ) -> None:
     """Accounts' risk state: balance, daily PnL, positions, lockouts."""
     if account is None:
-        snapshots = _call(daemon_url, api_key, lambda c: c.risk_accounts())
+        snapshots = call_daemon(daemon_url, api_key, lambda c: c.risk_accounts())
         if json_flag:
             print_json(snapshots)
         else:
-            _table("Accounts", ACCOUNT_COLUMNS, snapshots)
+            print_table("Accounts", ACCOUNT_COLUMNS, snapshots)
         return
-    snapshot = _call(daemon_url, api_key, lambda c: c.risk_account(account))
+    snapshot = call_daemon(daemon_url, api_key, lambda c: c.risk_account(account))
     if json_flag:
         print_json(snapshot)
         return
-    _table("Account", ACCOUNT_COLUMNS, [snapshot])
-    _table(f"Active lockouts of {account}", ACTIVE_COLUMNS, snapshot["lockouts"])
+    print_table("Account", ACCOUNT_COLUMNS, [snapshot])
+    print_table(f"Active lockouts of {account}", ACTIVE_COLUMNS, snapshot["lockouts"])
 
 
 @risk_app.command()
@@ -324,11 +324,11 @@ def lockouts(
             if not page["items"] or len(items) >= page["total"]:
                 return items
 
-    items = _call(daemon_url, api_key, fetch)
+    items = call_daemon(daemon_url, api_key, fetch)
     if json_flag:
         print_json(items)
     else:
-        _table("Lockouts", LOCKOUT_COLUMNS, items)
+        print_table("Lockouts", LOCKOUT_COLUMNS, items)
 
 
 @risk_app.command()
@@ -357,13 +357,13 @@ def log(
             )
         return page
 
-    page = _call(daemon_url, api_key, fetch)
+    page = call_daemon(daemon_url, api_key, fetch)
     if json_flag:
         print_json(page)
         return
-    _table("Risk log", LOG_COLUMNS, page["items"])
+    print_table("Risk log", LOG_COLUMNS, page["items"])
     if page["total"] > len(page["items"]):
-        _line(f"the newest {len(page['items'])} of {page['total']} lines; see --limit")
+        print_line(f"the newest {len(page['items'])} of {page['total']} lines; see --limit")
 
 
 @risk_app.command()
@@ -379,10 +379,12 @@ def unlock(
     stays lifted until that reset even if its limit is still exceeded."""
     if not reason.strip():
         fail("--reason: give a reason (it goes into the audit log)")
-    answer = _call(daemon_url, api_key, lambda c: c.risk_unlock(account, reason.strip(), rule))
+    answer = call_daemon(
+        daemon_url, api_key, lambda c: c.risk_unlock(account, reason.strip(), rule)
+    )
     if json_flag:
         print_json(answer)
     elif answer["cleared"]:
-        _line(f"unlocked {account}: cleared {', '.join(answer['cleared'])}")
+        print_line(f"unlocked {account}: cleared {', '.join(answer['cleared'])}")
     else:
-        _line(f"{account}: no active lockout" + (f" of {rule}" if rule else "") + " to clear")
+        print_line(f"{account}: no active lockout" + (f" of {rule}" if rule else "") + " to clear")
