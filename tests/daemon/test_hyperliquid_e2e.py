@@ -241,13 +241,22 @@ def test_restart_adopts_resting_order_and_position_then_mismatch_blocks(
     venue.set_mid("BTC", Decimal(59_000))
     assert s.venue_position() == Decimal("0.003")
     venue.set_mid("BTC", Decimal(65_000))
+    # And an order the bot sent just before a crash, never recorded locally: the venue has it
+    # under the bot's next client order id.
+    lost = venue.place_resting_order(
+        s.address, "BTC", "buy", "55000", "0.001", cloid=cloid_for("keeper-4")
+    )
 
     second = s.daemon().start()
     try:
         wait_until(lambda: bot_status(second, "keeper")["state"] == "running", 15, "resume")
         wait_until(lambda: bot_position(second, "keeper") == Decimal("0.003"), 15, "adoption")
+        wait_until(lambda: len(orders(second, "keeper")) == 4, 10, "the recovered order")
         book = {o["limit_price"]: o["status"] for o in orders(second, "keeper")}
         assert book["50000"] == "accepted"
+        recovered = next(o for o in orders(second, "keeper") if o["client_order_id"] == "keeper-4")
+        assert (recovered["status"], recovered["venue_order_id"]) == ("accepted", str(lost))
+        assert recovered["tag"] == "recovered"
         wait_until(
             lambda: (
                 {o["limit_price"]: o["status"] for o in orders(second, "keeper")}["60000"]
@@ -257,8 +266,9 @@ def test_restart_adopts_resting_order_and_position_then_mismatch_blocks(
             "the fill while down",
         )
         for order in orders(second, "keeper"):  # adopted, never re-sent
-            assert venue.orders_by_cloid(cloid_for(order["client_order_id"])) == 1
-        assert len(venue.open_orders(s.address)) == 1
+            if order["client_order_id"] != "keeper-4":  # placed outside the request path
+                assert venue.orders_by_cloid(cloid_for(order["client_order_id"])) == 1
+        assert len(venue.open_orders(s.address)) == 2
         (state,) = second.ok("GET", "/api/venues")
         assert state["blocked"] == {}
         assert state["alerts"] == []  # the adopted orders were never taken for foreign ones
@@ -298,6 +308,9 @@ def test_restart_adopts_resting_order_and_position_then_mismatch_blocks(
             10,
             "the blocked order",
         )
+        # New ids continue after the recovered one: no cloid is ever reused.
+        blocked = next(o for o in orders(second, "keeper") if "blocked" in (o["reason"] or ""))
+        assert blocked["client_order_id"] == "keeper-5"
         assert len(venue.actions) == sent
 
         # Put right at the venue → the next reconciliation unblocks the bot.

@@ -32,7 +32,7 @@ from algotrade.daemon.bus import EventBus, Topic
 from algotrade.daemon.feeds import BotFeed
 from algotrade.daemon.service_api import InvalidTransition
 from algotrade.daemon.status import BotState, BotStatus
-from algotrade.daemon.venues import uses_hyperliquid
+from algotrade.daemon.venues import RecoversOrders, uses_hyperliquid
 from algotrade.store.records import Activity, EventRecord, FillRecord, OrderRecord
 
 if TYPE_CHECKING:
@@ -312,6 +312,16 @@ class BotActor:
             )
             for record in await self._ctx.load_open_orders(config.bot_id):
                 engine.adopt_open_order(persist.order_from_record(record))
+            if isinstance(venue, RecoversOrders):
+                # A crash can come between sending an order and recording it: ask the venue
+                # about the next ids before any new order could reuse one.
+                prefix = f"{config.bot_id}-"
+                for order in await venue.unrecorded_orders(prefix, engine.order_sequence):
+                    engine.restore_order_sequence(int(order.client_order_id[len(prefix) :]))
+                    engine.adopt_open_order(order)
+                    self._event(
+                        "warning", "recovered", f"{order.client_order_id}: found at the venue"
+                    )
         self._open_orders_loaded = True
         return engine
 

@@ -12,8 +12,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from algotrade.core.orders import Order
 from algotrade.daemon.bot_config import BotConfig, FeedKind, VenueKind
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.store.store import Store
@@ -25,6 +26,14 @@ if TYPE_CHECKING:
     from algotrade.venues.hyperliquid.config import HyperliquidConfig
 
 _log = logging.getLogger("algotrade.daemon.venues")
+
+
+@runtime_checkable
+class RecoversOrders(Protocol):
+    """A live venue that can find orders sent under a bot's next ids but never recorded
+    (a crash between sending and committing)."""
+
+    async def unrecorded_orders(self, prefix: str, after_seq: int) -> list[Order]: ...
 
 
 def uses_hyperliquid(config: BotConfig) -> bool:

@@ -35,7 +35,7 @@ from algotrade.core.events import (
     QuoteTick,
     TradeTick,
 )
-from algotrade.core.orders import Order, OrderStatus, OrderType, TimeInForce
+from algotrade.core.orders import Order, OrderRequest, OrderStatus, OrderType, TimeInForce
 from algotrade.core.ports import VenueEventSink
 from algotrade.venues.hyperliquid.errors import (
     VENUE_ERRORS,
@@ -315,6 +315,29 @@ class HyperliquidVenue:
             )
 
     # ------------------------------------------------------------------ adopting
+    async def unrecorded_orders(self, prefix: str, after_seq: int) -> list[Order]:
+        """Orders the venue has under this bot's next client order ids (``prefix`` +
+        ``after_seq + 1``, ``+ 2``, ...): sent just before a crash, never recorded locally.
+        Rebuilt from the venue's view, to be adopted (which books their fills), so their
+        cloids are never reused by new orders."""
+        await self._account.wait_ready()
+        found: list[Order] = []
+        seq = after_seq
+        while True:
+            coid = f"{prefix}{seq + 1}"
+            reply = await self._account.order_status(cloid_for(coid))
+            if not reply.known:
+                return found
+            assert reply.order is not None
+            seq += 1
+            found.append(_order_from_venue(coid, reply.order))
+            _log.warning(
+                "bot %s: order %s is at the venue (%s) but was never recorded; adopting it",
+                self.bot_id,
+                coid,
+                reply.order.status,
+            )
+
     async def _adopt(self, order: Order) -> None:
         await self._account.wait_ready()
         reply = await self._lookup(order)
@@ -388,3 +411,27 @@ class HyperliquidVenue:
         if not order.is_open:
             self._orders.pop(order.client_order_id, None)
             self._account.unregister(cloid_for(order.client_order_id), self, order.venue_order_id)
+
+
+_TIF_FROM_WIRE = {"Gtc": TimeInForce.GTC, "Ioc": TimeInForce.IOC, "Alo": TimeInForce.POST_ONLY}
+
+
+def _order_from_venue(client_order_id: str, update: OrderUpdate) -> Order:
+    """A core order as the venue describes it (status ``new``: adoption aligns it)."""
+    wire = update.order
+    if wire.is_trigger or (wire.trigger_px is not None and "Stop" in (wire.order_type or "")):
+        kind, limit, stop = OrderType.STOP, None, wire.trigger_px
+    else:
+        kind, limit, stop = OrderType.LIMIT, wire.limit_px, None
+    request = OrderRequest(
+        symbol=wire.coin,
+        side=wire.order_side,
+        qty=wire.orig_sz,
+        type=kind,
+        limit_price=limit,
+        stop_price=stop,
+        tif=_TIF_FROM_WIRE.get(wire.tif or "", TimeInForce.GTC),
+        reduce_only=wire.reduce_only,
+        tag="recovered",
+    )
+    return Order(client_order_id, request, created_ts=wire.timestamp * NS_PER_MS)
