@@ -226,6 +226,28 @@ def test_open_orders(store: Store, bot: str) -> None:
     assert [o.status for o in page.items] == statuses[:2]
 
 
+def test_trade_ids_of_open_orders_and_latest_fills(store: Store, bot: str) -> None:
+    store.record_activity(
+        bot,
+        orders=[
+            order(client_order_id="bot1-1", status="partially_filled"),
+            order(client_order_id="bot1-2", status="filled"),
+        ],
+        fills=[
+            fill(trade_id="a2", client_order_id="bot1-1", ts=T0 + 2 * SECOND),
+            fill(trade_id="a1", client_order_id="bot1-1", ts=T0 + SECOND),
+            fill(trade_id="b1", client_order_id="bot1-2", ts=T0 + 3 * SECOND),
+        ],
+    )
+    assert store.open_order_trade_ids(bot) == {"bot1-1": ["a1", "a2"]}  # oldest first
+    assert store.open_order_trade_ids("someone-else") == {}
+    newest, ids = store.latest_fills([bot])
+    assert newest == T0 + 3 * SECOND
+    assert sorted(ids) == ["a1", "a2", "b1"]  # all within a minute of the newest
+    assert store.latest_fills([]) == (0, [])
+    assert store.latest_fills(["someone-else"]) == (0, [])
+
+
 def test_max_order_seq(store: Store, bot: str) -> None:
     assert store.max_order_seq(bot, "bot1-") == 0
     ids = ["bot1-1", "bot1-2", "bot1-10", "bot1-x", "bot1-5a", "BOT1-99", "other-50", "bot1_7"]

@@ -77,6 +77,7 @@ class ActorContext:
     on_error: Callable[[BotActor], None]
     risk: RiskService | None = None
     venues: VenueHub | None = None
+    load_open_order_trade_ids: Callable[[str], Awaitable[dict[str, list[str]]]] | None = None
 
 
 class BotHandle:
@@ -310,8 +311,11 @@ class BotActor:
             engine.restore_order_sequence(
                 await self._ctx.max_order_seq(config.bot_id, f"{config.bot_id}-")
             )
+            load_ids = self._ctx.load_open_order_trade_ids
+            booked = await load_ids(config.bot_id) if load_ids is not None else {}
             for record in await self._ctx.load_open_orders(config.bot_id):
-                engine.adopt_open_order(persist.order_from_record(record))
+                fill_ids = booked.get(record.client_order_id)
+                engine.adopt_open_order(persist.order_from_record(record, fill_ids))
             if isinstance(venue, RecoversOrders):
                 # A crash can come between sending an order and recording it: ask the venue
                 # about the next ids before any new order could reuse one.

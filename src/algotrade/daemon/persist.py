@@ -18,9 +18,10 @@ from algotrade.store.records import (
 )
 
 
-def order_from_record(record: OrderRecord) -> Order:
+def order_from_record(record: OrderRecord, fill_ids: list[str] | None = None) -> Order:
     """An open order as it was persisted, ready to be adopted by a new engine. It comes back
-    as ``new`` so the venue's acknowledgement is a legal transition again."""
+    as ``new`` so the venue's acknowledgement is a legal transition again; ``fill_ids`` are
+    the executions already booked for it (a venue reporting one again is ignored)."""
     request = OrderRequest(
         symbol=record.symbol,
         side=OrderSide(record.side),
@@ -42,6 +43,7 @@ def order_from_record(record: OrderRecord) -> Order:
         avg_fill_price=record.avg_fill_price,
         fees=record.fees,
         updated_ts=record.updated_ts,
+        fill_ids=list(fill_ids or []),
     )
 
 

@@ -101,6 +101,9 @@ class BotService:
             on_error=self._on_bot_error,
             risk=self.risk,
             venues=self.venues,
+            load_open_order_trade_ids=lambda bot_id: self._read(
+                self._store.open_order_trade_ids, bot_id
+            ),
         )
 
     # ------------------------------------------------------------------ lifecycle

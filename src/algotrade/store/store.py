@@ -226,6 +226,24 @@ class Store(Database):
         with self._read("read open orders") as connection:
             return [OrderRecord(*row) for row in connection.execute(query)]
 
+    def open_order_trade_ids(self, bot_id: str) -> dict[str, list[str]]:
+        """Trade ids already booked for each of the bot's open orders (oldest first): an
+        adopted order must not book the same execution twice when the venue reports it
+        again."""
+        open_ids = select(ORDERS.c.client_order_id).where(
+            ORDERS.c.bot_id == bot_id, ORDERS.c.status.in_(OPEN_ORDER_STATUSES)
+        )
+        query = (
+            select(FILLS.c.client_order_id, FILLS.c.trade_id)
+            .where(FILLS.c.bot_id == bot_id, FILLS.c.client_order_id.in_(open_ids))
+            .order_by(FILLS.c.ts, FILLS.c.id)
+        )
+        out: dict[str, list[str]] = {}
+        with self._read("read trade ids of open orders") as connection:
+            for client_order_id, trade_id in connection.execute(query):
+                out.setdefault(client_order_id, []).append(trade_id)
+        return out
+
     def fills(self, bot_id: str, *, offset: int = 0, limit: int = 100) -> Page[FillRecord]:
         """Fills in time order."""
         order_by = (FILLS.c.ts, FILLS.c.id)

@@ -236,30 +236,72 @@ async def test_connection_loss_is_reported_and_pushes_keep_flowing_after(
 
 
 async def test_fills_from_before_a_restart_are_not_booked_again(
-    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid, monkeypatch: Any
 ) -> None:
     first = bot(account, owner)
     coid = first.submit_order(OrderRequest("BTC", OrderSide.BUY, D("0.002")))
     assert coid is not None
     await until(lambda: first.position("BTC") == D("0.002"), "filled")
-    booked_at = max(f["time"] for f in fake.fills(_user(account)))
+    [booked] = fake.fills(_user(account))
 
-    # A second run resumes after that fill (as the daemon does from its store) and adopts an
-    # order with the same cloid: the userFills snapshot and the REST query both carry the old
-    # fill, which must not be booked again.
+    # A second run resumes after that fill (as the daemon does from its store). The userFills
+    # snapshot and the REST query carry the old fill again.
+    monkeypatch.setattr(account_module, "PENDING_CLAIM_S", 0.0)
+    again_owner = Owner()
     again = HyperliquidAccount(
-        account.config, account.credentials, owner, since_ms=booked_at + 10_000
+        account.config, account.credentials, again_owner, since_ms=booked["time"] + 10_000
     )
+    await again.start()
+    try:
+        # (a) Its order is closed, so nobody adopts it: the old fill is neither booked nor
+        # taken for a foreign one.
+        await again.sync_fills(0)
+        await again.reconcile("test")
+        assert again._pending == {}
+        assert not any("belongs to no bot" in alert for alert in again_owner.alerts)
+
+        # (b) An open order adopted with the executions it booked before: the venue reporting
+        # one of them again changes nothing.
+        portfolio = Portfolio(D(100_000), InstrumentRegistry())
+        engine = Engine(Strategy(), again.venue("bot"), portfolio=portfolio)
+        order = Order(
+            coid,
+            OrderRequest("BTC", OrderSide.BUY, D("0.004")),
+            created_ts=0,
+            filled_qty=D("0.002"),
+            fill_ids=[str(booked["tid"])],
+        )
+        engine.adopt_open_order(order)
+        await again.sync_fills(0)
+        await asyncio.sleep(0.2)
+        assert engine.position("BTC") == 0
+        assert order.filled_qty == D("0.002")
+    finally:
+        await again.stop()
+
+
+async def test_an_adopted_order_filled_while_down_books_its_fill_whatever_its_age(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid
+) -> None:
+    # A fresh bot (no fills recorded yet) with a resting order; it fills while the daemon is
+    # down, a few seconds before the restart.
+    first = bot(account, owner)
+    coid = first.submit_order(limit(OrderSide.BUY, "60000", "0.001"))
+    assert coid is not None
+    await until(lambda: first.orders[coid].status is OrderStatus.ACCEPTED, "resting")
+    await account.stop()
+    fake.set_mid("BTC", D(59_000))
+    await asyncio.sleep(2.5)  # older than the new run's resume point (start - 2 s)
+
+    again = HyperliquidAccount(account.config, account.credentials, Owner())
     await again.start()
     try:
         portfolio = Portfolio(D(100_000), InstrumentRegistry())
         engine = Engine(Strategy(), again.venue("bot"), portfolio=portfolio)
-        order = Order(coid, OrderRequest("BTC", OrderSide.BUY, D("0.002")), created_ts=0)
+        order = Order(coid, limit(OrderSide.BUY, "60000", "0.001"), created_ts=0)
         engine.adopt_open_order(order)
-        await again.sync_fills(0)
-        await again.reconcile("test")
-        await asyncio.sleep(0.2)
-        assert engine.position("BTC") == 0
+        await until(lambda: order.status is OrderStatus.FILLED, "filled while down, booked")
+        assert engine.position("BTC") == D("0.001")
     finally:
         await again.stop()
 

@@ -114,8 +114,8 @@ class HyperliquidAccount:
         self._seen_tids: dict[str, int] = dict.fromkeys(seen_trade_ids, since_ms or 0)
         self._pending: dict[str, _Pending] = {}  # trade id → fill no bot has claimed yet
         self._since_ms = since_ms if since_ms is not None else int(time.time() * 1000)
-        # Fills older than where this run resumed were booked before it (or are not ours):
-        # the userFills snapshot sent on every (re)subscribe must not book them again.
+        # Fills older than where this run resumed, for no open order, were booked before it
+        # (or are not ours): the userFills snapshot sent on every (re)subscribe carries them.
         self._floor_ms = self._since_ms - FILL_OVERLAP_MS
         self._tasks: set[asyncio.Task[Any]] = set()
         self._in_flight: Counter[str] = Counter()
@@ -297,14 +297,19 @@ class HyperliquidAccount:
         routed = 0
         for fill in sorted(fills, key=lambda f: (f.time, f.tid)):
             tid = str(fill.tid)
-            if tid in self._seen_tids or tid in self._pending or fill.time < self._floor_ms:
+            if tid in self._seen_tids or tid in self._pending:
                 continue
-            self._since_ms = max(self._since_ms, fill.time)
             cloid = (fill.cloid or "").lower() or self._oids.get(fill.oid, "")
             route = self._routes.get(cloid) if cloid else None
             if route is None:
+                if fill.time < self._floor_ms:
+                    continue  # from before this run, for no open order: booked back then
+                self._since_ms = max(self._since_ms, fill.time)
                 self._pending[tid] = _Pending(fill, time.monotonic())
                 continue
+            # An open order's fills are delivered whatever their age: the order knows which
+            # executions it booked before a restart (its fill ids) and ignores those.
+            self._since_ms = max(self._since_ms, fill.time)
             self._seen_tids[tid] = fill.time
             route[0].on_venue_fill(route[1], fill)
             routed += 1

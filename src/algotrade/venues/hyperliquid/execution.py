@@ -127,6 +127,8 @@ class HyperliquidVenue:
     # ------------------------------------------------------------------ from the account
     def on_venue_fill(self, client_order_id: str, fill: Fill) -> None:
         order = self._orders.get(client_order_id)
+        if order is not None and str(fill.tid) in order.fill_ids:
+            return  # booked before (e.g. before a restart)
         if order is None or not order.is_open:
             _log.warning(
                 "fill %s for %s which is not open locally; reconciliation will check",
