@@ -339,3 +339,40 @@ def test_paper_trading_on_live_candles(venue: FakeHyperliquid, tmp_path: Path) -
         assert json.loads(json.dumps(d.ok("GET", "/api/venues")))[0]["account"] == s.address
     finally:
         d.terminate()
+
+
+def test_kill_9_right_after_sending_loses_nothing(venue: FakeHyperliquid, tmp_path: Path) -> None:
+    """kill -9 as soon as the venue has the orders: whether or not the daemon recorded them,
+    the restarted bot ends with the venue's orders and position, nothing sent twice."""
+    s = Session(venue, tmp_path)
+    first = s.daemon().start()
+    steps = ["buy:0.002", "limit_buy:50000:0.001"]
+    try:
+        first.ok("POST", "/api/bots", json=live_bot("crash", steps, auto_resume=True))
+        first.ok("PUT", "/api/bots/crash/start")
+        for _ in range(3):
+            s.candle()
+        wait_until(
+            lambda: sum(a["action"]["type"] == "order" for a in venue.actions) == 2,
+            15,
+            "both orders at the venue",
+        )
+    finally:
+        first.kill()  # SIGKILL: no flush, no goodbye
+
+    second = s.daemon().start()
+    try:
+        wait_until(lambda: bot_position(second, "crash") == Decimal("0.002"), 20, "the fill")
+        wait_until(
+            lambda: sorted(o["status"] for o in orders(second, "crash")) == ["accepted", "filled"],
+            20,
+            "both orders, as the venue has them",
+        )
+        for order in orders(second, "crash"):
+            assert venue.orders_by_cloid(cloid_for(order["client_order_id"])) == 1
+        state = second.ok("POST", "/api/venues/hyperliquid/reconcile")
+        assert state["blocked"] == {}
+        assert s.venue_position() == Decimal("0.002")
+        assert len(second.all_pages("/api/bots/crash/fills")) == 1
+    finally:
+        second.terminate()
