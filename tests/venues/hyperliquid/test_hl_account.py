@@ -432,3 +432,40 @@ async def test_a_stop_order_rests_as_a_trigger_and_fills_when_touched(
     fake.set_mid("BTC", D(59_500))  # touched: the stop fires and fills at market
     await until(lambda: engine.position("BTC") == 0, "stopped out")
     assert order.status is OrderStatus.FILLED
+
+
+@pytest.mark.parametrize(
+    ("status", "state_before", "ends"),
+    [
+        ("siblingFilledCanceled", OrderStatus.ACCEPTED, OrderStatus.CANCELLED),
+        ("liquidatedCanceled", OrderStatus.ACCEPTED, OrderStatus.CANCELLED),
+        ("scheduledCancel", OrderStatus.ACCEPTED, OrderStatus.CANCELLED),
+        ("badAloPxRejected", OrderStatus.NEW, OrderStatus.REJECTED),
+        ("someFutureCanceled", OrderStatus.ACCEPTED, OrderStatus.CANCELLED),
+    ],
+)
+async def test_every_terminal_venue_status_ends_the_order(
+    account: HyperliquidAccount,
+    owner: Owner,
+    fake: FakeHyperliquid,
+    status: str,
+    state_before: OrderStatus,
+    ends: OrderStatus,
+) -> None:
+    engine = bot(account, owner)
+    venue = engine.venue
+    assert isinstance(venue, HyperliquidVenue)
+    if state_before is OrderStatus.NEW:
+        fake.delay_next_exchange(1.0)  # the placement reply is late: the order is still new
+    coid = engine.submit_order(limit(OrderSide.BUY, "60000", "0.001"))
+    assert coid is not None
+    order = engine.orders[coid]
+    await until(lambda: order.status is state_before, f"{state_before}")
+    wire = {
+        "coin": "BTC", "side": "B", "limitPx": "60000", "oid": 1, "timestamp": 1,
+        "origSz": "0.001", "sz": "0.001", "cloid": cloid_for(coid),
+    }  # fmt: skip
+    update = {"order": wire, "status": status, "statusTimestamp": 2}
+    venue.on_venue_status(coid, OrderUpdate.model_validate(update))
+    assert order.status is ends
+    assert order.reason == f"venue: {status}"

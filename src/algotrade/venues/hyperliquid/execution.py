@@ -69,9 +69,6 @@ _KIND: dict[OrderType, OrderKind] = {
 }
 FILL_SYNC_DELAY_S = 3.0
 LOOKUP_ATTEMPTS = 5
-_CANCELLED_STATUSES = frozenset(
-    {"canceled", "rejected", "marginCanceled", "reduceOnlyCanceled", "selfTradeCanceled"}
-)
 
 
 class HyperliquidVenue:
@@ -151,16 +148,15 @@ class HyperliquidVenue:
         ts = update.status_timestamp * NS_PER_MS
         if update.status == "open" and order.status is OrderStatus.NEW:
             self._emit(order, OrderAccepted(client_order_id, str(update.order.oid), ts))
-        elif update.status in _CANCELLED_STATUSES and order.is_open:
+        elif update.is_ended_unfilled and order.is_open:
             # The two streams race: a cancel may overtake the fills that came before it.
             # What the venue filled is origSz - sz; book that first, then cancel.
             venue_filled = update.order.orig_sz - update.order.sz
-            cancel = OrderCancelled(client_order_id, f"venue: {update.status}", ts)
             if order.filled_qty >= venue_filled:
-                self._emit(order, cancel)
+                self._emit(order, _ended(order, update))
             else:
                 self._account.spawn(
-                    self._cancel_after_fills(order, venue_filled, cancel),
+                    self._cancel_after_fills(order, venue_filled, update),
                     f"hl-cancel-after-fills:{client_order_id}",
                     None,
                 )
@@ -266,22 +262,14 @@ class HyperliquidVenue:
         oid = update.order.oid
         coid = order.client_order_id
         self._account.note_oid(oid, cloid_for(coid))
-        if order.status is OrderStatus.NEW and (update.is_open or update.status == "filled"):
+        if order.status is OrderStatus.NEW and (update.is_open or update.is_filled):
             self._emit(order, OrderAccepted(coid, str(oid), update.status_timestamp * NS_PER_MS))
-        if (
-            update.status in ("filled", *_CANCELLED_STATUSES)
-            or update.order.sz < update.order.orig_sz
-        ):
+        if not update.is_open or update.order.sz < update.order.orig_sz:
             # Executions may have happened while we were not listening: fetch them first.
             await self._account.sync_fills(order.created_ts // NS_PER_MS)
-        if update.status in _CANCELLED_STATUSES and order.is_open:
-            self._emit(
-                order,
-                OrderCancelled(
-                    coid, f"venue: {update.status}", update.status_timestamp * NS_PER_MS
-                ),
-            )
-        elif update.status == "filled" and order.is_open:
+        if update.is_ended_unfilled and order.is_open:
+            self._emit(order, _ended(order, update))
+        elif update.is_filled and order.is_open:
             self._account.report(
                 f"order {coid} is filled at the venue but its fills were not found; "
                 "trading on its symbol is blocked until reconciliation",
@@ -297,12 +285,10 @@ class HyperliquidVenue:
         if order.filled_qty < filled and order.client_order_id in self._orders:
             await self._account.sync_fills(order.created_ts // NS_PER_MS)
 
-    async def _cancel_after_fills(
-        self, order: Order, filled: Decimal, cancel: OrderCancelled
-    ) -> None:
+    async def _cancel_after_fills(self, order: Order, filled: Decimal, update: OrderUpdate) -> None:
         await self._await_fills(order, filled)
         if order.is_open:
-            self._emit(order, cancel)
+            self._emit(order, _ended(order, update))
 
     async def _settle_filled(self, order: Order, filled: Decimal) -> None:
         """After a ``filled`` reply: book the ``filled`` quantity and cancel what the venue
@@ -413,6 +399,16 @@ class HyperliquidVenue:
         if not order.is_open:
             self._orders.pop(order.client_order_id, None)
             self._account.unregister(cloid_for(order.client_order_id), self, order.venue_order_id)
+
+
+def _ended(order: Order, update: OrderUpdate) -> OrderCancelled | OrderRejected:
+    """The core event for a venue status that ended an order without (more) fills: a
+    rejection of an order that never got going, else a cancellation."""
+    ts = update.status_timestamp * NS_PER_MS
+    reason = f"venue: {update.status}"
+    if update.is_rejection and order.status is OrderStatus.NEW:
+        return OrderRejected(order.client_order_id, reason, ts)
+    return OrderCancelled(order.client_order_id, reason, ts)
 
 
 _TIF_FROM_WIRE = {"Gtc": TimeInForce.GTC, "Ioc": TimeInForce.IOC, "Alo": TimeInForce.POST_ONLY}

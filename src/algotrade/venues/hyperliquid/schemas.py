@@ -210,7 +210,10 @@ class Fill(_Wire):
 
 
 OrderStatusName = str  # open, filled, canceled, triggered, rejected, marginCanceled, ...
-OPEN_STATUSES = frozenset({"open", "triggered"})
+# Hyperliquid has dozens of terminal statuses (marginCanceled, siblingFilledCanceled,
+# liquidatedCanceled, scheduledCancel, iocCancelRejected, badAloPxRejected, tickRejected, ...)
+# and adds more: anything that is not live or filled is an end without (more) fills.
+OPEN_STATUSES = frozenset({"open", "triggered", "accepted"})
 
 
 class OrderUpdate(_Wire):
@@ -223,6 +226,19 @@ class OrderUpdate(_Wire):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def is_filled(self) -> bool:
+        return self.status == "filled"
+
+    @property
+    def is_ended_unfilled(self) -> bool:
+        """Cancelled or rejected, under whichever of the venue's names."""
+        return not self.is_open and not self.is_filled
+
+    @property
+    def is_rejection(self) -> bool:
+        return self.status == "rejected" or self.status.endswith("Rejected")
 
 
 class OrderStatusReply(_Wire):
