@@ -208,10 +208,6 @@ class HyperliquidAccount:
     def note_oid(self, oid: int, cloid: str) -> None:
         self._oids[oid] = cloid
 
-    def note_price(self, symbol: str, price: float) -> None:
-        if symbol not in self._mids:  # the mids stream is fresher; this is a fallback only
-            self._mids[symbol] = (Decimal(repr(price)), 0.0)
-
     def now_ns(self) -> int:
         return time.time_ns()
 

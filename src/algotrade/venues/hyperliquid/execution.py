@@ -26,14 +26,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from algotrade.core.events import (
-    Bar,
     MarketEvent,
     OrderAccepted,
     OrderCancelled,
     OrderEvent,
     OrderRejected,
-    QuoteTick,
-    TradeTick,
 )
 from algotrade.core.orders import Order, OrderRequest, OrderStatus, OrderType, TimeInForce
 from algotrade.core.ports import VenueEventSink
@@ -86,7 +83,6 @@ class HyperliquidVenue:
         self._on_error = on_error
         self._sink: VenueEventSink | None = None
         self._orders: dict[str, Order] = {}  # client order id → order (open or recent)
-        self._now = 0
         self.resends = 0
         self.lookups = 0
 
@@ -113,13 +109,8 @@ class HyperliquidVenue:
             self._account.spawn(self._cancel(order), f"hl-cancel:{client_order_id}", None)
 
     def on_market(self, event: MarketEvent) -> None:
-        self._now = event.ts
-        if isinstance(event, Bar):
-            self._account.note_price(event.symbol, event.close)
-        elif isinstance(event, TradeTick):
-            self._account.note_price(event.symbol, event.price)
-        elif isinstance(event, QuoteTick):
-            self._account.note_price(event.symbol, (event.bid + event.ask) / 2)
+        """Nothing to do: the venue matches, and market orders are priced from its own mids
+        (the account's ``allMids`` stream), not from the bot's bars."""
 
     # ------------------------------------------------------------------ from the account
     def on_venue_fill(self, client_order_id: str, fill: Fill) -> None:
