@@ -56,7 +56,6 @@ class VenueHub:
         self._risk = risk
         self._hl: HyperliquidAccount | None = None
         self._hl_lock = asyncio.Lock()
-        self._blocked: dict[str, str] = {}  # coin → reason
 
     async def hyperliquid(self) -> HyperliquidAccount:
         """The Hyperliquid account connection, started on first use."""
@@ -124,10 +123,6 @@ class VenueHub:
         return total
 
     def set_blocked(self, coin: str, reason: str | None) -> None:
-        if reason is None:
-            self._blocked.pop(coin, None)
-        else:
-            self._blocked[coin] = reason
         for actor in self._hl_bots():
             if actor.config.symbol == coin:
                 actor.set_blocked(reason)
@@ -135,7 +130,8 @@ class VenueHub:
     def blocked_reason(self, config: BotConfig) -> str | None:
         if config.venue is not VenueKind.HYPERLIQUID:
             return None
-        return self._blocked.get(config.symbol)
+        hl = self._hl
+        return None if hl is None else hl.blocked.get(config.symbol)
 
     def connection_changed(self, connected: bool, reason: str) -> None:
         """Tell the risk engine (its account_status_guard) about every account trading on

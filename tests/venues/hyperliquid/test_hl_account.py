@@ -456,10 +456,17 @@ async def test_every_terminal_venue_status_ends_the_order(
     venue = engine.venue
     assert isinstance(venue, HyperliquidVenue)
     if state_before is OrderStatus.NEW:
-        fake.delay_next_exchange(1.0)  # the placement reply is late: the order is still new
-    coid = engine.submit_order(limit(OrderSide.BUY, "60000", "0.001"))
-    assert coid is not None
-    order = engine.orders[coid]
+        # An adopted order whose lookup is still failing: new, and no placement in flight
+        # (a placement's own reply is what rejects an order it is sending).
+        fake.fail_next(50, 500, "/info")
+        coid = "o1"
+        order = Order(coid, limit(OrderSide.BUY, "60000", "0.001"), created_ts=0)
+        engine.adopt_open_order(order)
+    else:
+        submitted = engine.submit_order(limit(OrderSide.BUY, "60000", "0.001"))
+        assert submitted is not None
+        coid = submitted
+        order = engine.orders[coid]
     await until(lambda: order.status is state_before, f"{state_before}")
     wire = {
         "coin": "BTC", "side": "B", "limitPx": "60000", "oid": 1, "timestamp": 1,

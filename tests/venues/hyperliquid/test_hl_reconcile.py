@@ -66,9 +66,7 @@ def test_coins_in_flight_are_skipped() -> None:
 def test_orders_split_by_ownership_and_missing_local_orders_listed() -> None:
     mine, theirs = "0x" + "a" * 32, "0x" + "b" * 32
     gone = "0x" + "c" * 32
-    result = align_orders(
-        [_order(1, mine), _order(2, theirs), _order(3, None)], [mine, gone], {mine, gone}
-    )
+    result = align_orders([_order(1, mine), _order(2, theirs), _order(3, None)], [mine, gone])
     assert [o.oid for o in result.owned] == [1]
     assert [o.oid for o in result.foreign] == [2, 3]
     assert result.missing_cloids == [gone]

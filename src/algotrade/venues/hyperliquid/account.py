@@ -21,7 +21,7 @@ import contextlib
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -208,6 +208,11 @@ class HyperliquidAccount:
     def note_oid(self, oid: int, cloid: str) -> None:
         self._oids[oid] = cloid
 
+    @property
+    def blocked(self) -> Mapping[str, str]:
+        """Coin → why its bots are blocked (until a reconciliation finds agreement)."""
+        return self._blocked
+
     def now_ns(self) -> int:
         return time.time_ns()
 
@@ -363,7 +368,7 @@ class HyperliquidAccount:
             return report
 
     def _align_orders(self, venue_orders: list[OpenOrder], report: ReconcileReport) -> None:
-        alignment = align_orders(venue_orders, list(self._routes), set(self._routes))
+        alignment = align_orders(venue_orders, self._routes.keys())
         for order in alignment.owned:
             cloid = (order.cloid or "").lower()
             venue, coid = self._routes[cloid]

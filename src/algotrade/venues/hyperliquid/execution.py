@@ -83,6 +83,7 @@ class HyperliquidVenue:
         self._on_error = on_error
         self._sink: VenueEventSink | None = None
         self._orders: dict[str, Order] = {}  # client order id → order (open or recent)
+        self._placing: set[str] = set()  # client order ids whose placement is in flight
         self.resends = 0
         self.lookups = 0
 
@@ -140,6 +141,8 @@ class HyperliquidVenue:
         if update.status == "open" and order.status is OrderStatus.NEW:
             self._emit(order, OrderAccepted(client_order_id, str(update.order.oid), ts))
         elif update.is_ended_unfilled and order.is_open:
+            if update.is_rejection and client_order_id in self._placing:
+                return  # the placement's reply (or its lookup) rejects it, with the reason
             # The two streams race: a cancel may overtake the fills that came before it.
             # What the venue filled is origSz - sz; book that first, then cancel.
             venue_filled = update.order.orig_sz - update.order.sz
@@ -169,6 +172,13 @@ class HyperliquidVenue:
 
     # ------------------------------------------------------------------ placing
     async def _place(self, order: Order) -> None:
+        self._placing.add(order.client_order_id)
+        try:
+            await self._send(order)
+        finally:
+            self._placing.discard(order.client_order_id)
+
+    async def _send(self, order: Order) -> None:
         spec = self._spec(order)
         account = self._account
         try:

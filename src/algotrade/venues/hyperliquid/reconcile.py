@@ -9,7 +9,7 @@ are taken back out before comparing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -69,14 +69,15 @@ class OrderAlignment:
 
 
 def align_orders(
-    venue_orders: Iterable[OpenOrder], local_open_cloids: Iterable[str], known_cloids: set[str]
+    venue_orders: Iterable[OpenOrder], local_open_cloids: Collection[str]
 ) -> OrderAlignment:
+    """``local_open_cloids``: the cloids of the orders open locally (the routes)."""
     owned: list[OpenOrder] = []
     foreign: list[OpenOrder] = []
     listed: set[str] = set()
     for order in venue_orders:
         cloid = (order.cloid or "").lower()
-        if cloid and cloid in known_cloids:
+        if cloid and cloid in local_open_cloids:
             owned.append(order)
             listed.add(cloid)
         else:
