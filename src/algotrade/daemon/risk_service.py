@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from algotrade.core.events import OrderFilled
-from algotrade.core.money import decimal_text
 from algotrade.core.orders import Order, OrderRequest
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.risk.config_loader import RiskConfig, rules_from_dict
@@ -371,10 +370,7 @@ class RiskService:
                 "account_id": breach.account_id,
                 "rule": breach.rule,
                 "message": breach.message,
-                "actions": [
-                    {"kind": a.kind.value, "symbol": a.symbol, "qty": decimal_text(a.qty)}
-                    for a in breach.actions
-                ],
+                "actions": [action.summary() for action in breach.actions],
                 "lockout": None
                 if breach.lockout is None
                 else {

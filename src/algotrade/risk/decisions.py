@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from algotrade.core.money import decimal_text
+
 
 class LockUntil(StrEnum):
     TIME = "time"  # a fixed moment (cooldowns, session start)
@@ -30,6 +32,10 @@ class Action:
     # CANCEL_ORDERS that only stops new risk keeps protective orders (stops, reduce-only);
     # a flatten cancels everything because the positions are being closed anyway.
     keep_protective: bool = True
+
+    def summary(self) -> dict[str, str]:
+        """What the action asks for, as JSON-ready text (events, reports)."""
+        return {"kind": self.kind.value, "symbol": self.symbol, "qty": decimal_text(self.qty)}
 
 
 @dataclass(frozen=True, slots=True)

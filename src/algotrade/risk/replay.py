@@ -158,10 +158,7 @@ def _breach(breach: Breach) -> dict[str, Any]:
         "account_id": breach.account_id,
         "rule": breach.rule,
         "message": breach.message,
-        "actions": [
-            {"kind": a.kind.value, "symbol": a.symbol, "qty": decimal_text(a.qty)}
-            for a in breach.actions
-        ],
+        "actions": [action.summary() for action in breach.actions],
         "lockout": None if breach.lockout is None else _lockout(breach.lockout),
     }
 
