@@ -31,7 +31,7 @@ from algotrade.client import (
     DaemonUnreachable,
     StreamClosedError,
 )
-from algotrade.core.errors import InputError
+from algotrade.core.errors import AlgoTradeError, InputError
 from algotrade.daemon.bot_config import BOT_ID_PATTERN, ExecutionMode, FeedKind, VenueKind
 from algotrade.daemon.bus import ALL_BOTS, Topic
 
@@ -113,13 +113,17 @@ def exit_code_for(status: int) -> int:
     return EXIT_BAD_INPUT if bad_input else EXIT_FAILURE
 
 
+_STATUS_HINTS = {401: " (pass --api-key or set ALGOTRADE_API_KEY)", 403: " (needs an admin key)"}
+
+
 @contextmanager
-def _guarded() -> Iterator[None]:
-    """Client errors → one line on stderr and the exit code; never a traceback."""
+def client_errors() -> Iterator[None]:
+    """Errors of a daemon client command (``bots``, ``risk``, ``venues``) → one line on stderr
+    and the exit code; never a traceback."""
     try:
         yield
     except ApiError as exc:
-        hint = " (pass --api-key or set ALGOTRADE_API_KEY)" if exc.status == 401 else ""
+        hint = _STATUS_HINTS.get(exc.status, "")
         # A refused WebSocket's reason already starts with the code ("unauthorized: ...").
         message = exc.message.removeprefix(f"{exc.code}: ")
         fail(f"{exc.status} {exc.code}: {message}{hint}", exit_code_for(exc.status))
@@ -133,7 +137,7 @@ def _guarded() -> Iterator[None]:
         fail(str(exc), EXIT_BAD_INPUT)
     except StreamClosedError as exc:
         fail(f"{exc} ({_CLOSE_MEANINGS.get(exc.code, 'connection ended')})", EXIT_FAILURE)
-    except ClientError as exc:
+    except AlgoTradeError as exc:  # ClientError and the rest of the tree
         fail(str(exc), EXIT_FAILURE)
     except BrokenPipeError:
         _quiet_broken_pipe()
@@ -148,12 +152,12 @@ def _quiet_broken_pipe() -> NoReturn:
 
 def _call(ctx: typer.Context, request: Callable[[AlgoTradeClient], T]) -> T:
     options = _options(ctx)
-    with _guarded(), AlgoTradeClient(options.daemon_url, options.api_key) as client:
+    with client_errors(), AlgoTradeClient(options.daemon_url, options.api_key) as client:
         return request(client)
 
 
 def _show(ctx: typer.Context, json_flag: bool, data: Any, human: Callable[[Any], None]) -> None:
-    with _guarded():
+    with client_errors():
         if _wants_json(ctx, json_flag):
             render.print_json(data)
         else:
@@ -280,7 +284,7 @@ def create(
     json_flag: JsonFlag = False,
 ) -> None:
     """Create a bot (stopped) from a config file or flags."""
-    with _guarded():
+    with client_errors():
         flags: dict[str, Any] = {
             "bot_id": bot_id,
             "symbol": symbol,
@@ -373,7 +377,7 @@ def watch(
     topics = list(dict.fromkeys(topic or DEFAULT_TOPICS))
     as_json = _wants_json(ctx, json_flag)
     try:
-        with _guarded():
+        with client_errors():
             asyncio.run(_watch(_options(ctx), topics, bot_id or ALL_BOTS, as_json))
     except KeyboardInterrupt:
         return  # Ctrl-C is how a watch ends: exit 0, no message

@@ -10,8 +10,7 @@ otherwise (daemon unreachable, missing key, a trader key where an admin key is n
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
@@ -22,11 +21,11 @@ from rich.table import Table
 from rich.text import Text
 
 from algotrade.atomic_file import write_atomic
-from algotrade.cli.bots_cmd import DEFAULT_DAEMON_URL, exit_code_for
+from algotrade.cli.bots_cmd import DEFAULT_DAEMON_URL, client_errors
 from algotrade.cli.bots_render import print_json
-from algotrade.cli.errors import EXIT_BAD_INPUT, EXIT_FAILURE, fail
-from algotrade.client import AlgoTradeClient, ApiError, ClientError, DaemonUnreachable
-from algotrade.core.errors import AlgoTradeError, InputError
+from algotrade.cli.errors import fail
+from algotrade.client import AlgoTradeClient
+from algotrade.core.errors import InputError
 from algotrade.risk.config_loader import load_risk_config
 from algotrade.risk.event_codec import format_ts, read_events
 from algotrade.risk.replay import replay as run_replay
@@ -63,35 +62,11 @@ AccountOption = Annotated[str | None, typer.Option("--account", help="only this 
 # -- errors and output ---------------------------------------------------------------------
 
 
-@contextmanager
-def _guarded() -> Iterator[None]:
-    """Known errors → one line on stderr and the exit code; never a traceback."""
-    try:
-        yield
-    except ApiError as exc:
-        hints = {401: " (pass --api-key or set ALGOTRADE_API_KEY)", 403: " (needs an admin key)"}
-        fail(
-            f"{exc.status} {exc.code}: {exc.message}{hints.get(exc.status, '')}",
-            exit_code_for(exc.status),
-        )
-    except DaemonUnreachable as exc:
-        fail(
-            f"{exc}; is the daemon running? (point --daemon-url / ALGOTRADE_DAEMON_URL at it)",
-            EXIT_FAILURE,
-        )
-    except ClientError as exc:
-        fail(str(exc), EXIT_FAILURE)
-    except InputError as exc:
-        fail(str(exc), EXIT_BAD_INPUT)
-    except AlgoTradeError as exc:
-        fail(str(exc), EXIT_FAILURE)
-
-
 def call_daemon(url: str, key: str | None, request: Callable[[AlgoTradeClient], T]) -> T:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         fail(f"--daemon-url: expected http://HOST:PORT or https://..., got {url!r}")
-    with _guarded(), AlgoTradeClient(url.strip(), key or None) as client:
+    with client_errors(), AlgoTradeClient(url.strip(), key or None) as client:
         return request(client)
 
 
@@ -154,7 +129,7 @@ def replay(
     ] = None,
 ) -> None:
     """Run an event file through the risk rules (event time is the clock) and report."""
-    with _guarded():
+    with client_errors():
         config = load_risk_config(accounts, rules)
         loaded = list(read_events(events))  # the whole file is checked before anything runs
         result = run_replay(loaded, config, db_url=db_url)
