@@ -476,3 +476,26 @@ async def test_every_terminal_venue_status_ends_the_order(
     venue.on_venue_status(coid, OrderUpdate.model_validate(update))
     assert order.status is ends
     assert order.reason == f"venue: {status}"
+
+
+async def test_adopting_an_order_open_at_the_last_reconciliation_needs_no_lookup(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid
+) -> None:
+    first = bot(account, owner)
+    coid = first.submit_order(limit(OrderSide.BUY, "60000", "0.001"))
+    assert coid is not None
+    await until(lambda: first.orders[coid].status is OrderStatus.ACCEPTED, "resting")
+    await account.stop()
+
+    again = HyperliquidAccount(account.config, account.credentials, Owner())
+    await again.start()  # reconciles: the resting order is listed
+    try:
+        lookups = fake.request_count("/info", "orderStatus")
+        engine = Engine(Strategy(), again.venue("bot"), portfolio=Portfolio(D(100_000)))
+        order = Order(coid, limit(OrderSide.BUY, "60000", "0.001"), created_ts=0)
+        engine.adopt_open_order(order)
+        await until(lambda: order.status is OrderStatus.ACCEPTED, "adopted")
+        assert order.venue_order_id == first.orders[coid].venue_order_id
+        assert fake.request_count("/info", "orderStatus") == lookups
+    finally:
+        await again.stop()

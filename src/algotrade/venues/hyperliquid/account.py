@@ -126,6 +126,9 @@ class HyperliquidAccount:
         self._blocked: dict[str, str] = {}
         self._reported: set[str] = set()
         self._unclaimed_orders: dict[int, float] = {}  # oid → when first seen unclaimed
+        # The open orders of the last reconciliation by cloid: adopting one of them needs no
+        # lookup (the streams, subscribed before that snapshot, report what happened since).
+        self._open_at_venue: dict[str, OpenOrder] = {}
         self.alerts: deque[dict[str, str]] = deque(maxlen=100)
         self.last_report: ReconcileReport | None = None
         self.reconciles = 0
@@ -239,6 +242,9 @@ class HyperliquidAccount:
     async def cancel(self, symbol: str, cloid: str) -> str:
         assert self.exchange is not None
         return await self.exchange.cancel_by_cloid(self.coin_of(symbol), cloid)
+
+    def open_at_venue(self, cloid: str) -> OpenOrder | None:
+        return self._open_at_venue.get(cloid)
 
     async def order_status(self, cloid: str) -> OrderStatusReply:
         assert self.credentials is not None
@@ -368,6 +374,7 @@ class HyperliquidAccount:
             return report
 
     def _align_orders(self, venue_orders: list[OpenOrder], report: ReconcileReport) -> None:
+        self._open_at_venue = {o.cloid.lower(): o for o in venue_orders if o.cloid}
         alignment = align_orders(venue_orders, self._routes.keys())
         for order in alignment.owned:
             cloid = (order.cloid or "").lower()

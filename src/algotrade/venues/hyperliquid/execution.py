@@ -329,6 +329,13 @@ class HyperliquidVenue:
 
     async def _adopt(self, order: Order) -> None:
         await self._account.wait_ready()
+        listed = self._account.open_at_venue(cloid_for(order.client_order_id))
+        if listed is not None:  # open in the last reconciliation: no lookup needed
+            update = OrderUpdate.model_validate(
+                {"order": listed, "status": "open", "status_timestamp": listed.timestamp}
+            )
+            await self._align_with(order, OrderStatusReply(status="order", order=update))
+            return
         reply = await self._lookup(order)
         if reply is None:
             self._account.report(
