@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from algotrade.indicators.period import check_period
+
 
 class ATR:
     """Wilder's average true range over ``period`` bars, O(1) per update.
@@ -15,8 +17,7 @@ class ATR:
     __slots__ = ("_count", "_prev_close", "_seed_sum", "period", "value")
 
     def __init__(self, period: int = 14) -> None:
-        if not isinstance(period, int) or isinstance(period, bool) or period < 1:
-            raise ValueError(f"ATR period must be a positive integer, got {period!r}")
+        check_period("ATR", period)
         self.period = period
         self._prev_close: float | None = None
         self._count = 0

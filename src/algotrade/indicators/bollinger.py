@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from algotrade.indicators.period import check_period
+
 
 class BollingerBands(NamedTuple):
     middle: float
@@ -25,8 +27,7 @@ class Bollinger:
     __slots__ = ("_buf", "_count", "_i", "_shift", "_sum", "_sum_sq", "k", "period", "value")
 
     def __init__(self, period: int = 20, k: float = 2.0) -> None:
-        if not isinstance(period, int) or isinstance(period, bool) or period < 1:
-            raise ValueError(f"Bollinger period must be a positive integer, got {period!r}")
+        check_period("Bollinger", period)
         if isinstance(k, bool) or not isinstance(k, int | float) or not math.isfinite(k) or k < 0:
             raise ValueError(f"Bollinger k must be a finite number >= 0, got {k!r}")
         self.period = period

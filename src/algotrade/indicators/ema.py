@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from algotrade.indicators.period import check_period
+
 
 class EMA:
     """Exponential moving average with ``alpha = 2 / (period + 1)``, O(1) per update.
@@ -14,8 +16,7 @@ class EMA:
     __slots__ = ("_count", "_seed_sum", "alpha", "period", "value")
 
     def __init__(self, period: int) -> None:
-        if not isinstance(period, int) or isinstance(period, bool) or period < 1:
-            raise ValueError(f"EMA period must be a positive integer, got {period!r}")
+        check_period("EMA", period)
         self.period = period
         self.alpha = 2.0 / (period + 1)
         self._count = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from algotrade.indicators.ema import EMA
+from algotrade.indicators.period import check_period
 
 
 class MACDValue(NamedTuple):
@@ -26,8 +27,7 @@ class MACD:
 
     def __init__(self, fast: int = 12, slow: int = 26, signal: int = 9) -> None:
         for label, period in (("fast", fast), ("slow", slow), ("signal", signal)):
-            if not isinstance(period, int) or isinstance(period, bool) or period < 1:
-                raise ValueError(f"MACD {label} period must be a positive integer, got {period!r}")
+            check_period(f"MACD {label}", period)
         if fast >= slow:
             raise ValueError(f"MACD fast period ({fast}) must be smaller than slow ({slow})")
         self._fast = EMA(fast)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from algotrade.indicators.period import check_period
+
 
 class RSI:
     """Wilder's RSI over ``period`` price changes, O(1) per update.
@@ -19,8 +21,7 @@ class RSI:
     __slots__ = ("_avg_gain", "_avg_loss", "_count", "_prev", "period", "value")
 
     def __init__(self, period: int = 14) -> None:
-        if not isinstance(period, int) or isinstance(period, bool) or period < 1:
-            raise ValueError(f"RSI period must be a positive integer, got {period!r}")
+        check_period("RSI", period)
         self.period = period
         self._prev: float | None = None
         self._count = 0  # price changes seen, counted only while warming up

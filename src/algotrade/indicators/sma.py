@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from algotrade.indicators.period import check_period
+
 
 class SMA:
     """Mean of the last ``period`` values, O(1) per update.
@@ -15,8 +17,7 @@ class SMA:
     __slots__ = ("_buf", "_count", "_i", "_sum", "period", "value")
 
     def __init__(self, period: int) -> None:
-        if not isinstance(period, int) or period < 1:
-            raise ValueError(f"SMA period must be a positive integer, got {period!r}")
+        check_period("SMA", period)
         self.period = period
         self._buf = [0.0] * period
         self._i = 0
@@ -61,8 +62,7 @@ class ExactSMA:
     __slots__ = ("_buf", "_count", "_i", "_sum", "period", "ready")
 
     def __init__(self, period: int) -> None:
-        if not isinstance(period, int) or isinstance(period, bool) or period < 1:
-            raise ValueError(f"SMA period must be a positive integer, got {period!r}")
+        check_period("SMA", period)
         self.period = period
         self._buf = [0] * period
         self._i = 0
@@ -106,8 +106,7 @@ class ExactCrossover:
 
     def __init__(self, fast: int, slow: int) -> None:
         for name, period in (("fast", fast), ("slow", slow)):
-            if not isinstance(period, int) or isinstance(period, bool) or period < 1:
-                raise ValueError(f"{name} period must be a positive integer, got {period!r}")
+            check_period(name, period)
         if fast >= slow:
             raise ValueError(f"fast period ({fast}) must be below slow period ({slow})")
         self.fast = fast
