@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from algotrade.cli.errors import parse_params
 from algotrade.core.errors import InputError
 
 DASH = "–"
@@ -334,16 +335,8 @@ def parse_value(text: str) -> Any:
 
 
 def parse_pairs(option: str, pairs: list[str]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise InputError(f"{option}: expected key=value, got {pair!r}")
-        if key in values:
-            raise InputError(f"{option}: '{key}' given twice")
-        values[key] = parse_value(value.strip())
-    return values
+    """``parse_params`` with each value read as JSON where it is JSON (see ``parse_value``)."""
+    return {key: parse_value(text) for key, text in parse_params(pairs, option).items()}
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

@@ -44,14 +44,16 @@ def parse_decimal(option: str, text: str, *, minimum: Decimal | None = None) -> 
     return value
 
 
-def parse_params(pairs: list[str]) -> dict[str, str]:
+def parse_params(pairs: list[str], option: str = "--param") -> dict[str, str]:
+    """``key=value`` pairs of a repeatable option as text; ``InputError`` naming ``option``
+    for a pair without ``=`` or a key given twice."""
     params: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise InputError(f"--param: expected key=value, got {pair!r}")
+            raise InputError(f"{option}: expected key=value, got {pair!r}")
         if key in params:
-            raise InputError(f"--param: '{key}' given twice")
+            raise InputError(f"{option}: '{key}' given twice")
         params[key] = value.strip()
     return params
