@@ -5,7 +5,7 @@ See ``server.FakeHyperliquid`` for the controls; the state and matching rules li
 """
 
 from .orders import Position
-from .server import FakeHyperliquid
+from .server import VENUE_GREETING, FakeHyperliquid
 from .state import DEFAULT_ASSETS, MARKET_MAKER
 from .wire import INTERVAL_MS, AssetSpec
 
@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_ASSETS",
     "INTERVAL_MS",
     "MARKET_MAKER",
+    "VENUE_GREETING",
     "AssetSpec",
     "FakeHyperliquid",
     "Position",

@@ -33,9 +33,11 @@ from .orders import Position
 from .state import DEFAULT_ASSETS, ExchangeState, wall_clock_ms
 from .wire import AssetSpec, BadRequest, candle, synthetic_candles
 
-__all__ = ["FakeHyperliquid"]
+__all__ = ["VENUE_GREETING", "FakeHyperliquid"]
 
 _D = Decimal | int | str
+#: The plain-text frame the real venue sends first on every WebSocket connection.
+VENUE_GREETING = "Websocket connection established."
 
 
 def _body_type(path: str, body: Any) -> str | None:
@@ -63,6 +65,7 @@ class FakeHyperliquid:
         enforce_margin: bool = False,
         clock: Callable[[], int] = wall_clock_ms,
         port: int = 0,
+        greeting: str | None = None,
     ) -> None:
         self.state = ExchangeState(
             assets,
@@ -82,6 +85,9 @@ class FakeHyperliquid:
         self._failures: list[list[Any]] = []  # [remaining, status, path or None]
         self._exchange_delay = 0.0
         self.refusing_websockets = False
+        # The real venue greets every connection with VENUE_GREETING (plain text, not JSON);
+        # off by default so raw-frame tests see only what they asked for.
+        self.greeting = greeting
         self._server: uvicorn.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -151,6 +157,8 @@ class FakeHyperliquid:
             return
         await websocket.accept()
         connection = Connection(websocket, asyncio.get_running_loop())
+        if self.greeting is not None:
+            connection.send(self.greeting)
         self.hub.add(connection)
         writer = asyncio.create_task(connection.write_loop())
         try:
@@ -403,6 +411,12 @@ class FakeHyperliquid:
         """Stop (or resume) pushes while connections stay open; pongs and acks still flow."""
         with self.state.lock:
             self.hub.silenced = silent
+
+    def omit_fill_cloids(self, omit: bool = True) -> None:
+        """Leave ``cloid`` out of the fills made from now on (as the real venue may): the
+        client can only match them to their orders by ``oid``."""
+        with self.state.lock:
+            self.state.fill_cloids = not omit
 
     def inject_ws_message(self, raw_text: str) -> None:
         """Send an arbitrary frame to every connected client."""

@@ -81,6 +81,8 @@ class ExchangeState:
             self._oids = itertools.count(1_000_001)
             self._tids = itertools.count(500_000_001)
             self.candles: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
+            # The real venue may leave ``cloid`` out of a fill (fills stream, snapshot, query).
+            self.fill_cloids = True
 
     # ------------------------------------------------------------------ accounts
 
@@ -276,7 +278,7 @@ class ExchangeState:
             "tid": tid,
             "feeToken": "USDC",
         }
-        if order.cloid is not None:
+        if order.cloid is not None and self.fill_cloids:
             fill["cloid"] = order.cloid
         account.fills.append(fill)
         user = account.address

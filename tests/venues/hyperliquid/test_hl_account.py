@@ -25,7 +25,7 @@ from algotrade.venues.hyperliquid.config import HlCredentials, HlNetwork, Hyperl
 from algotrade.venues.hyperliquid.exchange import cloid_for
 from algotrade.venues.hyperliquid.execution import HyperliquidVenue
 from algotrade.venues.hyperliquid.schemas import Fill, OrderUpdate
-from testkit.fake_hyperliquid import FakeHyperliquid
+from testkit.fake_hyperliquid import VENUE_GREETING, FakeHyperliquid
 
 D = Decimal
 
@@ -57,7 +57,7 @@ class Owner:
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeHyperliquid]:
-    with FakeHyperliquid() as server:
+    with FakeHyperliquid(greeting=VENUE_GREETING) as server:
         yield server
 
 
@@ -497,5 +497,126 @@ async def test_adopting_an_order_open_at_the_last_reconciliation_needs_no_lookup
         await until(lambda: order.status is OrderStatus.ACCEPTED, "adopted")
         assert order.venue_order_id == first.orders[coid].venue_order_id
         assert fake.request_count("/info", "orderStatus") == lookups
+    finally:
+        await again.stop()
+
+
+async def test_the_venue_greeting_is_not_malformed_but_garbage_still_is(
+    account: HyperliquidAccount, fake: FakeHyperliquid
+) -> None:
+    # The fixture's venue greets every connection; the allMids snapshot that follows the
+    # subscription proves the greeting (sent first) has been read.
+    await until(lambda: account._mids, "the allMids snapshot")
+    assert account.snapshot()["counters"]["ws_malformed"] == 0
+    fake.inject_ws_message("Websocket connection lost.")
+    await until(lambda: account.ws.stats.malformed == 1, "garbage counted")
+
+
+async def test_a_fill_without_cloid_reaching_a_restarted_account_is_booked_once(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid, monkeypatch: Any
+) -> None:
+    first = bot(account, owner)
+    coid = first.submit_order(limit(OrderSide.BUY, "60000", "0.001"))
+    assert coid is not None
+    await until(lambda: first.orders[coid].status is OrderStatus.ACCEPTED, "resting")
+    oid = first.orders[coid].venue_order_id
+    await account.stop()
+
+    # The daemon restarts: the account lists the resting order, then it fills before the bot
+    # adopts it, and the venue reports the fill by oid only.
+    monkeypatch.setattr(account_module, "PENDING_CLAIM_S", 0.0)
+    fake.omit_fill_cloids()
+    again_owner = Owner()
+    again = HyperliquidAccount(account.config, account.credentials, again_owner)
+    await again.start()
+    try:
+        fake.set_mid("BTC", D(59_000))
+        await until(lambda: again._pending, "the fill waits for its order")
+        [fill] = fake.fills(_user(account))
+        assert "cloid" not in fill
+
+        registry = InstrumentRegistry({i.symbol: i for i in again.instruments()})
+        portfolio = Portfolio(D(100_000), registry)
+        again_owner.portfolios.append(portfolio)
+        engine = Engine(Strategy(), again.venue("bot"), portfolio=portfolio, instruments=registry)
+        order = Order(
+            coid, limit(OrderSide.BUY, "60000", "0.001"), created_ts=0,
+            status=OrderStatus.ACCEPTED, venue_order_id=oid,
+        )  # fmt: skip
+        engine.adopt_open_order(order)
+        await until(lambda: order.status is OrderStatus.FILLED, "the waiting fill is claimed")
+        assert order.fill_ids == [str(fill["tid"])]
+
+        await again.sync_fills(0)  # the venue reports it again: not booked twice
+        report = await again.reconcile("test")
+        assert engine.position("BTC") == D("0.001")
+        assert report.mismatches == []
+        assert again._pending == {}
+        assert "BTC" not in again.blocked
+        assert not any("belongs to no bot" in alert for alert in again_owner.alerts)
+    finally:
+        await again.stop()
+
+
+async def test_a_waiting_fill_without_cloid_is_claimed_once_its_oid_is_learnt(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid
+) -> None:
+    # An order adopted without its oid (recorded before the venue acknowledged it): the
+    # waiting fill is claimed when the lookup tells its oid, and a re-fetch re-offers it.
+    first = bot(account, owner)
+    coid = first.submit_order(limit(OrderSide.BUY, "60000", "0.001"))
+    assert coid is not None
+    await until(lambda: first.orders[coid].status is OrderStatus.ACCEPTED, "resting")
+    await account.stop()
+
+    fake.omit_fill_cloids()
+    again_owner = Owner()
+    again = HyperliquidAccount(account.config, account.credentials, again_owner)
+    await again.start()
+    try:
+        fake.set_mid("BTC", D(59_000))
+        await until(lambda: again._pending, "the fill waits for its order")
+
+        registry = InstrumentRegistry({i.symbol: i for i in again.instruments()})
+        portfolio = Portfolio(D(100_000), registry)
+        again_owner.portfolios.append(portfolio)
+        engine = Engine(Strategy(), again.venue("bot"), portfolio=portfolio, instruments=registry)
+        order = Order(coid, limit(OrderSide.BUY, "60000", "0.001"), created_ts=0)
+        engine.adopt_open_order(order)
+        await until(lambda: order.status is OrderStatus.FILLED, "claimed by oid")
+        await again.reconcile("test")
+        assert engine.position("BTC") == D("0.001")
+        assert again._pending == {}
+        assert "BTC" not in again.blocked
+    finally:
+        await again.stop()
+
+
+async def test_an_adopted_order_that_knows_its_oid_claims_a_waiting_fill_without_lookups(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid
+) -> None:
+    first = bot(account, owner)
+    coid = first.submit_order(limit(OrderSide.BUY, "60000", "0.001"))
+    assert coid is not None
+    await until(lambda: first.orders[coid].status is OrderStatus.ACCEPTED, "resting")
+    oid = first.orders[coid].venue_order_id
+    await account.stop()
+
+    fake.omit_fill_cloids()
+    again = HyperliquidAccount(account.config, account.credentials, Owner())
+    await again.start()
+    try:
+        fake.set_mid("BTC", D(59_000))
+        await until(lambda: again._pending, "the fill waits for its order")
+        fake.fail_next(1_000, 500, "/info")  # no lookup can tell the oid
+        again._open_at_venue.clear()
+        engine = Engine(Strategy(), again.venue("bot"), portfolio=Portfolio(D(100_000)))
+        order = Order(
+            coid, limit(OrderSide.BUY, "60000", "0.001"), created_ts=0,
+            status=OrderStatus.ACCEPTED, venue_order_id=oid,
+        )  # fmt: skip
+        engine.adopt_open_order(order)
+        await until(lambda: order.status is OrderStatus.FILLED, "claimed by its recorded oid")
+        assert again._pending == {}
     finally:
         await again.stop()

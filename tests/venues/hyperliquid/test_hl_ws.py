@@ -15,7 +15,7 @@ import pytest
 
 from algotrade.venues.hyperliquid.config import HyperliquidConfig
 from algotrade.venues.hyperliquid.errors import HlRequestFailed
-from algotrade.venues.hyperliquid.ws import HlWebSocket, subscription_key
+from algotrade.venues.hyperliquid.ws import VENUE_GREETING, HlWebSocket, subscription_key
 from testkit.ws_peer import ScriptedHlWs
 
 USER = "0x" + "ab" * 20
@@ -133,6 +133,21 @@ async def test_queued_subscriptions_are_sent_on_connect_and_messages_routed(
     assert ws.stats.unrouted == 3  # ETH candle, empty trades, other user's fills
     assert ws.stats.malformed == 0
     assert ws.stats.last_message_ns > 0
+
+
+async def test_the_venue_greeting_is_expected_and_a_lookalike_is_malformed(
+    server: ScriptedHlWs,
+) -> None:
+    ws = HlWebSocket(server.url, make_config(server.url))
+    got: list[Any] = []
+    await ws.subscribe(CANDLE_BTC, got.append)
+    async with running(ws):
+        await server.push(VENUE_GREETING)  # what Hyperliquid sends first on every connection
+        await server.push("Websocket connection established. Or not")
+        await server.push(candle_msg())
+        await eventually(lambda: len(got) == 1)
+    assert ws.stats.greetings == 1
+    assert ws.stats.malformed == 1
 
 
 async def test_subscribe_while_connected_is_sent_once_and_unsubscribed_with_last_handler(

@@ -193,13 +193,20 @@ class HyperliquidAccount:
             task.add_done_callback(lambda _t: self._in_flight.subtract([coin]))
         self._track(task)
 
-    def register(self, cloid: str, venue: HyperliquidVenue, client_order_id: str) -> None:
+    def register(
+        self,
+        cloid: str,
+        venue: HyperliquidVenue,
+        client_order_id: str,
+        oid: int | None = None,
+    ) -> None:
+        """Route what the venue reports for ``cloid`` (and ``oid``, when the order already has
+        one) to ``venue``. Fills that arrived before the order was registered are offered
+        to it again: after a restart they often come first."""
         self._routes[cloid] = (venue, client_order_id)
-        claimed = [p.fill for p in self._pending.values() if (p.fill.cloid or "") == cloid]
-        for fill in claimed:
-            self._pending.pop(str(fill.tid), None)
-        if claimed:
-            asyncio.get_running_loop().call_soon(self._deliver_claimed, claimed)
+        if oid is not None:
+            self._oids[oid] = cloid
+        self._reoffer_pending()
 
     def unregister(self, cloid: str, venue: HyperliquidVenue, oid: str = "") -> None:
         route = self._routes.get(cloid)
@@ -209,7 +216,12 @@ class HyperliquidAccount:
                 self._oids.pop(int(oid), None)
 
     def note_oid(self, oid: int, cloid: str) -> None:
+        """The venue's oid of the order ``cloid``: fills that name only the oid (no cloid)
+        route to it from now on, and the ones already waiting are offered again."""
+        known = self._oids.get(oid) == cloid
         self._oids[oid] = cloid
+        if not known:
+            self._reoffer_pending()
 
     @property
     def blocked(self) -> Mapping[str, str]:
@@ -280,7 +292,7 @@ class HyperliquidAccount:
             cloid = (update.order.cloid or "").lower() or self._oids.get(update.order.oid)
             route = self._routes.get(cloid) if cloid else None
             if route is not None:
-                self._oids[update.order.oid] = cloid or ""
+                self.note_oid(update.order.oid, cloid or "")
                 route[0].on_venue_status(route[1], update)
 
     def _on_user_events(self, data: Any) -> None:
@@ -304,27 +316,48 @@ class HyperliquidAccount:
         routed = 0
         for fill in sorted(fills, key=lambda f: (f.time, f.tid)):
             tid = str(fill.tid)
-            if tid in self._seen_tids or tid in self._pending:
+            if tid in self._seen_tids:
                 continue
-            cloid = (fill.cloid or "").lower() or self._oids.get(fill.oid, "")
-            route = self._routes.get(cloid) if cloid else None
+            route = self._route_of(fill)
             if route is None:
+                if tid in self._pending:
+                    continue  # still waiting (since it was first seen)
                 if fill.time < self._floor_ms:
                     continue  # from before this run, for no open order: booked back then
                 self._since_ms = max(self._since_ms, fill.time)
                 self._pending[tid] = _Pending(fill, time.monotonic())
                 continue
-            # An open order's fills are delivered whatever their age: the order knows which
-            # executions it booked before a restart (its fill ids) and ignores those.
+            # A waiting fill whose order is now known is claimed here, whichever way it came
+            # back (re-fetch, snapshot, registration). An open order's fills are delivered
+            # whatever their age: the order knows which executions it booked before a
+            # restart (its fill ids) and ignores those.
+            self._pending.pop(tid, None)
             self._since_ms = max(self._since_ms, fill.time)
             self._seen_tids[tid] = fill.time
             route[0].on_venue_fill(route[1], fill)
             routed += 1
         return routed
 
-    def _deliver_claimed(self, fills: list[Fill]) -> None:
-        self._route_fills(fills)
-        self.request_reconcile()
+    def _route_of(self, fill: Fill) -> tuple[HyperliquidVenue, str] | None:
+        """The bot order a fill belongs to: by its cloid, or by its oid when the venue left
+        the cloid out (it may, e.g. for orders placed just before a crash)."""
+        cloid = (fill.cloid or "").lower()
+        route = self._routes.get(cloid) if cloid else None
+        if route is None:
+            by_oid = self._oids.get(fill.oid)
+            route = self._routes.get(by_oid) if by_oid else None
+        return route
+
+    def _reoffer_pending(self) -> None:
+        """Offer the waiting fills again once a new order or oid is known. Deferred to the
+        next loop turn: registration happens inside the engine's own calls (submit, adopt),
+        which must not be re-entered with a fill."""
+        if any(self._route_of(p.fill) is not None for p in self._pending.values()):
+            asyncio.get_running_loop().call_soon(self._claim_pending)
+
+    def _claim_pending(self) -> None:
+        if self._route_fills([p.fill for p in self._pending.values()]):
+            self.request_reconcile()  # the claimed fills no longer offset the venue position
 
     # ------------------------------------------------------------------ reconciliation
     def request_reconcile(self) -> None:
@@ -379,7 +412,7 @@ class HyperliquidAccount:
         for order in alignment.owned:
             cloid = (order.cloid or "").lower()
             venue, coid = self._routes[cloid]
-            self._oids[order.oid] = cloid
+            self.note_oid(order.oid, cloid)
             venue.on_venue_status(
                 coid,
                 OrderUpdate.model_validate(

@@ -374,7 +374,9 @@ class HyperliquidVenue:
     # ------------------------------------------------------------------ helpers
     def _track(self, order: Order) -> None:
         self._orders[order.client_order_id] = order
-        self._account.register(cloid_for(order.client_order_id), self, order.client_order_id)
+        # An adopted order may already know its oid: fills reported without a cloid reach it.
+        oid = int(order.venue_order_id) if order.venue_order_id.isdigit() else None
+        self._account.register(cloid_for(order.client_order_id), self, order.client_order_id, oid)
 
     def _spec(self, order: Order) -> OrderSpec:
         request = order.request

@@ -17,6 +17,8 @@
   any further message is read, so owners fill the gap (candles via ``candleSnapshot``, fills via
   ``userFills``) before live data resumes. ``on_disconnect`` hooks (sync) run when a connection
   is lost (not on ``stop()``).
+- The venue greets every connection with the plain-text frame ``Websocket connection
+  established.`` (not JSON); it is expected and skipped, not counted as malformed.
 - A malformed frame, an unknown channel or a handler that raises is logged (with an excerpt of
   the frame) and counted in ``stats``; the connection keeps running.
 
@@ -45,6 +47,7 @@ from algotrade.venues.hyperliquid.errors import HlPayloadError, HlRequestFailed
 
 __all__ = [
     "CHANNEL_TYPES",
+    "VENUE_GREETING",
     "ConnectFn",
     "DisconnectHook",
     "HlWebSocket",
@@ -82,6 +85,8 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "userEvents": ("user",),
 }
 _USER_WIDE = frozenset({"orderUpdates", "userEvents"})  # pushes that do not name the user
+#: The plain-text frame Hyperliquid sends first on every connection (its own SDK skips it too).
+VENUE_GREETING = "Websocket connection established."
 _EXCERPT_CHARS = 200
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # l2Book and userFills snapshots can be large
 _STOP_TIMEOUT_S = 5.0
@@ -106,6 +111,7 @@ class HlWsStats:
     """Counters of one ``HlWebSocket`` (since construction)."""
 
     messages: int = 0  # frames received, of any kind
+    greetings: int = 0  # the venue's plain-text hello on each connection (expected)
     malformed: int = 0  # not JSON, not an object, no channel, unroutable data
     unknown_channel: int = 0
     handler_errors: int = 0
@@ -449,6 +455,10 @@ class HlWebSocket:
         self._last_rx = time.monotonic()
         self.stats.messages += 1
         self.stats.last_message_ns = time.time_ns()
+        if _is_greeting(raw):
+            self.stats.greetings += 1
+            _log.debug("Hyperliquid WebSocket %s: greeted", self.url)
+            return
         try:
             message = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
@@ -518,6 +528,13 @@ class HlWebSocket:
     def _malformed(self, raw: str | bytes, why: str) -> None:
         self.stats.malformed += 1
         _log.warning("Hyperliquid WebSocket: malformed frame (%s), skipped: %s", why, _excerpt(raw))
+
+
+def _is_greeting(raw: str | bytes) -> bool:
+    if len(raw) > 2 * len(VENUE_GREETING):  # data frames are never compared as text
+        return False
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes | bytearray) else raw
+    return text.strip() == VENUE_GREETING
 
 
 def _user_of(data: Any) -> str:
