@@ -2,61 +2,102 @@
 
 Accounting model (documented in docs/backtest-semantics.md):
 
-- cash moves by the full notional of every fill and by its fee (cash account; shorts credit
-  cash), so ``equity = cash + Σ qty × mark × multiplier`` at all times;
-- positions use the average-price method: adding to a position moves the average, reducing
-  realizes ``closed qty × (exit − average) × direction × multiplier`` (gross of fees);
-- fees are tracked on their own, so ``equity = initial cash + realized + unrealized − fees``.
+- cash moves by the booked notional of every fill (``qty × price × multiplier`` rounded to the
+  money quantum) and by its fee (cash account; shorts credit cash), so
+  ``equity = cash + Σ booked(qty × mark × multiplier)`` at all times;
+- a position carries its cost basis (the booked notional still open); its average price is
+  that cost divided by the size, a derived price. Reducing releases cost in proportion
+  (booked), and realizes ``proceeds − released cost`` (gross of fees);
+- fees are tracked on their own, so ``equity = initial cash + realized + unrealized − fees``
+  holds exactly, with every term on the money quantum.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from algotrade.core.events import OrderFilled
 from algotrade.core.instruments import InstrumentRegistry
-from algotrade.core.money import ZERO, to_decimal
-from algotrade.core.trades import ClosedTrade, TradeLedger
+from algotrade.core.money import ZERO, book_money, derived_price, to_decimal
+from algotrade.core.trades import ClosedTrade, TradeLedger, split_notional
 
 ONE = Decimal(1)
 
 
-@dataclass(slots=True)
 class Position:
-    """Net position in one symbol. ``qty`` > 0 long, < 0 short."""
+    """Net position in one symbol. ``qty`` > 0 long, < 0 short; ``cost`` is the booked notional
+    of the open quantity, with the sign of ``qty``."""
 
-    symbol: str
-    multiplier: Decimal = ONE
-    qty: Decimal = ZERO
-    avg_price: Decimal = ZERO
-    realized_pnl: Decimal = ZERO
-    fees: Decimal = ZERO
+    __slots__ = ("cost", "fees", "multiplier", "qty", "realized_pnl", "symbol")
+
+    def __init__(
+        self,
+        symbol: str,
+        multiplier: Decimal = ONE,
+        qty: Decimal = ZERO,
+        avg_price: Decimal = ZERO,
+        realized_pnl: Decimal = ZERO,
+        fees: Decimal = ZERO,
+    ) -> None:
+        self.symbol = symbol
+        self.multiplier = multiplier
+        self.qty = qty
+        self.realized_pnl = realized_pnl
+        self.fees = fees
+        self.cost = book_money(qty * avg_price * multiplier)
+
+    def __repr__(self) -> str:
+        return (
+            f"Position({self.symbol!r}, qty={self.qty}, avg_price={self.avg_price}, "
+            f"realized_pnl={self.realized_pnl}, fees={self.fees})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Position):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    @property
+    def avg_price(self) -> Decimal:
+        """Average entry price of the open quantity (derived: cost ÷ size)."""
+        if not self.qty:
+            return ZERO
+        return derived_price(self.cost / (self.qty * self.multiplier))
+
+    @avg_price.setter
+    def avg_price(self, price: Decimal) -> None:
+        """Set the cost basis from an average price (a position reported from outside)."""
+        self.cost = book_money(self.qty * price * self.multiplier)
 
     def apply(self, signed_qty: Decimal, price: Decimal, fee: Decimal) -> Decimal:
-        """Apply one execution; returns the gross PnL it realized."""
+        """Apply one execution; returns the gross PnL it realized (booked)."""
         self.fees += fee
         old = self.qty
         new = old + signed_qty
+        notional = book_money(signed_qty * price * self.multiplier)
         realized = ZERO
         if old == 0 or (old > 0) == (signed_qty > 0):
-            # Opening or adding: weighted average of the old and new prices.
-            self.avg_price = (abs(old) * self.avg_price + abs(signed_qty) * price) / abs(new)
-        else:
-            closed = min(abs(signed_qty), abs(old))
-            direction = ONE if old > 0 else -ONE
-            realized = closed * (price - self.avg_price) * direction * self.multiplier
-            if new == 0:
-                self.avg_price = ZERO
-            elif (new > 0) != (old > 0):
-                self.avg_price = price  # flipped: the remainder opened at this price
+            self.cost += notional  # opening or adding
+        elif abs(signed_qty) <= abs(old):
+            released = self.cost if new == 0 else book_money(self.cost * -signed_qty / old)
+            realized = -notional - released
+            self.cost -= released
+        else:  # flipped: close all of ``old``, the rest opens at this price
+            closing, opening = split_notional(notional, -old, signed_qty)
+            realized = -closing - self.cost
+            self.cost = opening
         self.qty = new
         self.realized_pnl += realized
         return realized
 
+    def market_value(self, mark: Decimal) -> Decimal:
+        return book_money(self.qty * mark * self.multiplier)
+
     def unrealized_pnl(self, mark: Decimal) -> Decimal:
-        return self.qty * (mark - self.avg_price) * self.multiplier
+        return self.market_value(mark) - self.cost
 
 
 class Portfolio:
@@ -71,6 +112,8 @@ class Portfolio:
     ) -> None:
         if not isinstance(initial_cash, Decimal):
             raise TypeError("initial_cash must be a Decimal")
+        if initial_cash != book_money(initial_cash):
+            raise ValueError(f"initial_cash must have at most 8 decimal places: {initial_cash}")
         self.initial_cash = initial_cash
         self.cash = initial_cash
         self.fees_paid = ZERO
@@ -95,36 +138,42 @@ class Portfolio:
         pos = self.positions.get(symbol)
         return pos.qty if pos is not None else ZERO
 
-    def restore(
-        self,
-        *,
-        cash: Decimal,
-        realized_pnl: Decimal,
-        fees_paid: Decimal,
-        positions: Iterable[Position],
-    ) -> None:
-        """Load persisted state (daemon restart). Round trips in progress are not restored:
-        the trade ledger is for reports, the money is in cash and positions."""
-        self.cash = cash
-        self.realized_pnl = realized_pnl
-        self.fees_paid = fees_paid
-        self.positions = {p.symbol: p for p in positions}
-        for position in self.positions.values():
-            position.multiplier = self._instruments.get(position.symbol).multiplier
+    def set_initial_cash(self, initial_cash: Decimal) -> None:
+        """Change the initial capital; cash moves by the difference (as if every fill had
+        been booked from the new amount)."""
+        if initial_cash != book_money(initial_cash):
+            raise ValueError(f"initial_cash must have at most 8 decimal places: {initial_cash}")
+        self.cash += initial_cash - self.initial_cash
+        self.initial_cash = initial_cash
+
+    def rebuild(self, fills: Iterable[OrderFilled]) -> None:
+        """Start over from the initial cash and book ``fills`` in order (a daemon restart):
+        positions, cost bases, cash, PnL and the round trips in progress all come from the
+        persisted fills, so nothing derived can disagree with what was stored."""
+        self.cash = self.initial_cash
+        self.fees_paid = ZERO
+        self.realized_pnl = ZERO
+        self.positions = {}
+        self.marks.clear()
+        self.ledger = TradeLedger(keep_closed=self.ledger.keep_closed)
+        for fill in fills:
+            self.apply_fill(fill)
 
     def apply_fill(self, fill: OrderFilled) -> ClosedTrade | None:
         """Book a fill; returns the round trip it closed, if any."""
         for name in ("qty", "price", "fee"):
             if not isinstance(getattr(fill, name), Decimal):
                 raise TypeError(f"fill {fill.trade_id}: {name} must be Decimal")
+        fee = book_money(fill.fee)  # venues charge on a grid of their own; we book on ours
         pos = self.position(fill.symbol)
         signed = fill.signed_qty
-        realized = pos.apply(signed, fill.price, fill.fee)
-        self.cash -= signed * fill.price * pos.multiplier + fill.fee
-        self.fees_paid += fill.fee
+        qty_before = pos.qty
+        realized = pos.apply(signed, fill.price, fee)
+        self.cash -= book_money(signed * fill.price * pos.multiplier) + fee
+        self.fees_paid += fee
         self.realized_pnl += realized
         self.marks.setdefault(fill.symbol, fill.price)
-        return self.ledger.record(fill, pos.qty - signed, pos.multiplier)
+        return self.ledger.record(fill, qty_before, pos.multiplier)
 
     def update_mark(self, symbol: str, price: float | Decimal) -> None:
         self.marks[symbol] = price
@@ -145,17 +194,13 @@ class Portfolio:
 
     def market_value(self) -> Decimal:
         return sum(
-            (p.qty * self.mark(p.symbol) * p.multiplier for p in self.positions.values() if p.qty),
+            (p.market_value(self.mark(p.symbol)) for p in self.positions.values() if p.qty),
             ZERO,
         )
 
     def gross_exposure(self) -> Decimal:
         return sum(
-            (
-                abs(p.qty) * self.mark(p.symbol) * p.multiplier
-                for p in self.positions.values()
-                if p.qty
-            ),
+            (abs(p.market_value(self.mark(p.symbol))) for p in self.positions.values() if p.qty),
             ZERO,
         )
 

@@ -1,7 +1,8 @@
 """Round-trip trades: a position opened from flat and closed back to flat.
 
-A fill that flips a position closes the current trade and opens a new one; its fee is split
-between the two in proportion to quantity.
+A fill that flips a position closes the current trade and opens a new one; its fee and its
+notional are split between the two in proportion to quantity (each part booked on the money
+quantum, the second part the remainder, so the parts add up exactly).
 """
 
 from __future__ import annotations
@@ -9,8 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from algotrade.core.errors import HaltError
 from algotrade.core.events import OrderFilled
-from algotrade.core.money import ZERO
+from algotrade.core.money import ZERO, book_money, derived_price
+
+
+def split_notional(
+    total: Decimal, closing_qty: Decimal, fill_qty: Decimal
+) -> tuple[Decimal, Decimal]:
+    """Split a fill's booked ``total`` into the part of ``closing_qty`` (booked) and the
+    remainder; quantities may be signed, only their ratio matters."""
+    closing = book_money(total * closing_qty / fill_qty)
+    return closing, total - closing
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +46,9 @@ class _OpenTrade:
     direction: int
     entry_ts: int
     entry_qty: Decimal = ZERO
-    entry_cost: Decimal = ZERO
+    entry_cost: Decimal = ZERO  # booked notional (× multiplier) of the entries
     exit_qty: Decimal = ZERO
-    exit_value: Decimal = ZERO
+    exit_value: Decimal = ZERO  # booked notional (× multiplier) of the exits
     max_qty: Decimal = ZERO
     fees: Decimal = ZERO
 
@@ -47,24 +58,32 @@ class TradeLedger:
         self.open: dict[str, _OpenTrade] = {}
         self.closed: list[ClosedTrade] = []
         self.closed_count = 0
-        self._keep_closed = keep_closed  # a bot running for months must not grow forever
+        self.keep_closed = keep_closed  # a bot running for months must not grow forever
 
     def record(
         self, fill: OrderFilled, qty_before: Decimal, multiplier: Decimal
     ) -> ClosedTrade | None:
+        """Book ``fill`` given the position before it; returns the round trip it closed."""
         signed = fill.signed_qty
         remaining_qty = fill.qty
-        remaining_fee = fill.fee
+        remaining_fee = book_money(fill.fee)
+        remaining_value = book_money(fill.qty * fill.price * multiplier)
         finished: ClosedTrade | None = None
         trade = self.open.get(fill.symbol)
-        if trade is not None and (signed > 0) != (trade.direction > 0):
+        if qty_before and trade is None:
+            raise HaltError(
+                f"trade ledger of {fill.symbol}: a position of {qty_before} has no open trade "
+                "(rebuild the portfolio from its fills)"
+            )
+        if trade is not None and qty_before and (signed > 0) != (qty_before > 0):
             closing = min(fill.qty, abs(qty_before))
-            fee_part = fill.fee if closing == fill.qty else fill.fee * closing / fill.qty
+            value, rest_value = split_notional(remaining_value, closing, fill.qty)
+            fee_part, rest_fee = split_notional(remaining_fee, closing, fill.qty)
             trade.exit_qty += closing
-            trade.exit_value += closing * fill.price
+            trade.exit_value += value
             trade.fees += fee_part
             remaining_qty -= closing
-            remaining_fee -= fee_part
+            remaining_value, remaining_fee = rest_value, rest_fee
             if closing == abs(qty_before):
                 finished = self._close(fill.symbol, trade, fill.ts, multiplier)
                 trade = None
@@ -74,7 +93,7 @@ class TradeLedger:
                     direction=1 if signed > 0 else -1, entry_ts=fill.ts
                 )
             trade.entry_qty += remaining_qty
-            trade.entry_cost += remaining_qty * fill.price
+            trade.entry_cost += remaining_value
             trade.fees += remaining_fee
             held = trade.entry_qty - trade.exit_qty
             trade.max_qty = max(trade.max_qty, held)
@@ -82,9 +101,9 @@ class TradeLedger:
 
     def _close(self, symbol: str, trade: _OpenTrade, ts: int, multiplier: Decimal) -> ClosedTrade:
         del self.open[symbol]
-        entry = trade.entry_cost / trade.entry_qty
-        exit_ = trade.exit_value / trade.exit_qty
-        gross = (trade.exit_value - trade.entry_cost) * trade.direction * multiplier
+        entry = derived_price(trade.entry_cost / (trade.entry_qty * multiplier))
+        exit_ = derived_price(trade.exit_value / (trade.exit_qty * multiplier))
+        gross = (trade.exit_value - trade.entry_cost) * trade.direction
         closed = ClosedTrade(
             symbol=symbol,
             direction="long" if trade.direction > 0 else "short",
@@ -97,6 +116,6 @@ class TradeLedger:
             fees=trade.fees,
         )
         self.closed_count += 1
-        if self._keep_closed:
+        if self.keep_closed:
             self.closed.append(closed)
         return closed

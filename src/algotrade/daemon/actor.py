@@ -129,6 +129,7 @@ class BotActor:
         self._fills: list[OrderFilled] = []
         self._events: list[EventRecord] = []
         self._open_orders_loaded = False
+        self._account_changed = False
         # Open orders and the order sequence handed from an engine replaced by a config change.
         self._carried_orders: list[Order] = []
         self._carried_seq = 0
@@ -228,6 +229,12 @@ class BotActor:
     async def _update_config(self, changes: dict[str, Any]) -> BotConfig:
         self._require({BotState.STOPPED, BotState.ERROR}, "update the config of")
         config = self.config.with_changes(changes)
+        if config.initial_capital != self.portfolio.initial_cash:
+            # Cash moves by the difference: the same as replaying the stored fills from the
+            # new initial capital, which is what a restart does.
+            self.portfolio.set_initial_cash(config.initial_capital)
+            self._account_changed = True
+            self._ctx.mark_dirty(self)
         self.config = config
         self._status = None
         self.handle = BotHandle(self)
@@ -462,14 +469,21 @@ class BotActor:
             self._event("error", "blocked", reason)
         self._ctx.bus.publish(Topic.STATUS, self.config.bot_id, self.status().model_dump())
 
-    def _fail(self, exc: BaseException) -> None:
+    def _fail(self, exc: BaseException, *, traceback: bool = True) -> None:
         self._status = None
         self._detach_feed()
         self._record_error(exc)
         self.state = BotState.ERROR
+        if self.engine is not None:
+            self.engine.suppress_orders = True
         self.runtime["last_error"] = self.last_error
-        _log.error("bot %s failed", self.config.bot_id, exc_info=exc)
+        _log.error("bot %s failed", self.config.bot_id, exc_info=exc if traceback else None)
         self._ctx.on_error(self)
+
+    def persistence_failed(self, exc: BaseException) -> None:
+        """The store could not take (some of) this bot's facts: stop it, say why (fail
+        closed: its books and the store no longer agree)."""
+        self._fail(exc, traceback=False)
 
     def _record_error(self, exc: BaseException) -> None:
         self.last_error = f"{type(exc).__name__}: {exc}"
@@ -494,7 +508,9 @@ class BotActor:
             for s, p in self.portfolio.positions.items()
             if s in symbols
         ]
-        account = persist.account_record(bot_id, self.portfolio, now) if orders else None
+        account_due = orders or self._account_changed
+        account = persist.account_record(bot_id, self.portfolio, now) if account_due else None
+        self._account_changed = False
         snapshot_due = time.monotonic() - self._last_snapshot >= EQUITY_SNAPSHOT_SECONDS
         active = self.state in (BotState.RUNNING, BotState.PAUSED)
         equity = []

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from algotrade.core.money import MAX_DECIMALS, bounded_decimal
 
 BOT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-INTERVAL_PATTERN = re.compile(r"^(\d+)(s|m|h|d)$")
+# Symbols of every venue we know: SIM-BTC, BTC, kPEPE, @107 (Hyperliquid spot), BTC/USDT:USDT
+# (ccxt), CON.F.US.EP.U25 (ProjectX). No spaces, no control characters.
+SYMBOL_PATTERN = r"^[A-Za-z0-9@][A-Za-z0-9_.:/@+-]{0,63}$"
+ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"
+PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+INTERVAL_PATTERN = re.compile(r"^([1-9]\d{0,5})(s|m|h|d)$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_TEXT = 1000
+_MAX_DEPTH = 4
 _INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Parameter names that look like credentials: a bot config is stored and returned by the API,
 # so it must never carry one (credentials come from the environment or secret files).
@@ -37,8 +48,10 @@ class BotConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     bot_id: str = Field(pattern=BOT_ID_PATTERN, description="unique id: letters, digits, _ . -")
-    symbol: str = Field(min_length=1, max_length=64)
-    strategy: str = Field(min_length=1, description="built-in strategy name or a .py path")
+    symbol: str = Field(pattern=SYMBOL_PATTERN, description="letters, digits and _ . : / @ + -")
+    strategy: str = Field(
+        min_length=1, max_length=_MAX_TEXT, description="built-in strategy name or a .py path"
+    )
     params: dict[str, Any] = Field(default_factory=dict, description="strategy parameters")
     interval: str = Field(default="1m", description="bar interval, e.g. 1s, 1m, 5m, 1h, 1d")
     feed: FeedKind = FeedKind.SIM
@@ -57,7 +70,34 @@ class BotConfig(BaseModel):
     commission: Decimal = Field(default=Decimal("0.0005"), ge=0, lt=1)
     warmup_periods: int = Field(default=0, ge=0, le=100_000)
     auto_resume: bool = False
-    account_id: str = Field(default="paper", min_length=1, max_length=64)
+    account_id: str = Field(default="paper", pattern=ACCOUNT_ID_PATTERN)
+
+    @field_validator(
+        "initial_capital",
+        "risk_per_trade_pct",
+        "max_position_pct",
+        "leverage",
+        "slippage_bps",
+        "commission",
+    )
+    @classmethod
+    def _bounded(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        # Money gets the booking quantum's 8 decimals; rates and percentages up to 12.
+        decimals = 8 if info.field_name == "initial_capital" else MAX_DECIMALS
+        return bounded_decimal(value, str(info.field_name), max_decimals=decimals)
+
+    @field_validator("strategy")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if _CONTROL.search(value):
+            raise ValueError("must not contain control characters")
+        return value
+
+    @field_validator("params", "feed_options")
+    @classmethod
+    def _plain_values(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        _check_mapping(value, str(info.field_name), 1)
+        return value
 
     @field_validator("interval")
     @classmethod
@@ -100,3 +140,50 @@ class BotConfig(BaseModel):
         if "bot_id" in changes and changes["bot_id"] != self.bot_id:
             raise ValueError("bot_id cannot be changed")
         return BotConfig.model_validate({**self.model_dump(), **changes})
+
+
+def _check_mapping(mapping: dict[str, Any], where: str, depth: int) -> None:
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"{where}: nested deeper than {_MAX_DEPTH} levels")
+    for key, item in mapping.items():
+        if not isinstance(key, str) or not PARAM_NAME.match(key):
+            raise ValueError(
+                f"{where}: key {str(key)[:40]!r} must be a name (letters, digits, _; "
+                "at most 64 characters)"
+            )
+        _check_value(item, f"{where}.{key}", depth)
+
+
+def _check_value(item: Any, where: str, depth: int) -> None:
+    """Plain JSON values of sane size: a number is finite with a bounded magnitude and
+    precision (also when written as a string), a string is short and printable."""
+    if item is None or isinstance(item, bool):
+        return
+    if isinstance(item, int | float | Decimal):
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(f"{where}: expected a finite number, got {item}")
+        bounded_decimal(Decimal(str(item)), where)
+    elif isinstance(item, str):
+        if len(item) > _MAX_TEXT:
+            raise ValueError(f"{where}: text longer than {_MAX_TEXT} characters")
+        if _CONTROL.search(item):
+            raise ValueError(f"{where}: must not contain control characters")
+        number = _as_number(item)
+        if number is not None:
+            bounded_decimal(number, where)
+    elif isinstance(item, list):
+        if len(item) > _MAX_TEXT:
+            raise ValueError(f"{where}: more than {_MAX_TEXT} items")
+        for index, element in enumerate(item):
+            _check_value(element, f"{where}[{index}]", depth + 1)
+    elif isinstance(item, dict):
+        _check_mapping(item, where, depth + 1)
+    else:
+        raise ValueError(f"{where}: expected a JSON value, got {type(item).__name__}")
+
+
+def _as_number(text: str) -> Decimal | None:
+    try:
+        return Decimal(text.strip())
+    except ArithmeticError:
+        return None

@@ -18,9 +18,8 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from algotrade.core.errors import ConfigError
+from algotrade.core.errors import AlgoTradeError, ConfigError
 from algotrade.core.portfolio import Portfolio
-from algotrade.daemon import persist
 from algotrade.daemon.actor import ActorContext, BotActor, Command
 from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.bus import EventBus, Topic
@@ -41,7 +40,6 @@ from algotrade.daemon.venues import VenueHub
 from algotrade.daemon.writer import ActivityWriter
 from algotrade.risk.config_loader import RiskConfig
 from algotrade.store.errors import DuplicateBotError
-from algotrade.store.records import PositionRecord
 from algotrade.store.risk_store import RiskStore
 from algotrade.store.store import Store
 from algotrade.strategies.registry import create_strategy
@@ -73,6 +71,8 @@ class BotService:
         self.hub = SimFeedHub()
         self.writer = ActivityWriter(store, self._write_executor)
         self._bots: dict[str, BotActor] = {}
+        # Stored bots that could not be loaded at start-up → why (kept on disk as they are).
+        self.skipped_bots: dict[str, str] = {}
         self._reserved: set[str] = set()
         self._accepting = True
         self._started_at = time.time()
@@ -132,34 +132,34 @@ class BotService:
                 _log.error("bot %s could not resume: %s", bot_id, result)
 
     async def restore(self) -> dict[str, bool]:
-        """Load every bot with its portfolio; returns bot id → whether to resume it."""
-        records = await self._read(self._store.load_bots)
-        accounts = {a.bot_id: a for a in await self._read(self._store.all_accounts)}
-        positions: dict[str, list[PositionRecord]] = {}
-        for position in await self._read(self._store.all_positions):
-            positions.setdefault(position.bot_id, []).append(position)
+        """Load every bot and rebuild its books from its stored fills; returns bot id →
+        whether to resume it. A stored bot that cannot be loaded is skipped with the reason
+        (logged, and listed by ``health()``); nothing stored is changed for it."""
+        records, unreadable = await self._read(self._store.load_bots_checked)
+        fills, bad_fills = await self._read(self._store.fills_by_bot)
         counts = await self._read(self._store.order_fill_counts)
+        for problem in unreadable:
+            self._skip(problem.bot_id, problem.reason)
         resume: dict[str, bool] = {}
         demoted: list[tuple[str, str, dict[str, Any]]] = []
         for record in records:
+            if record.bot_id in bad_fills:
+                self._skip(record.bot_id, bad_fills[record.bot_id])
+                continue
             try:
                 config = BotConfig.model_validate(record.config)
+                was = BotState(record.state)
+                portfolio = Portfolio(config.initial_capital, keep_closed_trades=False)
+                # Everything derived (positions, cost bases, cash, PnL, round trips in
+                # progress) comes from the persisted fills, in the order they were booked.
+                portfolio.rebuild(f.to_fill() for f in fills.get(record.bot_id, ()))
             except ValidationError as exc:
-                _log.error("stored bot %s has an invalid config, skipped: %s", record.bot_id, exc)
+                self._skip(record.bot_id, f"invalid config: {_validation_line(exc)}")
                 continue
-            was = BotState(record.state)
-            portfolio = Portfolio(config.initial_capital, keep_closed_trades=False)
-            account = accounts.get(config.bot_id)
-            if account is not None:
-                portfolio.restore(
-                    cash=account.cash,
-                    realized_pnl=account.realized_pnl,
-                    fees_paid=account.fees_paid,
-                    positions=[
-                        persist.position_from_record(p) for p in positions.get(config.bot_id, [])
-                    ],
-                )
-            orders, fills = counts.get(config.bot_id, (0, 0))
+            except (ValueError, ArithmeticError, AlgoTradeError) as exc:
+                self._skip(record.bot_id, _one_line(exc))
+                continue
+            orders, fill_count = counts.get(config.bot_id, (0, 0))
             state = BotState.ERROR if was is BotState.ERROR else BotState.STOPPED
             actor = BotActor(
                 config,
@@ -168,7 +168,7 @@ class BotService:
                 runtime=record.runtime,
                 portfolio=portfolio,
                 order_count=orders,
-                fill_count=fills,
+                fill_count=fill_count,
             )
             actor.start_task()
             self._bots[config.bot_id] = actor
@@ -179,6 +179,10 @@ class BotService:
         if demoted:  # what is on disk says what the bots are now: stopped until resumed
             await self._write(self._store.set_bot_states, demoted)
         return resume
+
+    def _skip(self, bot_id: str, reason: str) -> None:
+        self.skipped_bots[bot_id] = reason
+        _log.error("stored bot %s skipped: %s", bot_id, reason)
 
     async def _heartbeats(self) -> None:
         """Status of every bot that handled market data since the last beat, periodically."""
@@ -333,6 +337,7 @@ class BotService:
             "database": self._store.backend,
             "writer_commits": self.writer.commits,
             "writer_failures": self.writer.failures,
+            "skipped_bots": dict(self.skipped_bots),
         }
 
     # ------------------------------------------------------------------ internals
@@ -385,6 +390,14 @@ class BotService:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
+
+
+def _validation_line(exc: ValidationError) -> str:
+    """A pydantic error in one line: ``field: message; field: message``."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'config'}: {error['msg']}"
+        for error in exc.errors()
+    )
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

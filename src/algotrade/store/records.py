@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, Protocol, TypeVar
 
-from algotrade.core.events import OrderFilled
+from algotrade.core.events import Liquidity, OrderFilled, OrderSide
 from algotrade.core.money import decimal_text
 from algotrade.core.orders import Order
 from algotrade.core.timeutil import datetime_to_ns, ns_to_iso
@@ -174,6 +174,20 @@ class FillRecord:
             ts=fill.ts,
         )
 
+    def to_fill(self) -> OrderFilled:
+        return OrderFilled(
+            client_order_id=self.client_order_id,
+            venue_order_id=self.venue_order_id,
+            trade_id=self.trade_id,
+            symbol=self.symbol,
+            side=OrderSide(self.side),
+            qty=self.qty,
+            price=self.price,
+            fee=self.fee,
+            liquidity=Liquidity(self.liquidity),
+            ts=self.ts,
+        )
+
     def to_api(self) -> dict[str, Any]:
         return {
             "bot_id": self.bot_id,
@@ -189,6 +203,23 @@ class FillRecord:
             "timestamp": ns_to_iso(self.ts),
             "ts": self.ts,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class FillConflict:
+    """A fill reported under a trade id the bot already stored with different content. It is
+    not written (the stored fact stands) and the bot is told: its books no longer match."""
+
+    bot_id: str
+    trade_id: str
+    differences: dict[str, tuple[Any, Any]]  # field → (stored, new)
+
+    def describe(self) -> str:
+        changed = ", ".join(
+            f"{name} {stored!s} stored vs {new!s} new"
+            for name, (stored, new) in sorted(self.differences.items())
+        )
+        return f"fill {self.trade_id} conflicts with the stored fill of that trade id: {changed}"
 
 
 @dataclass(frozen=True, slots=True)

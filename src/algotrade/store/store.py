@@ -7,13 +7,25 @@ connection from the engine's pool, so the writer thread and reader threads never
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, bindparam, func, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.sql import ColumnElement
 
 from algotrade.store.database import ConstraintViolationError, Database
@@ -27,6 +39,7 @@ from algotrade.store.records import (
     BotRecord,
     EquityRecord,
     EventRecord,
+    FillConflict,
     FillRecord,
     OrderRecord,
     Page,
@@ -129,10 +142,30 @@ class Store(Database):
         return None if row is None else BotRecord(*row)
 
     def load_bots(self) -> list[BotRecord]:
-        """All bots, oldest first."""
+        """All readable bots, oldest first (see ``load_bots_checked`` for the others)."""
+        return self.load_bots_checked()[0]
+
+    def load_bots_checked(self) -> tuple[list[BotRecord], list[UnreadableBot]]:
+        """All bots, oldest first, and the rows that cannot be read (a config or runtime that
+        is not a JSON object, e.g. edited by hand): one bad row must not hide the others."""
+        columns = [
+            cast(BOTS.c[name], Text) if name in _JSON_COLUMNS else BOTS.c[name]
+            for name in (field.name for field in fields(BotRecord))
+        ]
+        query = select(*columns).order_by(BOTS.c.created_at, BOTS.c.bot_id)
+        records: list[BotRecord] = []
+        problems: list[UnreadableBot] = []
         with self._read("load bots") as connection:
-            query = _select_record(BOTS, BotRecord).order_by(BOTS.c.created_at, BOTS.c.bot_id)
-            return [BotRecord(*row) for row in connection.execute(query)]
+            for row in connection.execute(query):
+                values = dict(zip((field.name for field in fields(BotRecord)), row, strict=True))
+                try:
+                    for name in _JSON_COLUMNS:
+                        values[name] = _json_object(values[name], name)
+                except ValueError as exc:
+                    problems.append(UnreadableBot(str(values["bot_id"]), str(exc)))
+                    continue
+                records.append(BotRecord(**values))
+        return records, problems
 
     def all_accounts(self) -> list[AccountRecord]:
         """Every bot's account (restoring 10,000 bots in one query, not 10,000)."""
@@ -176,22 +209,26 @@ class Store(Database):
         account: AccountRecord | None = None,
         equity: Sequence[EquityRecord] = (),
         events: Sequence[EventRecord] = (),
-    ) -> None:
+    ) -> list[FillConflict]:
         """Save one bot's new facts in one transaction: orders and positions are upserted, the
-        account replaced, fills inserted once (a known ``trade_id`` is skipped), equity
+        account replaced, fills inserted once (a known ``trade_id`` with the same content is a
+        re-report and skipped; with other content it is a conflict, returned), equity
         snapshots and events appended."""
         activity = Activity(orders, fills, positions, account, equity, events)
-        self.record_activity_batch([(bot_id, activity)])
+        return self.record_activity_batch([(bot_id, activity)])
 
-    def record_activity_batch(self, items: Sequence[tuple[str, ActivityLike]]) -> None:
-        """Many bots' activity in one transaction (the daemon batches for throughput)."""
+    def record_activity_batch(
+        self, items: Sequence[tuple[str, ActivityLike]]
+    ) -> list[FillConflict]:
+        """Many bots' activity in one transaction (the daemon batches for throughput).
+        Returns the fills not written because they conflict with stored ones."""
         writer = self._activity_writer()
         batch = writer.prepare(items)
         if batch.is_empty:
-            return
+            return batch.conflicts
         try:
             with self._write("record activity") as connection:
-                writer.execute(connection, batch)
+                return writer.execute(connection, batch)
         except ConstraintViolationError as exc:
             missing = sorted(batch.bot_ids - self._existing_bot_ids(batch.bot_ids))
             if missing:
@@ -248,6 +285,32 @@ class Store(Database):
         """Fills in time order."""
         order_by = (FILLS.c.ts, FILLS.c.id)
         return self._page(FILLS, FillRecord, [FILLS.c.bot_id == bot_id], order_by, offset, limit)
+
+    def fills_by_bot(self) -> tuple[dict[str, list[FillRecord]], dict[str, str]]:
+        """Every stored fill, by bot, in the order it was booked: what a restart replays to
+        rebuild positions, cost bases, cash and PnL. Money is parsed row by row, so a row
+        edited into nonsense names its bot (second dict: bot id → reason) instead of failing
+        the whole read."""
+        names = [field.name for field in fields(FillRecord)]
+        money = {"qty", "price", "fee"}
+        columns = [type_coerce(FILLS.c[n], Text) if n in money else FILLS.c[n] for n in names]
+        query = select(*columns).order_by(FILLS.c.bot_id, FILLS.c.id)
+        out: dict[str, list[FillRecord]] = {}
+        problems: dict[str, str] = {}
+        with self._read("read fills") as connection:
+            for row in connection.execution_options(yield_per=5000).execute(query):
+                values = dict(zip(names, row, strict=True))
+                bot_id = str(values["bot_id"])
+                try:
+                    for name in money:
+                        values[name] = _stored_decimal(
+                            values[name], f"fill {values['trade_id']}: {name}"
+                        )
+                except ValueError as exc:
+                    problems.setdefault(bot_id, str(exc))
+                    continue
+                out.setdefault(bot_id, []).append(FillRecord(**values))
+        return out, problems
 
     def latest_fills(self, bot_ids: Sequence[str]) -> tuple[int, list[str]]:
         """(timestamp of the newest fill of these bots, trade ids of the fills at or after one
@@ -352,6 +415,37 @@ class Store(Database):
             total = int(connection.execute(count).scalar_one())
             items = [record(*row) for row in connection.execute(query)] if limit else []
         return Page(items=items, total=total, offset=offset, limit=limit)
+
+
+_JSON_COLUMNS = ("config", "runtime")
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableBot:
+    """A stored bot row that cannot be loaded, and why."""
+
+    bot_id: str
+    reason: str
+
+
+def _stored_decimal(text: Any, what: str) -> Decimal:
+    try:
+        value = Decimal(str(text))
+    except ArithmeticError:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise ValueError(f"{what} is {text!r}, not a number")
+    return value
+
+
+def _json_object(text: str | None, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text is not None else None
+    except ValueError as exc:
+        raise ValueError(f"{name} is not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} is not a JSON object")
+    return value
 
 
 def _select_record(table: Table, record: type[Any]) -> Any:

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table
+from sqlalchemy import Connection, Insert, Table, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from algotrade.store.models import Base
@@ -17,6 +17,7 @@ from algotrade.store.records import (
     ActivityLike,
     EquityRecord,
     EventRecord,
+    FillConflict,
     FillRecord,
     OrderRecord,
     PositionRecord,
@@ -64,7 +65,7 @@ def event_row(event: EventRecord) -> Row:
 @dataclass(slots=True)
 class PreparedBatch:
     """Rows to write, deduplicated: the last version of an order/position/account wins, the
-    first copy of a fill is kept."""
+    first copy of a fill is kept (a later copy with other content is a conflict)."""
 
     bot_ids: set[str] = field(default_factory=set)
     orders: list[Row] = field(default_factory=list)
@@ -73,6 +74,7 @@ class PreparedBatch:
     accounts: list[Row] = field(default_factory=list)
     equity: list[Row] = field(default_factory=list)
     events: list[Row] = field(default_factory=list)
+    conflicts: list[FillConflict] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -112,10 +114,23 @@ def _last_wins(rows: Iterable[Row], key: Callable[[Row], Any]) -> list[Row]:
     return list(latest.values())
 
 
-def _first_wins(rows: Iterable[Row], key: Callable[[Row], Any]) -> list[Row]:
-    first: dict[Any, Row] = {}
+def _fill_key(row: Row) -> tuple[str, str]:
+    return row["bot_id"], row["trade_id"]
+
+
+def _differences(stored: Row, new: Row) -> dict[str, tuple[Any, Any]]:
+    return {name: (stored[name], new[name]) for name in _FILL_FIELDS if stored[name] != new[name]}
+
+
+def _unique_fills(rows: Iterable[Row], conflicts: list[FillConflict]) -> list[Row]:
+    """The first copy of each fill; an identical later copy is a re-report (dropped), a
+    different one a conflict (reported, not written)."""
+    first: dict[tuple[str, str], Row] = {}
     for row in rows:
-        first.setdefault(key(row), row)
+        key = _fill_key(row)
+        kept = first.setdefault(key, row)
+        if kept is not row and (changed := _differences(kept, row)):
+            conflicts.append(FillConflict(key[0], key[1], changed))
     return list(first.values())
 
 
@@ -134,9 +149,9 @@ class ActivityWriter:
         self._orders = _upsert(insert(_T["orders"]), ("bot_id", "client_order_id"), ("created_ts",))
         self._positions = _upsert(insert(_T["positions"]), ("bot_id", "symbol"))
         self._accounts = _upsert(insert(_T["accounts"]), ("bot_id",))
-        self._fills = insert(_T["fills"]).on_conflict_do_nothing(
-            index_elements=["bot_id", "trade_id"]
-        )
+        # A plain insert: fills already stored are sorted out first (``_new_fills``), so a
+        # duplicate key here is a bug that must fail loudly, never a silently dropped fact.
+        self._fills = _T["fills"].insert()
         self._equity = _T["equity_snapshots"].insert()
         self._events = _T["event_log"].insert()
 
@@ -169,15 +184,18 @@ class ActivityWriter:
         batch.orders = _last_wins(orders, lambda row: (row["bot_id"], row["client_order_id"]))
         batch.positions = _last_wins(positions, lambda row: (row["bot_id"], row["symbol"]))
         batch.accounts = _last_wins(accounts, lambda row: row["bot_id"])
-        batch.fills = _first_wins(fills, lambda row: (row["bot_id"], row["trade_id"]))
+        batch.fills = _unique_fills(fills, batch.conflicts)
         return batch
 
-    def execute(self, connection: Connection, batch: PreparedBatch) -> None:
+    def execute(self, connection: Connection, batch: PreparedBatch) -> list[FillConflict]:
         """Write the batch on ``connection`` (inside the caller's transaction), one
-        executemany per table."""
+        executemany per table. Fills stored already are not written again: identical ones are
+        re-reports, different ones are returned as conflicts (with those found in the batch)."""
+        conflicts = list(batch.conflicts)
+        fills = _new_fills(connection, batch.fills, conflicts)
         for statement, rows in (
             (self._orders, batch.orders),
-            (self._fills, batch.fills),
+            (self._fills, fills),
             (self._positions, batch.positions),
             (self._accounts, batch.accounts),
             (self._equity, batch.equity),
@@ -185,6 +203,34 @@ class ActivityWriter:
         ):
             if rows:
                 connection.execute(statement, rows)
+        return conflicts
+
+
+def _new_fills(connection: Connection, rows: list[Row], conflicts: list[FillConflict]) -> list[Row]:
+    """``rows`` less those whose (bot id, trade id) is stored; stored ones with other content
+    are added to ``conflicts``."""
+    if not rows:
+        return rows
+    table = _T["fills"]
+    key_columns = tuple_(table.c.bot_id, table.c.trade_id)
+    columns = [table.c[name] for name in _FILL_FIELDS]
+    stored: dict[tuple[str, str], Row] = {}
+    keys = [_fill_key(row) for row in rows]
+    for start in range(0, len(keys), 400):  # two parameters a key: under SQLite's limit
+        query = select(*columns).where(key_columns.in_(keys[start : start + 400]))
+        for found in connection.execute(query):
+            row = dict(zip(_FILL_FIELDS, found, strict=True))
+            stored[_fill_key(row)] = row
+    if not stored:
+        return rows
+    new: list[Row] = []
+    for row in rows:
+        existing = stored.get(_fill_key(row))
+        if existing is None:
+            new.append(row)
+        elif changed := _differences(existing, row):
+            conflicts.append(FillConflict(row["bot_id"], row["trade_id"], changed))
+    return new
 
 
 def _upsert(statement: Any, keys: tuple[str, ...], keep: tuple[str, ...] = ()) -> Insert:

@@ -7,7 +7,11 @@
   else at the limit price; stop orders trigger the same way and fill like market orders;
 - fills are complete (no volume model); reduce-only orders are clamped to the position and
   the rest cancelled; IOC orders not marketable on their first event are cancelled;
-- fee = rate × notional, maker rate for orders resting before they filled, taker otherwise.
+- fee = rate × notional (booked on the money quantum), maker rate for orders resting before
+  they filled, taker otherwise;
+- a fill's trade id is derived from its client order id (``<client order id>-F1``): client
+  order ids are never reused by a bot, so trade ids are unique per bot forever, across
+  engines, config changes and restarts.
 
 Everything here is simulated and is labelled so wherever it is shown.
 """
@@ -30,7 +34,7 @@ from algotrade.core.events import (
     TradeTick,
 )
 from algotrade.core.instruments import InstrumentRegistry
-from algotrade.core.money import BPS, ONE, ZERO, to_decimal
+from algotrade.core.money import BPS, ONE, ZERO, book_money, to_decimal
 from algotrade.core.orders import Order, OrderType, TimeInForce
 from algotrade.core.ports import VenueEventSink
 from algotrade.venues.paper.config import PaperVenueConfig
@@ -42,6 +46,9 @@ class _Working:
     arrival_seq: int  # venue event counter when it arrived: it matches only later events
     marketable_on_arrival: bool
     triggered: bool = False
+
+
+KNOWN_ORDER_IDS = 10_000
 
 
 class PaperVenue:
@@ -58,12 +65,13 @@ class PaperVenue:
         self.instruments = instruments or InstrumentRegistry()
         self._sink: VenueEventSink | None = None
         self._books: dict[str, dict[str, _Working]] = {}  # symbol → client id → order
-        self._known: set[str] = set()
+        # Client ids seen recently, so a retried submit is not booked twice. Bounded: a bot
+        # never reuses an id, so only retries of recent orders need catching.
+        self._known: dict[str, None] = {}
         self._last: dict[str, MarketEvent] = {}
         self._positions: dict[str, Decimal] = dict(positions or {})
         self._seq = 0
         self._now = 0
-        self._ids = 0
         self._slip_up = ONE + self.config.slippage_bps * BPS
         self._slip_down = ONE - self.config.slippage_bps * BPS
 
@@ -75,17 +83,18 @@ class PaperVenue:
         coid = order.client_order_id
         if coid in self._known:
             return  # idempotent: a retried submit never doubles an order
-        self._known.add(coid)
+        self._known[coid] = None
+        if len(self._known) > KNOWN_ORDER_IDS:
+            del self._known[next(iter(self._known))]  # the oldest (dicts keep insertion order)
         request = order.request
         last = self._last.get(request.symbol)
         marketable = self._marketable(order, last)
         if request.tif is TimeInForce.POST_ONLY and marketable:
             self._emit(OrderRejected(coid, "post-only order would take liquidity", self._now))
             return
-        self._ids += 1
         # Booked before the acknowledgement: a strategy may cancel from its on_order callback.
         self._books.setdefault(request.symbol, {})[coid] = _Working(order, self._seq, marketable)
-        self._emit(OrderAccepted(coid, f"P{self._ids}", self._now))
+        self._emit(OrderAccepted(coid, f"P-{coid}", self._now))
 
     def adopt(self, order: Order) -> None:
         """A simulated venue has nothing to look up: the order is booked as if sent now."""
@@ -196,13 +205,13 @@ class PaperVenue:
         maker = order.request.type is OrderType.LIMIT and not working.marketable_on_arrival
         rate = self.config.maker_fee_rate if maker else self.config.taker_fee_rate
         instrument = self.instruments.get(symbol)
-        fee = qty * price * instrument.multiplier * rate
+        fee = book_money(qty * price * instrument.multiplier * rate)
         self._positions[symbol] = self._positions.get(symbol, ZERO) + qty * order.side.sign
-        self._ids += 1
         fill = OrderFilled(
             client_order_id=order.client_order_id,
             venue_order_id=order.venue_order_id,
-            trade_id=f"PT{self._ids}",
+            # Complete fills: one execution per order, named after the order.
+            trade_id=f"{order.client_order_id}-F{len(order.fill_ids) + 1}",
             symbol=symbol,
             side=order.side,
             qty=qty,
