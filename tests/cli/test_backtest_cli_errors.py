@@ -134,6 +134,62 @@ def test_good_run_writes_json_and_report(tmp_path: Path) -> None:
     assert "<html" in (tmp_path / "out.html").read_text()[:2000].lower()
 
 
+def minute_bars(count: int) -> str:
+    lines = [
+        f"2024-01-01T{i // 60:02d}:{i % 60:02d}:00Z,{100 + (i % 7)},{101 + (i % 7)},"
+        f"{99 + (i % 7)},{100.5 + (i % 7)},10\n"
+        for i in range(count)
+    ]
+    return HEADER + "".join(lines)
+
+
+def test_outputs_go_into_missing_nested_folders(tmp_path: Path) -> None:
+    """The README example on a fresh clone: ``out/`` does not exist yet."""
+    data = write(tmp_path, "SYN-1m.csv", minute_bars(120))
+    result = algotrade(
+        "backtest",
+        "--data",
+        str(data),
+        "--strategy",
+        "ma_crossover",
+        "--param",
+        "fast=3",
+        "--param",
+        "slow=8",
+        "--json",
+        "out/deep/run.json",
+        "--report",
+        "out/other/run.html",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "deep" / "run.json").stat().st_size > 100
+    assert "<html" in (tmp_path / "out" / "other" / "run.html").read_text()[:2000].lower()
+    leftovers = [p.name for p in (tmp_path / "out").rglob("*") if p.name.startswith(".")]
+    assert leftovers == []  # atomic writes leave no temporary behind
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--json", "."], ["--json", "is a folder"]),
+        (["--report", "plain.txt/r.html"], ["--report", "plain.txt is a file"]),
+        (["--json", "same.out", "--report", "same.out"], ["--report", "same file as --json"]),
+    ],
+    ids=["folder", "parent-is-a-file", "same-file"],
+)
+def test_unwritable_output_paths_are_refused_before_the_run(
+    tmp_path: Path, args: list[str], needles: list[str]
+) -> None:
+    data = write(tmp_path, "ok.csv", HEADER + "".join(GOOD))
+    write(tmp_path, "plain.txt", "a file\n")
+    result = algotrade(
+        "backtest", "--data", str(data), "--strategy", "ma_crossover", *args, cwd=tmp_path
+    )
+    assert_one_line_error(result, *needles)
+    assert result.stdout == ""  # refused before the run: no metrics table
+
+
 def test_missing_required_option_is_one_line(tmp_path: Path) -> None:
     result = algotrade("backtest", "--data", "x.csv", cwd=tmp_path)
     assert_one_line_error(result, "--strategy")

@@ -280,6 +280,28 @@ def test_save_rejects_unknown_extension(tmp_path: Path) -> None:
         save_bars(generate_bars(3), tmp_path / "out.txt")
 
 
+def test_save_creates_missing_parent_folders(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "nested" / "SYN-1m.csv"
+    original = generate_bars(20, seed=3)
+    save_bars(original, target)
+    assert load_bars([target]).frame.equals(original.frame)
+    assert [p.name for p in target.parent.iterdir()] == ["SYN-1m.csv"]  # no temporary left
+
+
+def test_save_replaces_a_file_whole(tmp_path: Path) -> None:
+    target = tmp_path / "SYN-1m.parquet"
+    save_bars(generate_bars(50, seed=1), target)
+    replacement = generate_bars(10, seed=2)
+    save_bars(replacement, target)
+    assert load_bars([target]).frame.equals(replacement.frame)
+
+
+def test_save_under_a_file_names_the_path(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("not a folder\n")
+    with pytest.raises(DataError, match=r"plain/x\.csv: cannot write"):
+        save_bars(generate_bars(3), tmp_path / "plain" / "x.csv")
+
+
 # --- errors: files -------------------------------------------------------------------------
 
 

@@ -70,8 +70,9 @@ def result_to_dict(result: BacktestResult) -> dict[str, Any]:
 
 
 def write_json(result: BacktestResult, path: Path) -> Path:
-    """Write atomically: a reader never sees half a file."""
+    """Write atomically (a reader never sees half a file), creating missing parent folders."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(result_to_dict(result), indent=1) + "\n")
     return path
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,9 +67,7 @@ def run_and_report(
     report: Path | None,
     synthetic: bool = False,
 ) -> BacktestResult:
-    for target in (json_out, report):
-        if target is not None and not Path(target).parent.exists():
-            raise InputError(f"{target}: directory {Path(target).parent} does not exist")
+    check_output_paths({"--json": json_out, "--report": report})
     if len(bars) >= PROGRESS_MIN_BARS and stderr.is_terminal:
         with Progress(
             TextColumn("backtest"),
@@ -100,6 +99,32 @@ def run_and_report(
     except OSError as exc:
         raise InputError(f"cannot write output: {exc}") from exc
     return result
+
+
+def check_output_paths(targets: dict[str, Path | None]) -> None:
+    """Refuse, before a possibly long run, output paths that can never be written.
+
+    Missing folders are fine (the writers create them); a target that is a folder, a parent
+    that is a file, an unwritable folder or one file given for two outputs is not.
+    """
+    seen: dict[Path, str] = {}
+    for option, target in targets.items():
+        if target is None:
+            continue
+        path = Path(target)
+        if path.is_dir():
+            raise InputError(f"{option} {path}: is a folder, expected a file path")
+        existing = path.parent
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise InputError(f"{option} {path}: {existing} is a file, not a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise InputError(f"{option} {path}: folder {existing} is not writable")
+        resolved = path.resolve()
+        if resolved in seen:
+            raise InputError(f"{option} {path}: the same file as {seen[resolved]}")
+        seen[resolved] = option
 
 
 def print_metrics(result: BacktestResult) -> None:

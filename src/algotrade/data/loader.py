@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import IO
 
 import polars as pl
 
+from algotrade.atomic_file import write_atomic
 from algotrade.core.errors import DataError
 from algotrade.data.bars import VALUE_COLUMNS, BarData, find_value_problem, format_ns
 from algotrade.data.timestamps import timestamps_to_ns
@@ -82,27 +84,34 @@ def save_bars(data: BarData, path: str | Path) -> None:
     symbols, so a single-symbol file keeps the plain ``timestamp,open,...`` layout and gets
     its symbol from its name when loaded. Parquet always stores ``symbol`` (cheap, and the
     file is self-describing) and a UTC nanosecond datetime ``timestamp``.
+
+    Missing parent folders are created, and the file is written whole or not at all (encoded
+    in memory, then replaced atomically), so an interrupted write never leaves half a file.
     """
     path = Path(path)
+    extension = _extension(path)
+    if extension not in CSV_EXTENSIONS + PARQUET_EXTENSIONS:
+        raise DataError(_unknown_extension(path))
     frame = data.frame
     timestamps = pl.from_epoch(frame["ts"], time_unit="ns")
     value_columns = frame.select(VALUE_COLUMNS)
-    try:
-        if _extension(path) in PARQUET_EXTENSIONS:
-            out = pl.DataFrame(
-                [frame["symbol"], timestamps.dt.replace_time_zone("UTC").alias(TIMESTAMP)]
-            ).hstack(value_columns)
-            out.write_parquet(path)
-            return
-        if _extension(path) not in CSV_EXTENSIONS:
-            raise DataError(_unknown_extension(path))
+    buffer = io.BytesIO()
+    if extension in PARQUET_EXTENSIONS:
+        out = pl.DataFrame(
+            [frame["symbol"], timestamps.dt.replace_time_zone("UTC").alias(TIMESTAMP)]
+        ).hstack(value_columns)
+        out.write_parquet(buffer)
+    else:
         # "%.f" writes only the sub-second digits that are needed, none for whole seconds.
         text = timestamps.dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ").alias(TIMESTAMP)
         out = pl.DataFrame([text]).hstack(value_columns)
         if len(data.symbols) > 1:
             out = out.insert_column(0, frame["symbol"])
-        compressed = _extension(path) == ".csv.gz"
-        out.write_csv(path, compression="gzip" if compressed else "uncompressed")
+        compressed = extension == ".csv.gz"
+        out.write_csv(buffer, compression="gzip" if compressed else "uncompressed")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, buffer.getvalue())
     except OSError as error:
         raise DataError(f"{path}: cannot write: {error.strerror or error}") from error
 
