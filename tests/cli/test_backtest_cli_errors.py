@@ -5,6 +5,7 @@ These run the real console script in a subprocess, as a user would.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,9 @@ GOOD = [
 ]
 
 
-def algotrade(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def algotrade(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from algotrade.cli.main import main; main()", *args],
         capture_output=True,
@@ -26,6 +29,7 @@ def algotrade(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         cwd=cwd,
         timeout=120,
         check=False,
+        env=env,
     )
 
 
@@ -188,6 +192,75 @@ def test_unwritable_output_paths_are_refused_before_the_run(
     )
     assert_one_line_error(result, *needles)
     assert result.stdout == ""  # refused before the run: no metrics table
+
+
+RAISES_IN_ON_BAR = """\
+from algotrade.core.strategy import Strategy
+
+
+class Crash(Strategy):
+    def on_bar(self, bar):
+        ratio = bar.close / 0
+"""
+RAISES_ON_CONSTRUCTION = """\
+from algotrade.core.strategy import Strategy
+
+
+class Crash(Strategy):
+    def __init__(self, params=None):
+        super().__init__(params)
+        raise ValueError("bad init")
+"""
+RAISES_ON_IMPORT = """\
+import math
+
+LIMIT = math.sqrt(-1)
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            RAISES_IN_ON_BAR,
+            "error: strategy my.py:6 in on_bar: ZeroDivisionError: float division by zero",
+        ),
+        (
+            RAISES_ON_CONSTRUCTION,
+            "error: strategy my.py:7 in __init__: cannot be created: ValueError: bad init",
+        ),
+        (
+            RAISES_ON_IMPORT,
+            "error: strategy file my.py failed to import: ValueError: math domain error (line 3)",
+        ),
+    ],
+    ids=["on_bar", "construction", "import"],
+)
+def test_a_raising_user_strategy_is_one_line(tmp_path: Path, source: str, expected: str) -> None:
+    data = write(tmp_path, "SYN-1m.csv", minute_bars(30))
+    write(tmp_path, "my.py", source)
+    result = algotrade("backtest", "--data", str(data), "--strategy", "my.py", cwd=tmp_path)
+    assert_one_line_error(result)
+    assert result.stderr.strip() == expected
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("how", ["--debug", "ALGOTRADE_DEBUG=1"])
+def test_debug_shows_the_strategy_traceback(tmp_path: Path, how: str) -> None:
+    data = write(tmp_path, "SYN-1m.csv", minute_bars(30))
+    write(tmp_path, "my.py", RAISES_IN_ON_BAR)
+    args = ["backtest", "--data", str(data), "--strategy", "my.py"]
+    env = None
+    if how == "--debug":
+        args.append("--debug")
+    else:
+        env = {**os.environ, "ALGOTRADE_DEBUG": "1"}
+    result = algotrade(*args, cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "Traceback (most recent call last)" in result.stderr
+    assert 'my.py", line 6, in on_bar' in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == "error: strategy my.py:6 in on_bar: ZeroDivisionError: float division by zero"
 
 
 def test_missing_required_option_is_one_line(tmp_path: Path) -> None:

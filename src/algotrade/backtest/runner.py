@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from algotrade.backtest.equity import equity_curve
 from algotrade.backtest.result import BacktestResult
+from algotrade.backtest.strategy_failure import strategy_failure
 from algotrade.core.engine import Engine
 from algotrade.core.instruments import Instrument, InstrumentRegistry
 from algotrade.core.portfolio import Portfolio
@@ -66,16 +67,7 @@ def build_engine(
     )
 
 
-def run_backtest(
-    data: BarData,
-    strategy: Strategy,
-    config: BacktestConfig | None = None,
-    *,
-    progress: ProgressCallback | None = None,
-    synthetic: bool = False,
-) -> BacktestResult:
-    config = config or BacktestConfig()
-    engine = build_engine(strategy, config)
+def _run_loop(engine: Engine, data: BarData, progress: ProgressCallback | None) -> None:
     total = len(data)
     done = 0
     engine.start()
@@ -89,6 +81,30 @@ def run_backtest(
         if progress is not None:
             progress(done, total)
     engine.stop()
+
+
+def run_backtest(
+    data: BarData,
+    strategy: Strategy,
+    config: BacktestConfig | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    synthetic: bool = False,
+) -> BacktestResult:
+    """Run ``strategy`` over ``data``; a failure of the strategy's own code raises
+    ``StrategyFailedError`` (one line naming its file and line) chained to the original."""
+    config = config or BacktestConfig()
+    engine = build_engine(strategy, config)
+    total = len(data)
+    try:
+        _run_loop(engine, data, progress)
+    except Exception as exc:
+        # The strategy's own bug is reported as one line pointing into its file; anything
+        # raised without a strategy frame on the stack is ours and keeps its traceback.
+        failure = strategy_failure(exc, type(strategy))
+        if failure is None:
+            raise
+        raise failure from exc
 
     portfolio = engine.portfolio
     times, equity, exposure = equity_curve(

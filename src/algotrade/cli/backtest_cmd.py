@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,11 +20,12 @@ from algotrade.backtest.metrics import compute_metrics
 from algotrade.backtest.report import write_report
 from algotrade.backtest.result import BacktestResult
 from algotrade.backtest.runner import BacktestConfig, run_backtest
+from algotrade.backtest.strategy_failure import StrategyFailedError, create_checked
 from algotrade.cli.errors import parse_decimal, parse_params
 from algotrade.core.errors import InputError
 from algotrade.data.bars import BarData
 from algotrade.data.loader import load_bars
-from algotrade.strategies.registry import create_strategy
+from algotrade.strategies.registry import get_strategy_class
 
 PROGRESS_MIN_BARS = 200_000
 stderr = Console(stderr=True)
@@ -40,21 +45,43 @@ def backtest(
     periods_per_year: Annotated[int, typer.Option(help="annualisation of daily returns")] = 252,
     json_out: Annotated[Path | None, typer.Option("--json", help="write results as JSON")] = None,
     report: Annotated[Path | None, typer.Option(help="write a self-contained HTML report")] = None,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            envvar="ALGOTRADE_DEBUG",
+            help="print the full traceback when the strategy raises (or ALGOTRADE_DEBUG=1)",
+        ),
+    ] = False,
 ) -> None:
     """Backtest a strategy on historical bars with the paper venue."""
-    config = BacktestConfig(
-        initial_cash=parse_decimal("--cash", cash, minimum=parse_decimal("", "0.01")),
-        commission=parse_decimal("--commission", commission, minimum=parse_decimal("", "0")),
-        slippage_bps=parse_decimal("--slippage-bps", slippage_bps, minimum=parse_decimal("", "0")),
-    )
-    if periods_per_year < 1:
-        raise InputError("--periods-per-year: must be a positive integer")
-    strat = create_strategy(strategy, parse_params(param or []))
-    bars = load_bars(data)
-    result = run_and_report(
-        bars, strat, config, periods_per_year=periods_per_year, json_out=json_out, report=report
-    )
-    del result
+    with strategy_traceback(debug):
+        config = BacktestConfig(
+            initial_cash=parse_decimal("--cash", cash, minimum=parse_decimal("", "0.01")),
+            commission=parse_decimal("--commission", commission, minimum=parse_decimal("", "0")),
+            slippage_bps=parse_decimal(
+                "--slippage-bps", slippage_bps, minimum=parse_decimal("", "0")
+            ),
+        )
+        if periods_per_year < 1:
+            raise InputError("--periods-per-year: must be a positive integer")
+        strat = create_checked(get_strategy_class(strategy), parse_params(param or []))
+        bars = load_bars(data)
+        run_and_report(
+            bars, strat, config, periods_per_year=periods_per_year, json_out=json_out, report=report
+        )
+
+
+@contextmanager
+def strategy_traceback(debug: bool) -> Iterator[None]:
+    """With ``debug``, print the strategy's original traceback before its one-line error."""
+    try:
+        yield
+    except StrategyFailedError as exc:
+        if debug:  # the one-line error still follows, printed by the CLI's error handler
+            cause = exc.__cause__ or exc
+            traceback.print_exception(type(cause), cause, cause.__traceback__, file=sys.stderr)
+        raise
 
 
 def run_and_report(
