@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from algotrade.core.errors import ConfigError, InputError
+from algotrade.core.errors import AlgoTradeError, ConfigError, InputError
 from algotrade.risk.config_loader import (
     RULE_NAMES,
     RiskConfig,
@@ -19,6 +19,7 @@ from algotrade.risk.config_loader import (
     resolve_credentials,
     rules_from_dict,
 )
+from algotrade.risk.errors import UnknownAccount
 from algotrade.risk.rules_config import AccountConfig, DailyReset, RiskRules
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "risk"
@@ -124,11 +125,14 @@ def test_daily_reset_global_default_and_account_own(tmp_path: Path) -> None:
     assert config.reset_for("acct-2").timezone == "America/New_York"
 
 
-def test_unknown_account_lookup_is_a_key_error(tmp_path: Path) -> None:
+def test_unknown_account_lookup_is_an_input_error(tmp_path: Path) -> None:
     config = load(tmp_path)
     for lookup in (config.reset_for, config.timezone_for, config.rules_for, config.account):
-        with pytest.raises(KeyError, match="acct-9"):
+        with pytest.raises(UnknownAccount) as info:
             lookup("acct-9")
+        assert str(info.value) == "unknown account 'acct-9'; accounts in the config: acct-1, acct-2"
+        assert isinstance(info.value, InputError)
+        assert isinstance(info.value, AlgoTradeError)
 
 
 def test_empty_rules_file_means_built_in_defaults(tmp_path: Path) -> None:
@@ -208,6 +212,63 @@ def test_decimals_are_exact_and_ints_are_not_octal(tmp_path: Path) -> None:
         ("accounts:\n  7: {}\n", "risk.yaml: account id 7 must be text; quote it"),
         ("defualts: {}\n", "risk.yaml: unknown key 'defualts'; valid keys: accounts, defaults"),
         ("- 1\n", "risk.yaml: expected a mapping with accounts, defaults"),
+        # A bool is not a number, text is not a bool, an integer is not a date.
+        (
+            "defaults:\n  trade_frequency: {enabled: true, per_minute: true}\n",
+            "risk.yaml: rule 'trade_frequency': field 'per_minute': "
+            "Input should be a valid integer (got True)",
+        ),
+        (
+            "accounts:\n  acct-2:\n    daily_realized_loss: {enabled: 'yes'}\n",
+            "risk.yaml: account 'acct-2': rule 'daily_realized_loss': field 'enabled': "
+            "Input should be a valid boolean (got 'yes')",
+        ),
+        (
+            "defaults:\n  session_hours: {flatten_at_end: 1}\n",
+            "risk.yaml: rule 'session_hours': field 'flatten_at_end': "
+            "Input should be a valid boolean (got 1)",
+        ),
+        (
+            "defaults:\n  trade_frequency: {per_hour: 3.0}\n",
+            "risk.yaml: rule 'trade_frequency': field 'per_hour': "
+            "Input should be a valid integer (got 3.0)",
+        ),
+        (
+            "defaults:\n  cooldown_after_loss: {cooldown_minutes: true}\n",
+            "risk.yaml: rule 'cooldown_after_loss': field 'cooldown_minutes': "
+            "Input should be a valid number (got True)",
+        ),
+        (
+            "defaults:\n  no_stop_loss_grace: {grace_seconds: .inf}\n",
+            "risk.yaml: rule 'no_stop_loss_grace': field 'grace_seconds': "
+            "Input should be a valid number (got '.inf')",
+        ),
+        (
+            "defaults:\n  session_hours: {holidays: [20240704]}\n",
+            "risk.yaml: rule 'session_hours': field 'holidays[0]': "
+            "Input should be a valid date (YYYY-MM-DD) (got 20240704)",
+        ),
+        # Numbers are bounded.
+        (
+            "defaults:\n  daily_realized_loss: {limit: 1e999999}\n",
+            "risk.yaml: rule 'daily_realized_loss': field 'limit': "
+            "expected a magnitude below 1e15, got 1E+999999",
+        ),
+        (
+            "defaults:\n  max_contracts_per_instrument: {limits: {ES: 0.0000000000001}}\n",
+            "risk.yaml: rule 'max_contracts_per_instrument': field 'limits.ES': "
+            "expected at most 12 decimal places, got 1E-13",
+        ),
+        (
+            "defaults:\n  cooldown_after_loss: {cooldown_minutes: 1e300}\n",
+            "risk.yaml: rule 'cooldown_after_loss': field 'cooldown_minutes': "
+            "Input should be less than or equal to 527040 (got 1e+300)",
+        ),
+        (
+            "defaults:\n  trade_frequency: {per_session: 10000000000}\n",
+            "risk.yaml: rule 'trade_frequency': field 'per_session': "
+            "Input should be less than or equal to 1000000000 (got 10000000000)",
+        ),
     ],
 )
 def test_rules_file_errors(tmp_path: Path, rules: str, expected: str) -> None:
@@ -317,6 +378,16 @@ def test_config_error_is_an_input_error() -> None:
             "accounts.yaml: unknown key 'acounts'; valid keys: accounts, daily_reset",
         ),
         ("", "accounts.yaml: expected a mapping with accounts, daily_reset"),
+        (
+            "accounts:\n  - {id: acct-1, starting_balance: 1e20}\n",
+            "accounts.yaml: account 'acct-1': field 'starting_balance': "
+            "expected a magnitude below 1e15, got 1E+20",
+        ),
+        (
+            "accounts:\n  - {id: acct-1, multipliers: {ES: true}}\n",
+            "accounts.yaml: account 'acct-1': field 'multipliers.ES': "
+            "Decimal input should be an integer, float, string or Decimal object (got True)",
+        ),
     ],
 )
 def test_accounts_file_errors(tmp_path: Path, accounts: str, expected: str) -> None:

@@ -134,6 +134,11 @@ def line_of(**fields: Any) -> str:
     return json.dumps({k: v for k, v in base.items() if v is not ...})
 
 
+def with_number(field: str, literal: str) -> str:
+    """A fill line whose ``field`` is the JSON number ``literal``, written as it is."""
+    return line_of(**{field: "@"}).replace('"@"', literal)
+
+
 @pytest.mark.parametrize(("line", "expected"), CASES)
 def test_every_type_decodes(tmp_path: Path, line: str, expected: ReplayEvent) -> None:
     assert list(read_events(write(tmp_path, line))) == [expected]
@@ -163,13 +168,13 @@ def test_money_is_exact_decimal(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         line_of(qty=0.1, price=5300.1, fee=1e-3),
-        line_of(qty="1E+1", price="0.30000000000000004", fee=12),
+        line_of(qty="1E+1", price="0.300000000004", fee=12),
     )
     first, second = read_events(path)
     assert isinstance(first, AccountFill)
     assert isinstance(second, AccountFill)
     assert (first.qty, first.price, first.fee) == (D("0.1"), D("5300.1"), D("0.001"))
-    assert (second.qty, second.price, second.fee) == (D(10), D("0.30000000000000004"), D(12))
+    assert (second.qty, second.price, second.fee) == (D(10), D("0.300000000004"), D(12))
     assert encode_event(first)["price"] == "5300.1"
 
 
@@ -268,6 +273,39 @@ ERRORS = [
         "field 'ts': expected an ISO-8601 time with Z or an offset (2024-06-04T13:30:00Z) "
         "or integer epoch nanoseconds (got 1.7175081E+18)",
     ),
+    (
+        line_of(ts="2300-06-04T13:30:00Z"),  # past int64 nanoseconds (2262-04-11)
+        "field 'ts': expected a time from 1973-03-03T09:46:40Z to "
+        '2260-12-31T23:59:59.999999999Z (got "2300-06-04T13:30:00Z")',
+    ),
+    (
+        line_of(ts=2**63),
+        "field 'ts': expected a time from 1973-03-03T09:46:40Z to "
+        "2260-12-31T23:59:59.999999999Z (got 9223372036854775808)",
+    ),
+    (
+        line_of(ts="9999-12-31T23:59:59-23:59"),
+        "field 'ts': expected a time from 1973-03-03T09:46:40Z to "
+        '2260-12-31T23:59:59.999999999Z (got "9999-12-31T23:59:59-23:59")',
+    ),
+    (
+        with_number("price", "1e999999"),
+        "field 'price': expected a magnitude below 1e15, got 1E+999999",
+    ),
+    (line_of(qty="1e999999"), "field 'qty': expected a magnitude below 1e15, got 1E+999999"),
+    (line_of(fee=-(10**15)), "field 'fee': expected a magnitude below 1e15, got -1000000000000000"),
+    (
+        line_of(price="1e-999999999"),
+        "field 'price': expected at most 12 decimal places, got 1E-999999999",
+    ),
+    (
+        line_of(fee="0.0000000000001"),
+        "field 'fee': expected at most 12 decimal places, got 1E-13",
+    ),
+    (  # longer than Python converts to int (4300 digits)
+        with_number("fee", "9" * 5000),
+        "field 'fee': expected a magnitude below 1e15, got a number of the order of 1e4999",
+    ),
     (line_of(account=...), "field 'account': required for type 'fill'"),
     (line_of(account="*"), "field 'account': expected an account id (got \"*\")"),
     (line_of(account="a b"), "field 'account': expected an account id (got \"a b\")"),
@@ -338,6 +376,17 @@ def test_errors_name_file_line_and_field(tmp_path: Path, line: str, expected: st
     with pytest.raises(DataError) as info:
         list(read_events(write(tmp_path, line)))
     assert str(info.value) == f"day.jsonl line 1: {expected}"
+
+
+def test_numbers_at_the_bounds_are_read_exactly(tmp_path: Path) -> None:
+    big, fine = "999999999999999.999999999999", "0.000000000001"
+    path = write(tmp_path, line_of(qty=big, price=fine, fee="1.230000000000000000000"))
+    (fill,) = read_events(path)
+    assert isinstance(fill, AccountFill)
+    assert (fill.qty, fill.price, fill.fee) == (D(big), D(fine), D("1.23"))
+    latest = "2260-12-31T23:59:59.999999999Z"
+    (tick,) = read_events(write(tmp_path, ev("tick", ts=latest)))
+    assert format_ts(tick.ts) == latest
 
 
 def test_decode_event_uses_the_source_in_errors() -> None:

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from algotrade.core.errors import DataError, InputError
+from algotrade.core.errors import AlgoTradeError, DataError, InputError
 from algotrade.daemon import risk_service
 from algotrade.risk import journal
 from algotrade.risk.config_loader import RiskConfig, load_risk_config
+from algotrade.risk.engine import UnknownAccount
 from algotrade.risk.event_codec import ReplayEvent, read_events
 from algotrade.risk.events import AccountFill, ClockTick, MarkUpdate, OrderIntent
 from algotrade.risk.replay import engine_for, replay
@@ -215,6 +216,67 @@ def test_a_database_with_risk_data_is_refused(
     with pytest.raises(InputError, match="already holds risk data"):
         replay(events, config, db_url=url)
     assert dump(url) == before
+
+
+def write_lines(tmp_path: Path, *lines: str) -> Path:
+    path = tmp_path / "day.jsonl"
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def mark_line(account: str, ts: str = f"{DAY}13:30:00Z", price: str = "5301") -> str:
+    return json.dumps(
+        {"type": "mark", "ts": ts, "account": account, "symbol": "ES", "price": price}
+    )
+
+
+def fill_line(ts: str, side: str, qty: str, price: str) -> str:
+    return json.dumps(
+        {"type": "fill", "ts": f"{DAY}{ts}Z", "account": "acct-1", "symbol": "ES"}
+        | {"side": side, "qty": qty, "price": price}
+    )
+
+
+def test_an_unknown_account_names_the_file_line_and_nothing_is_stored(
+    config: RiskConfig, tmp_path: Path
+) -> None:
+    path = write_lines(tmp_path, mark_line("acct-1"), "# a comment", mark_line("ghost"))
+    url = f"sqlite:///{tmp_path / 'replay.db'}"
+    with pytest.raises(DataError) as info:
+        replay(read_events(path), config, db_url=url)
+    assert str(info.value) == (
+        "day.jsonl line 3: field 'account': unknown account 'ghost'; "
+        "accounts in the config: acct-1, acct-2"
+    )
+    assert not (tmp_path / "replay.db").exists()  # checked whole before anything is written
+
+
+def test_amounts_too_large_to_compute_name_the_line_and_nothing_is_stored(
+    config: RiskConfig, tmp_path: Path
+) -> None:
+    # Each number is within its bounds; the position's value (qty x price x 50 a point for
+    # ES) is not: it cannot be booked to the cent in 28 digits.
+    path = write_lines(
+        tmp_path,
+        fill_line("13:35:00", "buy", "1", "5300"),
+        fill_line("13:36:00", "buy", "900000000000000", "900000000000000"),
+    )
+    url = f"sqlite:///{tmp_path / 'replay.db'}"
+    with pytest.raises(DataError) as info:
+        replay(read_events(path), config, db_url=url)
+    assert str(info.value).startswith(
+        "day.jsonl line 2: amounts after this fill are too large to compute exactly"
+    )
+    assert not (tmp_path / "replay.db").exists()
+
+
+def test_unknown_account_is_an_input_error_of_the_project(config: RiskConfig) -> None:
+    engine = engine_for(config)
+    with pytest.raises(UnknownAccount) as info:
+        engine.on_event(MarkUpdate("ghost", 1_717_500_000_000_000_000, "ES", Decimal(1)))
+    assert isinstance(info.value, InputError)
+    assert isinstance(info.value, AlgoTradeError)
+    assert str(info.value) == "unknown account 'ghost'; accounts in the config: acct-1, acct-2"
 
 
 def test_unknown_account_and_time_order(config: RiskConfig) -> None:

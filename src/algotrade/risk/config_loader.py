@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from algotrade.core.errors import ConfigError
+from algotrade.risk.errors import UnknownAccount
 from algotrade.risk.rules_config import AccountConfig, DailyReset, RiskRules
 
 __all__ = [
@@ -54,7 +55,10 @@ class RiskConfig:
         try:
             return self.accounts[account_id]
         except KeyError:
-            raise KeyError(f"unknown account {account_id!r}") from None
+            known = ", ".join(self.accounts)
+            raise UnknownAccount(
+                f"unknown account {account_id!r}; accounts in the config: {known}"
+            ) from None
 
     def rules_for(self, account_id: str) -> RiskRules:
         self.account(account_id)

@@ -24,6 +24,7 @@ from algotrade.risk.decisions import (
     LockUntil,
     PreTradeVerdict,
 )
+from algotrade.risk.errors import UnknownAccount
 from algotrade.risk.events import (
     AccountEvent,
     AccountFill,
@@ -36,10 +37,6 @@ from algotrade.risk.events import (
 )
 from algotrade.risk.rules_config import AccountConfig, DailyReset, RiskRules
 from algotrade.risk.state import HOUR_NS, MINUTE_NS, ZERO, AccountRisk, OpenOrder
-
-
-class UnknownAccount(KeyError):
-    pass
 
 
 class RiskEngine:
@@ -349,7 +346,8 @@ class RiskEngine:
     def _state(self, account_id: str) -> AccountRisk:
         state = self.states.get(account_id)
         if state is None:
-            raise UnknownAccount(f"unknown account '{account_id}'")
+            known = ", ".join(sorted(self.states))
+            raise UnknownAccount(f"unknown account {account_id!r}; accounts in the config: {known}")
         return state
 
 

@@ -4,6 +4,12 @@ One JSON object a line, ``{"type": "fill", "ts": "2024-06-04T13:35:00Z", "accoun
 ...}``; ``ts`` is ISO-8601 with ``Z``/offset or integer epoch ns; money is read exactly as
 Decimal; an order's type is the key ``order_type``. ``docs/risk-events.md`` is the schema.
 Problems are one-line DataErrors (InputError): ``day.jsonl line 7: field 'qty': ...``.
+
+Every value is bounded before it reaches arithmetic or a database: times lie in
+``[MIN_EVENT_NS, MAX_EVENT_NS]`` (int64 nanoseconds with room left for lockouts that end
+later), numbers are finite, below 1e15 in magnitude with at most 12 decimal places
+(``algotrade.core.money.bounded_decimal``). Each event remembers its ``source`` (file and
+line) so the replay can name it too.
 """
 
 from __future__ import annotations
@@ -12,12 +18,13 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from algotrade.core.errors import DataError
+from algotrade.core.money import bounded_decimal
 from algotrade.core.timeutil import datetime_to_ns, ns_to_iso_exact
 from algotrade.risk.events import (
     AccountEvent,
@@ -32,6 +39,8 @@ from algotrade.risk.events import (
 
 __all__ = [
     "EVENT_TYPES",
+    "MAX_EVENT_NS",
+    "MIN_EVENT_NS",
     "ReplayEvent",
     "decode_event",
     "encode_event",
@@ -62,8 +71,14 @@ _ISO = re.compile(
     r"(?:(Z)|([+-])(\d{2}):?(\d{2}))",
     re.IGNORECASE,
 )
-_MIN_EPOCH_NS = 10**17  # 1973-03-03; smaller integers are seconds, ms or µs by mistake
-_MAX_EPOCH_NS = 2**63 - 1
+#: Earliest event time: 1973-03-03T09:46:40Z. Smaller integers are seconds, ms or µs by
+#: mistake.
+MIN_EVENT_NS = 10**17
+#: Latest event time: 2260-12-31T23:59:59.999999999Z. Times are stored as int64 ns (up to
+#: 2262-04-11); the 466 days left over hold the lockouts, cooldowns and resets an event can
+#: start (durations in risk.yaml are at most 366 days).
+MAX_EVENT_NS = datetime_to_ns(datetime(2261, 1, 1, tzinfo=UTC)) - 1
+_MAX_INT_DIGITS = 40  # longer JSON integers are read as Decimal (then refused by the bounds)
 _SIDES = ("buy", "sell")
 _ORDER_TYPES = ("market", "limit", "stop")
 _STATUSES = ("open", "filled", "cancelled", "rejected")
@@ -104,7 +119,10 @@ def _decimal(value: object, expected: str = "a number") -> Decimal:
             result = None
     if result is None or not result.is_finite():
         raise _Problem(f"expected {expected}{_got(value)}")
-    return result
+    try:
+        return bounded_decimal(result, "number")
+    except ValueError as exc:  # "number: expected a magnitude below 1e15, got 1E+999999"
+        raise _Problem(str(exc).removeprefix("number: ")) from None
 
 
 def _positive(value: object) -> Decimal:
@@ -146,12 +164,12 @@ def _choice(*options: str) -> Callable[[object], str]:
 def parse_ts(value: object) -> int:
     """ISO-8601 text with ``Z`` or an offset, or integer epoch nanoseconds → int ns UTC."""
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < _MIN_EPOCH_NS or value > _MAX_EPOCH_NS:
+        if value < MIN_EVENT_NS:
             raise _Problem(
                 "expected integer epoch nanoseconds (after 1973-03-03; "
                 f"seconds or milliseconds must be multiplied){_got(value)}"
             )
-        return value
+        return _in_range(value, value)
     match = _ISO.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise _Problem(
@@ -167,7 +185,16 @@ def parse_ts(value: object) -> int:
         moment = datetime(y, mo, d, h, mi, s, tzinfo=timezone(offset))
     except ValueError as exc:
         raise _Problem(f"not a valid time: {exc}{_got(value)}") from None
-    return datetime_to_ns(moment) + int((fraction or "").ljust(9, "0"))
+    return _in_range(datetime_to_ns(moment) + int((fraction or "").ljust(9, "0")), value)
+
+
+def _in_range(ns: int, value: object) -> int:
+    if not MIN_EVENT_NS <= ns <= MAX_EVENT_NS:
+        raise _Problem(
+            f"expected a time from {format_ts(MIN_EVENT_NS)} to {format_ts(MAX_EVENT_NS)}"
+            f"{_got(value)}"
+        )
+    return ns
 
 
 format_ts = ns_to_iso_exact  # ``ns`` as ISO-8601 UTC with ``Z``, up to 9 sub-second digits
@@ -221,7 +248,7 @@ _SCHEMA = {kind: _schema(kind) for kind in _KEYS}
 _ATTR_TO_KEY = {f.attr: f.key for schema in _SCHEMA.values() for f in schema}
 
 
-def _decode(data: Mapping[str, object]) -> ReplayEvent:
+def _decode(data: Mapping[str, object], source: str) -> ReplayEvent:
     if "type" not in data:
         raise _Problem(f"required; one of {', '.join(EVENT_TYPES)}", "type")
     kind = data["type"]
@@ -248,7 +275,7 @@ def _decode(data: Mapping[str, object]) -> ReplayEvent:
             continue
         values[spec.attr] = _field(spec.parse, raw, spec.key)
     _check_combination(kind, values)
-    return EVENT_TYPES[kind](**values)
+    return EVENT_TYPES[kind](**values, source=source)
 
 
 def _field(parse: Callable[[object], Any], raw: object, key: str) -> Any:
@@ -291,7 +318,7 @@ def _check_combination(kind: str, values: dict[str, Any]) -> None:
 def decode_event(data: Mapping[str, object], source: str = "event") -> ReplayEvent:
     """One decoded JSON object → its event; DataError ``"{source}: field 'x': ..."``."""
     try:
-        return _decode(data)
+        return _decode(data, source)
     except _Problem as problem:
         raise DataError(f"{source}: {problem.describe()}") from None
 
@@ -305,7 +332,7 @@ def encode_event(event: ReplayEvent) -> dict[str, Any]:
     kind = _TYPE_NAMES[type(event)]
     out: dict[str, Any] = {"type": kind, "ts": format_ts(event.ts), "account": event.account_id}
     for item in fields(event):
-        if item.name in ("account_id", "ts"):
+        if item.name in ("account_id", "ts", "source"):
             continue
         value = getattr(event, item.name)
         if value is None:
@@ -348,7 +375,7 @@ def _iter_events(path: Path) -> Iterator[ReplayEvent]:
             if not text or text.startswith("#"):
                 continue
             try:
-                event = _decode(_parse_json(text))
+                event = _decode(_parse_json(text), where)
             except _Problem as problem:
                 raise DataError(f"{where}: {problem.describe()}") from None
             if previous is not None and event.ts < previous[0]:
@@ -383,6 +410,15 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return out
 
 
+def _parse_int(text: str) -> int | Decimal:
+    # Python refuses to convert integers of more than 4300 digits (a ValueError, not a JSON
+    # error): read long ones as Decimal, which the bounds then refuse with the field's name.
+    return int(text) if len(text) <= _MAX_INT_DIGITS else Decimal(text)
+
+
 _JSON = json.JSONDecoder(
-    parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+    parse_float=Decimal,
+    parse_int=_parse_int,
+    parse_constant=_reject_constant,
+    object_pairs_hook=_unique_keys,
 )

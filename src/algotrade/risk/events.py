@@ -2,12 +2,22 @@
 
 Every event carries the account id and its event time (int ns UTC); the event time is the
 engine's clock. Money is Decimal. ``docs/risk-events.md`` documents the JSONL form.
+
+``source`` says where an event was read from (``day.jsonl line 7``) so that a problem found
+while replaying it can name the line; it is keyword-only, empty for events from a venue, and
+not part of an event's identity (equality, hash, repr).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
+
+
+def _source() -> Any:
+    """Where an event was read from, for messages only: never compared, hashed or shown."""
+    return field(default="", compare=False, repr=False, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +35,7 @@ class AccountFill:
     realized_pnl: Decimal | None = None
     order_id: str = ""
     bot_id: str = ""
+    source: str = _source()
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +47,7 @@ class PositionUpdate:
     symbol: str
     qty: Decimal
     avg_price: Decimal
+    source: str = _source()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +67,7 @@ class OrderUpdate:
     stop_price: Decimal | None = None
     reduce_only: bool = False
     bot_id: str = ""
+    source: str = _source()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +78,7 @@ class MarkUpdate:
     ts: int
     symbol: str
     price: Decimal
+    source: str = _source()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +90,7 @@ class AccountStatus:
     can_trade: bool = True
     connected: bool = True
     reason: str = ""
+    source: str = _source()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +99,7 @@ class ClockTick:
 
     account_id: str  # "*" for every account
     ts: int
+    source: str = _source()
 
 
 AccountEvent = AccountFill | PositionUpdate | OrderUpdate | MarkUpdate | AccountStatus | ClockTick
@@ -102,3 +118,4 @@ class OrderIntent:
     price: Decimal | None = None
     reduce_only: bool = False
     bot_id: str = ""
+    source: str = _source()

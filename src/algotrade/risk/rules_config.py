@@ -1,4 +1,12 @@
-"""Rule parameters as validated models (``risk.yaml``). Every rule has ``enabled``."""
+"""Rule parameters as validated models (``risk.yaml``). Every rule has ``enabled``.
+
+Values are strict about their kind, because YAML makes slips easy: a flag is ``true`` or
+``false`` (not ``"yes"``, not ``1``), a count is an integer (not ``true``, not ``3.0``), a
+duration is a number (not ``true``, not text such as ``.inf``), a date is a date (not an
+integer). Amounts are exact decimals, finite, below 1e15 with at most 12 decimal places
+(``core.money.bounded_decimal``); counts and durations have upper bounds too, so nothing a
+rule computes from them overflows a stored time or amount.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +15,82 @@ import re
 from datetime import date, time
 from decimal import Decimal
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from algotrade.core.money import bounded_decimal
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _WINDOW = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+MAX_COUNT = 1_000_000_000  # trades per minute, hour or session
+MAX_DURATION_DAYS = 366  # cooldowns and grace periods
+_MAX_MINUTES = MAX_DURATION_DAYS * 24 * 60
+_MAX_SECONDS = _MAX_MINUTES * 60
+
+
+def _bounded_amount(value: Decimal) -> Decimal:
+    try:
+        return bounded_decimal(value, "amount")
+    except ValueError as exc:  # "amount: expected a magnitude below 1e15, got 1E+20"
+        raise ValueError(str(exc).removeprefix("amount: ")) from None
+
+
+def _real_number(value: object) -> object:
+    """A duration is a number: pydantic's lax float would take ``true`` (1.0) and text such
+    as ``"15"`` or ``".inf"``. YAML decimals arrive as ``Decimal``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise PydanticCustomError("float_type", "Input should be a valid number")
+    return float(value)
+
+
+def _calendar_date(value: object) -> object:
+    """A date is a date (YAML) or ``YYYY-MM-DD`` text (JSON): pydantic's lax date would read
+    an integer such as ``20240704`` as seconds since 1970."""
+    if not isinstance(value, date | str):
+        raise PydanticCustomError("date_type", "Input should be a valid date (YYYY-MM-DD)")
+    return value
+
+
+#: An exact amount or quantity: finite, below 1e15, at most 12 decimal places; not a bool.
+Amount = Annotated[Decimal, AfterValidator(_bounded_amount)]
+#: A count of trades: an integer (``true`` and ``3.0`` are not counts).
+Count = Annotated[StrictInt, Field(ge=1, le=MAX_COUNT)]
+# Constraints first, so they apply to the float (and show in the JSON schema) after the check.
+Minutes = Annotated[
+    float, Field(gt=0, le=_MAX_MINUTES, allow_inf_nan=False), BeforeValidator(_real_number)
+]
+Seconds = Annotated[
+    float, Field(gt=0, le=_MAX_SECONDS, allow_inf_nan=False), BeforeValidator(_real_number)
+]
+CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
 
 
 class RuleConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    enabled: bool = False
+    enabled: StrictBool = False
 
 
 class MaxContracts(RuleConfig):
-    limit: Decimal = Field(default=Decimal(10), gt=0)
+    limit: Amount = Field(default=Decimal(10), gt=0)
     mode: Literal["net", "gross"] = "gross"
 
 
 class MaxContractsPerInstrument(RuleConfig):
-    limits: dict[str, Decimal] = Field(default_factory=dict)
-    default: Decimal | None = Field(default=None, gt=0, description="limit for unlisted symbols")
+    limits: dict[str, Amount] = Field(default_factory=dict)
+    default: Amount | None = Field(default=None, gt=0, description="limit for unlisted symbols")
 
     @field_validator("limits")
     @classmethod
@@ -40,35 +102,35 @@ class MaxContractsPerInstrument(RuleConfig):
 
 
 class DailyRealizedLoss(RuleConfig):
-    limit: Decimal = Field(default=Decimal(1000), gt=0, description="loss that trips, positive")
+    limit: Amount = Field(default=Decimal(1000), gt=0, description="loss that trips, positive")
 
 
 class DailyRealizedProfit(RuleConfig):
-    target: Decimal = Field(default=Decimal(3000), gt=0)
+    target: Amount = Field(default=Decimal(3000), gt=0)
 
 
 class MaxUnrealizedLoss(RuleConfig):
-    limit: Decimal = Field(default=Decimal(500), gt=0, description="per position, positive")
+    limit: Amount = Field(default=Decimal(500), gt=0, description="per position, positive")
 
 
 class MaxUnrealizedProfit(RuleConfig):
-    limit: Decimal = Field(default=Decimal(2000), gt=0, description="per position")
+    limit: Amount = Field(default=Decimal(2000), gt=0, description="per position")
 
 
 class TradeFrequency(RuleConfig):
-    per_minute: int | None = Field(default=None, ge=1)
-    per_hour: int | None = Field(default=None, ge=1)
-    per_session: int | None = Field(default=None, ge=1, description="per trading day")
-    cooldown_minutes: float = Field(default=15, gt=0)
+    per_minute: Count | None = None
+    per_hour: Count | None = None
+    per_session: Count | None = Field(default=None, description="per trading day")
+    cooldown_minutes: Minutes = 15
 
 
 class CooldownAfterLoss(RuleConfig):
-    loss_threshold: Decimal = Field(default=Decimal(300), gt=0, description="one trade's loss")
-    cooldown_minutes: float = Field(default=30, gt=0)
+    loss_threshold: Amount = Field(default=Decimal(300), gt=0, description="one trade's loss")
+    cooldown_minutes: Minutes = 30
 
 
 class NoStopLossGrace(RuleConfig):
-    grace_seconds: float = Field(default=60, gt=0)
+    grace_seconds: Seconds = 60
 
 
 class SessionHours(RuleConfig):
@@ -77,8 +139,8 @@ class SessionHours(RuleConfig):
         default_factory=lambda: {d: ["08:30-15:00"] for d in WEEKDAYS[:5]},
         description="weekday (mon..sun) → list of HH:MM-HH:MM windows, local time",
     )
-    holidays: list[date] = Field(default_factory=list)
-    flatten_at_end: bool = True
+    holidays: list[CalendarDate] = Field(default_factory=list)
+    flatten_at_end: StrictBool = True
 
     @field_validator("timezone")
     @classmethod
@@ -126,11 +188,11 @@ class SymbolBlocklist(RuleConfig):
 
 
 class TrailingDrawdown(RuleConfig):
-    amount: Decimal = Field(default=Decimal(2000), gt=0, description="from peak equity")
+    amount: Amount = Field(default=Decimal(2000), gt=0, description="from peak equity")
 
 
 class AccountStatusGuard(RuleConfig):
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class RiskRules(BaseModel):
@@ -179,9 +241,9 @@ class AccountConfig(BaseModel):
     venue: str = "paper"
     timezone: str = "America/Chicago"
     credentials_env: dict[str, str] = Field(default_factory=dict)
-    starting_balance: Decimal = Field(default=Decimal(0), ge=0)
+    starting_balance: Amount = Field(default=Decimal(0), ge=0)
     daily_reset: DailyReset | None = None
-    multipliers: dict[str, Decimal] = Field(
+    multipliers: dict[str, Amount] = Field(
         default_factory=dict, description="money per point by symbol (ES: 50); default 1"
     )
 
