@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 from plotly.offline import get_plotlyjs_version
 
+from algotrade.backtest.metric_format import format_metric
 from algotrade.backtest.metrics import compute_metrics
 from algotrade.backtest.report import SIMULATED_BANNER, write_report
 from algotrade.backtest.report_charts import minmax_downsample
-from algotrade.backtest.report_tables import format_metric
 from algotrade.backtest.result import BacktestResult
 from algotrade.core.events import Liquidity, OrderFilled, OrderSide
 from algotrade.core.trades import ClosedTrade

@@ -133,7 +133,7 @@ def test_good_run_writes_json_and_report(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert "final_equity" in result.stdout
+    assert "Final equity" in result.stdout
     assert (tmp_path / "out.json").stat().st_size > 100
     assert "<html" in (tmp_path / "out.html").read_text()[:2000].lower()
 

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from algotrade.atomic_file import write_atomic
+from algotrade.backtest.benchmark import benchmark_metrics
 from algotrade.backtest.result import BacktestResult
 from algotrade.core.money import decimal_text
 from algotrade.core.timeutil import NS_PER_SECOND, ns_to_iso
@@ -63,6 +64,7 @@ def result_to_dict(result: BacktestResult) -> dict[str, Any]:
         "params": result.params,
         "symbols": result.symbols,
         "metrics": result.metrics,
+        "benchmark": (result.benchmark_metrics or benchmark_metrics(result)) or None,
         "fills": fills,
         "trades": trades,
         "equity": equity,

@@ -189,14 +189,26 @@ def _total_return(result: BacktestResult) -> float | None:
 
 
 def _cagr(result: BacktestResult) -> float | None:
-    span_ns = result.end_ns - result.start_ns
-    if span_ns < NS_PER_DAY or result.initial_cash <= 0 or result.final_equity <= 0:
+    if result.initial_cash <= 0:
+        return None
+    growth = float(result.final_equity / result.initial_cash)
+    return cagr_of(1.0, growth, result.end_ns - result.start_ns)
+
+
+def total_return_of(initial: float, final: float) -> float | None:
+    """``final / initial − 1``; none for a non-positive start."""
+    return _finite_or_none(final / initial - 1.0) if initial > 0 else None
+
+
+def cagr_of(initial: float, final: float, span_ns: int) -> float | None:
+    """Compound annual growth from ``initial`` to ``final`` over ``span_ns``; none for spans
+    under a day or non-positive values."""
+    if span_ns < NS_PER_DAY or initial <= 0 or final <= 0:
         return None
     years = span_ns / (DAYS_PER_YEAR * NS_PER_DAY)
-    growth = float(result.final_equity / result.initial_cash)
     try:
         # Compounding a short, lucky run over a year can exceed the float range.
-        return _finite_or_none(math.exp(math.log(growth) / years) - 1.0)
+        return _finite_or_none(math.exp(math.log(final / initial) / years) - 1.0)
     except OverflowError:
         return None
 

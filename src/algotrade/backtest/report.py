@@ -18,6 +18,8 @@ import plotly.io as pio
 import polars as pl
 
 from algotrade.atomic_file import write_atomic
+from algotrade.backtest.benchmark import benchmark_metrics
+from algotrade.backtest.metric_format import display_metrics
 from algotrade.backtest.metrics import compute_metrics
 from algotrade.backtest.report_charts import PriceSeries, equity_figure, price_figure
 from algotrade.backtest.report_tables import (
@@ -79,6 +81,7 @@ def write_report(
     path = Path(path)
     heading = title if title is not None else f"Backtest report — {result.strategy}"
     metrics = result.metrics or compute_metrics(result)
+    benchmark = result.benchmark_metrics or benchmark_metrics(result)
     banner = (
         f'<div class="banner">{html.escape(SIMULATED_BANNER)}</div>' if result.synthetic else ""
     )
@@ -87,7 +90,7 @@ def write_report(
         (
             banner,
             _header_section(result, heading),
-            metrics_section(metrics),
+            metrics_section(display_metrics(metrics, benchmark)),
             _charts_section(result, bars),
             trades_section(result.trades),
             fills_section(result.fills),
@@ -131,6 +134,7 @@ def _charts_section(result: BacktestResult, bars: pl.DataFrame) -> str:
                 np.asarray(result.equity, dtype=np.float64),
                 float(result.initial_cash),
                 synthetic=result.synthetic,
+                benchmark=None if result.benchmark is None else result.benchmark.equity,
             )
         )
     else:

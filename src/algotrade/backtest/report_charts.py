@@ -16,8 +16,8 @@ import numpy.typing as npt
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from algotrade.backtest.metric_format import price_text
 from algotrade.core.events import OrderFilled, OrderSide
-from algotrade.core.money import decimal_text
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -31,6 +31,7 @@ BUY_COLOR = "#16a34a"
 SELL_COLOR = "#dc2626"
 EQUITY_COLOR = "#2563eb"
 DRAWDOWN_COLOR = "#b91c1c"
+BENCHMARK_COLOR = "#6b7280"
 CANDLE_UP_COLOR = "#93c5fd"
 CANDLE_DOWN_COLOR = "#475569"
 
@@ -78,9 +79,15 @@ def drawdown_percent(equity: FloatArray, initial_cash: float) -> FloatArray:
 
 
 def equity_figure(
-    ts: IntArray, equity: FloatArray, initial_cash: float, *, synthetic: bool
+    ts: IntArray,
+    equity: FloatArray,
+    initial_cash: float,
+    *,
+    synthetic: bool,
+    benchmark: FloatArray | None = None,
 ) -> go.Figure:
-    """Equity curve above its drawdown (% underwater), sharing the time axis."""
+    """Equity curve (and the buy-and-hold benchmark's, when given: same timestamps) above
+    the strategy's drawdown (% underwater), sharing the time axis."""
     equity_index = minmax_downsample(equity)
     underwater = drawdown_percent(equity, initial_cash)
     underwater_index = minmax_downsample(underwater)
@@ -107,6 +114,20 @@ def equity_figure(
         row=1,
         col=1,
     )
+    if benchmark is not None and benchmark.size == equity.size:
+        benchmark_index = minmax_downsample(benchmark)
+        figure.add_trace(
+            go.Scatter(
+                x=_to_ms(ts[benchmark_index]),
+                y=benchmark[benchmark_index],
+                mode="lines",
+                name="Buy & hold",
+                line={"color": BENCHMARK_COLOR, "width": 1.2, "dash": "dash"},
+                hovertemplate="%{x|%Y-%m-%d %H:%M:%S}<br>buy & hold %{y:,.2f}<extra></extra>",
+            ),
+            row=1,
+            col=1,
+        )
     figure.add_hline(
         y=initial_cash, line={"color": "#6b7280", "dash": "dot", "width": 1}, row=1, col=1
     )
@@ -116,6 +137,7 @@ def equity_figure(
             y=underwater[underwater_index],
             mode="lines",
             name="Drawdown",
+            showlegend=False,
             fill="tozeroy",
             line={"color": DRAWDOWN_COLOR, "width": 1},
             hovertemplate="%{x|%Y-%m-%d %H:%M:%S}<br>%{y:.2f}%<extra></extra>",
@@ -128,7 +150,8 @@ def equity_figure(
         template=TEMPLATE,
         title={"text": title},
         height=560,
-        showlegend=False,
+        showlegend=benchmark is not None,
+        legend={"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
         margin={"l": 60, "r": 20, "t": 70, "b": 40},
         hovermode="x",
     )
@@ -196,7 +219,7 @@ def _fill_markers(side: OrderSide, fills: Sequence[OrderFilled]) -> go.Scatter:
     prices = np.fromiter((float(fill.price) for fill in fills), dtype=np.float64, count=len(fills))
     # Exact quantities, prices and fees travel as text so the hover shows the fill, not a float.
     details = [
-        [decimal_text(fill.qty), decimal_text(fill.price), decimal_text(fill.fee)] for fill in fills
+        [price_text(fill.qty), price_text(fill.price), price_text(fill.fee)] for fill in fills
     ]
     return go.Scatter(
         x=_to_ms(ts),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -12,6 +12,9 @@ import numpy.typing as npt
 from algotrade.core.events import OrderFilled
 from algotrade.core.orders import Order
 from algotrade.core.trades import ClosedTrade
+
+if TYPE_CHECKING:
+    from algotrade.backtest.benchmark import Benchmark
 
 
 @dataclass(slots=True)
@@ -35,4 +38,6 @@ class BacktestResult:
     equity: npt.NDArray[np.float64]
     exposure: float  # fraction of timestamps with any open position
     synthetic: bool = False  # True when the data was generated (label it in every output)
+    benchmark: Benchmark | None = None  # buy-and-hold over the same bars (backtest.benchmark)
     metrics: dict[str, Any] = field(default_factory=dict)
+    benchmark_metrics: dict[str, Any] = field(default_factory=dict)

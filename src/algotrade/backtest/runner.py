@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from algotrade.backtest.benchmark import buy_and_hold
 from algotrade.backtest.equity import equity_curve
 from algotrade.backtest.result import BacktestResult
 from algotrade.backtest.strategy_failure import strategy_failure
@@ -110,6 +111,14 @@ def run_backtest(
     times, equity, exposure = equity_curve(
         data.frame, engine.fills, config.initial_cash, engine.instruments
     )
+    benchmark = buy_and_hold(
+        data.frame,
+        times,
+        config.initial_cash,
+        commission=config.commission,
+        slippage_bps=config.slippage_bps,
+        instruments=engine.instruments,
+    )
     params: dict[str, Any] = strategy.params.model_dump(mode="json")
     return BacktestResult(
         strategy=strategy.name or type(strategy).__name__,
@@ -130,4 +139,5 @@ def run_backtest(
         equity=equity,
         exposure=exposure,
         synthetic=synthetic,
+        benchmark=benchmark,
     )

@@ -12,10 +12,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from algotrade.backtest.benchmark import benchmark_metrics
 from algotrade.backtest.export import write_json
+from algotrade.backtest.metric_format import display_metrics, metric_rows
 from algotrade.backtest.metrics import compute_metrics
 from algotrade.backtest.report import write_report
 from algotrade.backtest.result import BacktestResult
@@ -115,6 +118,7 @@ def run_and_report(
     else:
         result = run_backtest(bars, strat, config, synthetic=synthetic)
     result.metrics = compute_metrics(result, periods_per_year=periods_per_year)
+    result.benchmark_metrics = benchmark_metrics(result)
     print_metrics(result)
     try:
         if json_out is not None:
@@ -155,6 +159,7 @@ def check_output_paths(targets: dict[str, Path | None]) -> None:
 
 
 def print_metrics(result: BacktestResult) -> None:
+    """The metrics table, formatted like the HTML report's (``backtest.metric_format``)."""
     console = Console()
     title = f"{result.strategy} on {', '.join(result.symbols)}"
     if result.synthetic:
@@ -162,14 +167,11 @@ def print_metrics(result: BacktestResult) -> None:
     table = Table(title=title, show_header=True, header_style="bold")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key, value in result.metrics.items():
-        table.add_row(key, _fmt(value))
+    values = display_metrics(result.metrics, result.benchmark_metrics)
+    for number, (group, rows) in enumerate(metric_rows(values)):
+        if number:
+            table.add_section()
+        table.add_row(f"[bold]{escape(group)}[/]", "")
+        for label, text in rows:
+            table.add_row(f"  {escape(label)}", escape(text))
     console.print(table)
-
-
-def _fmt(value: object) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:,.6g}"
-    return str(value)
