@@ -112,6 +112,10 @@ def save_bars(data: BarData, path: str | Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, buffer.getvalue())
+    except FileExistsError as error:  # mkdir met a file where a folder should be
+        raise DataError(
+            f"{path}: cannot write: {error.filename} is a file, not a folder"
+        ) from error
     except OSError as error:
         raise DataError(f"{path}: cannot write: {error.strerror or error}") from error
 
