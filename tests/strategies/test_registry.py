@@ -83,9 +83,24 @@ def test_wrong_type_names_the_parameter() -> None:
     )
 
 
-def test_unknown_parameter() -> None:
-    with pytest.raises(ConfigError, match=r"^strategy rsi: unknown parameter 'fast'$"):
+def test_unknown_parameter_lists_the_valid_ones() -> None:
+    with pytest.raises(ConfigError) as info:
         create_strategy("rsi", {"fast": "3"})
+    assert str(info.value) == (
+        "strategy rsi: unknown parameter 'fast'; valid parameters: period, oversold, "
+        "exit_level, overbought, qty, long_only"
+    )
+    with pytest.raises(ConfigError) as several:
+        create_strategy(str(BREAKOUT), {"lookbak": "3", "qty": "1", "short": "no"})
+    assert str(several.value) == (
+        "strategy breakout: unknown parameters 'lookbak', 'short'; "
+        "valid parameters: lookback, qty, long_only"
+    )
+
+
+def test_unknown_parameter_of_a_strategy_without_parameters(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"unknown parameter 'x'; it takes no parameters$"):
+        create_strategy(str(write(tmp_path, "mine.py", MINIMAL)), {"x": "1"})
 
 
 def test_loads_the_example_file_by_path() -> None:
@@ -102,7 +117,7 @@ def test_loads_a_minimal_file(tmp_path: Path) -> None:
     assert cls.name == "mine"
 
 
-def test_each_load_is_a_fresh_module(tmp_path: Path) -> None:
+def test_files_with_the_same_stem_are_separate_modules(tmp_path: Path) -> None:
     first = tmp_path / "a" / "same.py"
     second = tmp_path / "b" / "same.py"
     for path, name in ((first, "one"), (second, "two")):
@@ -186,3 +201,53 @@ def test_missing_import_in_file(tmp_path: Path) -> None:
 def test_bad_params_of_a_file_strategy(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^strategy breakout: parameter 'lookback': "):
         create_strategy(str(BREAKOUT), {"lookback": "0"})
+
+
+def _user_modules() -> set[str]:
+    return {name for name in sys.modules if name.startswith("algotrade_user_strategy_")}
+
+
+def test_loading_the_same_file_again_adds_no_module(tmp_path: Path) -> None:
+    # Every bot validated or started from a file loaded it again: one sys.modules entry each.
+    path = write(tmp_path, "mine.py", MINIMAL)
+    before = _user_modules()
+    first = get_strategy_class(str(path))
+    after_first = _user_modules()
+    assert len(after_first) == len(before) + 1
+    for _ in range(5):
+        create_strategy(str(path))
+        assert get_strategy_class(str(path)) is first
+    assert _user_modules() == after_first
+
+
+def test_a_changed_file_is_executed_again_in_its_own_module(tmp_path: Path) -> None:
+    path = write(tmp_path, "mine.py", MINIMAL)
+    old = get_strategy_class(str(path))
+    modules = _user_modules()
+    path.write_text(MINIMAL.replace('"mine"', '"changed"'))
+    new = get_strategy_class(str(path))
+    assert (old.name, new.name) == ("mine", "changed")
+    assert _user_modules() == modules  # replaced, not added
+    assert sys.modules[new.__module__].Mine is new
+
+
+def test_a_changed_file_that_breaks_keeps_the_working_module(tmp_path: Path) -> None:
+    path = write(tmp_path, "mine.py", MINIMAL)
+    working = get_strategy_class(str(path))
+    modules = _user_modules()
+    path.write_text(MINIMAL + "raise RuntimeError('half-saved')\n")
+    with pytest.raises(ConfigError, match="RuntimeError: half-saved"):
+        get_strategy_class(str(path))
+    assert _user_modules() == modules
+    assert sys.modules[working.__module__].Mine is working  # bots running it still resolve it
+    path.write_text(MINIMAL)
+    assert get_strategy_class(str(path)) is working  # the same content again: the same class
+
+
+def test_a_file_that_fails_leaves_no_module(tmp_path: Path) -> None:
+    path = write(tmp_path, "empty.py", "X = 1\n")
+    before = _user_modules()
+    for _ in range(3):
+        with pytest.raises(ConfigError, match="defines no subclass of Strategy"):
+            get_strategy_class(str(path))
+    assert _user_modules() == before

@@ -1,19 +1,23 @@
 """Find a strategy class by built-in name or load it from a user's ``.py`` file.
 
 Built-ins are imported lazily, so listing them or loading one does not import the others.
-A user file is executed as a fresh module (a unique name per load, so two files with the same
-stem never collide) and must define exactly one ``Strategy`` subclass, or several of which
-one has ``name`` equal to the file's stem. Every failure is a one-line ``ConfigError``.
+A user file must define exactly one ``Strategy`` subclass, or several of which one has ``name``
+equal to the file's stem. It is executed once per content: loading the same file again (every
+bot validated or started from it) reuses the class, and a file whose bytes changed is executed
+again under the same module name, so ``sys.modules`` holds one entry per file, never one per
+load. Every failure is a one-line ``ConfigError``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
-import itertools
 import sys
+import threading
 import traceback
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -29,7 +33,17 @@ _BUILTINS: dict[str, str] = {
     "rsi": "algotrade.strategies.rsi:RSIReversion",
 }
 
-_load_counter = itertools.count(1)
+
+@dataclass(frozen=True, slots=True)
+class _LoadedFile:
+    digest: str  # sha256 of the file's bytes when it was executed
+    strategy: type[Strategy]
+
+
+# resolved path → the strategy its current content defines.
+_loaded_files: dict[Path, _LoadedFile] = {}
+# Bots are validated and started from the daemon's loop and from executor threads.
+_load_lock = threading.Lock()
 
 
 def builtin_strategy_names() -> list[str]:
@@ -56,31 +70,77 @@ def get_strategy_class(name_or_path: str) -> type[Strategy]:
 
 
 def create_strategy(name_or_path: str, params: Mapping[str, Any] | None = None) -> Strategy:
-    """Instantiate a strategy; string values (from ``--param k=v``) are coerced by pydantic."""
-    return get_strategy_class(name_or_path)(params)
+    """Instantiate a strategy; string values (from ``--param k=v``) are coerced by pydantic.
+    An unknown parameter name is a ``ConfigError`` that lists the valid ones."""
+    cls = get_strategy_class(name_or_path)
+    check_parameter_names(cls, params or {})
+    return cls(params)
+
+
+def check_parameter_names(cls: type[Strategy], params: Mapping[str, Any]) -> None:
+    """``ConfigError`` naming every key of ``params`` that ``cls`` has no parameter for, and
+    listing the parameters it does have (a typo should not need a look at the source)."""
+    known = list(cls.Params.model_fields)
+    unknown = [str(key) for key in params if key not in cls.Params.model_fields]
+    if not unknown:
+        return
+    label = cls.name or cls.__name__
+    names = ", ".join(f"'{key}'" for key in unknown)
+    noun = "parameter" if len(unknown) == 1 else "parameters"
+    valid = f"valid parameters: {', '.join(known)}" if known else "it takes no parameters"
+    raise ConfigError(f"strategy {label}: unknown {noun} {names}; {valid}")
 
 
 def load_strategy_file(path: Path, *, shown_as: str | None = None) -> type[Strategy]:
-    """Execute a user strategy file and return the ``Strategy`` subclass it defines."""
+    """The ``Strategy`` subclass a user file defines, executing the file only when its content
+    is new: the same bytes give the same class (and no new ``sys.modules`` entry)."""
     label = shown_as or str(path)
-    if not path.is_file():
+    try:
+        resolved = path.resolve(strict=True)
+        source = resolved.read_bytes() if resolved.is_file() else None
+    except FileNotFoundError:
+        source = None
+    except OSError as exc:
+        raise ConfigError(f"strategy file {label} cannot be read: {exc.strerror or exc}") from None
+    if source is None:
         raise ConfigError(f"strategy file {label} not found")
-    module_name = f"algotrade_user_strategy_{next(_load_counter)}_{_identifier(path.stem)}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
+    digest = hashlib.sha256(source).hexdigest()
+    with _load_lock:
+        loaded = _loaded_files.get(resolved)
+        if loaded is not None and loaded.digest == digest:
+            return loaded.strategy
+        strategy = _execute_file(resolved, path, label)
+        _loaded_files[resolved] = _LoadedFile(digest, strategy)
+        return strategy
+
+
+def _execute_file(resolved: Path, path: Path, label: str) -> type[Strategy]:
+    # One module name per file (its stem for tracebacks, a hash of its path so that two files
+    # with the same stem never collide); a changed file replaces its own entry.
+    path_hash = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    module_name = f"algotrade_user_strategy_{_identifier(path.stem)}_{path_hash}"
+    spec = importlib.util.spec_from_file_location(module_name, resolved)
     if spec is None or spec.loader is None:
         raise ConfigError(f"strategy file {label} cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
+    previous = sys.modules.get(module_name)
     # Registered before executing: dataclasses and pydantic resolve the module's annotations
     # through sys.modules while the class bodies run.
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
+        return _pick_strategy(module, path, label)
     except Exception as exc:
-        del sys.modules[module_name]
+        # The previous content's module stays (its classes may be running in bots).
+        if previous is not None:
+            sys.modules[module_name] = previous
+        else:
+            del sys.modules[module_name]
+        if isinstance(exc, ConfigError):
+            raise
         raise ConfigError(
             f"strategy file {label} failed to import: {_describe_import_error(exc, path)}"
         ) from exc
-    return _pick_strategy(module, path, label)
 
 
 def _import_builtin(name: str) -> type[Strategy]:
