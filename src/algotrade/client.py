@@ -3,12 +3,16 @@
 Both return parsed JSON. An error answer raises ``ApiError`` (status, code, message); a daemon
 that cannot be reached raises ``DaemonUnreachable``. The async client also streams live events
 from ``/ws`` with ``watch``.
+
+A bot's orders, fills and equity come in pages, oldest first, as the API serves them; with
+``newest_first=True`` the clients count the page from the newest record instead (see
+``_newest_first``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
@@ -155,6 +159,44 @@ def _page(bot_id: str, what: str, offset: int, limit: int) -> _Req[_Obj]:
     return _Req("GET", _bot_path(bot_id, f"/{what}"), params={"offset": offset, "limit": limit})
 
 
+# A call made of several requests, written once for both clients: the generator yields each
+# request, receives its answer, and returns the result (see ``_run`` of each client).
+_Steps = Generator[_Req[Any], Any, T]
+
+
+def _newest_first(bot_id: str, what: str, offset: int, limit: int) -> _Steps[_Obj]:
+    """A page of a bot's ``what`` (orders, fills, equity) counted from the newest record: the
+    ``offset`` newest are skipped, then up to ``limit`` records, newest first.
+
+    The API pages oldest first; the total in its answer locates the wanted window, which a
+    second request fetches (unless the first answer holds it). A record stored between the two
+    requests shifts the window by one: the page is still a consecutive run of records.
+    """
+    probe = yield _page(bot_id, what, 0, 1)
+    total = int(probe["total"])
+    end = max(total - offset, 0)  # oldest-first index just past the newest record wanted
+    start = max(end - limit, 0)
+    if end <= len(probe["items"]):
+        items = probe["items"][start:end]
+    else:
+        page = yield _page(bot_id, what, start, end - start)
+        items, total = page["items"], int(page["total"])
+    return {
+        "items": items[::-1],
+        "total": total,
+        "offset": offset,
+        "limit": limit,
+        "order": "newest_first",
+    }
+
+
+def _records(bot_id: str, what: str, offset: int, limit: int, newest_first: bool) -> _Steps[_Obj]:
+    if newest_first:
+        return (yield from _newest_first(bot_id, what, offset, limit))
+    page: _Obj = yield _page(bot_id, what, offset, limit)
+    return page
+
+
 def _control(bot_id: str, command: str) -> _Req[_Obj]:
     return _Req("PUT", _bot_path(bot_id, f"/{command}"))
 
@@ -195,6 +237,14 @@ class AlgoTradeClient:
             raise DaemonUnreachable(self.base_url, _transport_reason(exc)) from exc
         return req.parse(response)
 
+    def _run(self, steps: _Steps[T]) -> T:
+        request = next(steps)
+        while True:
+            try:
+                request = steps.send(self._do(request))
+            except StopIteration as done:
+                return cast(T, done.value)
+
     def list_bots(self) -> list[dict[str, Any]]:
         return self._do(_LIST_BOTS)
 
@@ -225,15 +275,23 @@ class AlgoTradeClient:
         """Change some config fields; answers the whole new config."""
         return self._do(_obj("PATCH", _bot_path(bot_id, "/config"), body=changes))
 
-    def orders(self, bot_id: str, offset: int = 0, limit: int = 100) -> dict[str, Any]:
-        """``{"items": [...], "total", "offset", "limit"}``."""
-        return self._do(_page(bot_id, "orders", offset, limit))
+    def orders(
+        self, bot_id: str, offset: int = 0, limit: int = 100, *, newest_first: bool = False
+    ) -> dict[str, Any]:
+        """``{"items": [...], "total", "offset", "limit"}``, oldest first; with
+        ``newest_first`` the ``offset`` counts from the newest (and ``"order"`` says so)."""
+        return self._run(_records(bot_id, "orders", offset, limit, newest_first))
 
-    def fills(self, bot_id: str, offset: int = 0, limit: int = 100) -> dict[str, Any]:
-        return self._do(_page(bot_id, "fills", offset, limit))
+    def fills(
+        self, bot_id: str, offset: int = 0, limit: int = 100, *, newest_first: bool = False
+    ) -> dict[str, Any]:
+        return self._run(_records(bot_id, "fills", offset, limit, newest_first))
 
-    def equity(self, bot_id: str, offset: int = 0, limit: int = 100) -> dict[str, Any]:
-        return self._do(_page(bot_id, "equity", offset, limit))
+    def equity(
+        self, bot_id: str, offset: int = 0, limit: int = 100, *, newest_first: bool = False
+    ) -> dict[str, Any]:
+        """Equity snapshots: ``timestamp``, ``equity``, ``cash``, PnL and fees."""
+        return self._run(_records(bot_id, "equity", offset, limit, newest_first))
 
     def positions(self, bot_id: str) -> list[dict[str, Any]]:
         return self._do(_objs(_bot_path(bot_id, "/positions")))
@@ -369,6 +427,14 @@ class AsyncAlgoTradeClient:
             raise DaemonUnreachable(self.base_url, _transport_reason(exc)) from exc
         return req.parse(response)
 
+    async def _run(self, steps: _Steps[T]) -> T:
+        request = next(steps)
+        while True:
+            try:
+                request = steps.send(await self._do(request))
+            except StopIteration as done:
+                return cast(T, done.value)
+
     async def list_bots(self) -> list[dict[str, Any]]:
         return await self._do(_LIST_BOTS)
 
@@ -396,14 +462,20 @@ class AsyncAlgoTradeClient:
     async def update_config(self, bot_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
         return await self._do(_obj("PATCH", _bot_path(bot_id, "/config"), body=changes))
 
-    async def orders(self, bot_id: str, offset: int = 0, limit: int = 100) -> dict[str, Any]:
-        return await self._do(_page(bot_id, "orders", offset, limit))
+    async def orders(
+        self, bot_id: str, offset: int = 0, limit: int = 100, *, newest_first: bool = False
+    ) -> dict[str, Any]:
+        return await self._run(_records(bot_id, "orders", offset, limit, newest_first))
 
-    async def fills(self, bot_id: str, offset: int = 0, limit: int = 100) -> dict[str, Any]:
-        return await self._do(_page(bot_id, "fills", offset, limit))
+    async def fills(
+        self, bot_id: str, offset: int = 0, limit: int = 100, *, newest_first: bool = False
+    ) -> dict[str, Any]:
+        return await self._run(_records(bot_id, "fills", offset, limit, newest_first))
 
-    async def equity(self, bot_id: str, offset: int = 0, limit: int = 100) -> dict[str, Any]:
-        return await self._do(_page(bot_id, "equity", offset, limit))
+    async def equity(
+        self, bot_id: str, offset: int = 0, limit: int = 100, *, newest_first: bool = False
+    ) -> dict[str, Any]:
+        return await self._run(_records(bot_id, "equity", offset, limit, newest_first))
 
     async def positions(self, bot_id: str) -> list[dict[str, Any]]:
         return await self._do(_objs(_bot_path(bot_id, "/positions")))
