@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -13,9 +15,12 @@ from typing import Any, cast
 
 import pytest
 
+from algotrade.core.errors import InputError
 from algotrade.daemon.file_channel import (
+    MAX_POLL_BACKOFF_S,
     MAX_STATUS_ITEMS,
     FileChannel,
+    SignalsFolderError,
     parse_fields,
 )
 from algotrade.daemon.service_api import BotNotFound, BotServiceApi, InvalidTransition
@@ -404,3 +409,124 @@ def test_parse_fields_trims_and_uppercases_keys() -> None:
         "ACTION": "start",
         "BOT": "x=y",
     }
+
+
+# -- defect 7: the folder removed under a running daemon, a poll that keeps failing ---------
+
+
+def channel_records(caplog: pytest.LogCaptureFixture, level: int) -> list[logging.LogRecord]:
+    return [
+        r
+        for r in caplog.records
+        if r.name == "algotrade.daemon.file_channel" and r.levelno == level
+    ]
+
+
+async def test_removed_folder_is_recreated_with_one_warning_and_commands_keep_working(
+    channel: FileChannel, service: FakeService, caplog: pytest.LogCaptureFixture
+) -> None:
+    signals = channel.directory
+    await run(signals, "001", "ACTION=STATUS\n")
+    caplog.clear()
+    polls_before = channel.polls
+
+    shutil.rmtree(signals)
+    await until(lambda: (signals / "processing").is_dir() and (signals / "failed").is_dir())
+    await until(lambda: channel.polls >= polls_before + 20)  # many polls after the removal
+
+    result = await run(signals, "002", "ACTION=START\nBOT=alpha\n")
+    assert result["result"] == "ok"
+    assert service.calls == [("start", "alpha")]
+    assert channel_records(caplog, logging.ERROR) == []
+    [warning] = channel_records(caplog, logging.WARNING)
+    assert "was missing" in warning.getMessage()
+    assert "recreated it" in warning.getMessage()
+    assert channel.failed_polls == 0
+
+
+async def test_done_folder_removed_between_polls_is_recreated_for_the_archive(
+    channel: FileChannel, service: FakeService
+) -> None:
+    signals = channel.directory
+    shutil.rmtree(signals / "done")
+    result = await run(signals, "001", "ACTION=START\nBOT=beta\n")
+    assert result["result"] == "ok"
+    assert (signals / "done" / "001.cmd").exists()
+
+
+class RecordedPauses:
+    """Stands in for the channel's wait between polls: records each delay the loop asks for
+    and returns at once, until ``limit`` pauses, where it holds the loop until released. The
+    test counts loop iterations, never wall time."""
+
+    def __init__(self, limit: int) -> None:
+        self.delays: list[float] = []
+        self.limit = limit
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        if len(self.delays) >= self.limit:
+            self.reached.set()
+            await self.release.wait()
+        else:
+            await asyncio.sleep(0)
+
+
+async def test_a_poll_that_keeps_failing_backs_off_and_logs_one_traceback(
+    tmp_path: Path,
+    service: FakeService,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chan = make_channel(tmp_path, service, poll_interval=0.2, status_interval=3600)
+    await chan.start()
+    pauses = RecordedPauses(limit=12)
+    monkeypatch.setattr(chan, "_pause", pauses)
+    signals = chan.directory
+    caplog.clear()
+    shutil.rmtree(signals)
+    signals.write_text("a file where the folder should be")  # no poll can succeed
+    try:
+        await asyncio.wait_for(pauses.reached.wait(), timeout=10)
+        delays = list(pauses.delays)
+        signals.unlink()  # the fault goes away: the channel recovers by itself
+        pauses.limit = len(delays) + 3
+        pauses.reached.clear()
+        pauses.release.set()
+        pauses.release = asyncio.Event()
+        await asyncio.wait_for(pauses.reached.wait(), timeout=10)
+    finally:
+        pauses.release.set()
+        await chan.stop()
+
+    # Every failed poll waits longer than the one before, up to the ceiling: never 0.
+    assert delays[:6] == [0.2, 0.4, 0.8, 1.6, 3.2, 6.4]
+    assert set(delays[6:]) == {MAX_POLL_BACKOFF_S}
+    errors = channel_records(caplog, logging.ERROR)
+    assert len(errors) == chan.failed_polls == len(delays)
+    assert errors[0].exc_info is not None  # one traceback, with the first failure
+    assert all(r.exc_info is None for r in errors[1:])
+    assert "not a folder" in errors[1].getMessage()
+    assert any("polling again after" in r.getMessage() for r in caplog.records)
+    assert (signals / "processing").is_dir()
+
+
+async def test_signals_path_that_is_a_file_fails_the_start_in_one_line(
+    tmp_path: Path, service: FakeService
+) -> None:
+    (tmp_path / "signals").write_text("not a folder")
+    chan = make_channel(tmp_path, service)
+    with pytest.raises(SignalsFolderError) as caught:
+        await chan.start()
+    message = str(caught.value)
+    assert "\n" not in message
+    assert str(tmp_path / "signals") in message
+    assert "expected a writable directory" in message
+    assert isinstance(caught.value, InputError)
+
+
+def test_command_error_is_an_input_error_of_the_project() -> None:
+    with pytest.raises(InputError):
+        parse_fields(b"")

@@ -7,12 +7,18 @@ never sees half a command. The channel claims a command by renaming it into ``pr
 leaves it in ``processing/``, and the next start moves it to ``failed/`` unrun, so no command
 ever runs twice. ``status.json`` reports the daemon, its bots and the last command's result; it
 is replaced atomically, so a reader never sees a half-written file.
+
+The folder is the operator's: if it (or one of its subfolders) is removed while the daemon
+runs, the next poll recreates it and says so once. Any other failure of a poll (no file
+descriptors left, a full disk) is logged and retried after a growing delay (``Backoff``): the
+loop never spins.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -25,8 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from algotrade.atomic_file import write_atomic
+from algotrade.core.errors import InputError
 from algotrade.daemon.service_api import BotServiceApi, ServiceError
 from algotrade.daemon.status import BotState, BotStatus
+from algotrade.daemon.supervisor import Backoff, TaskSupervisor
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +44,8 @@ MAX_COMMAND_BYTES = 64 * 1024
 MAX_STATUS_ITEMS = 1_000  # status.json lists at most this many bots; counts cover all
 KEEP_ARCHIVED = 1_000  # command files kept in done/ and in failed/ each
 _PRUNE_SLACK = 100  # prune in batches, not on every command
+# A poll that keeps failing is retried after poll_interval, 2×, 4×, ... up to this many seconds.
+MAX_POLL_BACKOFF_S = 10.0
 
 
 class Action(StrEnum):
@@ -51,8 +61,12 @@ class Action(StrEnum):
 NEEDS_BOT = frozenset({Action.START, Action.STOP, Action.PAUSE, Action.RESUME})
 
 
-class CommandError(ValueError):
+class CommandError(InputError):
     """A command file that cannot be understood; its message says what is wrong."""
+
+
+class SignalsFolderError(InputError):
+    """The signals folder cannot be used (a file where the folder should be, no permission)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +127,18 @@ class FileChannel:
         *,
         poll_interval: float = 0.2,
         status_interval: float = 1.0,
+        supervisor: TaskSupervisor | None = None,
     ) -> None:
+        """``supervisor`` runs the polling task; without one the channel keeps a private
+        supervisor (the task is still referenced, named and its failure logged, and ``stop``
+        still ends it, but the daemon's shutdown does not see it)."""
         self.directory = directory
         self.processing_dir = directory / "processing"
         self.done_dir = directory / "done"
         self.failed_dir = directory / "failed"
         self.status_path = directory / STATUS_FILE
         self._service = service
+        self._supervisor = supervisor or TaskSupervisor()
         self._poll_interval = poll_interval
         self._status_interval = status_interval
         self._task: asyncio.Task[None] | None = None
@@ -131,6 +150,8 @@ class FileChannel:
         self._last_command: dict[str, Any] | None = None
         self._last_error: str | None = None
         self._archived = {"done": 0, "failed": 0}
+        self.polls = 0  # loop iterations, failed ones included (tests, diagnostics)
+        self.failed_polls = 0
         # write_status() may run in a worker thread and be called by the daemon at once.
         self._write_lock = threading.Lock()
 
@@ -142,10 +163,16 @@ class FileChannel:
         self._stopping = asyncio.Event()
         self._state = "running"
         self._shutdown_requested = False
-        await asyncio.to_thread(self._prepare)
+        try:
+            await asyncio.to_thread(self._prepare)
+        except OSError as exc:
+            raise SignalsFolderError(
+                f"file command folder {exc.filename or self.directory}: "
+                f"{exc.strerror or exc}; expected a writable directory (daemon.data_dir)"
+            ) from None
         await self._refresh_bots()
         await self._publish()
-        self._task = asyncio.create_task(self._run(), name="file-channel")
+        self._task = self._supervisor.spawn(self._run(), name="file-channel")
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Finish the command in hand (up to ``timeout``), then write a final status."""
@@ -172,23 +199,49 @@ class FileChannel:
 
     async def _run(self) -> None:
         next_status = time.monotonic() + self._status_interval
+        backoff = Backoff(self._poll_interval, max(self._poll_interval, MAX_POLL_BACKOFF_S))
         while not self._stopping.is_set():
+            self.polls += 1
+            # Set before the work: a poll that fails must not make the next one due at once.
+            status_due = time.monotonic() >= next_status
+            if status_due:
+                next_status = time.monotonic() + self._status_interval
             try:
-                if not self._shutdown_requested:
-                    for name in await asyncio.to_thread(self._pending):
-                        if self._stopping.is_set() or self._shutdown_requested:
-                            break
-                        await self._handle(name)
-                if time.monotonic() >= next_status:
-                    next_status = time.monotonic() + self._status_interval
-                    await self._refresh_bots()
-                    await self._publish()
+                await self._poll(status_due)
             except Exception as exc:  # the channel must outlive any one bad moment
-                logger.exception("file channel: poll failed")
+                self.failed_polls += 1
+                delay = backoff.failed()
                 self._last_error = f"file channel error: {exc}"
-            wait = min(self._poll_interval, max(0.0, next_status - time.monotonic()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=wait)
+                if backoff.failures == 1:
+                    logger.exception("file channel: poll failed; retrying in %.1f s", delay)
+                else:  # the traceback was logged with the first failure of the run
+                    logger.error(
+                        "file channel: poll failed again (%d in a row): %s; retrying in %.1f s",
+                        backoff.failures,
+                        _one_line(exc),
+                        delay,
+                    )
+                await self._pause(delay)
+                continue
+            failures = backoff.succeeded()
+            if failures:
+                logger.warning("file channel: polling again after %d failed polls", failures)
+            await self._pause(min(self._poll_interval, max(0.0, next_status - time.monotonic())))
+
+    async def _poll(self, status_due: bool) -> None:
+        if not self._shutdown_requested:
+            for name in await asyncio.to_thread(self._pending):
+                if self._stopping.is_set() or self._shutdown_requested:
+                    break
+                await self._handle(name)
+        if status_due:
+            await self._refresh_bots()
+            await self._publish()
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait ``seconds`` or until ``stop()``, whichever comes first."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     async def _handle(self, name: str) -> None:
         claimed = await asyncio.to_thread(self._claim, name)
@@ -299,8 +352,7 @@ class FileChannel:
     # -- files (run in worker threads) -------------------------------------------------
 
     def _prepare(self) -> None:
-        for folder in (self.directory, self.processing_dir, self.done_dir, self.failed_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+        self._make_folders()
         for kind, folder in (("done", self.done_dir), ("failed", self.failed_dir)):
             self._archived[kind] = sum(1 for _ in folder.iterdir())
             self._prune(kind)
@@ -322,7 +374,27 @@ class FileChannel:
             }
             self._last_error = f"{leftover.name}: {message}"
 
+    def _make_folders(self) -> list[Path]:
+        """Create the folder and its subfolders where missing; the ones created."""
+        created = []
+        for folder in (self.directory, self.processing_dir, self.done_dir, self.failed_dir):
+            if folder.is_dir():
+                continue
+            if folder.exists() or folder.is_symlink():
+                raise NotADirectoryError(errno.ENOTDIR, "exists and is not a folder", str(folder))
+            folder.mkdir(parents=True, exist_ok=True)
+            created.append(folder)
+        return created
+
     def _pending(self) -> list[str]:
+        # Four stat calls per poll: cheap, and an operator who removed the folder (or cleaned
+        # out done/) gets it back instead of a traceback per poll.
+        recreated = self._make_folders()
+        if recreated:
+            logger.warning(
+                "file channel: %s was missing (removed while the daemon runs?); recreated it",
+                ", ".join(str(folder) for folder in recreated),
+            )
         with os.scandir(self.directory) as entries:
             names = [
                 entry.name
@@ -338,13 +410,22 @@ class FileChannel:
         try:
             os.rename(self.directory / name, target)
         except FileNotFoundError:
-            return None  # the writer took it back
+            # The writer took it back, or processing/ was removed since this poll began: then
+            # the next poll recreates it and claims the command.
+            return None
         return target
 
     def _archive(self, path: Path, kind: str) -> None:
         folder = self.done_dir if kind == "done" else self.failed_dir
         target = folder / path.name
-        os.replace(path, target)  # a reused name replaces the older archived copy
+        try:
+            os.replace(path, target)  # a reused name replaces the older archived copy
+        except FileNotFoundError:
+            if not path.exists():  # the folder holding the claimed file was removed
+                logger.warning("file command %s: vanished before it could be archived", path.name)
+                return
+            folder.mkdir(parents=True, exist_ok=True)  # done/ or failed/ was removed
+            os.replace(path, target)
         os.utime(target)  # prune keeps the most recently handled ones
         self._archived[kind] += 1
         if self._archived[kind] > KEEP_ARCHIVED + _PRUNE_SLACK:
@@ -367,6 +448,10 @@ def _read_limited(path: Path) -> bytes:
     if len(data) > MAX_COMMAND_BYTES:
         raise CommandError(f"command file larger than {MAX_COMMAND_BYTES // 1024} KiB")
     return data
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _item(bot: BotStatus) -> dict[str, Any]:
