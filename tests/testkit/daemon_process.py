@@ -128,3 +128,75 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+class ControlledDaemonProcess(DaemonProcess):
+    """A daemon process whose start is not waited for: the caller times how long it takes to
+    become healthy, or kills it at any moment, even during start-up (crash soaks)."""
+
+    def launch(self) -> None:
+        """Spawn the daemon and return at once (``start`` spawns and waits)."""
+        self.close_logs()  # those of the previous run of this process object
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._stdout = (self.data_dir.parent / f"daemon-{self.port}.out").open("a")
+        self._stderr_path = self.data_dir.parent / f"daemon-{self.port}.err"
+        self._stderr = self._stderr_path.open("a")
+        self._stderr_offset = self._stderr_path.stat().st_size
+        self.launched_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "algotrade",
+                "daemon",
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                str(self.port),
+                *self.extra,
+            ],
+            stdout=self._stdout,
+            stderr=self._stderr,
+            text=True,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def wait_healthy(self, timeout: float) -> float:
+        """Seconds from ``launch`` until ``GET /api/health`` answered 200 (polled every 20 ms);
+        ``AssertionError`` when the daemon exits or does not answer within ``timeout``."""
+        assert self.proc is not None, "launch() first"
+        deadline = self.launched_at + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited with {self.proc.returncode}: {self.stderr()}")
+            try:
+                response = httpx.get(f"{self.url}/api/health", timeout=1)
+            except httpx.HTTPError:
+                response = None
+            if response is not None and response.status_code == 200:
+                return time.monotonic() - self.launched_at
+            time.sleep(0.02)
+        raise AssertionError(f"daemon did not answer /api/health within {timeout} s")
+
+    def sigkill(self) -> None:
+        """``kill -9`` and reap: nothing gets a chance to flush."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def sigterm(self, timeout: float) -> int | None:
+        """SIGTERM and wait; the exit code, or None (and ``kill -9``) when it did not exit."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.sigkill()
+            return None
+
+    def close_logs(self) -> None:
+        for name in ("_stdout", "_stderr"):
+            handle = getattr(self, name, None)
+            if handle is not None and not handle.closed:
+                handle.close()
