@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from algotrade.core.errors import InputError
 from algotrade.daemon.logging_setup import (
     LoggingHandles,
+    LogSetupError,
     RedactingFilter,
+    RepeatFilter,
     configure_logging,
     redact,
 )
@@ -207,3 +211,163 @@ def test_logs_dir_is_created(tmp_path: Path, installed: list[LoggingHandles]) ->
     data_dir = tmp_path / "nested" / "data"
     configure(installed, settings_for(data_dir))
     assert (data_dir / "logs" / "daemon.log").exists()
+
+
+# -- defect 7: repeated errors are rate-limited; defect 8: owner-only files --------------------
+
+
+def lines_with(path: Path, text: str) -> list[str]:
+    return [line for line in read(path).splitlines() if text in line]
+
+
+def test_a_flood_of_identical_errors_is_bounded_and_summarised(
+    tmp_path: Path, installed: list[LoggingHandles]
+) -> None:
+    handles = configure(installed, settings_for(tmp_path, repeat_limit=5, repeat_window_s=3600))
+    log = logging.getLogger("algotrade.daemon.file_channel")
+    for attempt in range(10_000):
+        try:
+            raise OSError(24, "Too many open files")
+        except OSError:
+            log.exception("file channel: poll failed (%d in a row)", attempt)
+    log.info("a quiet line still passes")
+    handles.close()  # writes the summary of the window still open
+
+    logs = tmp_path / "logs"
+    for name in ("daemon.log", "error.log"):
+        written = [x for x in lines_with(logs / name, "poll failed (") if "suppressed" not in x]
+        assert len(written) == 5
+        assert read(logs / name).count("Traceback") == 5
+        [summary] = lines_with(logs / name, "suppressed")
+        assert "suppressed 9995 similar messages" in summary
+        assert "file channel: poll failed (%d in a row) (OSError)" in summary
+        assert "ERROR" in summary
+    assert "a quiet line still passes" in read(logs / "daemon.log")
+
+
+def test_repeat_limit_zero_writes_everything(
+    tmp_path: Path, installed: list[LoggingHandles]
+) -> None:
+    handles = configure(installed, settings_for(tmp_path, repeat_limit=0))
+    for i in range(50):
+        logging.getLogger("algotrade.daemon").error("same %d", i)
+    handles.close()
+    assert len(lines_with(tmp_path / "logs" / "daemon.log", "same ")) == 50
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def limited() -> Iterator[tuple[RepeatFilter, Clock, list[logging.LogRecord]]]:
+    """A logger whose handler keeps what the filter let through."""
+    clock = Clock()
+    repeats = RepeatFilter(3, 60.0, clock=clock)
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    handler = Keep()
+    handler.addFilter(repeats)
+    logger = logging.getLogger("test.repeats")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    yield repeats, clock, kept
+    logger.removeHandler(handler)
+    logger.propagate = True
+    logger.setLevel(logging.NOTSET)
+
+
+def test_each_kind_gets_its_own_allowance_and_a_summary_when_its_window_ends(
+    limited: tuple[RepeatFilter, Clock, list[logging.LogRecord]],
+) -> None:
+    repeats, clock, kept = limited
+    log = logging.getLogger("test.repeats")
+    for i in range(20):
+        log.warning("order %s rejected", i, extra={"bot_id": "a"})
+        log.warning("order %s rejected", i, extra={"bot_id": "b"})  # another bot: its own
+        log.error("order %s rejected", i, extra={"bot_id": "a"})  # another level: its own
+        log.warning(f"venue said: error {i} at 0x{i:08x}")  # preformatted, numbers vary
+        log.info("bot %s heartbeat", i)  # below WARNING: never limited
+    assert len(kept) == 3 * 4 + 20
+    assert repeats.suppressed_total == 17 * 4
+
+    kept.clear()
+    clock.now += 61  # every window has ended: the next record brings the summaries
+    log.warning("order %s rejected", 99, extra={"bot_id": "a"})
+    messages = [(r.levelname, getattr(r, "bot_id", ""), r.getMessage()) for r in kept]
+    assert messages[-1] == ("WARNING", "a", "order 99 rejected")
+    summaries = sorted(messages[:-1])
+    assert summaries == [
+        ("ERROR", "a", "suppressed 17 similar messages in the last 60 s: order %s rejected"),
+        (
+            "WARNING",
+            "",
+            "suppressed 17 similar messages in the last 60 s: venue said: error # at #",
+        ),
+        ("WARNING", "a", "suppressed 17 similar messages in the last 60 s: order %s rejected"),
+        ("WARNING", "b", "suppressed 17 similar messages in the last 60 s: order %s rejected"),
+    ]
+    kept.clear()
+    repeats.flush()
+    assert kept == []  # nothing dropped since: nothing to report
+
+
+def test_one_decision_per_record_for_every_handler(
+    limited: tuple[RepeatFilter, Clock, list[logging.LogRecord]],
+) -> None:
+    repeats, _, _ = limited
+    records = [
+        logging.LogRecord("x", logging.ERROR, __file__, 1, "boom %s", (i,), None) for i in range(5)
+    ]
+    first = [repeats.filter(r) for r in records]
+    second = [repeats.filter(r) for r in records]  # the same records at a second handler
+    assert first == second == [True, True, True, False, False]
+    assert repeats.suppressed_total == 2
+
+
+def test_tracked_kinds_are_bounded(
+    limited: tuple[RepeatFilter, Clock, list[logging.LogRecord]],
+) -> None:
+    repeats, _, kept = limited
+    repeats.max_kinds = 10
+    log = logging.getLogger("test.repeats")
+    for i in range(1000):
+        log.error("distinct %s", i, extra={"bot_id": f"bot-{i}"})  # a new kind every time
+    assert len(kept) == 10 + 3  # 10 tracked kinds, then the shared overflow kind's allowance
+
+
+def test_log_files_and_folder_are_owner_only(
+    tmp_path: Path, installed: list[LoggingHandles]
+) -> None:
+    configure(installed, settings_for(tmp_path / "data", max_bytes=500, backups=2))
+    logs = tmp_path / "data" / "logs"
+    assert stat.S_IMODE(logs.stat().st_mode) == 0o700
+    for i in range(50):
+        logging.getLogger("algotrade.daemon").info("line %d %s", i, "x" * 40)
+    assert (logs / "daemon.log.1").exists()  # rotated: the new file is owner-only too
+    for path in logs.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_a_file_where_the_logs_folder_should_be_is_one_line(
+    tmp_path: Path, installed: list[LoggingHandles]
+) -> None:
+    (tmp_path / "logs").write_text("not a folder")
+    with pytest.raises(LogSetupError) as caught:
+        configure(installed, settings_for(tmp_path))
+    message = str(caught.value)
+    assert message == (
+        f"cannot create log file {tmp_path / 'logs'}: exists and is not a folder "
+        "(expected a writable folder; daemon.data_dir)"
+    )
+    assert isinstance(caught.value, InputError)
+    assert not [h for h in logging.getLogger().handlers if getattr(h, "_algotrade_installed", 0)]

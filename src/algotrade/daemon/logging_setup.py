@@ -6,20 +6,31 @@ Files: ``daemon.log`` (every record at or above the configured level), ``api.log
 handlers sit on the root logger, so uvicorn must run with ``log_config=None`` (its default
 config stops ``uvicorn.access`` from propagating). Every handler carries a ``RedactingFilter``:
 a secret must not reach any file, whichever handler sees the record first.
+
+Every handler also carries the same ``RepeatFilter``: a fault that repeats (no file
+descriptors left, a folder gone) must cost a few lines, not rotate every older log away. Log
+files are created owner-only (0600) and the logs folder 0700: they name accounts, bots and
+positions.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import re
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import IO, Any
 
+from algotrade.core.errors import InputError
 from algotrade.daemon.settings import MASK, DaemonSettings
 
 API_LOGGERS = ("algotrade.api", "uvicorn.access")
@@ -29,6 +40,12 @@ MIN_SECRET_LENGTH = 6
 _TEXT_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 
 _KEY_WORDS = r"password|passwd|secret|private_key|privatekey|api_key|apikey|token"
+FILE_MODE = 0o600  # log files: owner only
+DIR_MODE = 0o700  # the logs folder, when this module creates it
+
+
+class LogSetupError(InputError):
+    """The log folder or a log file cannot be created (a file in the way, no permission)."""
 
 
 def _masked_value(prefix: str, value: str) -> str:
@@ -107,6 +124,167 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+_SUMMARY_ATTR = "_algotrade_repeat_summary"
+_DECISION_ATTR = "_algotrade_repeat_decision"
+# Numbers (counts, ids, ports, fds, addresses) vary between repeats of one message that was
+# formatted before logging (f-strings, exception texts): they must not make each repeat "new".
+_VARYING = re.compile(r"0x[0-9a-fA-F]+|\d+")
+_MAX_KEY_TEXT = 200
+_OVERFLOW = "<more kinds of messages than tracked>"
+
+_RepeatKey = tuple[str, int, str, str, str]  # logger, level, template, exception type, bot
+
+
+@dataclass(slots=True)
+class _Window:
+    start: float
+    passed: int = 0
+    suppressed: int = 0
+
+
+class RepeatFilter(logging.Filter):
+    """Passes the first ``limit`` records of one kind per ``window`` seconds and drops the
+    rest, then reports how many it dropped in one line at the same level.
+
+    A *kind* is (logger, level, message template, exception type, bot): ``"poll failed: %s"``
+    with a thousand different arguments is one kind, the same template for two bots two.
+    Records below ``min_level`` (INFO: per-command and per-request lines) always pass: only
+    warnings and errors flood. The summary line — ``suppressed 512 similar messages in the
+    last 60 s: ...`` — is written when that kind's window ends and a record comes by (any
+    record: the check is made at most once a second), or at ``flush()`` (on close).
+
+    One instance sits on every handler: it decides once per record (the decision is kept on
+    the record), so all files agree on what was dropped. It must run before the
+    ``RedactingFilter``, which merges the arguments into the message and loses the template.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        *,
+        min_level: int = logging.WARNING,
+        clock: Callable[[], float] = time.monotonic,
+        max_kinds: int = 10_000,
+    ) -> None:
+        super().__init__()
+        self.limit = limit
+        self.window = window
+        self.min_level = min_level
+        self.max_kinds = max_kinds
+        self._clock = clock
+        self._windows: dict[_RepeatKey, _Window] = {}
+        self._lock = threading.Lock()
+        self._next_sweep = 0.0
+        self.suppressed_total = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        decided = record.__dict__.get(_DECISION_ATTR)
+        if decided is not None:
+            return bool(decided)
+        allowed = True
+        summaries: list[tuple[_RepeatKey, _Window]] = []
+        if record.levelno >= self.min_level and not getattr(record, _SUMMARY_ATTR, False):
+            now = self._clock()
+            key = self._key(record)
+            with self._lock:
+                if now >= self._next_sweep:
+                    self._next_sweep = now + min(1.0, self.window)
+                    summaries = self._take_expired(now)
+                if key not in self._windows and len(self._windows) >= self.max_kinds:
+                    key = (key[0], key[1], _OVERFLOW, "", "")
+                window = self._windows.get(key)
+                if window is not None and now - window.start >= self.window:
+                    if window.suppressed:
+                        summaries.append((key, window))
+                    window = None
+                if window is None:
+                    window = self._windows[key] = _Window(now)
+                if window.passed < self.limit:
+                    window.passed += 1
+                else:
+                    window.suppressed += 1
+                    self.suppressed_total += 1
+                    allowed = False
+        elif self._windows and self._clock() >= self._next_sweep:
+            # Quiet periods: an INFO line is enough to close a finished window's account.
+            now = self._clock()
+            with self._lock:
+                self._next_sweep = now + min(1.0, self.window)
+                summaries = self._take_expired(now)
+        record.__dict__[_DECISION_ATTR] = allowed
+        self._emit(summaries)
+        return allowed
+
+    def flush(self) -> None:
+        """Write the summary of every window that dropped something, and start over."""
+        with self._lock:
+            summaries = [(key, w) for key, w in self._windows.items() if w.suppressed]
+            self._windows.clear()
+        self._emit(summaries)
+
+    def _key(self, record: logging.LogRecord) -> _RepeatKey:
+        if record.args and isinstance(record.msg, str):
+            template = record.msg  # the format string: same call site, any arguments
+        else:
+            template = _VARYING.sub("#", str(record.msg))
+        exc_type = ""
+        if record.exc_info and record.exc_info[0] is not None:
+            exc_type = record.exc_info[0].__name__
+        bot = getattr(record, "bot_id", None)
+        return (
+            record.name,
+            record.levelno,
+            template[:_MAX_KEY_TEXT],
+            exc_type,
+            "" if bot is None else str(bot),
+        )
+
+    def _take_expired(self, now: float) -> list[tuple[_RepeatKey, _Window]]:
+        expired = [(k, w) for k, w in self._windows.items() if now - w.start >= self.window]
+        for key, _ in expired:
+            del self._windows[key]
+        return [(key, window) for key, window in expired if window.suppressed]
+
+    def _emit(self, summaries: list[tuple[_RepeatKey, _Window]]) -> None:
+        # Outside the lock: the summary goes through the handlers, and so through this filter.
+        if not summaries:
+            return
+        now = self._clock()
+        for (name, level, template, exc_type, bot), window in summaries:
+            what = f"{template} ({exc_type})" if exc_type else template
+            record = logging.LogRecord(
+                name,
+                level,
+                __file__,
+                0,
+                "suppressed %d similar messages in the last %.0f s: %s",
+                (window.suppressed, min(now - window.start, self.window), what),
+                None,
+            )
+            record.__dict__[_SUMMARY_ATTR] = True
+            if bot:
+                record.__dict__["bot_id"] = bot
+            logging.getLogger(name).handle(record)
+
+
+class _OwnerOnlyRotatingFileHandler(RotatingFileHandler):
+    """Creates its file (and each new file after a rollover) readable by the owner only."""
+
+    def _open(self) -> IO[Any]:
+        return open(  # the handler owns the stream and closes it
+            self.baseFilename,
+            self.mode,
+            encoding=self.encoding,
+            errors=self.errors,
+            opener=_owner_only,
+        )
+
+
+def _owner_only(path: str, flags: int) -> int:
+    return os.open(path, flags, FILE_MODE)
+
+
 class _NameFilter(logging.Filter):
     """Passes records of the given loggers and their children."""
 
@@ -172,8 +350,11 @@ class LoggingHandles:
 
     log_dir: Path
     handlers: list[logging.Handler] = field(default_factory=list)
+    repeats: RepeatFilter | None = None
 
     def close(self) -> None:
+        if self.repeats is not None:
+            self.repeats.flush()  # the last floods' summaries, while the handlers still write
         root = logging.getLogger()
         for handler in self.handlers:
             root.removeHandler(handler)
@@ -186,16 +367,19 @@ def configure_logging(
 ) -> LoggingHandles:
     """Install the daemon's handlers on the root logger, replacing any this function installed
     before (so a second call never duplicates output). ``secrets`` are strings to mask
-    wherever they appear, typically the configured API keys."""
+    wherever they appear, typically the configured API keys. Raises ``LogSetupError`` (one
+    line, naming the path) when the log folder or a log file cannot be created."""
     _remove_installed()
     config = settings.logging
     log_dir = settings.daemon.data_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
     formatter: logging.Formatter = JsonFormatter() if config.json_format else UtcTextFormatter()
     redactor = RedactingFilter(secrets)
+    repeats = (
+        RepeatFilter(config.repeat_limit, config.repeat_window_s) if config.repeat_limit else None
+    )
 
     def rotating(name: str, level: int) -> logging.Handler:
-        handler = RotatingFileHandler(
+        handler = _OwnerOnlyRotatingFileHandler(
             log_dir / name,
             maxBytes=config.max_bytes,
             backupCount=config.backups,
@@ -204,15 +388,24 @@ def configure_logging(
         handler.setLevel(level)
         return handler
 
-    api = rotating("api.log", config.level_number)
-    api.addFilter(_NameFilter(API_LOGGERS))
-    daemon_log = rotating("daemon.log", config.level_number)
-    daemon_log.addFilter(_ExcludeFilter(ACCESS_LOGGERS))
-    handlers = [
-        daemon_log,
-        api,
-        rotating("error.log", max(logging.ERROR, config.level_number)),
-    ]
+    handlers: list[logging.Handler] = []
+    try:
+        _make_log_dir(log_dir)
+        daemon_log = rotating("daemon.log", config.level_number)
+        handlers.append(daemon_log)
+        daemon_log.addFilter(_ExcludeFilter(ACCESS_LOGGERS))
+        api = rotating("api.log", config.level_number)
+        handlers.append(api)
+        api.addFilter(_NameFilter(API_LOGGERS))
+        handlers.append(rotating("error.log", max(logging.ERROR, config.level_number)))
+    except OSError as exc:
+        for handler in handlers:
+            handler.close()
+        where = exc.filename or log_dir
+        raise LogSetupError(
+            f"cannot create log file {where}: {exc.strerror or exc} "
+            "(expected a writable folder; daemon.data_dir)"
+        ) from None
     if stderr:
         console = logging.StreamHandler(sys.stderr)
         console.setLevel(config.level_number)
@@ -222,13 +415,24 @@ def configure_logging(
     root = logging.getLogger()
     for handler in handlers:
         # The redactor goes first: a filter added later (like _NameFilter) already sees the
-        # masked record, and no handler can format an unmasked one.
+        # masked record, and no handler can format an unmasked one. Only the repeat filter
+        # comes before it: it needs the message template, and it formats nothing.
         handler.filters.insert(0, redactor)
+        if repeats is not None:
+            handler.filters.insert(0, repeats)
         handler.setFormatter(formatter)
         handler._algotrade_installed = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(config.level_number)
-    return LoggingHandles(log_dir=log_dir, handlers=handlers)
+    return LoggingHandles(log_dir=log_dir, handlers=handlers, repeats=repeats)
+
+
+def _make_log_dir(log_dir: Path) -> None:
+    if log_dir.is_dir():
+        return
+    if log_dir.exists() or log_dir.is_symlink():
+        raise NotADirectoryError(errno.ENOTDIR, "exists and is not a folder", str(log_dir))
+    log_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
 
 
 def _remove_installed() -> None:

@@ -89,6 +89,13 @@ class LoggingSection(_Section):
     json_format: bool = Field(default=False, alias="json", description="JSON lines instead of text")
     max_bytes: int = Field(default=10 * 1024 * 1024, ge=0, description="rotate at; 0 = never")
     backups: int = Field(default=5, ge=0)
+    repeat_limit: int = Field(
+        default=10,
+        ge=0,
+        le=1_000_000,
+        description="warnings/errors of one kind written per window, then one summary; 0 = all",
+    )
+    repeat_window_s: float = Field(default=60.0, gt=0, le=86_400)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
