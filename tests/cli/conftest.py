@@ -39,11 +39,15 @@ RunMain = Callable[..., Outcome]
 
 @pytest.fixture
 def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> RunMain:
-    def run(*args: str) -> Outcome:
+    def run(*args: str, env: dict[str, str] | None = None) -> Outcome:
+        """``algotrade ARGS``; no ``ALGOTRADE_*`` variable from the developer's shell, only
+        those in ``env``."""
         monkeypatch.setattr(sys, "argv", ["algotrade", *args])
         monkeypatch.setenv("COLUMNS", "200")  # wide tables: nothing folded
         for name in ("ALGOTRADE_API_KEY", "ALGOTRADE_DAEMON_URL", "ALGOTRADE_DEBUG"):
             monkeypatch.delenv(name, raising=False)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
         capsys.readouterr()
         try:
             main()

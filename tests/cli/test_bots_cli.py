@@ -233,6 +233,17 @@ def test_bad_config_file_is_one_line_exit_2(daemon: DaemonProcess, tmp_path: Pat
     assert_one_line_error(result.exit_code, result.stderr, 2, "422 invalid_config", "'nope'")
 
 
+def test_unknown_strategy_parameter_lists_the_valid_ones(daemon: DaemonProcess) -> None:
+    result = cli(daemon.url, "create", "--id", "typo", "--symbol", "S", "--strategy", "rsi",
+                 "-p", "perod=10")  # fmt: skip
+    line = assert_one_line_error(result.exit_code, result.stderr, 2, "422 invalid_config")
+    assert line.endswith(
+        "strategy rsi: unknown parameter 'perod'; valid parameters: period, oversold, "
+        "exit_level, overbought, qty, long_only"
+    )
+    assert daemon.call("GET", "/api/bots/typo").status_code == 404  # nothing was created
+
+
 def test_start_pause_resume_stop_and_history(daemon: DaemonProcess) -> None:
     ok(cli(daemon.url, "create", "--id", "trader", "--symbol", "SIM-T", *SIM_FLAGS))
     assert ok_json(cli(daemon.url, "start", "trader", "--json"))["state"] == "running"
@@ -247,22 +258,35 @@ def test_start_pause_resume_stop_and_history(daemon: DaemonProcess) -> None:
     assert ok_json(cli(daemon.url, "resume", "trader", "--json"))["state"] == "running"
     assert ok_json(cli(daemon.url, "stop", "trader", "--json"))["state"] == "stopped"
 
+    oldest = ok_json(
+        cli(daemon.url, "orders", "trader", "--oldest-first", "--limit", "2", "--json")
+    )
+    assert len(oldest["items"]) == 2
+    assert oldest["total"] >= 4
+    assert (oldest["offset"], oldest["limit"]) == (0, 2)
+    assert oldest["items"][0]["client_order_id"] == "trader-1"
+    every = ok_json(
+        cli(daemon.url, "orders", "trader", "--oldest-first", "--limit", "1000", "--json")
+    )
+    ids = [order["client_order_id"] for order in every["items"]]
+    assert len(ids) == every["total"]
+    # Newest first by default: the last orders, the newest at the top.
     page = ok_json(cli(daemon.url, "orders", "trader", "--limit", "2", "--json"))
-    assert len(page["items"]) == 2
-    assert page["total"] >= 4
-    assert (page["offset"], page["limit"]) == (0, 2)
-    assert page["items"][0]["client_order_id"] == "trader-1"
+    assert [order["client_order_id"] for order in page["items"]] == ids[::-1][:2]
+    assert (page["offset"], page["limit"], page["order"]) == (0, 2, "newest_first")
     fills = ok_json(cli(daemon.url, "fills", "trader", "--offset", "1", "--limit", "2", "--json"))
-    assert fills["offset"] == 1
-    assert len(fills["items"]) == 2
+    all_fills = ok_json(cli(daemon.url, "fills", "trader", "--limit", "1000", "--json"))
+    assert fills["items"] == all_fills["items"][1:3]
     assert {f["side"] for f in fills["items"]} <= {"buy", "sell"}
 
     orders_table = ok(cli(daemon.url, "orders", "trader", "--limit", "3"))
-    assert "trader-1" in orders_table
+    assert ids[-1] in orders_table
+    assert "trader-1 " not in orders_table
     assert "filled" in orders_table
-    assert f"orders 1–3 of {page['total']}" in orders_table
-    fills_table = ok(cli(daemon.url, "fills", "trader", "--limit", "1"))
+    assert f"orders 1–3 of {every['total']}, newest first" in orders_table
+    fills_table = ok(cli(daemon.url, "fills", "trader", "--limit", "1", "--oldest-first"))
     assert "trader-1" in fills_table
+    assert "oldest first" in fills_table
 
     held = ok_json(cli(daemon.url, "positions", "trader", "--json"))
     status = daemon.ok("GET", "/api/bots/trader")["status"]

@@ -1,62 +1,46 @@
 """``algotrade bots``: manage the bots of a running daemon through its REST and WebSocket API.
 
-Every error is one line on stderr: exit 2 when the request itself was wrong (unknown bot, bad
-config, a command the bot's state does not allow: HTTP 400/404/409/422), exit 1 otherwise
-(daemon unreachable, missing or read-only API key, daemon-side failure).
+The client options (``--daemon-url``, ``--api-key``, ``--json``) go before or after the
+subcommand name, and every error is one line on stderr: see ``cli.daemon_client``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
-from urllib.parse import urlsplit
+from typing import Annotated, Any
 
 import typer
 
 from algotrade.cli import bots_render as render
-from algotrade.cli.errors import EXIT_BAD_INPUT, EXIT_FAILURE, fail, parse_decimal
-from algotrade.client import (
-    AlgoTradeClient,
-    ApiError,
-    AsyncAlgoTradeClient,
-    ClientError,
-    DaemonUnreachable,
-    StreamClosedError,
+from algotrade.cli.daemon_client import (
+    ApiKey,
+    ClientOptions,
+    DaemonUrl,
+    Json,
+    add_client_options,
+    call,
+    client_errors,
+    client_options,
 )
-from algotrade.core.errors import AlgoTradeError, InputError
+from algotrade.cli.errors import EXIT_FAILURE, fail, parse_decimal
+from algotrade.client import AlgoTradeClient, AsyncAlgoTradeClient, ClientError
+from algotrade.core.errors import InputError
 from algotrade.daemon.bot_config import BOT_ID_PATTERN, ExecutionMode, FeedKind, VenueKind
 from algotrade.daemon.bus import ALL_BOTS, Topic
 
-DEFAULT_DAEMON_URL = "http://127.0.0.1:8080"
 DEFAULT_TOPICS = (Topic.STATUS, Topic.ORDERS, Topic.FILLS)
-# 4xx answers that are not about the request's content: retry with a key, or later.
-_NOT_INPUT_STATUSES = frozenset({401, 403, 408, 429})
-_CLOSE_MEANINGS = {
-    1012: "the daemon is shutting down or restarting",
-    1013: "this client read too slowly and fell behind the event stream",
-}
-T = TypeVar("T")
 
 bots_app = typer.Typer(
     name="bots",
     help="Manage the bots of a running daemon over its API: list, create, start, watch, ...",
     no_args_is_help=True,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class _Options:
-    daemon_url: str
-    api_key: str | None
-    json: bool
+add_client_options(bots_app)
 
 
 def _check_bot_id(value: str | None) -> str | None:
@@ -68,97 +52,19 @@ def _check_bot_id(value: str | None) -> str | None:
 
 
 BotId = Annotated[str, typer.Argument(metavar="BOT_ID", callback=_check_bot_id)]
-JsonFlag = Annotated[bool, typer.Option("--json", help="print the API's JSON answer")]
-Offset = Annotated[int, typer.Option(min=0, help="records to skip (oldest first)")]
+Offset = Annotated[
+    int,
+    typer.Option(min=0, help="records to skip, counted from the newest (or the oldest)"),
+]
 Limit = Annotated[int, typer.Option(min=1, max=1000, help="page size (at most 1000)")]
+OldestFirst = Annotated[
+    bool, typer.Option("--oldest-first", help="oldest records first (default: newest first)")
+]
 
 
-@bots_app.callback()
-def bots_options(
-    ctx: typer.Context,
-    daemon_url: Annotated[
-        str, typer.Option(envvar="ALGOTRADE_DAEMON_URL", help="the daemon's API base URL")
-    ] = DEFAULT_DAEMON_URL,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            envvar="ALGOTRADE_API_KEY",
-            show_default=False,
-            help="API key (prefer the env var: arguments are visible to other local users)",
-        ),
-    ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="machine-readable output: the API's JSON as is")
-    ] = False,
-) -> None:
-    """Manage the bots of a running daemon over its REST and WebSocket API."""
-    parts = urlsplit(daemon_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        fail(f"--daemon-url: expected http://HOST:PORT or https://..., got {daemon_url!r}")
-    ctx.obj = _Options(daemon_url.strip(), api_key or None, json_output)
-
-
-def _options(ctx: typer.Context) -> _Options:
-    obj = ctx.find_object(_Options)
-    return obj if obj is not None else _Options(DEFAULT_DAEMON_URL, None, False)
-
-
-def _wants_json(ctx: typer.Context, flag: bool) -> bool:
-    return flag or _options(ctx).json
-
-
-def exit_code_for(status: int) -> int:
-    """2 when the request's content was wrong (fix the input), 1 for everything else."""
-    bad_input = 400 <= status < 500 and status not in _NOT_INPUT_STATUSES
-    return EXIT_BAD_INPUT if bad_input else EXIT_FAILURE
-
-
-_STATUS_HINTS = {401: " (pass --api-key or set ALGOTRADE_API_KEY)", 403: " (needs an admin key)"}
-
-
-@contextmanager
-def client_errors() -> Iterator[None]:
-    """Errors of a daemon client command (``bots``, ``risk``, ``venues``) → one line on stderr
-    and the exit code; never a traceback."""
-    try:
-        yield
-    except ApiError as exc:
-        hint = _STATUS_HINTS.get(exc.status, "")
-        # A refused WebSocket's reason already starts with the code ("unauthorized: ...").
-        message = exc.message.removeprefix(f"{exc.code}: ")
-        fail(f"{exc.status} {exc.code}: {message}{hint}", exit_code_for(exc.status))
-    except DaemonUnreachable as exc:
-        fail(
-            f"{exc}; is the daemon running? (start it with 'algotrade daemon', or point "
-            "--daemon-url / ALGOTRADE_DAEMON_URL at it)",
-            EXIT_FAILURE,
-        )
-    except InputError as exc:
-        fail(str(exc), EXIT_BAD_INPUT)
-    except StreamClosedError as exc:
-        fail(f"{exc} ({_CLOSE_MEANINGS.get(exc.code, 'connection ended')})", EXIT_FAILURE)
-    except AlgoTradeError as exc:  # ClientError and the rest of the tree
-        fail(str(exc), EXIT_FAILURE)
-    except BrokenPipeError:
-        _quiet_broken_pipe()
-
-
-def _quiet_broken_pipe() -> NoReturn:
-    # The reader (``| head``) left: stop quietly, and keep Python's final flush from failing.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    raise SystemExit(0)
-
-
-def _call(ctx: typer.Context, request: Callable[[AlgoTradeClient], T]) -> T:
-    options = _options(ctx)
-    with client_errors(), AlgoTradeClient(options.daemon_url, options.api_key) as client:
-        return request(client)
-
-
-def _show(ctx: typer.Context, json_flag: bool, data: Any, human: Callable[[Any], None]) -> None:
+def _show(options: ClientOptions, data: Any, human: Callable[[Any], None]) -> None:
     with client_errors():
-        if _wants_json(ctx, json_flag):
+        if options.json:
             render.print_json(data)
         else:
             human(data)
@@ -168,47 +74,93 @@ def _show(ctx: typer.Context, json_flag: bool, data: Any, human: Callable[[Any],
 
 
 @bots_app.command("list")
-def list_bots(ctx: typer.Context, json_flag: JsonFlag = False) -> None:
+def list_bots(
+    ctx: typer.Context,
+    daemon_url: DaemonUrl = None,
+    api_key: ApiKey = None,
+    json_flag: Json = False,
+) -> None:
     """Every bot: state, SIM marker, position, equity, PnL, orders, fills, heartbeat, error."""
-    _show(ctx, json_flag, _call(ctx, lambda c: c.list_bots()), render.bots_table)
+    options = client_options(ctx, daemon_url, api_key, json_flag)
+    _show(options, call(options, lambda c: c.list_bots()), render.bots_table)
 
 
 @bots_app.command()
-def show(ctx: typer.Context, bot_id: BotId, json_flag: JsonFlag = False) -> None:
+def show(
+    ctx: typer.Context,
+    bot_id: BotId,
+    daemon_url: DaemonUrl = None,
+    api_key: ApiKey = None,
+    json_flag: Json = False,
+) -> None:
     """One bot's status and config."""
-    _show(ctx, json_flag, _call(ctx, lambda c: c.get_bot(bot_id)), render.bot_detail)
+    options = client_options(ctx, daemon_url, api_key, json_flag)
+    _show(options, call(options, lambda c: c.get_bot(bot_id)), render.bot_detail)
 
 
 @bots_app.command()
-def orders(
+def config(
     ctx: typer.Context,
     bot_id: BotId,
-    limit: Limit = 100,
-    offset: Offset = 0,
-    json_flag: JsonFlag = False,
+    daemon_url: DaemonUrl = None,
+    api_key: ApiKey = None,
+    json_flag: Json = False,
 ) -> None:
-    """A page of the bot's orders, oldest first."""
-    page = _call(ctx, lambda c: c.orders(bot_id, offset=offset, limit=limit))
-    _show(ctx, json_flag, page, render.orders_table)
+    """The bot's stored config (what 'bots create' was given, with defaults filled in)."""
+    options = client_options(ctx, daemon_url, api_key, json_flag)
+    stored = call(options, lambda c: c.get_bot(bot_id))["config"]
+    _show(options, stored, render.config_detail)
+
+
+def _history_command(
+    what: str, read: Callable[..., dict[str, Any]], human: Callable[[Any], None], doc: str
+) -> None:
+    """``orders``, ``fills`` and ``equity``: a page of the bot's records, newest first."""
+
+    def command(
+        ctx: typer.Context,
+        bot_id: BotId,
+        limit: Limit = 20 if what == "equity" else 100,
+        offset: Offset = 0,
+        oldest_first: OldestFirst = False,
+        daemon_url: DaemonUrl = None,
+        api_key: ApiKey = None,
+        json_flag: Json = False,
+    ) -> None:
+        options = client_options(ctx, daemon_url, api_key, json_flag)
+        page = call(
+            options,
+            lambda c: read(c, bot_id, offset, limit, newest_first=not oldest_first),
+        )
+        _show(options, page, human)
+
+    command.__doc__ = doc
+    bots_app.command(what)(command)
+
+
+_history_command(
+    "orders", AlgoTradeClient.orders, render.orders_table, "A page of the bot's orders."
+)
+_history_command("fills", AlgoTradeClient.fills, render.fills_table, "A page of the bot's fills.")
+_history_command(
+    "equity",
+    AlgoTradeClient.equity,
+    render.equity_table,
+    "The bot's recent equity snapshots: equity, cash, PnL, fees.",
+)
 
 
 @bots_app.command()
-def fills(
+def positions(
     ctx: typer.Context,
     bot_id: BotId,
-    limit: Limit = 100,
-    offset: Offset = 0,
-    json_flag: JsonFlag = False,
+    daemon_url: DaemonUrl = None,
+    api_key: ApiKey = None,
+    json_flag: Json = False,
 ) -> None:
-    """A page of the bot's fills, oldest first."""
-    page = _call(ctx, lambda c: c.fills(bot_id, offset=offset, limit=limit))
-    _show(ctx, json_flag, page, render.fills_table)
-
-
-@bots_app.command()
-def positions(ctx: typer.Context, bot_id: BotId, json_flag: JsonFlag = False) -> None:
     """The bot's positions (committed state)."""
-    _show(ctx, json_flag, _call(ctx, lambda c: c.positions(bot_id)), render.positions_table)
+    options = client_options(ctx, daemon_url, api_key, json_flag)
+    _show(options, call(options, lambda c: c.positions(bot_id)), render.positions_table)
 
 
 # -- creating ------------------------------------------------------------------------------
@@ -281,9 +233,12 @@ def create(
     auto_resume: Annotated[
         bool, typer.Option("--auto-resume", help="run it again after a daemon restart")
     ] = False,
-    json_flag: JsonFlag = False,
+    daemon_url: DaemonUrl = None,
+    api_key: ApiKey = None,
+    json_flag: Json = False,
 ) -> None:
     """Create a bot (stopped) from a config file or flags."""
+    options = client_options(ctx, daemon_url, api_key, json_flag)
     with client_errors():
         flags: dict[str, Any] = {
             "bot_id": bot_id,
@@ -298,8 +253,8 @@ def create(
             "auto_resume": True if auto_resume else None,
         }
         config = build_config(file, flags, param or [], feed_option or [])
-    status = _call(ctx, lambda c: c.create_bot(config))
-    _show(ctx, json_flag, status, _print_created)
+    status = call(options, lambda c: c.create_bot(config))
+    _show(options, status, _print_created)
 
 
 def _print_created(status: dict[str, Any]) -> None:
@@ -311,9 +266,16 @@ def _print_created(status: dict[str, Any]) -> None:
 
 
 def _control_command(name: str, method: Callable[[AlgoTradeClient, str], Any], doc: str) -> None:
-    def command(ctx: typer.Context, bot_id: BotId, json_flag: JsonFlag = False) -> None:
-        status = _call(ctx, lambda client: method(client, bot_id))
-        _show(ctx, json_flag, status, lambda s: render.write_line(render.status_line(s)))
+    def command(
+        ctx: typer.Context,
+        bot_id: BotId,
+        daemon_url: DaemonUrl = None,
+        api_key: ApiKey = None,
+        json_flag: Json = False,
+    ) -> None:
+        options = client_options(ctx, daemon_url, api_key, json_flag)
+        status = call(options, lambda client: method(client, bot_id))
+        _show(options, status, lambda s: render.write_line(render.status_line(s)))
 
     command.__doc__ = doc
     bots_app.command(name)(command)
@@ -336,20 +298,22 @@ def delete(
     ctx: typer.Context,
     bot_id: BotId,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
-    json_flag: JsonFlag = False,
+    daemon_url: DaemonUrl = None,
+    api_key: ApiKey = None,
+    json_flag: Json = False,
 ) -> None:
     """Delete a bot with its orders, fills, positions and equity history."""
+    options = client_options(ctx, daemon_url, api_key, json_flag)
     if not yes:
         if not sys.stdin.isatty():
             fail(f"bots delete: not deleting bot '{bot_id}' without confirmation; pass --yes")
         question = f"Delete bot '{bot_id}' with its orders, fills, positions and equity history?"
         if not typer.confirm(question, default=False):
             fail(f"aborted: bot '{bot_id}' not deleted", EXIT_FAILURE)
-    _call(ctx, lambda c: c.delete_bot(bot_id))
+    call(options, lambda c: c.delete_bot(bot_id))
     # The API answers 204 without a body; --json gets what the event stream says instead.
     _show(
-        ctx,
-        json_flag,
+        options,
         {"bot_id": bot_id, "deleted": True},
         lambda _: render.write_line(f"deleted bot '{bot_id}'"),
     )
@@ -369,21 +333,22 @@ def watch(
         list[Topic] | None,
         typer.Option("--topic", "-t", help="repeat; default: status, orders, fills"),
     ] = None,
-    json_flag: Annotated[
-        bool, typer.Option("--json", help="every server message as one raw JSON line")
-    ] = False,
+    daemon_url: DaemonUrl = None,
+    api_key: ApiKey = None,
+    json_flag: Json = False,
 ) -> None:
-    """Stream live events as lines until Ctrl-C."""
+    """Stream live events as lines until Ctrl-C (--json: every server message as a line)."""
+    options = client_options(ctx, daemon_url, api_key, json_flag)
     topics = list(dict.fromkeys(topic or DEFAULT_TOPICS))
-    as_json = _wants_json(ctx, json_flag)
     try:
         with client_errors():
-            asyncio.run(_watch(_options(ctx), topics, bot_id or ALL_BOTS, as_json))
+            asyncio.run(_watch(options, topics, bot_id or ALL_BOTS))
     except KeyboardInterrupt:
         return  # Ctrl-C is how a watch ends: exit 0, no message
 
 
-async def _watch(options: _Options, topics: list[Topic], bot_id: str, as_json: bool) -> None:
+async def _watch(options: ClientOptions, topics: list[Topic], bot_id: str) -> None:
+    as_json = options.json
     async with AsyncAlgoTradeClient(options.daemon_url, options.api_key) as client:
         subscribed = False
         async for message in client.watch(topics, bot_id):

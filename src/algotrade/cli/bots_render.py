@@ -2,7 +2,11 @@
 events; and the other way, bot configs from files and ``key=value`` options.
 
 Values from the daemon are wrapped in ``Text`` (never parsed as rich markup: a bot's last error
-may well contain ``[...]``). Money stays the exact decimal text the API sends.
+may well contain ``[...]``).
+
+Display precision: money amounts (equity, cash, PnL, fees, balances) are shown to
+``MONEY_PLACES`` decimals, rounded half up (``money``); prices and quantities as the API sends
+them (already on the instrument's tick and lot). ``--json`` prints the API's exact values.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import sys
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,13 @@ from algotrade.cli.errors import parse_params
 from algotrade.core.errors import InputError
 
 DASH = "–"
+MONEY_PLACES = 2
+_MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
+_MONEY_MAX_DIGITS = 18  # integer digits shown in full
+# Money fields of a bot status (and of an equity snapshot) that are rounded for display.
+MONEY_FIELDS = frozenset(
+    {"equity", "cash", "realized_pnl", "unrealized_pnl", "fees", "pnl", "initial_capital"}
+)
 SIM_NOTE = "SIM = simulated prices or fills (sim feed / paper venue): no real money, no exchange"
 _STATE_STYLES = {"running": "green", "paused": "yellow", "stopped": "dim", "error": "bold red"}
 _LAST_ERROR_WIDTH = 40
@@ -54,9 +65,37 @@ def _state(state: object) -> Text:
     return _text(state, _STATE_STYLES.get(str(state), ""))
 
 
+def money(value: object) -> str:
+    """A money amount for display: ``MONEY_PLACES`` decimals, rounded half up (``"12.35"``;
+    ``"0.00"`` for what rounds to zero, never ``"-0.00"``). Text that is not a finite number
+    is shown as it came, an absurd magnitude in E-notation; nothing is shown for None."""
+    if value is None or value == "":
+        return DASH
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if not amount.is_finite():
+        return str(value)
+    if amount and amount.adjusted() >= _MONEY_MAX_DIGITS:
+        return f"{amount:.3e}"  # fixed-point would print every digit of 1e999999999
+    with localcontext() as context:
+        context.prec = _MONEY_MAX_DIGITS + MONEY_PLACES + 2
+        context.rounding = ROUND_HALF_UP
+        rounded = amount.quantize(_MONEY_QUANTUM)
+    return f"{abs(rounded) if rounded.is_zero() else rounded:f}"
+
+
 def _signed(value: Decimal) -> Text:
-    style = "green" if value > 0 else "red" if value < 0 else ""
-    return Text(f"{value:+}" if value else "0", style=style)
+    """A money change: ``+12.35`` green, ``-3.46`` red, ``0.00`` when it rounds to nothing."""
+    if not value.is_finite():
+        return Text(str(value))
+    shown = money(value)
+    if Decimal(shown) == 0:
+        return Text(money(0))
+    if value > 0:
+        return Text(f"+{shown}", style="green")
+    return Text(shown, style="red")
 
 
 def _decimal(value: object) -> Decimal:
@@ -140,7 +179,7 @@ _BOT_COLUMNS: list[tuple[str, Getter, bool]] = [
     ("STATE", lambda b: _state(b.get("state")), False),
     ("SIM", lambda b: Text("SIM", style="bold yellow") if b.get("simulated") else Text(""), False),
     ("POSITION", lambda b: _positions(b.get("position")), False),
-    ("EQUITY", _get("equity"), True),
+    ("EQUITY", lambda b: money(b.get("equity")), True),
     ("PNL", lambda b: _signed(pnl(b)), True),
     ("ORDERS", _get("order_count"), True),
     ("FILLS", _get("fill_count"), True),
@@ -176,7 +215,15 @@ _POSITION_COLUMNS: list[tuple[str, Getter, bool]] = [
     ("QTY", _get("qty"), True),
     ("AVG PRICE", _get("avg_price"), True),
     ("REALIZED PNL", lambda p: _signed(_decimal(p.get("realized_pnl", 0))), True),
-    ("FEES", _get("fees"), True),
+    ("FEES", lambda p: money(p.get("fees")), True),
+]
+_EQUITY_COLUMNS: list[tuple[str, Getter, bool]] = [
+    ("TIME (UTC)", lambda e: _time(e.get("timestamp")), False),
+    ("EQUITY", lambda e: money(e.get("equity")), True),
+    ("CASH", lambda e: money(e.get("cash")), True),
+    ("REALIZED PNL", lambda e: _signed(_decimal(e.get("realized_pnl", 0))), True),
+    ("UNREALIZED PNL", lambda e: _signed(_decimal(e.get("unrealized_pnl", 0))), True),
+    ("FEES", lambda e: money(e.get("fees")), True),
 ]
 
 
@@ -206,6 +253,12 @@ def fills_table(page: Mapping[str, Any]) -> None:
     _console().print(_records_table(_FILL_COLUMNS, items, _page_caption(page, "fills")))
 
 
+def equity_table(page: Mapping[str, Any]) -> None:
+    items = page.get("items") or []
+    caption = _page_caption(page, "equity snapshots")
+    _console().print(_records_table(_EQUITY_COLUMNS, items, caption))
+
+
 def positions_table(positions: list[dict[str, Any]]) -> None:
     if not positions:
         _console().print("no positions")
@@ -216,22 +269,34 @@ def positions_table(positions: list[dict[str, Any]]) -> None:
 def _page_caption(page: Mapping[str, Any], what: str) -> str:
     total, offset = int(page.get("total", 0)), int(page.get("offset", 0))
     shown = len(page.get("items") or [])
+    newest_first = page.get("order") == "newest_first"
     if not shown:
         return f"no {what} at offset {offset} (total {total})"
-    caption = f"{what} {offset + 1}–{offset + shown} of {total}"
+    order = "newest first" if newest_first else "oldest first"
+    caption = f"{what} {offset + 1}–{offset + shown} of {total}, {order}"
     if offset + shown < total:
         caption += f"; next page: --offset {offset + shown}"
     return caption
 
 
-def _key_values(title: str, data: Mapping[str, Any]) -> Table:
+def _key_values(title: str, data: Mapping[str, Any], money_fields: frozenset[str]) -> Table:
     table = Table(title=title, show_header=False, title_justify="left", title_style="bold")
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in data.items():
-        shown = json.dumps(value) if isinstance(value, dict | list) else value
+        if key in money_fields:
+            shown: object = money(value)
+        elif isinstance(value, dict | list):
+            shown = json.dumps(value)
+        else:
+            shown = value
         table.add_row(key, _text(shown))
     return table
+
+
+def config_detail(config: Mapping[str, Any]) -> None:
+    """``config``: the bot's stored config, exact (a config is input, not a money display)."""
+    _console().print(_key_values("config", config, frozenset()))
 
 
 def bot_detail(detail: Mapping[str, Any]) -> None:
@@ -244,8 +309,8 @@ def bot_detail(detail: Mapping[str, Any]) -> None:
         console.print(Text(f"bot {bot_id} — SIMULATED ({SIM_NOTE})", style="bold yellow"))
     status["pnl"] = str(pnl(status))
     status["heartbeat"] = f"{status.get('heartbeat') or DASH} ({age(status.get('heartbeat'))})"
-    console.print(_key_values("status", status))
-    console.print(_key_values("config", config))
+    console.print(_key_values("status", status, MONEY_FIELDS))
+    console.print(_key_values("config", config, frozenset()))
 
 
 def status_line(status: Mapping[str, Any], verb: str = "") -> str:
@@ -283,8 +348,8 @@ def event_line(topic: str, data: Mapping[str, Any]) -> str:
         error = f" error: {data['last_error']}" if data.get("last_error") else ""
         return (
             f"{when} status {bot} {data.get('state', '?')}{sim} "
-            f"pos {_positions(data.get('position'))} equity {data.get('equity', '?')} "
-            f"pnl {pnl(data)} orders {data.get('order_count', 0)} "
+            f"pos {_positions(data.get('position'))} equity {money(data.get('equity'))} "
+            f"pnl {money(pnl(data))} orders {data.get('order_count', 0)} "
             f"fills {data.get('fill_count', 0)}{error}"
         )
     if topic == "fills":

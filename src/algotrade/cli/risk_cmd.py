@@ -2,9 +2,11 @@
 
 ``replay`` needs no daemon: it runs a JSONL event file through the risk engine (event time is
 the clock) and prints breaches, lockouts and rejected orders. ``status``, ``lockouts``, ``log``
-and ``unlock`` are clients of the daemon's ``/api/risk`` API. Every error is one line on
-stderr: exit 2 for bad input (a bad file, an unknown account: HTTP 400/404/409/422), exit 1
-otherwise (daemon unreachable, missing key, a trader key where an admin key is needed).
+and ``unlock`` are clients of the daemon's ``/api/risk`` API, with the client options before or
+after the subcommand name (``cli.daemon_client``). Every error is one line on stderr: exit 2
+for bad input (a bad file, an unknown account: HTTP 400/404/409/422), exit 1 otherwise (daemon
+unreachable, missing key, a trader key where an admin key is needed). Money is shown to the
+cent (``bots_render.money``); ``--json`` is exact.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,8 +22,17 @@ from rich.table import Table
 from rich.text import Text
 
 from algotrade.atomic_file import write_atomic
-from algotrade.cli.bots_cmd import DEFAULT_DAEMON_URL, client_errors
-from algotrade.cli.bots_render import print_json
+from algotrade.cli.bots_render import money, print_json
+from algotrade.cli.daemon_client import (
+    ApiKey,
+    ClientOptions,
+    DaemonUrl,
+    Json,
+    add_client_options,
+    call,
+    client_errors,
+    client_options,
+)
 from algotrade.cli.errors import fail
 from algotrade.client import AlgoTradeClient
 from algotrade.core.errors import InputError
@@ -31,7 +41,6 @@ from algotrade.risk.event_codec import format_ts, read_events
 from algotrade.risk.replay import replay as run_replay
 from algotrade.store.records_risk import LOG_KINDS
 
-T = TypeVar("T")
 DASH = "–"
 PAGE = 1000  # the API's largest page
 OUT = Console(highlight=False)  # follows sys.stdout (and its width) at each print
@@ -41,33 +50,12 @@ risk_app = typer.Typer(
     help="Account risk: replay rules over an event file; status, lockouts, log, unlock.",
     no_args_is_help=True,
 )
+add_client_options(risk_app)
 
-DaemonUrl = Annotated[
-    str,
-    typer.Option("--daemon-url", envvar="ALGOTRADE_DAEMON_URL", help="the daemon's API base URL"),
-]
-ApiKey = Annotated[
-    str | None,
-    typer.Option(
-        "--api-key",
-        envvar="ALGOTRADE_API_KEY",
-        show_default=False,
-        help="API key (prefer the env var: arguments are visible to other local users)",
-    ),
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="print the API's JSON answer")]
 AccountOption = Annotated[str | None, typer.Option("--account", help="only this account")]
 
 
 # -- errors and output ---------------------------------------------------------------------
-
-
-def call_daemon(url: str, key: str | None, request: Callable[[AlgoTradeClient], T]) -> T:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        fail(f"--daemon-url: expected http://HOST:PORT or https://..., got {url!r}")
-    with client_errors(), AlgoTradeClient(url.strip(), key or None) as client:
-        return request(client)
 
 
 def _text(value: object) -> Text:
@@ -112,6 +100,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 @risk_app.command()
 def replay(
+    ctx: typer.Context,
     events: Annotated[Path, typer.Option("--events", help="account events, JSONL")],
     accounts: Annotated[Path, typer.Option("--accounts", help="accounts.yaml")],
     rules: Annotated[Path, typer.Option("--rules", help="risk.yaml")],
@@ -129,6 +118,9 @@ def replay(
     ] = None,
 ) -> None:
     """Run an event file through the risk rules (event time is the clock) and report."""
+    group = ctx.find_object(ClientOptions)
+    if group is not None and group.json:
+        fail("risk replay: --json takes a file to write the result to: risk replay ... --json OUT")
     with client_errors():
         config = load_risk_config(accounts, rules)
         loaded = list(read_events(events))  # the whole file is checked before anything runs
@@ -217,12 +209,12 @@ REJECTION_COLUMNS: tuple[Column, ...] = (
 ACCOUNT_COLUMNS: tuple[Column, ...] = (
     ("account", "account_id"),
     ("day", "trading_day"),
-    ("balance", "balance"),
-    ("equity", "equity"),
-    ("daily PnL", "daily_realized_pnl"),
-    ("fees", "daily_fees"),
+    ("balance", lambda s: money(s["balance"])),
+    ("equity", lambda s: money(s["equity"])),
+    ("daily PnL", lambda s: money(s["daily_realized_pnl"])),
+    ("fees", lambda s: money(s["daily_fees"])),
     ("trades", "trades_today"),
-    ("open risk", "open_risk"),
+    ("open risk", lambda s: money(s["open_risk"])),
     ("positions", _positions),
     ("venue", lambda s: "ok" if s["can_trade"] and s["connected"] else "restricted"),
     ("locked by", lambda s: ", ".join(lock["rule"] for lock in s["lockouts"])),
@@ -256,23 +248,25 @@ def _ns(ns: int | None) -> str | None:
 
 @risk_app.command()
 def status(
+    ctx: typer.Context,
     account: Annotated[
         str | None, typer.Argument(metavar="[ACCOUNT]", help="one account (default all)")
     ] = None,
-    daemon_url: DaemonUrl = DEFAULT_DAEMON_URL,
+    daemon_url: DaemonUrl = None,
     api_key: ApiKey = None,
-    json_flag: JsonFlag = False,
+    json_flag: Json = False,
 ) -> None:
     """Accounts' risk state: balance, daily PnL, positions, lockouts."""
+    options = client_options(ctx, daemon_url, api_key, json_flag)
     if account is None:
-        snapshots = call_daemon(daemon_url, api_key, lambda c: c.risk_accounts())
-        if json_flag:
+        snapshots = call(options, lambda c: c.risk_accounts())
+        if options.json:
             print_json(snapshots)
         else:
             print_table("Accounts", ACCOUNT_COLUMNS, snapshots)
         return
-    snapshot = call_daemon(daemon_url, api_key, lambda c: c.risk_account(account))
-    if json_flag:
+    snapshot = call(options, lambda c: c.risk_account(account))
+    if options.json:
         print_json(snapshot)
         return
     print_table("Account", ACCOUNT_COLUMNS, [snapshot])
@@ -281,13 +275,15 @@ def status(
 
 @risk_app.command()
 def lockouts(
+    ctx: typer.Context,
     all_: Annotated[bool, typer.Option("--all", help="cleared lockouts too")] = False,
     account: AccountOption = None,
-    daemon_url: DaemonUrl = DEFAULT_DAEMON_URL,
+    daemon_url: DaemonUrl = None,
     api_key: ApiKey = None,
-    json_flag: JsonFlag = False,
+    json_flag: Json = False,
 ) -> None:
     """Lockouts, oldest first: active ones (or, with --all, every one)."""
+    options = client_options(ctx, daemon_url, api_key, json_flag)
 
     def fetch(client: AlgoTradeClient) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -299,8 +295,8 @@ def lockouts(
             if not page["items"] or len(items) >= page["total"]:
                 return items
 
-    items = call_daemon(daemon_url, api_key, fetch)
-    if json_flag:
+    items = call(options, fetch)
+    if options.json:
         print_json(items)
     else:
         print_table("Lockouts", LOCKOUT_COLUMNS, items)
@@ -308,17 +304,19 @@ def lockouts(
 
 @risk_app.command()
 def log(
+    ctx: typer.Context,
     account: AccountOption = None,
     kind: Annotated[
         list[str] | None,
         typer.Option("--kind", help=f"only these kinds; repeat ({', '.join(LOG_KINDS)})"),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=PAGE, help="the newest N lines")] = 50,
-    daemon_url: DaemonUrl = DEFAULT_DAEMON_URL,
+    daemon_url: DaemonUrl = None,
     api_key: ApiKey = None,
-    json_flag: JsonFlag = False,
+    json_flag: Json = False,
 ) -> None:
     """The newest lines of the risk log (breaches, lockouts, enforcements, ...), oldest first."""
+    options = client_options(ctx, daemon_url, api_key, json_flag)
     unknown = [k for k in kind or [] if k not in LOG_KINDS]
     if unknown:
         fail(f"--kind: unknown kind {unknown[0]!r}; use one of {', '.join(LOG_KINDS)}")
@@ -332,8 +330,8 @@ def log(
             )
         return page
 
-    page = call_daemon(daemon_url, api_key, fetch)
-    if json_flag:
+    page = call(options, fetch)
+    if options.json:
         print_json(page)
         return
     print_table("Risk log", LOG_COLUMNS, page["items"])
@@ -343,21 +341,21 @@ def log(
 
 @risk_app.command()
 def unlock(
+    ctx: typer.Context,
     account: Annotated[str, typer.Argument(metavar="ACCOUNT", help="the account to unlock")],
     reason: Annotated[str, typer.Option("--reason", help="why (kept in the audit log)")],
     rule: Annotated[str | None, typer.Option("--rule", help="only this rule's lockouts")] = None,
-    daemon_url: DaemonUrl = DEFAULT_DAEMON_URL,
+    daemon_url: DaemonUrl = None,
     api_key: ApiKey = None,
-    json_flag: JsonFlag = False,
+    json_flag: Json = False,
 ) -> None:
     """Clear an account's lockouts (admin key only; audited). A lockout until the daily reset
     stays lifted until that reset even if its limit is still exceeded."""
+    options = client_options(ctx, daemon_url, api_key, json_flag)
     if not reason.strip():
         fail("--reason: give a reason (it goes into the audit log)")
-    answer = call_daemon(
-        daemon_url, api_key, lambda c: c.risk_unlock(account, reason.strip(), rule)
-    )
-    if json_flag:
+    answer = call(options, lambda c: c.risk_unlock(account, reason.strip(), rule))
+    if options.json:
         print_json(answer)
     elif answer["cleared"]:
         print_line(f"unlocked {account}: cleared {', '.join(answer['cleared'])}")

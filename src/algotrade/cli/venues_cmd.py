@@ -1,7 +1,8 @@
 """``algotrade venues``: a running daemon's live venue connections, and reconciling one now.
 
-Clients of the daemon's ``/api/venues`` API; errors are one line on stderr (exit 2 for bad
-input such as a venue that is not connected, exit 1 otherwise), like ``algotrade risk``.
+Clients of the daemon's ``/api/venues`` API, with the client options before or after the
+subcommand name (``cli.daemon_client``); errors are one line on stderr (exit 2 for bad input
+such as a venue that is not connected, exit 1 otherwise), like ``algotrade risk``.
 """
 
 from __future__ import annotations
@@ -10,26 +11,36 @@ from typing import Annotated, Any
 
 import typer
 
-from algotrade.cli.bots_cmd import DEFAULT_DAEMON_URL
 from algotrade.cli.bots_render import print_json
-from algotrade.cli.risk_cmd import ApiKey, DaemonUrl, JsonFlag, call_daemon, print_line, print_table
+from algotrade.cli.daemon_client import (
+    ApiKey,
+    DaemonUrl,
+    Json,
+    add_client_options,
+    call,
+    client_options,
+)
+from algotrade.cli.risk_cmd import print_line, print_table
 
 venues_app = typer.Typer(
     name="venues",
     help="Live venues of a running daemon: connection, reconciliation, blocks, alerts.",
     no_args_is_help=True,
 )
+add_client_options(venues_app)
 
 
 @venues_app.command()
 def status(
-    daemon_url: DaemonUrl = DEFAULT_DAEMON_URL,
+    ctx: typer.Context,
+    daemon_url: DaemonUrl = None,
     api_key: ApiKey = None,
-    json_flag: JsonFlag = False,
+    json_flag: Json = False,
 ) -> None:
     """Connection, last reconciliation, blocked symbols and recent alerts of each venue."""
-    states = call_daemon(daemon_url, api_key, lambda client: client.venues())
-    if json_flag:
+    options = client_options(ctx, daemon_url, api_key, json_flag)
+    states = call(options, lambda client: client.venues())
+    if options.json:
         print_json(states)
         return
     if not states:
@@ -40,14 +51,16 @@ def status(
 
 @venues_app.command()
 def reconcile(
+    ctx: typer.Context,
     venue: Annotated[str, typer.Argument(help="the venue, e.g. hyperliquid")],
-    daemon_url: DaemonUrl = DEFAULT_DAEMON_URL,
+    daemon_url: DaemonUrl = None,
     api_key: ApiKey = None,
-    json_flag: JsonFlag = False,
+    json_flag: Json = False,
 ) -> None:
     """Reconcile positions, open orders and fills now (admin key); prints the result."""
-    state = call_daemon(daemon_url, api_key, lambda client: client.reconcile_venue(venue))
-    if json_flag:
+    options = client_options(ctx, daemon_url, api_key, json_flag)
+    state = call(options, lambda client: client.reconcile_venue(venue))
+    if options.json:
         print_json(state)
     else:
         print_state(state)
