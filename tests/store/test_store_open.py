@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
 
-from algotrade.core.errors import AlgoTradeError
+from algotrade.core.errors import AlgoTradeError, InputError
 from algotrade.store import Store, StoreError
-from algotrade.store.engine import parse_url
+from algotrade.store.engine import StoreRefusedError, parse_url
 
 
 def test_bad_server_gives_one_line_error_without_the_password() -> None:
@@ -89,3 +90,79 @@ def test_unopenable_sqlite_file_is_a_store_error(tmp_path: Path) -> None:
     not_a_db.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="cannot open store"):
         Store(f"sqlite:///{not_a_db}").open()
+
+
+# -- defect 8: someone else's database is refused untouched; owner-only files ---------------
+
+
+def tables_of(path: Path) -> set[str]:
+    raw = sqlite3.connect(path)
+    try:
+        return {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        raw.close()
+
+
+def test_someone_elses_sqlite_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    theirs = tmp_path / "inventory.db"
+    raw = sqlite3.connect(theirs)
+    raw.execute("CREATE TABLE parts (id INTEGER PRIMARY KEY, name TEXT)")
+    raw.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, part INTEGER)")
+    raw.execute("INSERT INTO parts VALUES (1, 'bolt')")
+    raw.commit()
+    raw.close()
+    before = theirs.read_bytes()
+
+    with pytest.raises(StoreRefusedError) as caught:
+        Store(f"sqlite:///{theirs}").open()
+
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"cannot open store sqlite:///{theirs}" in message
+    assert "already has tables that are not algotrade's (orders, parts)" in message
+    assert isinstance(caught.value, InputError)  # the CLI exits 2
+    assert isinstance(caught.value, StoreError)
+    assert tables_of(theirs) == {"parts", "orders"}  # not one table added
+    assert theirs.read_bytes() == before
+
+
+def test_an_unknown_schema_revision_is_refused_as_input(tmp_path: Path) -> None:
+    path = tmp_path / "other-app.db"
+    raw = sqlite3.connect(path)
+    raw.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+    raw.execute("INSERT INTO alembic_version VALUES ('ae1027a6acf')")
+    raw.execute("CREATE TABLE users (id INTEGER)")
+    raw.commit()
+    raw.close()
+    with pytest.raises(StoreRefusedError, match="schema revision 'ae1027a6acf'"):
+        Store(f"sqlite:///{path}").open()
+    assert tables_of(path) == {"alembic_version", "users"}
+
+
+def test_a_file_that_is_not_sqlite_or_a_folder_is_refused_as_input(tmp_path: Path) -> None:
+    text = tmp_path / "notes.db"
+    text.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreRefusedError, match="file is not a database"):
+        Store(f"sqlite:///{text}").open()
+    folder = tmp_path / "folder.db"
+    folder.mkdir()
+    with pytest.raises(StoreRefusedError, match="is a directory; expected a SQLite database file"):
+        Store(f"sqlite:///{folder}").open()
+
+
+def test_an_empty_sqlite_file_is_adopted(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with Store(f"sqlite:///{empty}") as store:
+        assert store.count_bots() == 0
+
+
+def test_a_new_database_and_its_wal_files_are_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "new-dir" / "algotrade.db"
+    with Store(f"sqlite:///{path}") as store:
+        store.insert_bot({"bot_id": "b1"})
+        files = [path, path.with_name("algotrade.db-wal"), path.with_name("algotrade.db-shm")]
+        for file in files:
+            assert file.exists(), file
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError, Statemen
 
 from algotrade.store.engine import (
     WRITE_OPTION,
+    StoreRefusedError,
     make_engine,
     mask_url,
     parse_url,
@@ -36,6 +37,12 @@ def _is_transient(exc: DBAPIError) -> bool:
     return isinstance(exc.orig, sqlite3.OperationalError) and any(
         word in str(exc.orig) for word in ("locked", "busy")
     )
+
+
+def _not_sqlite(exc: BaseException) -> bool:
+    """SQLite's answer for a file that is something else (text, another format)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else None
+    return isinstance(orig, sqlite3.DatabaseError) and "file is not a database" in str(orig)
 
 
 def _not_open() -> StoreError:
@@ -86,7 +93,10 @@ class Database:
         except Exception as exc:  # any failure here means "cannot open": say so in one line
             if engine is not None:
                 engine.dispose()
-            raise StoreError(f"cannot open store {self._masked_url}: {self._reason(exc)}") from exc
+            message = f"cannot open store {self._masked_url}: {self._reason(exc)}"
+            if isinstance(exc, StoreRefusedError) or _not_sqlite(exc):
+                raise StoreRefusedError(message) from exc  # the configured file is wrong
+            raise StoreError(message) from exc
         self._writing = engine.execution_options(**{WRITE_OPTION: True})
         # PostgreSQL's default READ COMMITTED takes a snapshot per statement: a page's count and
         # rows could disagree. A SQLite read transaction already is one snapshot.
