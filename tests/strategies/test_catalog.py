@@ -96,3 +96,20 @@ def test_unknown_strategy_is_a_config_error() -> None:
 )
 def test_type_text(annotation: object, text: str) -> None:
     assert type_text(annotation) == text
+
+
+def test_a_parameter_without_json_schema_still_shows(tmp_path: Path) -> None:
+    path = tmp_path / "calls.py"
+    path.write_text(
+        "from collections.abc import Callable\n"
+        "from algotrade.core.strategy import Strategy, StrategyParams\n\n"
+        "class P(StrategyParams):\n"
+        "    pick: Callable[[int], int] = abs\n\n"
+        "class Calls(Strategy):\n"
+        "    Params = P\n"
+    )
+    info = describe(str(path))
+    assert [(p.name, p.type) for p in info.parameters] == [("pick", "Callable[[int], int]")]
+    data = info.to_json()
+    assert data["schema"] is None
+    assert data["schema_error"] == "Cannot generate a JsonSchema for core_schema.CallableSchema"

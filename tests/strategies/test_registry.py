@@ -251,3 +251,14 @@ def test_a_file_that_fails_leaves_no_module(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match="defines no subclass of Strategy"):
             get_strategy_class(str(path))
     assert _user_modules() == before
+
+
+def test_params_must_be_a_parameter_model(tmp_path: Path) -> None:
+    source = MINIMAL + "    Params = dict\n"
+    path = write(tmp_path, "mine.py", source)
+    with pytest.raises(ConfigError) as info:
+        get_strategy_class(str(path))
+    assert str(info.value) == (
+        f"strategy file {path}: Mine.Params must be a subclass of StrategyParams, "
+        "got <class 'dict'>"
+    )

@@ -17,6 +17,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Literal, Union, get_args, get_origin
 
+from pydantic.errors import PydanticUserError
 from pydantic.fields import FieldInfo
 
 from algotrade.core.strategy import Strategy
@@ -68,16 +69,20 @@ class StrategyInfo:
     summary: str
     source: str  # "built-in" or the file it was loaded from
     parameters: tuple[ParameterInfo, ...]
-    schema: dict[str, Any]
+    schema: dict[str, Any] | None  # None when a parameter's type has no JSON schema
+    schema_error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "name": self.name,
             "summary": self.summary,
             "source": self.source,
             "parameters": [p.to_json() for p in self.parameters],
             "schema": self.schema,
         }
+        if self.schema_error is not None:
+            data["schema_error"] = self.schema_error
+        return data
 
 
 def builtin_summaries() -> list[tuple[str, str]]:
@@ -91,12 +96,19 @@ def describe(name_or_path: str) -> StrategyInfo:
     cls = get_strategy_class(name_or_path)
     source = name_or_path if name_or_path.endswith(".py") else "built-in"
     fields = cls.Params.model_fields
+    schema: dict[str, Any] | None = None
+    schema_error = None
+    try:
+        schema = cls.Params.model_json_schema()
+    except PydanticUserError as exc:  # e.g. a callable parameter in a user's file
+        schema_error = " ".join(str(exc).split("For further information")[0].split())
     return StrategyInfo(
         name=cls.name or cls.__name__,
         summary=summary(cls),
         source=source,
         parameters=tuple(_parameter(name, field) for name, field in fields.items()),
-        schema=cls.Params.model_json_schema(),
+        schema=schema,
+        schema_error=schema_error,
     )
 
 
@@ -112,6 +124,8 @@ def summary(cls: type[Strategy]) -> str:
 
 def type_text(annotation: Any) -> str:
     """``int``, ``decimal``, ``"first_close" | decimal``, ``decimal | none``, ..."""
+    if isinstance(annotation, list):  # the argument list of Callable[[int], int]
+        return "[" + ", ".join(type_text(arg) for arg in annotation) + "]"
     origin = get_origin(annotation)
     if origin in (Union, types.UnionType):
         return " | ".join(type_text(arg) for arg in get_args(annotation))
@@ -120,9 +134,8 @@ def type_text(annotation: Any) -> str:
     if origin is not None:  # list[int], dict[str, decimal], ...
         arguments = ", ".join(type_text(arg) for arg in get_args(annotation))
         return f"{getattr(origin, '__name__', origin)}[{arguments}]"
-    if annotation in _TYPE_NAMES:
-        return _TYPE_NAMES[annotation]
-    return str(getattr(annotation, "__name__", annotation))
+    known = next((name for kind, name in _TYPE_NAMES.items() if annotation is kind), None)
+    return known or str(getattr(annotation, "__name__", annotation))
 
 
 def _parameter(name: str, field: FieldInfo) -> ParameterInfo:

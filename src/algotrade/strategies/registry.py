@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from algotrade.core.errors import ConfigError
-from algotrade.core.strategy import Strategy
+from algotrade.core.strategy import Strategy, StrategyParams
 
 # name → "module:ClassName", imported on first use.
 _BUILTINS: dict[str, str] = {
@@ -161,16 +161,22 @@ def _pick_strategy(module: ModuleType, path: Path, label: str) -> type[Strategy]
     ]
     if not candidates:
         raise ConfigError(f"strategy file {label} defines no subclass of Strategy")
-    if len(candidates) == 1:
-        return candidates[0]
     named = [cls for cls in candidates if cls.name == path.stem]
-    if len(named) == 1:
-        return named[0]
-    classes = ", ".join(sorted(cls.__name__ for cls in candidates))
-    raise ConfigError(
-        f"strategy file {label} defines several strategies ({classes}); "
-        f"set name = {path.stem!r} on the one to run"
-    )
+    if len(candidates) > 1 and len(named) != 1:
+        classes = ", ".join(sorted(cls.__name__ for cls in candidates))
+        raise ConfigError(
+            f"strategy file {label} defines several strategies ({classes}); "
+            f"set name = {path.stem!r} on the one to run"
+        )
+    chosen = candidates[0] if len(candidates) == 1 else named[0]
+    params = chosen.Params
+    # Parameters are validated (and listed by ``strategies show``) through this model.
+    if not (isinstance(params, type) and issubclass(params, StrategyParams)):
+        raise ConfigError(
+            f"strategy file {label}: {chosen.__name__}.Params must be a subclass of "
+            f"StrategyParams, got {params!r}"
+        )
+    return chosen
 
 
 def _describe_import_error(exc: Exception, path: Path) -> str:
