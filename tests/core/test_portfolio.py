@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from algotrade.core.instruments import Instrument, InstrumentRegistry
-from algotrade.core.money import book_money, derived_price
+from algotrade.core.money import EXACT, book_money, derived_price
 from algotrade.core.portfolio import Portfolio
 from testkit.factories import fill
 
@@ -63,7 +63,9 @@ def _assert_accounting_identity(portfolio: Portfolio) -> None:
 fine_prices = st.decimals(min_value=D("0.00000001"), max_value=D("100000"), places=8)
 fine_qtys = st.decimals(min_value=D("0.00000001"), max_value=D("1000"), places=8)
 fine_fills = st.lists(
-    st.tuples(st.sampled_from(["buy", "sell"]), fine_qtys, fine_prices, fees, st.sampled_from("AB")),
+    st.tuples(
+        st.sampled_from(["buy", "sell"]), fine_qtys, fine_prices, fees, st.sampled_from("AB")
+    ),
     min_size=1,
     max_size=40,
 )
@@ -205,3 +207,14 @@ def test_multiplier_scales_pnl_and_cash() -> None:
     assert trade is not None
     assert trade.gross_pnl == D(500)
     assert portfolio.equity() == D(100_000) + D(500) - D(4)
+
+
+def test_large_bounded_amounts_are_booked_exactly() -> None:
+    """Products of bounded inputs exceed the default context's 28 digits: booked exactly, not
+    rounded by the context or refused by quantize."""
+    portfolio = Portfolio(D("100000000000000"))
+    portfolio.apply_fill(fill("buy", "12345678901.12345678", "98765432109.12345678", "1.5"))
+    notional = EXACT.multiply(D("12345678901.12345678"), D("98765432109.12345678"))
+    expected = EXACT.subtract(EXACT.subtract(D("100000000000000"), book_money(notional)), D("1.5"))
+    assert portfolio.cash == expected
+    _assert_accounting_identity(portfolio)

@@ -17,7 +17,15 @@ Precision (docs/backtest-semantics.md, "Precision"):
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import (
+    ROUND_DOWN,
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -33,14 +41,35 @@ MAX_MAGNITUDE = Decimal("1E15")
 MAX_DECIMALS = 12
 
 
+# Products of bounded inputs (27 digits each, up to four factors) are computed in this
+# context, exact, and only then rounded once to their quantum; the default context's 28 digits
+# would round a product of two such numbers silently, or refuse to quantize it.
+EXACT = Context(
+    prec=120, rounding=MONEY_ROUNDING, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
+
+
 def book_money(value: Decimal) -> Decimal:
     """Round an amount of money to the booking quantum (1e-8, half-even)."""
-    return value.quantize(MONEY_QUANTUM, rounding=MONEY_ROUNDING)
+    return value.quantize(MONEY_QUANTUM, rounding=MONEY_ROUNDING, context=EXACT)
 
 
 def derived_price(value: Decimal) -> Decimal:
     """Round a derived price (an average) to 1e-12, half-even."""
-    return value.quantize(DERIVED_PRICE_QUANTUM, rounding=MONEY_ROUNDING)
+    return value.quantize(DERIVED_PRICE_QUANTUM, rounding=MONEY_ROUNDING, context=EXACT)
+
+
+def book_product(*factors: Decimal) -> Decimal:
+    """The exact product of ``factors`` (qty × price × multiplier [× rate]), booked."""
+    product = ONE
+    for factor in factors:
+        product = EXACT.multiply(product, factor)
+    return book_money(product)
+
+
+def book_share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
+    """``amount × part ÷ whole`` (a pro-rata share of booked money), booked."""
+    return book_money(EXACT.divide(EXACT.multiply(amount, part), whole))
 
 
 def to_decimal(value: Decimal | int | float | str) -> Decimal:

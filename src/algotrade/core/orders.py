@@ -15,7 +15,7 @@ from algotrade.core.events import (
     OrderRejected,
     OrderSide,
 )
-from algotrade.core.money import ZERO, derived_price
+from algotrade.core.money import EXACT, ZERO, derived_price
 
 
 class OrderType(StrEnum):
@@ -177,9 +177,10 @@ class Order:
             OrderStatus.FILLED if new_filled == self.request.qty else OrderStatus.PARTIALLY_FILLED
         )
         self._move(target, fill.ts)
-        self.avg_fill_price = derived_price(
-            (self.avg_fill_price * self.filled_qty + fill.price * fill.qty) / new_filled
+        filled_value = EXACT.fma(
+            self.avg_fill_price, self.filled_qty, EXACT.multiply(fill.price, fill.qty)
         )
+        self.avg_fill_price = derived_price(EXACT.divide(filled_value, new_filled))
         self.filled_qty = new_filled
         self.fees += fill.fee
         self.fill_ids.append(fill.trade_id)

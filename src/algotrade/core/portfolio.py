@@ -15,11 +15,19 @@ Accounting model (documented in docs/backtest-semantics.md):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from algotrade.core.events import OrderFilled
 from algotrade.core.instruments import InstrumentRegistry
-from algotrade.core.money import ZERO, book_money, derived_price, to_decimal
+from algotrade.core.money import (
+    EXACT,
+    ZERO,
+    book_money,
+    book_product,
+    book_share,
+    derived_price,
+    to_decimal,
+)
 from algotrade.core.trades import ClosedTrade, TradeLedger, split_notional
 
 ONE = Decimal(1)
@@ -45,7 +53,7 @@ class Position:
         self.qty = qty
         self.realized_pnl = realized_pnl
         self.fees = fees
-        self.cost = book_money(qty * avg_price * multiplier)
+        self.cost = book_product(qty, avg_price, multiplier)
 
     def __repr__(self) -> str:
         return (
@@ -65,24 +73,24 @@ class Position:
         """Average entry price of the open quantity (derived: cost ÷ size)."""
         if not self.qty:
             return ZERO
-        return derived_price(self.cost / (self.qty * self.multiplier))
+        return derived_price(EXACT.divide(self.cost, EXACT.multiply(self.qty, self.multiplier)))
 
     @avg_price.setter
     def avg_price(self, price: Decimal) -> None:
         """Set the cost basis from an average price (a position reported from outside)."""
-        self.cost = book_money(self.qty * price * self.multiplier)
+        self.cost = book_product(self.qty, price, self.multiplier)
 
     def apply(self, signed_qty: Decimal, price: Decimal, fee: Decimal) -> Decimal:
         """Apply one execution; returns the gross PnL it realized (booked)."""
         self.fees += fee
         old = self.qty
         new = old + signed_qty
-        notional = book_money(signed_qty * price * self.multiplier)
+        notional = book_product(signed_qty, price, self.multiplier)
         realized = ZERO
         if old == 0 or (old > 0) == (signed_qty > 0):
             self.cost += notional  # opening or adding
         elif abs(signed_qty) <= abs(old):
-            released = self.cost if new == 0 else book_money(self.cost * -signed_qty / old)
+            released = self.cost if new == 0 else book_share(self.cost, -signed_qty, old)
             realized = -notional - released
             self.cost -= released
         else:  # flipped: close all of ``old``, the rest opens at this price
@@ -94,10 +102,10 @@ class Position:
         return realized
 
     def market_value(self, mark: Decimal) -> Decimal:
-        return book_money(self.qty * mark * self.multiplier)
+        return book_product(self.qty, mark, self.multiplier)
 
     def unrealized_pnl(self, mark: Decimal) -> Decimal:
-        return self.market_value(mark) - self.cost
+        return EXACT.subtract(self.market_value(mark), self.cost)
 
 
 class Portfolio:
@@ -141,10 +149,11 @@ class Portfolio:
     def set_initial_cash(self, initial_cash: Decimal) -> None:
         """Change the initial capital; cash moves by the difference (as if every fill had
         been booked from the new amount)."""
-        if initial_cash != book_money(initial_cash):
-            raise ValueError(f"initial_cash must have at most 8 decimal places: {initial_cash}")
-        self.cash += initial_cash - self.initial_cash
-        self.initial_cash = initial_cash
+        with localcontext(EXACT):  # money sums beyond 28 digits stay exact
+            if initial_cash != book_money(initial_cash):
+                raise ValueError(f"initial_cash must have at most 8 decimal places: {initial_cash}")
+            self.cash += initial_cash - self.initial_cash
+            self.initial_cash = initial_cash
 
     def rebuild(self, fills: Iterable[OrderFilled]) -> None:
         """Start over from the initial cash and book ``fills`` in order (a daemon restart):
@@ -161,19 +170,20 @@ class Portfolio:
 
     def apply_fill(self, fill: OrderFilled) -> ClosedTrade | None:
         """Book a fill; returns the round trip it closed, if any."""
-        for name in ("qty", "price", "fee"):
-            if not isinstance(getattr(fill, name), Decimal):
-                raise TypeError(f"fill {fill.trade_id}: {name} must be Decimal")
-        fee = book_money(fill.fee)  # venues charge on a grid of their own; we book on ours
-        pos = self.position(fill.symbol)
-        signed = fill.signed_qty
-        qty_before = pos.qty
-        realized = pos.apply(signed, fill.price, fee)
-        self.cash -= book_money(signed * fill.price * pos.multiplier) + fee
-        self.fees_paid += fee
-        self.realized_pnl += realized
-        self.marks.setdefault(fill.symbol, fill.price)
-        return self.ledger.record(fill, qty_before, pos.multiplier)
+        with localcontext(EXACT):  # money sums beyond 28 digits stay exact
+            for name in ("qty", "price", "fee"):
+                if not isinstance(getattr(fill, name), Decimal):
+                    raise TypeError(f"fill {fill.trade_id}: {name} must be Decimal")
+            fee = book_money(fill.fee)  # venues charge on a grid of their own; we book on ours
+            pos = self.position(fill.symbol)
+            signed = fill.signed_qty
+            qty_before = pos.qty
+            realized = pos.apply(signed, fill.price, fee)
+            self.cash -= book_product(signed, fill.price, pos.multiplier) + fee
+            self.fees_paid += fee
+            self.realized_pnl += realized
+            self.marks.setdefault(fill.symbol, fill.price)
+            return self.ledger.record(fill, qty_before, pos.multiplier)
 
     def update_mark(self, symbol: str, price: float | Decimal) -> None:
         self.marks[symbol] = price
@@ -190,19 +200,27 @@ class Portfolio:
         positions: Iterable[Position] = (
             self.positions.values() if symbol is None else [self.position(symbol)]
         )
-        return sum((p.unrealized_pnl(self.mark(p.symbol)) for p in positions if p.qty), ZERO)
+        with localcontext(EXACT):  # money sums beyond 28 digits stay exact
+            return sum((p.unrealized_pnl(self.mark(p.symbol)) for p in positions if p.qty), ZERO)
 
     def market_value(self) -> Decimal:
-        return sum(
-            (p.market_value(self.mark(p.symbol)) for p in self.positions.values() if p.qty),
-            ZERO,
-        )
+        with localcontext(EXACT):
+            return sum(
+                (p.market_value(self.mark(p.symbol)) for p in self.positions.values() if p.qty),
+                ZERO,
+            )
 
     def gross_exposure(self) -> Decimal:
-        return sum(
-            (abs(p.market_value(self.mark(p.symbol))) for p in self.positions.values() if p.qty),
-            ZERO,
-        )
+        with localcontext(EXACT):  # money sums beyond 28 digits stay exact
+            return sum(
+                (
+                    abs(p.market_value(self.mark(p.symbol)))
+                    for p in self.positions.values()
+                    if p.qty
+                ),
+                ZERO,
+            )
 
     def equity(self) -> Decimal:
-        return self.cash + self.market_value()
+        with localcontext(EXACT):  # money sums beyond 28 digits stay exact
+            return self.cash + self.market_value()

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from algotrade.core.errors import HaltError
 from algotrade.core.events import OrderFilled
-from algotrade.core.money import ZERO, book_money, derived_price
+from algotrade.core.money import EXACT, ZERO, book_money, book_product, book_share, derived_price
 
 
 def split_notional(
@@ -20,7 +20,7 @@ def split_notional(
 ) -> tuple[Decimal, Decimal]:
     """Split a fill's booked ``total`` into the part of ``closing_qty`` (booked) and the
     remainder; quantities may be signed, only their ratio matters."""
-    closing = book_money(total * closing_qty / fill_qty)
+    closing = book_share(total, closing_qty, fill_qty)
     return closing, total - closing
 
 
@@ -67,7 +67,7 @@ class TradeLedger:
         signed = fill.signed_qty
         remaining_qty = fill.qty
         remaining_fee = book_money(fill.fee)
-        remaining_value = book_money(fill.qty * fill.price * multiplier)
+        remaining_value = book_product(fill.qty, fill.price, multiplier)
         finished: ClosedTrade | None = None
         trade = self.open.get(fill.symbol)
         if qty_before and trade is None:
@@ -101,8 +101,12 @@ class TradeLedger:
 
     def _close(self, symbol: str, trade: _OpenTrade, ts: int, multiplier: Decimal) -> ClosedTrade:
         del self.open[symbol]
-        entry = derived_price(trade.entry_cost / (trade.entry_qty * multiplier))
-        exit_ = derived_price(trade.exit_value / (trade.exit_qty * multiplier))
+        entry = derived_price(
+            EXACT.divide(trade.entry_cost, EXACT.multiply(trade.entry_qty, multiplier))
+        )
+        exit_ = derived_price(
+            EXACT.divide(trade.exit_value, EXACT.multiply(trade.exit_qty, multiplier))
+        )
         gross = (trade.exit_value - trade.entry_cost) * trade.direction
         closed = ClosedTrade(
             symbol=symbol,

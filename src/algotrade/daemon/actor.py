@@ -482,7 +482,11 @@ class BotActor:
 
     def persistence_failed(self, exc: BaseException) -> None:
         """The store could not take (some of) this bot's facts: stop it, say why (fail
-        closed: its books and the store no longer agree)."""
+        closed: its books and the store no longer agree). Once in ``error`` it is not
+        failed again: a bot whose every record is refused must not log in a loop."""
+        if self.state is BotState.ERROR:
+            _log.debug("bot %s: %s", self.config.bot_id, exc)
+            return
         self._fail(exc, traceback=False)
 
     def _record_error(self, exc: BaseException) -> None:

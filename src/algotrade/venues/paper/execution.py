@@ -34,7 +34,7 @@ from algotrade.core.events import (
     TradeTick,
 )
 from algotrade.core.instruments import InstrumentRegistry
-from algotrade.core.money import BPS, ONE, ZERO, book_money, to_decimal
+from algotrade.core.money import BPS, ONE, ZERO, book_product, to_decimal
 from algotrade.core.orders import Order, OrderType, TimeInForce
 from algotrade.core.ports import VenueEventSink
 from algotrade.venues.paper.config import PaperVenueConfig
@@ -205,7 +205,7 @@ class PaperVenue:
         maker = order.request.type is OrderType.LIMIT and not working.marketable_on_arrival
         rate = self.config.maker_fee_rate if maker else self.config.taker_fee_rate
         instrument = self.instruments.get(symbol)
-        fee = book_money(qty * price * instrument.multiplier * rate)
+        fee = book_product(qty, price, instrument.multiplier, rate)
         self._positions[symbol] = self._positions.get(symbol, ZERO) + qty * order.side.sign
         fill = OrderFilled(
             client_order_id=order.client_order_id,
