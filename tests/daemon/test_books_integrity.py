@@ -8,10 +8,13 @@ of the stored fills, and no bot ends in ``error`` for an ordinary restart.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from algotrade.core.events import Liquidity, OrderFilled, OrderSide
 from algotrade.core.portfolio import Portfolio
@@ -243,3 +246,22 @@ async def test_unreadable_stored_bots_are_skipped_and_left_as_they_are(tmp_path:
     db = sqlite3.connect(tmp_path / "bots.db")
     assert db.execute("SELECT * FROM bots ORDER BY bot_id").fetchall() == before
     db.close()
+
+
+async def test_flush_reports_a_dead_writer_instead_of_waiting_forever(tmp_path: Path) -> None:
+    """Defect: if the activity writer task died, ``flush()`` (and so shutdown) waited forever."""
+    service = await open_service(tmp_path)
+    try:
+        await service.create_bot(sim_bot("a"))
+        task = service.writer._task
+        assert task is not None
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        service.writer.mark_dirty(service._bots["a"])
+        with pytest.raises(RuntimeError, match="activity writer has stopped"):
+            await asyncio.wait_for(service.writer.flush(), timeout=5)
+    finally:
+        service.writer._task = None  # nothing left to stop
+        service.writer._dirty.clear()
+        service.writer._idle.set()
+        await close_service(service)

@@ -45,3 +45,47 @@ def test_hyperliquid_feed_checks_interval_and_options() -> None:
     with pytest.raises(ValueError, match="feed_options"):
         validate_feed_options(config(feed="hyperliquid", feed_options={"seed": 1}))
     validate_feed_options(config(feed="hyperliquid", interval="4h"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"initial_capital": "1e-999999999"}, "initial_capital: expected at most 8 decimal"),
+        ({"initial_capital": "1e999999999"}, "initial_capital: expected a magnitude below 1e15"),
+        ({"initial_capital": "100.123456789"}, "initial_capital: expected at most 8 decimal"),
+        ({"commission": "1e-13"}, "commission: expected at most 12 decimal"),
+        ({"leverage": "NaN"}, "leverage"),
+        ({"symbol": "BTC\u0000"}, "symbol"),
+        ({"symbol": "BTC USD"}, "symbol"),
+        ({"account_id": "acct\n1"}, "account_id"),
+        ({"strategy": "ma\u0000crossover"}, "strategy"),
+        ({"params": {"qty": "1e999999"}}, "params.qty: expected a magnitude below 1e15"),
+        ({"params": {"qty": 1e300}}, "params.qty: expected a magnitude below 1e15"),
+        ({"params": {"qty": float("inf")}}, "params.qty: expected a finite number"),
+        ({"params": {"bad key": 1}}, "params: key 'bad key' must be a name"),
+        ({"params": {"note": "a\u0000b"}}, "params.note: must not contain control characters"),
+        ({"params": {"deep": {"a": {"b": {"c": {"d": 1}}}}}}, "nested deeper than 4"),
+        ({"feed_options": {"tick_seconds": "1e-999999999"}}, "feed_options.tick_seconds"),
+        ({"interval": "99999999999999999999d"}, "interval"),
+    ],
+)
+def test_unbounded_or_unprintable_inputs_are_refused_with_the_field_named(
+    changes: dict[str, Any], message: str
+) -> None:
+    """Defect: '1e-999999999' capital made every store write fail and retry forever; a NUL
+    in a symbol failed every PostgreSQL batch; '1e999999999' registered a bot that then broke
+    every listing."""
+    with pytest.raises(ValidationError, match=message):
+        config(**changes)
+
+
+def test_bounded_inputs_at_the_limits_are_kept_exactly() -> None:
+    bot = config(
+        initial_capital="999999999999999.99999999",
+        commission="0.000000000001",
+        symbol="BTC/USDT:USDT",
+        params={"qty": "0.000000000001", "fast": 5},
+    )
+    assert str(bot.initial_capital) == "999999999999999.99999999"
+    assert config(symbol="@107").symbol == "@107"
+    assert config(symbol="CON.F.US.EP.U25").symbol == "CON.F.US.EP.U25"

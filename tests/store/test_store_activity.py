@@ -105,13 +105,53 @@ def test_orders_are_upserted_by_client_order_id(store: Store, bot: str) -> None:
 
 
 def test_fills_are_idempotent_by_trade_id(store: Store, bot: str) -> None:
-    store.record_activity(bot, fills=[fill(trade_id="t1"), fill(trade_id="t1")])
-    store.record_activity(bot, fills=[fill(trade_id="t1", qty=Decimal(9)), fill(trade_id="t2")])
+    assert store.record_activity(bot, fills=[fill(trade_id="t1"), fill(trade_id="t1")]) == []
+    assert store.record_activity(bot, fills=[fill(trade_id="t1"), fill(trade_id="t2")]) == []
     page = store.fills(bot)
     assert [(f.trade_id, f.qty) for f in page.items] == [
         ("t1", Decimal("0.25")),
         ("t2", Decimal("0.25")),
     ]
+
+
+def test_a_fill_conflicting_with_a_stored_one_is_reported_never_dropped_silently(
+    store: Store, bot: str
+) -> None:
+    """Defect: fills were inserted with ON CONFLICT DO NOTHING, so a new fill reusing a stored
+    trade id vanished without a word while the bot's position moved."""
+    store.record_activity(bot, fills=[fill(trade_id="t1")])
+    conflicts = store.record_activity(
+        bot, fills=[fill(trade_id="t1", qty=Decimal(9), price=Decimal(7)), fill(trade_id="t2")]
+    )
+    assert [(c.bot_id, c.trade_id) for c in conflicts] == [(bot, "t1")]
+    assert conflicts[0].differences == {
+        "qty": (Decimal("0.25"), Decimal(9)),
+        "price": (Decimal("42000.1"), Decimal(7)),
+    }
+    assert "fill t1 conflicts" in conflicts[0].describe()
+    assert "qty 0.25 stored vs 9 new" in conflicts[0].describe()
+    # The stored fact stands; the rest of the batch is written.
+    assert [(f.trade_id, f.qty) for f in store.fills(bot).items] == [
+        ("t1", Decimal("0.25")),
+        ("t2", Decimal("0.25")),
+    ]
+
+
+def test_two_different_fills_under_one_trade_id_in_one_batch_conflict(
+    store: Store, bot: str
+) -> None:
+    conflicts = store.record_activity(
+        bot, fills=[fill(trade_id="t1"), fill(trade_id="t1", fee=Decimal(1))]
+    )
+    assert [(c.trade_id, sorted(c.differences)) for c in conflicts] == [("t1", ["fee"])]
+    assert len(store.fills(bot).items) == 1
+
+
+def test_absurd_money_is_refused_before_it_is_turned_into_text(store: Store, bot: str) -> None:
+    """Defect: 1e-999999999 became a billion-character string on every write attempt."""
+    with pytest.raises(StoreError, match="money out of range"):
+        store.record_activity(bot, fills=[fill(price=Decimal("1e-999999999"))])
+    assert store.fills(bot).items == []
 
 
 def test_positions_and_account_are_upserted(store: Store, bot: str) -> None:
