@@ -371,3 +371,15 @@ def test_a_file_where_the_logs_folder_should_be_is_one_line(
     )
     assert isinstance(caught.value, InputError)
     assert not [h for h in logging.getLogger().handlers if getattr(h, "_algotrade_installed", 0)]
+
+
+def test_alembic_plugin_announcements_are_quiet(
+    tmp_path: Path, installed: list[LoggingHandles]
+) -> None:
+    handles = configure(installed, settings_for(tmp_path))
+    logging.getLogger("alembic.runtime.plugins").info("setup plugin alembic.autogenerate.types")
+    logging.getLogger("alembic.runtime.migration").info("Running upgrade  -> 0001")
+    handles.close()
+    text = read(tmp_path / "logs" / "daemon.log")
+    assert "setup plugin" not in text
+    assert "Running upgrade" in text

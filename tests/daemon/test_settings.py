@@ -249,3 +249,55 @@ def test_access_log_is_off_by_default_and_can_be_enabled() -> None:
     assert load_settings(None, {}, {}).api.access_log is False
     enabled = load_settings(None, {"ALGOTRADE__API__ACCESS_LOG": "true"}, {})
     assert enabled.api.access_log is True
+
+
+# -- defect 8: a bad [[bots]] entry is one line naming the entry and the field ---------------
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (
+            'bot_id = "x"\nstrategy = 12\n',
+            "bots[1] (bot_id 'x'): symbol: Field required (and 1 more)",
+        ),
+        (
+            'bot_id = "x"\nsymbol = "BTC"\nstrategy = "rsi"\ninitial_capital = "abc"\n',
+            "bots[1] (bot_id 'x'): initial_capital: Input should be a valid decimal (got 'abc')",
+        ),
+        (
+            'bot_id = "x"\nsymbol = "BTC"\nstrategy = "rsi"\nsymbl = "ETH"\n',
+            "bots[1] (bot_id 'x'): unknown field 'symbl'",
+        ),
+        ('symbol = "BTC"\nstrategy = "rsi"\n', "bots[1]: bot_id: Field required"),
+        (
+            'bot_id = "bad id!"\nsymbol = "BTC"\nstrategy = "rsi"\n',
+            "bots[1] (bot_id 'bad id!'): bot_id: String should match pattern",
+        ),
+    ],
+)
+def test_a_bad_bots_entry_is_one_line_naming_file_entry_and_field(
+    tmp_path: Path, entry: str, expected: str
+) -> None:
+    good = '[[bots]]\nbot_id = "ok"\nsymbol = "BTC"\nstrategy = "rsi"\n'
+    config = write(tmp_path, f"{good}\n[[bots]]\n{entry}")
+    message = config_error(config)
+    assert message.startswith(f"{config}: {expected}")
+    assert "\n" not in message
+
+
+def test_a_bad_bots_entry_from_the_environment_names_the_variable() -> None:
+    env = {"ALGOTRADE__BOTS": '[{"bot_id": "x", "symbol": "BTC", "strategy": ""}]'}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, env, {})
+    assert str(caught.value).startswith(
+        "environment ALGOTRADE__BOTS: bots[0] (bot_id 'x'): strategy: String should have at least"
+    )
+
+
+def test_two_bots_entries_with_one_id_are_refused(tmp_path: Path) -> None:
+    bot = '[[bots]]\nbot_id = "twin"\nsymbol = "BTC"\nstrategy = "rsi"\n'
+    config = write(tmp_path, bot + bot)
+    assert config_error(config) == (
+        f"{config}: bots[1]: bot_id 'twin' is already used by bots[0]; each bot needs its own id"
+    )

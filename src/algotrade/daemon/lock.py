@@ -2,6 +2,10 @@
 
 The kernel releases the lock when the process dies, even by ``kill -9``, so a stale lock file
 never blocks a restart; the PID written inside is only there to name the holder.
+
+Taking the lock is the daemon's first write to the data directory, so this is where an unusable
+one (a file in its place, no permission) is reported, in one line. A data directory the daemon
+creates is owner-only (0700): it holds the database, the logs and the command folder.
 """
 
 from __future__ import annotations
@@ -10,11 +14,41 @@ import fcntl
 import os
 from pathlib import Path
 
-from algotrade.core.errors import AlgoTradeError
+from algotrade.core.errors import AlgoTradeError, InputError
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+_WHICH = "daemon.data_dir / --data-dir"
 
 
 class DataDirLocked(AlgoTradeError):
     """Another daemon holds the data directory."""
+
+
+class DataDirUnusable(InputError):
+    """The data directory cannot be created or written (a file in its place, no permission)."""
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Create ``data_dir`` (0700) if missing; ``DataDirUnusable`` when it cannot be one."""
+    if data_dir.is_dir():
+        if not os.access(data_dir, os.W_OK | os.X_OK):
+            raise DataDirUnusable(
+                f"data directory {data_dir} is not writable by this user ({_WHICH}); "
+                "expected a directory the daemon can write"
+            )
+        return
+    if data_dir.exists() or data_dir.is_symlink():
+        raise DataDirUnusable(
+            f"data directory {data_dir} exists and is not a directory ({_WHICH}); "
+            "expected a directory or a path to create one at"
+        )
+    try:
+        data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataDirUnusable(
+            f"cannot create data directory {data_dir} ({_WHICH}): {exc.strerror or exc}"
+        ) from None
 
 
 class DataDirLock:
@@ -23,8 +57,14 @@ class DataDirLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        prepare_data_dir(self.path.parent)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except OSError as exc:
+            raise DataDirUnusable(
+                f"cannot open the lock file {self.path}: {exc.strerror or exc} ({_WHICH}); "
+                "expected a directory the daemon can write"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

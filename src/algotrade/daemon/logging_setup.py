@@ -40,6 +40,9 @@ MIN_SECRET_LENGTH = 6
 _TEXT_FORMAT = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 
 _KEY_WORDS = r"password|passwd|secret|private_key|privatekey|api_key|apikey|token"
+# Third-party loggers whose INFO lines are noise to an operator: Alembic announces each of its
+# plugins (seven lines) before every migration, at every first start.
+QUIET_LOGGERS = {"alembic.runtime.plugins": logging.WARNING}
 FILE_MODE = 0o600  # log files: owner only
 DIR_MODE = 0o700  # the logs folder, when this module creates it
 
@@ -424,6 +427,8 @@ def configure_logging(
         handler._algotrade_installed = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(config.level_number)
+    for name, level in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(level, config.level_number))
     return LoggingHandles(log_dir=log_dir, handlers=handlers, repeats=repeats)
 
 

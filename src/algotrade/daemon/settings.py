@@ -245,7 +245,7 @@ def load_settings(
     _reject_unknown_env_sections(env)
     token = _INPUTS.set(_LoadInputs(env=env, file_data=file_data))
     try:
-        return DaemonSettings(**cli)
+        settings = DaemonSettings(**cli)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, cli, env, file_data, file_label)) from None
     except SettingsError as exc:
@@ -253,6 +253,53 @@ def load_settings(
         raise ConfigError(_describe_settings_error(exc, env)) from None
     finally:
         _INPUTS.reset(token)
+    for index, raw in enumerate(settings.bots):
+        _check_bot(index, raw, _source_of(("bots", str(index)), cli, env, file_data, file_label))
+    _check_unique_bot_ids(settings.bots, file_label)
+    return settings
+
+
+def _check_bot(index: int, raw: dict[str, Any], source: str) -> None:
+    """A ``[[bots]]`` entry must be a valid bot config *before* anything starts: a bad one
+    used to pass here and fail deep in the daemon's start-up, after the database was created.
+    (That the strategy exists, and the feed options, is checked when the bot is created.)"""
+    # Imported here: bot_config pulls in core.money; plain settings loads stay light.
+    from algotrade.daemon.bot_config import BotConfig  # noqa: PLC0415
+
+    try:
+        BotConfig.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        first = errors[0]
+        where = f"bots[{index}]"
+        bot_id = raw.get("bot_id")
+        if isinstance(bot_id, str) and bot_id:
+            where += f" (bot_id {_short_repr(bot_id)})"
+        field = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            line = f"{source}: {where}: unknown field {field!r}"
+        elif first["type"] == "missing":
+            line = f"{source}: {where}: {field}: {message}"
+        else:
+            got = _short_repr(first["input"])
+            line = f"{source}: {where}: {field or 'entry'}: {message} (got {got})"
+        if len(errors) > 1:
+            line += f" (and {len(errors) - 1} more)"
+        raise ConfigError(_one_line(line)) from None
+
+
+def _check_unique_bot_ids(bots: list[dict[str, Any]], file_label: str) -> None:
+    # A second entry with the same id would be skipped without a word at start-up.
+    first_index: dict[str, int] = {}
+    for index, raw in enumerate(bots):
+        bot_id = str(raw["bot_id"])
+        if bot_id in first_index:
+            raise ConfigError(
+                f"{file_label}: bots[{index}]: bot_id {bot_id!r} is already used by "
+                f"bots[{first_index[bot_id]}]; each bot needs its own id"
+            )
+        first_index[bot_id] = index
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
