@@ -15,7 +15,7 @@ from typing import Any, cast
 
 import pytest
 
-from algotrade.core.errors import InputError
+from algotrade.core.errors import AlgoTradeError, InputError, RetryableError
 from algotrade.daemon.file_channel import (
     MAX_POLL_BACKOFF_S,
     MAX_STATUS_ITEMS,
@@ -23,7 +23,16 @@ from algotrade.daemon.file_channel import (
     SignalsFolderError,
     parse_fields,
 )
-from algotrade.daemon.service_api import BotNotFound, BotServiceApi, InvalidTransition
+from algotrade.daemon.service_api import (
+    BotExists,
+    BotNotFound,
+    BotServiceApi,
+    InvalidBotConfig,
+    InvalidTransition,
+    ServiceError,
+    ShuttingDown,
+    VenueNotConnected,
+)
 from algotrade.daemon.status import BotState, BotStatus
 
 POLL = 0.01
@@ -530,3 +539,11 @@ async def test_signals_path_that_is_a_file_fails_the_start_in_one_line(
 def test_command_error_is_an_input_error_of_the_project() -> None:
     with pytest.raises(InputError):
         parse_fields(b"")
+
+
+def test_service_errors_are_rooted_in_the_project_tree() -> None:
+    assert issubclass(ServiceError, AlgoTradeError)
+    for refused_input in (BotNotFound, BotExists, InvalidBotConfig, InvalidTransition):
+        assert issubclass(refused_input, InputError)
+    for try_later in (ShuttingDown, VenueNotConnected):
+        assert issubclass(try_later, RetryableError)

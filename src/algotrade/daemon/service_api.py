@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from algotrade.core.errors import AlgoTradeError, InputError, RetryableError
 from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.bus import EventBus
 from algotrade.daemon.status import BotStatus
@@ -19,46 +20,50 @@ if TYPE_CHECKING:
 __all__ = ["BotServiceApi", "Page", "ServiceError"]
 
 
-class ServiceError(Exception):
-    """Errors a client caused; ``code`` maps to an HTTP status in the API."""
+class ServiceError(AlgoTradeError):
+    """A request the service refused; ``code`` maps to an HTTP status in the API.
+
+    Grouped like the rest of the tree by what the caller should do: most are the client's
+    input (``InputError``: fix the request), two are about now (``RetryableError``: the venue
+    is not connected yet, the daemon is restarting)."""
 
     code = "error"
     http_status = 400
 
 
-class BotNotFound(ServiceError):
+class BotNotFound(ServiceError, InputError):
     code = "not_found"
     http_status = 404
 
 
-class BotExists(ServiceError):
+class BotExists(ServiceError, InputError):
     code = "conflict"
     http_status = 409
 
 
-class BotLimitReached(ServiceError):
+class BotLimitReached(ServiceError, InputError):
     code = "bot_limit"
     http_status = 409
 
 
-class InvalidBotConfig(ServiceError):
+class InvalidBotConfig(ServiceError, InputError):
     code = "invalid_config"
     http_status = 422
 
 
-class InvalidTransition(ServiceError):
+class InvalidTransition(ServiceError, InputError):
     """E.g. pausing a stopped bot."""
 
     code = "invalid_state"
     http_status = 409
 
 
-class VenueNotConnected(ServiceError):
+class VenueNotConnected(ServiceError, RetryableError):
     code = "venue_not_connected"
     http_status = 409
 
 
-class ShuttingDown(ServiceError):
+class ShuttingDown(ServiceError, RetryableError):
     code = "shutting_down"
     http_status = 503
 
