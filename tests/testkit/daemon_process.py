@@ -179,6 +179,13 @@ class ControlledDaemonProcess(DaemonProcess):
             time.sleep(0.02)
         raise AssertionError(f"daemon did not answer /api/health within {timeout} s")
 
+    def healthy(self) -> bool:
+        """Whether ``GET /api/health`` answers 200 right now."""
+        try:
+            return httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     def sigkill(self) -> None:
         """``kill -9`` and reap: nothing gets a chance to flush."""
         assert self.proc is not None

@@ -27,6 +27,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine, select
+from sqlalchemy.exc import OperationalError
+
 from algotrade.client import (
     AlgoTradeClient,
     AsyncAlgoTradeClient,
@@ -34,6 +37,7 @@ from algotrade.client import (
     DaemonUnreachable,
     StreamClosedError,
 )
+from algotrade.store.models import Base
 from testkit.daemon_process import ControlledDaemonProcess
 from testkit.soak_books import (
     Acknowledged,
@@ -56,7 +60,11 @@ SIGTERM_WAIT_S = 15.0  # docs/daemon.md: the stop is bounded by shutdown_timeout
 class Ending(StrEnum):
     KILL = "kill -9"
     KILL_STARTING = "kill -9 during start-up"
+    KILL_RESTORED = "kill -9 as the restore writes bot states"
     SIGTERM = "SIGTERM"
+
+
+_IN_START_UP = (Ending.KILL_STARTING, Ending.KILL_RESTORED)
 
 
 def seed_from_env() -> int:
@@ -310,19 +318,24 @@ class CrashSoak:
         ending is fixed (so every run mixes them), their order random."""
         s, n = self.settings, self.settings.restarts
         sigterms = max(1, round(n * s.sigterm_share))
-        starting = min(n - sigterms - 1, round(n * s.startup_kill_share))
-        endings = [Ending.SIGTERM] * sigterms + [Ending.KILL_STARTING] * max(0, starting)
+        starting = max(0, min(n - sigterms - 1, round(n * s.startup_kill_share)))
+        restored = (starting + 1) // 2
+        endings = [Ending.SIGTERM] * sigterms + [Ending.KILL_RESTORED] * restored
+        endings += [Ending.KILL_STARTING] * (starting - restored)
         endings += [Ending.KILL] * (n - len(endings))
         self.rng.shuffle(endings)
-        if endings and endings[0] is Ending.KILL_STARTING:  # life 0 creates the bots
-            first = next(i for i, e in enumerate(endings) if e is not Ending.KILL_STARTING)
+        if endings and endings[0] in _IN_START_UP:  # life 0 creates the bots
+            first = next(i for i, e in enumerate(endings) if e not in _IN_START_UP)
             endings[0], endings[first] = endings[first], endings[0]
         return [(e, self.rng.random() < s.config_change_share) for e in endings]
 
     def _life(self, life: int, ending: Ending, change: bool) -> None:
         self.daemon.launch()
-        if ending is Ending.KILL_STARTING:
-            time.sleep(self.rng.uniform(0.2, 3.0))  # a random moment of the start-up
+        if ending in _IN_START_UP:
+            if ending is Ending.KILL_STARTING:
+                time.sleep(self.rng.uniform(0.2, 3.0))  # a random moment of the start-up
+            else:
+                self._await_restore_writes()
             self.daemon.sigkill()
             self._after_down(life, ending)
             return
@@ -523,6 +536,36 @@ class CrashSoak:
             f"life {life} ended by {ending.value if ending else 'final SIGTERM'}: "
             f"{books.fill_total} fills stored, {len(found)} violations"
         )
+
+    def _await_restore_writes(self) -> None:
+        """Until the store shows a bot that should resume as not running (what a restore may
+        write before it starts the bots again), or one second after the daemon is healthy: a
+        crash at that moment must not make bots forget they were running."""
+        resuming = [b for b in self.bot_ids if self.running[b] and self.auto_resume[b]]
+        bots = Base.metadata.tables["bots"]
+        query = select(bots.c.bot_id, bots.c.state).where(bots.c.bot_id.in_(resuming))
+        engine = create_engine(self.store_url)
+        healthy_at: float | None = None
+        asked_health = 0.0
+        try:
+            while self.daemon.proc is not None and self.daemon.proc.poll() is None:
+                try:
+                    with engine.connect() as connection:
+                        states = dict(connection.execute(query).tuples().all())
+                except OperationalError:
+                    states = {}  # busy migrating or locked for a moment: look again
+                if any(state != "running" for state in states.values()):
+                    return
+                if healthy_at is None and time.monotonic() - asked_health > 0.05:
+                    asked_health = time.monotonic()
+                    healthy_at = asked_health if self.daemon.healthy() else None
+                if healthy_at is not None and time.monotonic() - healthy_at > 1:
+                    return
+                if time.monotonic() - self.daemon.launched_at > START_GIVE_UP_S:
+                    return
+                time.sleep(0.005)
+        finally:
+            engine.dispose()
 
     # ------------------------------------------------------------------ helpers
     def _poll(self, api: AlgoTradeClient, life: int) -> list[dict[str, Any]]:

@@ -86,7 +86,9 @@ class Acknowledged:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.fills: dict[tuple[str, str], dict[str, Any]] = {}  # (bot, trade id) → fill
+        # (bot, trade id) → every distinct fill told under it (more than one is a defect, and
+        # each of them was acknowledged, so each must be stored).
+        self.fills: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.first_told_by: Counter[str] = Counter()  # source that told each fill first
         self.statuses: list[StatusSeen] = []  # of the current life, checked when it ends
         self.violations: list[Violation] = []
@@ -95,21 +97,22 @@ class Acknowledged:
     def fill(self, life: int, source: str, fill: Mapping[str, Any]) -> None:
         key = (str(fill["bot_id"]), str(fill["trade_id"]))
         with self._lock:
-            known = self.fills.get(key)
-            if known is None:
-                self.fills[key] = dict(fill)
-                self.first_told_by[source] += 1
-            elif known != fill:
+            told = self.fills.setdefault(key, [])
+            if fill in told:
+                return
+            if told:
                 self.violations.append(
                     Violation(
                         "one fill per trade id",
                         life,
                         key[0],
                         f"trade id {key[1]} acknowledged twice with different content "
-                        f"({source}): {_differences(known, fill)}",
-                        f"reused:{key}",
+                        f"({source}): {_differences(told[0], fill)}",
+                        f"reused:{key}:{len(told)}",
                     )
                 )
+            told.append(dict(fill))
+            self.first_told_by[source] += 1
 
     def status(self, seen: StatusSeen) -> None:
         with self._lock:
@@ -125,9 +128,10 @@ class Acknowledged:
         with self._lock:
             return dict(self.first_told_by)
 
-    def fill_snapshot(self) -> dict[tuple[str, str], dict[str, Any]]:
+    def fill_snapshot(self) -> list[dict[str, Any]]:
+        """Every distinct fill told so far."""
         with self._lock:
-            return dict(self.fills)
+            return [fill for told in self.fills.values() for fill in told]
 
     def take_violations(self) -> list[Violation]:
         with self._lock:
@@ -254,7 +258,7 @@ class BookFigures:
 
 
 def check_acknowledged_fills(
-    books: StoredBooks, acknowledged: Mapping[tuple[str, str], Mapping[str, Any]], life: int
+    books: StoredBooks, acknowledged: Sequence[Mapping[str, Any]], life: int
 ) -> list[Violation]:
     out: list[Violation] = []
     stored = {
@@ -262,7 +266,9 @@ def check_acknowledged_fills(
         for bot_id, fills in books.fills.items()
         for fill in fills
     }
-    for (bot_id, trade_id), told in acknowledged.items():
+    for told in acknowledged:
+        bot_id, trade_id = str(told["bot_id"]), str(told["trade_id"])
+        which = f"{bot_id}:{trade_id}:{told['client_order_id']}:{told['ts']}"
         found = stored.get((bot_id, trade_id))
         if found is None:
             out.append(
@@ -272,7 +278,7 @@ def check_acknowledged_fills(
                     bot_id,
                     f"fill {trade_id} ({told['side']} {told['qty']} @ {told['price']}) was "
                     "acknowledged and is not stored",
-                    f"lost:{bot_id}:{trade_id}",
+                    f"lost:{which}",
                 )
             )
         elif found != told:
@@ -282,7 +288,7 @@ def check_acknowledged_fills(
                     life,
                     bot_id,
                     f"fill {trade_id} stored differs: {_differences(told, found)}",
-                    f"altered:{bot_id}:{trade_id}",
+                    f"altered:{which}",
                 )
             )
     return out
