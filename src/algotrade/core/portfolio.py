@@ -101,6 +101,11 @@ class Position:
         self.realized_pnl += realized
         return realized
 
+    def copy(self) -> Position:
+        twin = Position(self.symbol, self.multiplier, self.qty, ZERO, self.realized_pnl, self.fees)
+        twin.cost = self.cost
+        return twin
+
     def market_value(self, mark: Decimal) -> Decimal:
         return book_product(self.qty, mark, self.multiplier)
 

@@ -14,16 +14,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from algotrade.core.engine import Engine
 from algotrade.core.events import Bar, OrderEvent, OrderFilled, OrderRejected, OrderSide
 from algotrade.core.instruments import InstrumentRegistry
-from algotrade.core.money import decimal_text
+from algotrade.core.money import EXACT, decimal_text
 from algotrade.core.orders import Order, OrderRequest, OrderStatus, OrderType
-from algotrade.core.portfolio import Portfolio
+from algotrade.core.portfolio import Portfolio, Position
 from algotrade.core.timeutil import ns_to_iso
 from algotrade.daemon import persist
 from algotrade.daemon.bot_config import BotConfig, FeedKind, VenueKind
@@ -62,6 +62,28 @@ class _Envelope:
     command: Command
     payload: Any
     reply: asyncio.Future[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BooksView:
+    """The bot's books as of its last committed activity: what its status may tell. A fill
+    is acknowledged (status, WebSocket, API) only once it is stored."""
+
+    fill_count: int
+    cash: Decimal
+    realized_pnl: Decimal
+    fees: Decimal
+    positions: dict[str, Position]
+
+    @classmethod
+    def of(cls, portfolio: Portfolio, fill_count: int) -> BooksView:
+        return cls(
+            fill_count,
+            portfolio.cash,
+            portfolio.realized_pnl,
+            portfolio.fees_paid,
+            {s: p.copy() for s, p in portfolio.positions.items() if p.qty},
+        )
 
 
 @dataclass(slots=True)
@@ -134,7 +156,10 @@ class BotActor:
         self._carried_orders: list[Order] = []
         self._carried_seq = 0
         self.order_count = order_count
-        self.fill_count = fill_count
+        self.fill_count = fill_count  # booked, stored or not yet
+        self._committed = BooksView.of(self.portfolio, fill_count)
+        # Views of the books at each drain, published when that drain's activity commits.
+        self._views_in_flight: dict[int, BooksView] = {}
         self.heartbeat_ns: int | None = None
         # Set by live-venue reconciliation (fail closed): every order is refused meanwhile.
         self.blocked: str | None = None
@@ -484,6 +509,7 @@ class BotActor:
         """The store could not take (some of) this bot's facts: stop it, say why (fail
         closed: its books and the store no longer agree). Once in ``error`` it is not
         failed again: a bot whose every record is refused must not log in a loop."""
+        self._views_in_flight.clear()  # what they describe will not all be stored
         if self.state is BotState.ERROR:
             _log.debug("bot %s: %s", self.config.bot_id, exc)
             return
@@ -522,6 +548,8 @@ class BotActor:
             equity.append(persist.equity_record(bot_id, self.portfolio, now))
             self._last_snapshot = time.monotonic()
         activity = Activity(orders, fills, positions, account, equity, self._events)
+        if fills or account is not None:
+            self._views_in_flight[id(activity)] = BooksView.of(self.portfolio, self.fill_count)
         self._orders_touched = {}
         self._fills = []
         self._events = []
@@ -530,6 +558,9 @@ class BotActor:
     def on_committed(self, activity: Activity) -> None:
         """Publish what is now durable."""
         self._status = None
+        view = self._views_in_flight.pop(id(activity), None)
+        if view is not None:
+            self._committed = view
         bus = self._ctx.bus
         bot_id = self.config.bot_id
         for order in activity.orders:
@@ -557,6 +588,11 @@ class BotActor:
 
     def _build_status(self) -> BotStatus:
         portfolio = self.portfolio
+        books = self._committed
+        with localcontext(EXACT):
+            values = {s: p.market_value(portfolio.mark(s)) for s, p in books.positions.items()}
+            equity = books.cash + sum(values.values(), Decimal(0))
+            unrealized = sum((values[s] - p.cost for s, p in books.positions.items()), Decimal(0))
         # model_construct: every field is built right here from typed values; validating
         # them again costs more than building them.
         return BotStatus.model_construct(
@@ -566,14 +602,14 @@ class BotActor:
             heartbeat=ns_to_iso(self.heartbeat_ns) if self.heartbeat_ns else None,
             last_error=self.last_error,
             blocked=self.blocked,
-            position={s: decimal_text(p.qty) for s, p in portfolio.positions.items() if p.qty},
-            equity=decimal_text(portfolio.equity()),
-            realized_pnl=decimal_text(portfolio.realized_pnl),
-            unrealized_pnl=decimal_text(portfolio.unrealized_pnl()),
-            fees=decimal_text(portfolio.fees_paid),
+            position={s: decimal_text(p.qty) for s, p in books.positions.items()},
+            equity=decimal_text(equity),
+            realized_pnl=decimal_text(books.realized_pnl),
+            unrealized_pnl=decimal_text(unrealized),
+            fees=decimal_text(books.fees),
             # Client order ids are numbered per bot, so the sequence counts every order sent.
             order_count=max(self.order_count, self.engine.order_sequence if self.engine else 0),
-            fill_count=self.fill_count,
+            fill_count=books.fill_count,
             last_price=self.last_price,
             started_at=self.runtime.get("started_at"),
         )
