@@ -76,6 +76,13 @@ def test_unknown_strategy(tmp_path: Path) -> None:
     assert_one_line_error(result, "moon", "ma_crossover")
 
 
+def test_unknown_parameter_lists_the_valid_ones(tmp_path: Path) -> None:
+    data = write(tmp_path, "ok.csv", HEADER + "".join(GOOD))
+    args = ["--data", str(data), "--strategy", "ma_crossover", "--param", "fsat=3"]
+    result = algotrade("backtest", *args, cwd=tmp_path)
+    assert_one_line_error(result, "unknown parameter 'fsat'", "valid parameters: fast, slow")
+
+
 def test_wrong_parameter_type(tmp_path: Path) -> None:
     data = write(tmp_path, "ok.csv", HEADER + "".join(GOOD))
     result = algotrade(

@@ -52,6 +52,7 @@ class Strategy:
     def parse_params(cls, params: Mapping[str, Any] | StrategyParams | None) -> Any:
         if isinstance(params, cls.Params):
             return params
+        check_parameter_names(cls, params or {})
         try:
             return cls.Params.model_validate(dict(params or {}))
         except ValidationError as exc:
@@ -89,3 +90,17 @@ class Strategy:
 
     def on_stop(self) -> None:
         """Called once after the last event."""
+
+
+def check_parameter_names(cls: type[Strategy], params: Mapping[str, Any]) -> None:
+    """``ConfigError`` naming every key of ``params`` that ``cls`` has no parameter for, and
+    listing the parameters it does have (a typo should not need a look at the source)."""
+    fields = cls.Params.model_fields
+    unknown = [str(key) for key in params if key not in fields]
+    if not unknown:
+        return
+    label = cls.name or cls.__name__
+    names = ", ".join(f"'{key}'" for key in unknown)
+    noun = "parameter" if len(unknown) == 1 else "parameters"
+    valid = f"valid parameters: {', '.join(fields)}" if fields else "it takes no parameters"
+    raise ConfigError(f"strategy {label}: unknown {noun} {names}; {valid}")

@@ -71,24 +71,9 @@ def get_strategy_class(name_or_path: str) -> type[Strategy]:
 
 def create_strategy(name_or_path: str, params: Mapping[str, Any] | None = None) -> Strategy:
     """Instantiate a strategy; string values (from ``--param k=v``) are coerced by pydantic.
-    An unknown parameter name is a ``ConfigError`` that lists the valid ones."""
-    cls = get_strategy_class(name_or_path)
-    check_parameter_names(cls, params or {})
-    return cls(params)
-
-
-def check_parameter_names(cls: type[Strategy], params: Mapping[str, Any]) -> None:
-    """``ConfigError`` naming every key of ``params`` that ``cls`` has no parameter for, and
-    listing the parameters it does have (a typo should not need a look at the source)."""
-    known = list(cls.Params.model_fields)
-    unknown = [str(key) for key in params if key not in cls.Params.model_fields]
-    if not unknown:
-        return
-    label = cls.name or cls.__name__
-    names = ", ".join(f"'{key}'" for key in unknown)
-    noun = "parameter" if len(unknown) == 1 else "parameters"
-    valid = f"valid parameters: {', '.join(known)}" if known else "it takes no parameters"
-    raise ConfigError(f"strategy {label}: unknown {noun} {names}; {valid}")
+    An unknown parameter name is a ``ConfigError`` that lists the valid ones (checked by
+    ``Strategy.parse_params``, so every way of creating a strategy gets it)."""
+    return get_strategy_class(name_or_path)(params)
 
 
 def load_strategy_file(path: Path, *, shown_as: str | None = None) -> type[Strategy]:
