@@ -18,8 +18,10 @@ import pytest
 
 from algotrade.core.events import Liquidity, OrderFilled, OrderSide
 from algotrade.core.portfolio import Portfolio
+from algotrade.daemon.bus import Topic
 from algotrade.daemon.service import BotService
 from algotrade.daemon.status import BotState
+from algotrade.store.errors import StoreUnavailableError
 from algotrade.store.records import Activity, EquityRecord
 from daemon.test_bot_service import close_service, open_service, sim_bot, wait_for
 
@@ -265,3 +267,32 @@ async def test_flush_reports_a_dead_writer_instead_of_waiting_forever(tmp_path: 
         service.writer._dirty.clear()
         service.writer._idle.set()
         await close_service(service)
+
+
+async def test_shutdown_ends_in_time_while_the_store_is_unavailable(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Defect: with every write failing, SIGTERM hung for more than 90 s. Now the activity is
+    kept and retried while running, and shutdown gives up after its timeout, saying how much
+    was not stored (none of it was ever published)."""
+    service = await open_service(tmp_path)
+    await service.create_bot(sim_bot("a"))
+    published: list[object] = []
+    subscription = service.bus.subscribe([Topic.FILLS], "a")
+
+    def unavailable(items: object) -> list[object]:
+        raise StoreUnavailableError("record activity: database is locked")
+
+    service._store.record_activity_batch = unavailable  # type: ignore[method-assign,assignment]
+    await service.start_bot("a")
+    await wait_for(lambda: service._bots["a"].fill_count >= 2)
+    await wait_for(lambda: service.writer.failures >= 2)
+    while not subscription.queue.empty():
+        published.append(subscription.queue.get_nowait())
+    assert published == []  # nothing unstored is told
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(service.shutdown(timeout=4), timeout=15)
+    assert asyncio.get_running_loop().time() - started < 8
+    assert "record(s) of 1 bot(s) not stored (never published)" in caplog.text
+    service._store.close()

@@ -213,8 +213,8 @@ class BotService:
         try:
             await asyncio.wait_for(self.writer.flush(), timeout=timeout / 2)
         finally:
-            await self.writer.stop()
-            self._write_executor.shutdown(wait=True)
+            await self.writer.stop(timeout=timeout / 4)
+            self._write_executor.shutdown(wait=False)
 
     async def request_shutdown(self) -> None:
         self.shutdown_requested.set()

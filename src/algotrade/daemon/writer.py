@@ -191,11 +191,40 @@ class ActivityWriter:
         if not self._idle.is_set() and task.done():
             raise RuntimeError("the activity writer has stopped; activity is not being stored")
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float | None = None) -> None:
+        """Write what is left and end the task; after ``timeout`` (a store that stays
+        unavailable) give up, saying how much was not stored. Nothing unstored was ever
+        published, so nothing acknowledged is lost."""
         self._stopping = True
         self._wakeup.set()
-        if self._task is not None:
-            await self._task
+        task = self._task
+        if task is None:
+            return
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if done:
+            return
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        left = sum(_count(activity) for _, activity in self._pending)
+        left += len(self._dirty)
+        _log.error(
+            "the store did not take the last activity within %.1f s: %d record(s) of %d bot(s) "
+            "not stored (never published)",
+            timeout or 0.0,
+            left,
+            len({actor.config.bot_id for actor, _ in self._pending} | set(self._dirty)),
+        )
+
+
+def _count(activity: Activity) -> int:
+    return (
+        len(activity.orders)
+        + len(activity.fills)
+        + len(activity.positions)
+        + (activity.account is not None)
+        + len(activity.equity)
+        + len(activity.events)
+    )
 
 
 def _single_records(activity: Activity) -> list[Activity]:
