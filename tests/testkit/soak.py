@@ -13,14 +13,10 @@ with figures).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import secrets
-import statistics
-import threading
 import time
-from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -30,19 +26,10 @@ from typing import Any
 from sqlalchemy import create_engine, select
 from sqlalchemy.exc import OperationalError
 
-from algotrade.client import (
-    AlgoTradeClient,
-    AsyncAlgoTradeClient,
-    ClientError,
-    DaemonUnreachable,
-    StreamClosedError,
-)
+from algotrade.client import AlgoTradeClient, ClientError
 from algotrade.store.models import Base
 from testkit.daemon_process import ControlledDaemonProcess
 from testkit.soak_books import (
-    Acknowledged,
-    StatusSeen,
-    Violation,
     check_acknowledged_fills,
     check_books,
     check_ids,
@@ -50,8 +37,9 @@ from testkit.soak_books import (
     check_statuses,
     read_store,
 )
+from testkit.soak_report import SEED_ENV, Figures, SoakReport
+from testkit.soak_told import Acknowledged, EventRecorder, StatusSeen, Violation
 
-SEED_ENV = "ALGOTRADE_SOAK_SEED"
 HEALTHY_WITHIN_S = 5.0  # issue 9: healthy within 5 s of start
 START_GIVE_UP_S = 30.0  # past this the soak cannot go on at all
 SIGTERM_WAIT_S = 15.0  # docs/daemon.md: the stop is bounded by shutdown_timeout_s (10 s)
@@ -137,138 +125,6 @@ def strategy_params(rng: random.Random, strategy: str, qty: str) -> dict[str, An
         return {"levels": rng.randint(2, 4), "spacing_pct": spacing, "qty": qty}
     period = rng.randint(3, 5)
     return {"period": period, "oversold": 40, "exit_level": 50, "overbought": 60, "qty": qty}
-
-
-@dataclass(slots=True)
-class Figures:
-    bots: int = 0
-    endings: Counter[str] = field(default_factory=Counter)
-    config_changes: int = 0
-    fills_acknowledged: int = 0
-    fills_told_by: dict[str, int] = field(default_factory=dict)  # first source of each
-    statuses_checked: int = 0
-    fills_stored: int = 0
-    healthy_s: list[float] = field(default_factory=list)
-    duration_s: float = 0.0
-
-    @property
-    def restarts(self) -> int:
-        return sum(self.endings.values())
-
-    def to_json(self) -> dict[str, Any]:
-        healthy = sorted(self.healthy_s)
-        return {
-            "bots": self.bots,
-            "restarts": self.restarts,
-            "endings": dict(self.endings),  # not asdict: it rebuilds a Counter from pairs
-            "config_changes": self.config_changes,
-            "fills_stored": self.fills_stored,
-            "fills_acknowledged": self.fills_acknowledged,
-            "fills_told_by": self.fills_told_by,
-            "statuses_checked": self.statuses_checked,
-            "healthy_p50_s": statistics.median(healthy) if healthy else None,
-            "healthy_max_s": healthy[-1] if healthy else None,
-            "healthy_s": self.healthy_s,
-            "duration_s": self.duration_s,
-        }
-
-    def lines(self) -> list[str]:
-        endings = ", ".join(f"{name} {n}" for name, n in sorted(self.endings.items()))
-        told_by = ", ".join(f"{name} {n}" for name, n in sorted(self.fills_told_by.items()))
-        healthy = sorted(self.healthy_s) or [float("nan")]
-        return [
-            f"restarts: {self.restarts} ({endings}); config changes: {self.config_changes}",
-            f"fills: {self.fills_stored} stored, {self.fills_acknowledged} acknowledged and "
-            f"checked at every restart (first told by: {told_by}); "
-            f"{self.statuses_checked} statuses checked",
-            f"time to healthy: p50 {statistics.median(healthy):.2f} s, max {healthy[-1]:.2f} s "
-            f"over {len(self.healthy_s)} starts",
-            f"duration: {self.duration_s:.1f} s",
-        ]
-
-
-@dataclass(slots=True)
-class SoakReport:
-    settings: SoakSettings
-    figures: Figures
-    violations: list[Violation]
-
-    @property
-    def ok(self) -> bool:
-        return not self.violations
-
-    def by_check(self) -> dict[str, list[Violation]]:
-        """Violations per check, each defect once (the first time it was seen)."""
-        seen: set[str] = set()
-        out: dict[str, list[Violation]] = defaultdict(list)
-        for violation in self.violations:
-            if violation.key not in seen:
-                seen.add(violation.key)
-                out[violation.check].append(violation)
-        return dict(out)
-
-    def summary(self) -> str:
-        s = self.settings
-        lines = [
-            f"crash soak: seed {s.seed} (rerun with {SEED_ENV}={s.seed}), {s.database}, "
-            f"{s.bots} bots, tick {s.tick_seconds} s",
-            *self.figures.lines(),
-        ]
-        if self.ok:
-            return "\n".join([*lines, "all checks passed"])
-        lines.append("FAILED checks:")
-        for check, found in sorted(self.by_check().items()):
-            bots = len({v.bot_id for v in found})
-            lines.append(f"  {check}: {len(found)} ({bots} bots)")
-            lines += [f"    life {v.life} {v.bot_id}: {v.detail}" for v in found[:4]]
-        return "\n".join(lines)
-
-
-class EventRecorder:
-    """Follows the WebSocket ``fills`` and ``status`` topics of every bot during one daemon
-    life, in a thread of its own; ends when the daemon closes the socket (or dies)."""
-
-    def __init__(self, url: str, acknowledged: Acknowledged, life: int) -> None:
-        self._url = url
-        self._acknowledged = acknowledged
-        self._life = life
-        self.subscribed = threading.Event()
-        self.error: str | None = None
-        self._thread = threading.Thread(target=self._main, name=f"soak-ws-{life}", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def join(self, timeout: float) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def _main(self) -> None:
-        asyncio.run(self._follow())
-
-    async def _follow(self) -> None:
-        async with AsyncAlgoTradeClient(self._url) as api:
-            try:
-                async for message in api.watch(["fills", "status"]):
-                    self._handle(message)
-            except (StreamClosedError, DaemonUnreachable):
-                return  # the daemon went away: this life is over
-            except Exception as exc:  # reported by the soak, not lost in a thread
-                self.error = f"{type(exc).__name__}: {exc}"
-
-    def _handle(self, message: dict[str, Any]) -> None:
-        kind, topic, data = message.get("type"), message.get("topic"), message.get("data")
-        if kind == "subscribed":
-            self.subscribed.set()
-        elif kind == "snapshot" and topic == "status" and isinstance(data, list):
-            for status in data:
-                self._acknowledged.status(StatusSeen.from_api(self._life, "ws snapshot", status))
-        elif kind == "event" and topic == "fills" and isinstance(data, dict):
-            self._acknowledged.fill(self._life, "ws fills", data)
-        elif kind == "event" and topic == "status" and isinstance(data, dict):
-            if data.get("deleted"):
-                return
-            self._acknowledged.status(StatusSeen.from_api(self._life, "ws status", data))
 
 
 class CrashSoak:
@@ -551,7 +407,7 @@ class CrashSoak:
             while self.daemon.proc is not None and self.daemon.proc.poll() is None:
                 try:
                     with engine.connect() as connection:
-                        states = dict(connection.execute(query).tuples().all())
+                        states = {row[0]: row[1] for row in connection.execute(query)}
                 except OperationalError:
                     states = {}  # busy migrating or locked for a moment: look again
                 if any(state != "running" for state in states.values()):

@@ -1,5 +1,5 @@
-"""The books of a crash soak: what the daemon acknowledged, what it stored, and the checks
-between the two (used by ``testkit.soak``).
+"""The books of a crash soak: the store read directly, replays of the stored fills, and the
+checks between them and what the daemon told (``testkit.soak_told``).
 
 Every check is a property a correct daemon satisfies whatever the timing of the crash
 (docs/daemon.md "What comes back after a restart", docs/api.md):
@@ -19,8 +19,7 @@ Every check is a property a correct daemon satisfies whatever the timing of the 
 
 from __future__ import annotations
 
-import threading
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
@@ -32,111 +31,9 @@ from algotrade.core.money import ZERO, book_money
 from algotrade.core.portfolio import Portfolio
 from algotrade.store.models import Base
 from algotrade.store.records import AccountRecord, FillRecord, OrderRecord, PositionRecord
+from testkit.soak_told import StatusSeen, Violation, differences
 
 _TABLES = Base.metadata.tables
-
-
-@dataclass(frozen=True, slots=True)
-class Violation:
-    """One broken promise. ``key`` identifies the defect: the same fill found missing at
-    every later restart counts once."""
-
-    check: str
-    life: int
-    bot_id: str
-    detail: str
-    key: str
-
-
-@dataclass(frozen=True, slots=True)
-class StatusSeen:
-    """A bot status as the daemon told it (``source``: ``GET /api/bots`` or ``ws status``)."""
-
-    life: int
-    source: str
-    bot_id: str
-    state: str
-    last_error: str | None
-    fill_count: int
-    position: dict[str, str]
-    equity: str
-    realized_pnl: str
-    unrealized_pnl: str
-    fees: str
-
-    @classmethod
-    def from_api(cls, life: int, source: str, status: Mapping[str, Any]) -> StatusSeen:
-        return cls(
-            life=life,
-            source=source,
-            bot_id=str(status["bot_id"]),
-            state=str(status["state"]),
-            last_error=status.get("last_error"),
-            fill_count=int(status["fill_count"]),
-            position={str(s): str(q) for s, q in status.get("position", {}).items()},
-            equity=str(status["equity"]),
-            realized_pnl=str(status["realized_pnl"]),
-            unrealized_pnl=str(status["unrealized_pnl"]),
-            fees=str(status["fees"]),
-        )
-
-
-class Acknowledged:
-    """What the daemon told its clients; filled from the WebSocket thread and the API poller."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        # (bot, trade id) → every distinct fill told under it (more than one is a defect, and
-        # each of them was acknowledged, so each must be stored).
-        self.fills: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self.first_told_by: Counter[str] = Counter()  # source that told each fill first
-        self.statuses: list[StatusSeen] = []  # of the current life, checked when it ends
-        self.violations: list[Violation] = []
-        self.status_checked = 0
-
-    def fill(self, life: int, source: str, fill: Mapping[str, Any]) -> None:
-        key = (str(fill["bot_id"]), str(fill["trade_id"]))
-        with self._lock:
-            told = self.fills.setdefault(key, [])
-            if fill in told:
-                return
-            if told:
-                self.violations.append(
-                    Violation(
-                        "one fill per trade id",
-                        life,
-                        key[0],
-                        f"trade id {key[1]} acknowledged twice with different content "
-                        f"({source}): {_differences(told[0], fill)}",
-                        f"reused:{key}:{len(told)}",
-                    )
-                )
-            told.append(dict(fill))
-            self.first_told_by[source] += 1
-
-    def status(self, seen: StatusSeen) -> None:
-        with self._lock:
-            self.statuses.append(seen)
-
-    def take_statuses(self) -> list[StatusSeen]:
-        with self._lock:
-            taken, self.statuses = self.statuses, []
-            self.status_checked += len(taken)
-            return taken
-
-    def sources(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self.first_told_by)
-
-    def fill_snapshot(self) -> list[dict[str, Any]]:
-        """Every distinct fill told so far."""
-        with self._lock:
-            return [fill for told in self.fills.values() for fill in told]
-
-    def take_violations(self) -> list[Violation]:
-        with self._lock:
-            taken, self.violations = self.violations, []
-            return taken
 
 
 @dataclass(slots=True)
@@ -287,7 +184,7 @@ def check_acknowledged_fills(
                     "acknowledged fill stored",
                     life,
                     bot_id,
-                    f"fill {trade_id} stored differs: {_differences(told, found)}",
+                    f"fill {trade_id} stored differs: {differences(told, found)}",
                     f"altered:{which}",
                 )
             )
@@ -540,8 +437,3 @@ def check_quiet_bot(
             )
         )
     return out
-
-
-def _differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
-    keys = sorted(set(a) | set(b))
-    return ", ".join(f"{k} {a.get(k)!r} vs {b.get(k)!r}" for k in keys if a.get(k) != b.get(k))
