@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from algotrade.core.events import Liquidity, OrderFilled, OrderSide
 from algotrade.core.orders import OrderRequest
 from algotrade.core.timeutil import datetime_to_ns
 from algotrade.daemon.bus import EventBus
-from algotrade.daemon.risk_service import RiskService
+from algotrade.daemon.risk_service import RiskCommitsStopped, RiskService
+from algotrade.daemon.supervisor import TaskSupervisor
 from algotrade.risk.config_loader import load_risk_config
 from algotrade.store.risk_store import RiskStore
 from algotrade.store.store import Store
@@ -185,3 +189,125 @@ async def test_enforcement_that_keeps_failing_locks_the_account_and_alerts(
         assert verdict.rule == "enforcement_failed"
     finally:
         await stop(risk, store)
+
+
+# -- defect 12: every risk task is supervised -------------------------------------------------
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.001)
+
+
+async def blocked_symbol_service(
+    tmp_path: Path, bot: object, supervisor: TaskSupervisor
+) -> tuple[RiskService, Store, EventBus]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    (tmp_path / "accounts.yaml").write_text("accounts:\n  - id: acct\n")
+    (tmp_path / "risk.yaml").write_text(
+        "defaults:\n  symbol_blocklist: {enabled: true, symbols: [ES]}\n"
+    )
+    store = Store(f"sqlite:///{tmp_path / 'risk.db'}")
+    await asyncio.to_thread(store.open)
+    cfg = load_risk_config(tmp_path / "accounts.yaml", tmp_path / "risk.yaml")
+    bus = EventBus()
+    risk = RiskService(
+        cfg,
+        RiskStore(store),
+        bus,
+        ThreadPoolExecutor(1),
+        clock=lambda: chicago(16, 10),
+        supervisor=supervisor,
+    )
+    await risk.start(lambda _account: [bot])
+    return risk, store, bus
+
+
+async def test_an_enforcement_that_crashes_is_logged_once_and_locks_the_account(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    supervisor = TaskSupervisor()
+    crashed = asyncio.Event()
+
+    class BrokenBot:
+        def enforce(self, kind: str, symbol: str, qty: Decimal, **_: object) -> Decimal:
+            crashed.set()
+            raise RuntimeError("venue adapter bug")
+
+    risk, store, _ = await blocked_symbol_service(tmp_path, BrokenBot(), supervisor)
+    try:
+        risk.on_fill("acct", "bot", fill("buy", "5000", 1))  # a position in a blocked symbol
+        await risk.flush()
+        await asyncio.wait_for(crashed.wait(), timeout=5)
+        # The enforcement task finishes its clean-up (lock, alert, log status), then ends.
+        await asyncio.wait_for(until(lambda: supervisor.running == ["risk-commit", "risk-tick"]), 5)
+        await risk.flush()
+        locks = [lock.rule for lock in risk.engine.states["acct"].lockouts]
+        assert locks == ["enforcement_failed"]
+        log = await risk.reads.log("acct", kinds=["enforcement"], offset=0, limit=10)
+        [line] = log["items"]
+        assert line["status"] == "failed"
+        assert "crashed: RuntimeError: venue adapter bug" in line["message"]
+    finally:
+        await stop(risk, store)
+    failures = [
+        r
+        for r in caplog.records
+        if r.name == "algotrade.daemon.supervisor" and r.levelname == "ERROR"
+    ]
+    assert len(failures) == 1
+    assert (
+        failures[0]
+        .getMessage()
+        .startswith(
+            "task risk-enforce:acct:close_position:ES failed: RuntimeError: venue adapter bug"
+        )
+    )
+    assert supervisor.failures == 1
+
+
+async def test_stop_cancels_enforcements_still_in_flight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from algotrade.daemon import risk_service as module
+
+    monkeypatch.setattr(module, "ENFORCEMENT_CHECK_S", 3600.0)  # waits for a fill for an hour
+    supervisor = TaskSupervisor()
+    asked = asyncio.Event()
+
+    class SlowBot:
+        def enforce(self, kind: str, symbol: str, qty: Decimal, **_: object) -> Decimal:
+            asked.set()
+            return abs(qty)
+
+    risk, store, _ = await blocked_symbol_service(tmp_path, SlowBot(), supervisor)
+    risk.on_fill("acct", "bot", fill("buy", "5000", 1))
+    await risk.flush()
+    await asyncio.wait_for(asked.wait(), timeout=5)
+    assert "risk-enforce:acct:close_position:ES" in supervisor.running
+    await asyncio.wait_for(stop(risk, store), timeout=5)
+    assert supervisor.running == []
+
+
+async def test_a_dead_commit_task_makes_flush_fail_instead_of_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from algotrade.daemon import risk_service as module
+
+    risk, store = await service_at(tmp_path, chicago(16, 10))
+
+    def broken_state_record(_state: object) -> object:
+        raise RuntimeError("journal bug")
+
+    monkeypatch.setattr(module, "state_record", broken_state_record)
+    try:
+        risk.on_fill("acct", "bot", fill("buy", "5000", 1))
+        risk.on_fill("acct", "bot", fill("sell", "4900", 2))  # a breach: a decision to commit
+        await asyncio.sleep(0)  # the commit task takes the batch before anyone flushes
+        with pytest.raises(RiskCommitsStopped, match="RuntimeError: journal bug"):
+            await asyncio.wait_for(risk.flush(), timeout=5)
+        with pytest.raises(RiskCommitsStopped):
+            await risk.flush()  # and every later flush, at once
+    finally:
+        await asyncio.wait_for(stop(risk, store), timeout=5)

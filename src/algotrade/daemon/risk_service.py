@@ -5,6 +5,11 @@ events. Decisions are committed in batches on the store's writer thread, and onl
 enforced (through the bots' venues), published on the ``risk`` topic and visible in the API.
 In the daemon the risk clock is the time an event is received (bots' bars may be replayed
 history); ``algotrade risk replay`` uses each event's own time.
+
+Its tasks (the commit loop, the tick loop, one per enforcement action) run under a
+``TaskSupervisor``: each is named, kept referenced, and its failure logged. An enforcement
+that crashes counts as a failed one (the account is locked until an admin looks); a dead
+commit loop makes ``flush()`` raise ``RiskCommitsStopped`` instead of waiting forever.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from algotrade.core.errors import HaltError
 from algotrade.core.events import OrderFilled
 from algotrade.core.orders import Order, OrderRequest
 from algotrade.daemon.bus import EventBus, Topic
+from algotrade.daemon.supervisor import TaskSupervisor
 from algotrade.risk.config_loader import RiskConfig, rules_from_dict
 from algotrade.risk.decisions import (
     Action,
@@ -62,6 +69,10 @@ ENFORCEMENT_RETRIES = 3
 ENFORCEMENT_CHECK_S = 2.0
 
 
+class RiskCommitsStopped(HaltError):
+    """The task committing risk decisions died: decisions are no longer persisted."""
+
+
 @dataclass(slots=True)
 class _Pending:
     decision: Decision
@@ -79,7 +90,11 @@ class RiskService:
         *,
         clock: Callable[[], int] = time.time_ns,
         tick_interval: float = 1.0,
+        supervisor: TaskSupervisor | None = None,
     ) -> None:
+        """``supervisor`` runs the service's tasks. Without one the service keeps a private
+        supervisor: its tasks are still referenced, named, logged when they fail and ended by
+        ``stop()``; only the daemon's final shutdown does not see them."""
         self.config = config
         self.engine = RiskEngine(
             config.accounts,
@@ -96,7 +111,10 @@ class RiskService:
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._supervisor = supervisor or TaskSupervisor()
         self._tasks: list[asyncio.Task[None]] = []
+        self._enforcing: set[asyncio.Task[None]] = set()
+        self._commit_error: BaseException | None = None
         self._bots_of: Callable[[str], Iterable[BotActor]] = lambda _account: ()
         self._stopping = False
         self.decisions_committed = 0
@@ -111,10 +129,12 @@ class RiskService:
             if account_id in self.engine.accounts:
                 mine = [lockout_from_record(r) for r in lockouts if r.account_id == account_id]
                 self.engine.restore(account_id, record.state, mine)
-        loop = asyncio.get_running_loop()
+        self._commit_error = None
         self._tasks = [
-            loop.create_task(self._commit_loop(), name="risk-commit"),
-            loop.create_task(self._tick_loop(), name="risk-tick"),
+            self._supervisor.spawn(
+                self._commit_loop(), name="risk-commit", on_failure=self._commits_stopped
+            ),
+            self._supervisor.spawn(self._tick_loop(), name="risk-tick"),
         ]
         # A reset or expiry that fell in the downtime is applied (and committed) right now.
         self._queue(self.engine.tick(self._clock()))
@@ -122,15 +142,42 @@ class RiskService:
 
     async def stop(self) -> None:
         self._stopping = True
-        await self.flush()
-        for task in self._tasks:
+        try:
+            await self.flush()
+        except RiskCommitsStopped as exc:  # already logged with its traceback; nothing to wait
+            _log.error("risk: stopping; %d decisions not persisted: %s", len(self._pending), exc)
+        # In-flight enforcements end with the service: the bots they act through are stopping.
+        tasks = [*self._tasks, *self._enforcing]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def flush(self) -> None:
-        if self._pending:
+        """Wait until every queued decision is committed; ``RiskCommitsStopped`` if the commit
+        task died (it would never be)."""
+        self._raise_if_commits_stopped()
+        # Not "if self._pending": a batch the commit task has taken is no longer pending, yet
+        # not committed either; _idle is set only once nothing is left.
+        if not self._idle.is_set():
             self._wakeup.set()
             await self._idle.wait()
+            self._raise_if_commits_stopped()
+
+    def _raise_if_commits_stopped(self) -> None:
+        if self._commit_error is not None:
+            raise RiskCommitsStopped(
+                "risk decisions are no longer persisted: the commit task failed "
+                f"({type(self._commit_error).__name__}: {self._commit_error}); restart the daemon"
+            )
+
+    def _commits_stopped(self, _task: asyncio.Task[Any], error: BaseException) -> None:
+        self._commit_error = error
+        self._idle.set()  # wake flush() waiters: they raise instead of waiting forever
+        self._bus.publish(
+            Topic.RISK,
+            None,
+            {"kind": "alert", "account_id": None, "message": "risk decisions not persisted"},
+        )
 
     # ------------------------------------------------------------------ inputs from bots
     def knows(self, account_id: str) -> bool:
@@ -357,7 +404,11 @@ class RiskService:
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(self._tick_interval)
-            decisions = [d for d in self.engine.tick(self._clock()) if d]
+            try:
+                decisions = [d for d in self.engine.tick(self._clock()) if d]
+            except Exception:  # one bad tick must not end resets and expiries for good
+                _log.exception("risk tick failed; trying again in %.1f s", self._tick_interval)
+                continue
             if decisions:
                 self._queue(decisions)
 
@@ -388,10 +439,27 @@ class RiskService:
                 _log.warning("risk alert for %s: %s", breach.account_id, action.message)
                 continue
             log_id = next(log_ids, None)
-            task = asyncio.get_running_loop().create_task(
-                self._enforce_with_retry(breach, action, bots, log_id)
+            task = self._supervisor.spawn(
+                self._run_enforcement(breach, action, bots, log_id),
+                name=f"risk-enforce:{breach.account_id}:{action.kind.value}:{action.symbol}",
             )
-            task.add_done_callback(_report)
+            self._enforcing.add(task)
+            task.add_done_callback(self._enforcing.discard)
+
+    async def _run_enforcement(
+        self, breach: Breach, action: Action, bots: list[BotActor], log_id: int | None
+    ) -> None:
+        try:
+            await self._enforce_with_retry(breach, action, bots, log_id)
+        except Exception as exc:
+            # An enforcement that crashed did not happen: treat it as failed (lock, alert), then
+            # let the supervisor log the traceback.
+            message = (
+                f"enforcement of {breach.rule} ({action.kind.value} {action.symbol}) crashed: "
+                f"{type(exc).__name__}: {exc}"
+            )
+            await self._enforcement_failed(breach, log_id, 0, message)
+            raise
 
     async def _enforce_with_retry(
         self, breach: Breach, action: Action, bots: list[BotActor], log_id: int | None
@@ -423,8 +491,13 @@ class RiskService:
             f"enforcement of {breach.rule} ({action.kind.value} {action.symbol}) failed "
             f"after {ENFORCEMENT_RETRIES} attempts"
         )
+        await self._enforcement_failed(breach, log_id, ENFORCEMENT_RETRIES, message)
+
+    async def _enforcement_failed(
+        self, breach: Breach, log_id: int | None, attempts: int, message: str
+    ) -> None:
+        """Lock the account until an admin unlocks it, and say so everywhere."""
         _log.error("risk alert: %s on account %s", message, breach.account_id)
-        await self._log_status(log_id, "failed", ENFORCEMENT_RETRIES, message)
         now = self._clock()
         lock = Lockout(breach.account_id, "enforcement_failed", message, now, LockUntil.MANUAL)
         self.engine.lock(lock)
@@ -437,6 +510,7 @@ class RiskService:
         self._bus.publish(
             Topic.RISK, None, {"kind": "alert", "account_id": breach.account_id, "message": message}
         )
+        await self._log_status(log_id, "failed", attempts, message)
 
     def _still_to_close(self, account_id: str, action: Action, target: Decimal) -> Decimal:
         """Signed qty still to trade to bring the position to ``target`` (0 when there)."""
@@ -472,11 +546,6 @@ def _deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]
             else value
         )
     return out
-
-
-def _report(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        _log.error("risk enforcement task failed", exc_info=task.exception())
 
 
 class RiskReads:
