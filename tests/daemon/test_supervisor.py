@@ -6,9 +6,15 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from algotrade.core.events import Bar
+from algotrade.daemon.bot_config import BotConfig, FeedKind
+from algotrade.daemon.feeds import ReplayBotFeed, feed_factory
+from algotrade.daemon.sim_feed import SimFeedHub, SimOptions
 from algotrade.daemon.supervisor import Backoff, SupervisorClosed, TaskSupervisor
 
 LOGGER = "algotrade.daemon.supervisor"
@@ -183,3 +189,85 @@ def test_backoff_doubles_to_its_ceiling_and_resets() -> None:
     assert backoff.failed() == 5.0
     assert backoff.succeeded() == 10_009
     assert backoff.failed() == 0.2
+
+
+# -- the daemon's feeds run their tasks under the supervisor ----------------------------------
+
+
+def replay_config(tmp_path: Path) -> BotConfig:
+    data = tmp_path / "ES-1d.csv"
+    data.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        "2024-01-02T00:00:00Z,10,11,9,10.5,100\n"
+        "2024-01-03T00:00:00Z,10.5,12,10,11,200\n"
+    )
+    return BotConfig(
+        bot_id="replayer",
+        symbol="ES",
+        strategy="rsi",
+        feed=FeedKind.REPLAY,
+        feed_options={"path": str(data), "speed": 0},
+    )
+
+
+async def test_a_failing_replay_feed_is_logged_with_its_bot_and_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    supervisor = TaskSupervisor()
+    reported: list[tuple[str, str]] = []
+    make = feed_factory(
+        SimFeedHub(supervisor),
+        on_feed_error=lambda bot_id, exc: reported.append((bot_id, str(exc))),
+    )
+
+    def handler(_bar: Bar) -> None:
+        raise ValueError("strategy state corrupt")
+
+    feed = make(replay_config(tmp_path), handler)
+    assert isinstance(feed, ReplayBotFeed)
+    await feed.start(warmup=0)
+    assert supervisor.running == ["replay:replayer"]
+    await asyncio.wait_for(until(lambda: supervisor.running == []), timeout=5)
+
+    [record] = failures(caplog)
+    assert record.getMessage().startswith(
+        "task replay:replayer failed: ValueError: strategy state corrupt"
+    )
+    assert getattr(record, "bot_id", None) == "replayer"
+    assert reported == [("replayer", "strategy state corrupt")]
+    assert feed.error == "replay feed failed: ValueError: strategy state corrupt"
+
+
+async def test_sim_streams_run_under_the_supervisor_and_end_at_its_shutdown() -> None:
+    supervisor = TaskSupervisor()
+    hub = SimFeedHub(supervisor)
+    bars: list[Bar] = []
+    hub.subscribe("bot-1", "SIM-BTC", SimOptions(tick_seconds=0.001), bars.append)
+    assert supervisor.running == ["sim-feed:SIM-BTC"]
+    await asyncio.wait_for(until(lambda: len(bars) >= 3), timeout=5)
+    assert await supervisor.shutdown(timeout=5) == []
+    assert supervisor.running == []
+
+
+async def test_a_failing_sim_stream_names_the_bots_it_leaves_without_bars(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    supervisor = TaskSupervisor()
+    hub = SimFeedHub(supervisor)
+
+    def broken(_bar: Bar) -> None:
+        raise RuntimeError("handler escaped its guard")
+
+    hub.subscribe("bot-2", "SIM-ETH", SimOptions(tick_seconds=0.001), broken)
+    await asyncio.wait_for(until(lambda: supervisor.failures == 1), timeout=5)
+    await asyncio.sleep(0)
+    [failure] = failures(caplog)
+    assert failure.getMessage().startswith("task sim-feed:SIM-ETH failed: RuntimeError")
+    starved = [r.getMessage() for r in caplog.records if r.name == "algotrade.daemon.sim"]
+    assert starved == ["sim prices for SIM-ETH stopped; bots without new bars: bot-2"]
+    await hub.stop()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.001)

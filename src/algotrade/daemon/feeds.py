@@ -15,6 +15,7 @@ from algotrade.core.events import Bar
 from algotrade.daemon.bot_config import INTERVAL_PATTERN, BotConfig, FeedKind
 from algotrade.daemon.feed_options import FeedOptions
 from algotrade.daemon.sim_feed import SimFeedHub, SimOptions
+from algotrade.daemon.supervisor import TaskSupervisor
 from algotrade.venues.hyperliquid.intervals import INTERVAL_MS
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("algotrade.daemon.feeds")
 BarHandler = Callable[[Bar], None]
+FeedErrorHandler = Callable[[str, BaseException], None]  # bot id, what ended its feed
 
 
 class BotFeed(Protocol):
@@ -79,13 +81,26 @@ class ReplayOptions(FeedOptions):
 
 
 class ReplayBotFeed:
-    """Replays a CSV/Parquet file's bars for ``config.symbol`` at ``speed``."""
+    """Replays a CSV/Parquet file's bars for ``config.symbol`` at ``speed``.
 
-    def __init__(self, config: BotConfig, handler: BarHandler) -> None:
+    The replay runs as a supervised task: if it fails (the file changed under it, a bad
+    row), the failure is logged with the bot's id, kept in ``error``, and passed to
+    ``on_error`` — the bot would otherwise wait for bars that never come."""
+
+    def __init__(
+        self,
+        config: BotConfig,
+        handler: BarHandler,
+        supervisor: TaskSupervisor | None = None,
+        on_error: FeedErrorHandler | None = None,
+    ) -> None:
         self._config = config
         self._handler = handler
+        self._supervisor = supervisor or TaskSupervisor()
+        self._on_error = on_error
         self._task: asyncio.Task[None] | None = None
         self.finished = False
+        self.error: str | None = None
 
     async def start(self, warmup: int) -> list[Bar]:
         # Imported here: polars is only needed by replay bots, and the daemon starts faster.
@@ -97,10 +112,19 @@ class ReplayBotFeed:
         data = await asyncio.to_thread(load_bars, [source])  # file I/O off the event loop
         history = list(itertools.islice(iter(data), warmup))
         live = BarData.from_validated(data.frame.slice(len(history)))
-        self._task = asyncio.get_running_loop().create_task(
-            self._replay(live, options), name=f"replay:{self._config.bot_id}"
+        self.error = None
+        self._task = self._supervisor.spawn(
+            self._replay(live, options),
+            name=f"replay:{self._config.bot_id}",
+            on_failure=self._failed,
+            bot_id=self._config.bot_id,
         )
         return history
+
+    def _failed(self, _task: asyncio.Task[None], error: BaseException) -> None:
+        self.error = f"replay feed failed: {type(error).__name__}: {error}"
+        if self._on_error is not None:
+            self._on_error(self._config.bot_id, error)
 
     async def _replay(self, data: BarData, options: ReplayOptions) -> None:
         from algotrade.data.replay import ReplayFeed  # noqa: PLC0415
@@ -162,13 +186,22 @@ class HyperliquidBotFeed:
 
 
 def feed_factory(
-    hub: SimFeedHub, venues: VenueHub | None = None
+    hub: SimFeedHub,
+    venues: VenueHub | None = None,
+    *,
+    supervisor: TaskSupervisor | None = None,
+    on_feed_error: FeedErrorHandler | None = None,
 ) -> Callable[[BotConfig, BarHandler], BotFeed]:
+    """Makes each bot's feed. Replay tasks run under ``supervisor`` (default: the sim hub's,
+    so one supervisor given to the hub covers both); ``on_feed_error(bot_id, error)`` hears
+    of a replay that failed (default: the failure is only logged)."""
+    tasks = supervisor or hub.supervisor
+
     def make(config: BotConfig, handler: BarHandler) -> BotFeed:
         if config.feed is FeedKind.SIM:
             return SimBotFeed(hub, config, handler)
         if config.feed is FeedKind.REPLAY:
-            return ReplayBotFeed(config, handler)
+            return ReplayBotFeed(config, handler, tasks, on_feed_error)
         if venues is None:
             raise RuntimeError("this daemon has no live venue connections")
         return HyperliquidBotFeed(venues, config, handler)

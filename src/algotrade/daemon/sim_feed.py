@@ -23,6 +23,7 @@ from pydantic import Field, field_validator
 
 from algotrade.core.events import Bar
 from algotrade.daemon.feed_options import FeedOptions
+from algotrade.daemon.supervisor import TaskSupervisor
 
 _log = logging.getLogger("algotrade.daemon.sim")
 
@@ -101,7 +102,11 @@ class SimStream:
 class SimFeedHub:
     """Owns the sim streams; bots subscribe by id."""
 
-    def __init__(self) -> None:
+    def __init__(self, supervisor: TaskSupervisor | None = None) -> None:
+        """``supervisor`` runs the stream tasks (and, through ``feed_factory``, the replay
+        feeds'). Without one the hub keeps a private supervisor: the tasks are still
+        referenced, named and logged when they fail, and ``stop()`` still ends them."""
+        self.supervisor = supervisor or TaskSupervisor()
         self._streams: dict[tuple[str, SimOptions], SimStream] = {}
         self._subscribed: dict[str, SimStream] = {}
 
@@ -122,10 +127,12 @@ class SimFeedHub:
         stream.subscribers[bot_id] = handler
         self._subscribed[bot_id] = stream
         if stream.task is None or stream.task.done():
-            stream.task = asyncio.get_running_loop().create_task(
-                stream.run(), name=f"sim-feed:{symbol}"
+            # A stream that failed is started again by the next subscription.
+            stream.task = self.supervisor.spawn(
+                stream.run(),
+                name=f"sim-feed:{symbol}",
+                on_failure=lambda _task, _exc: _starved(stream),
             )
-            stream.task.add_done_callback(_log_task_failure)
         return history
 
     def unsubscribe(self, bot_id: str) -> None:
@@ -146,6 +153,7 @@ class SimFeedHub:
         self._subscribed.clear()
 
 
-def _log_task_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        _log.error("sim feed task %s failed", task.get_name(), exc_info=task.exception())
+def _starved(stream: SimStream) -> None:
+    # The supervisor logged the failure; say who it leaves without prices.
+    bots = ", ".join(sorted(stream.subscribers)) or "none"
+    _log.error("sim prices for %s stopped; bots without new bars: %s", stream.symbol, bots)
