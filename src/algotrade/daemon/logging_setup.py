@@ -26,9 +26,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from io import TextIOWrapper
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import IO, Any
+from typing import cast
 
 from algotrade.core.errors import InputError
 from algotrade.daemon.settings import MASK, DaemonSettings
@@ -274,14 +275,16 @@ class RepeatFilter(logging.Filter):
 class _OwnerOnlyRotatingFileHandler(RotatingFileHandler):
     """Creates its file (and each new file after a rollover) readable by the owner only."""
 
-    def _open(self) -> IO[Any]:
-        return open(  # the handler owns the stream and closes it
+    def _open(self) -> TextIOWrapper:
+        # The handler owns the stream and closes it; text mode (encoding given) is a wrapper.
+        stream = open(  # noqa: SIM115
             self.baseFilename,
             self.mode,
             encoding=self.encoding,
             errors=self.errors,
             opener=_owner_only,
         )
+        return cast(TextIOWrapper, stream)
 
 
 def _owner_only(path: str, flags: int) -> int:

@@ -18,7 +18,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -568,7 +568,7 @@ class RiskReads:
         )
 
     async def log(
-        self, account_id: str | None, *, kinds: list[str] | None, offset: int, limit: int
+        self, account_id: str | None, *, kinds: Sequence[str] | None, offset: int, limit: int
     ) -> dict[str, Any]:
         return _page_dict(
             await asyncio.to_thread(

@@ -143,7 +143,7 @@ class Backoff:
         """Count a failure; the delay before the next attempt."""
         self.failures += 1
         # The exponent is capped: 2 ** 10_000 overflows a float long before a loop gives up.
-        return min(self.maximum, self.initial * 2 ** min(self.failures - 1, 60))
+        return min(self.maximum, self.initial * 2.0 ** min(self.failures - 1, 60))
 
     def succeeded(self) -> int:
         """Count a success; returns how many failures in a row came before it."""
