@@ -448,8 +448,8 @@ async def test_removed_folder_is_recreated_with_one_warning_and_commands_keep_wo
     assert service.calls == [("start", "alpha")]
     assert channel_records(caplog, logging.ERROR) == []
     [warning] = channel_records(caplog, logging.WARNING)
-    assert "was missing" in warning.getMessage()
-    assert "recreated it" in warning.getMessage()
+    assert warning.getMessage().startswith(f"file channel: recreated {signals}, ")
+    assert "(removed while the daemon runs?)" in warning.getMessage()
     assert channel.failed_polls == 0
 
 

@@ -392,7 +392,7 @@ class FileChannel:
         recreated = self._make_folders()
         if recreated:
             logger.warning(
-                "file channel: %s was missing (removed while the daemon runs?); recreated it",
+                "file channel: recreated %s (removed while the daemon runs?)",
                 ", ".join(str(folder) for folder in recreated),
             )
         with os.scandir(self.directory) as entries:
