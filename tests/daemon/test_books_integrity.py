@@ -23,6 +23,7 @@ from algotrade.daemon.service import BotService
 from algotrade.daemon.status import BotState
 from algotrade.store.errors import StoreUnavailableError
 from algotrade.store.records import Activity, EquityRecord
+from algotrade.store.store import Store
 from daemon.test_bot_service import close_service, open_service, sim_bot, wait_for
 
 
@@ -296,3 +297,35 @@ async def test_shutdown_ends_in_time_while_the_store_is_unavailable(
     assert asyncio.get_running_loop().time() - started < 8
     assert "record(s) of 1 bot(s) not stored (never published)" in caplog.text
     service._store.close()
+
+
+async def test_a_crash_during_restore_does_not_stop_bots_that_were_to_resume(
+    tmp_path: Path,
+) -> None:
+    """Defect (found by the crash soak): the restore stored every running bot as stopped
+    before resuming it, so a kill -9 in between left auto-resume bots stopped for good."""
+    service = await open_service(tmp_path)
+    await service.create_bot(sim_bot("keen", auto_resume=True))
+    await service.create_bot(sim_bot("plain"))
+    await service.start_bot("keen")
+    await service.start_bot("plain")
+    await service.writer.flush()
+    await close_service(service)
+
+    store = Store(f"sqlite:///{tmp_path / 'bots.db'}")
+    await asyncio.to_thread(store.open)
+    restoring = BotService(store)
+    restoring.writer.start()
+    resume = await restoring.restore()  # ... and the process dies here
+    assert resume == {"keen": True, "plain": False}
+    states = {b.bot_id: b.state for b in await asyncio.to_thread(store.load_bots)}
+    assert states == {"keen": "running", "plain": "stopped"}
+    await restoring.shutdown(timeout=5)
+    store.close()
+
+    service = await open_service(tmp_path)
+    try:
+        assert service._bots["keen"].state is BotState.RUNNING
+        assert service._bots["plain"].state is BotState.STOPPED
+    finally:
+        await close_service(service)

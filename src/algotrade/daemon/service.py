@@ -174,9 +174,12 @@ class BotService:
             self._bots[config.bot_id] = actor
             running = was in (BotState.RUNNING, BotState.PAUSED)
             resume[config.bot_id] = running and (config.auto_resume or self.resume_all)
-            if running:
+            if running and not resume[config.bot_id]:
                 demoted.append((config.bot_id, BotState.STOPPED.value, dict(record.runtime)))
-        if demoted:  # what is on disk says what the bots are now: stopped until resumed
+        # What is on disk says what the bots are now: stopped unless they resume. Bots about to
+        # resume keep their stored state, so a crash before they are running again does not
+        # turn them into stopped bots that would never resume.
+        if demoted:
             await self._write(self._store.set_bot_states, demoted)
         return resume
 
