@@ -260,3 +260,78 @@ def test_rejected_keys_are_not_logged(client: TestClient, caplog: pytest.LogCapt
     assert client.get("/api/bots", headers={"X-API-Key": secret}).status_code == 401
     assert "unauthorized" in caplog.text
     assert secret not in caplog.text
+
+
+# -- authorisation comes before the body --------------------------------------------------------
+
+GARBAGE_BODIES: dict[str, tuple[bytes, str]] = {
+    "broken JSON": (b"{not json", "application/json"),
+    "not UTF-8": (b'{"bot_id": "\xff\xfe"}', "application/json"),
+    "nested 200k deep": (b"[" * 200_000, "application/json"),
+    "5000-digit number": (b'{"leverage": ' + b"9" * 5000 + b"}", "application/json"),
+    "over the size limit": (b" " * (2 << 20), "application/json"),
+    "wrong media type": (b"hello", "text/plain"),
+    "wrong schema": (b'{"rules": 1, "reason": [], "symbol": {}}', "application/json"),
+}
+REFUSED = {"no key": ({}, 401), "bad key": (KEYS["bad key"], 401), "trader": (TRADER, 403)}
+PATH_VALUES = {"bot_id": "alpha", "account_id": "acct", "venue": "hyperliquid"}
+
+
+def _mutating_operations() -> list[tuple[str, str]]:
+    spec = create_app(FakeBotService(), make_keys(), version=VERSION).openapi()
+    return sorted(
+        (method.upper(), path.format(**PATH_VALUES))
+        for path, operations in spec["paths"].items()
+        for method in operations
+        if method.upper() in ("POST", "PUT", "PATCH", "DELETE")
+    )
+
+
+MUTATING = _mutating_operations()
+
+
+def test_every_mutating_route_is_covered() -> None:
+    assert len(MUTATING) >= 10, MUTATING
+
+
+@pytest.mark.parametrize("who", list(REFUSED))
+@pytest.mark.parametrize("garbage", list(GARBAGE_BODIES))
+def test_refused_callers_get_401_or_403_whatever_the_body(who: str, garbage: str) -> None:
+    # FastAPI reads and validates a body before it runs dependencies; a caller who may not make
+    # the call must hear that first, and never learn how its body was wrong.
+    headers, status = REFUSED[who]
+    body, media_type = GARBAGE_BODIES[garbage]
+    app = create_app(_matrix_service(), make_keys(), version=VERSION)
+    with make_test_client(app) as client:
+        for method, path in MUTATING:
+            for target in (path, path.replace("alpha", "not a valid id!")):
+                response = client.request(
+                    method, target, content=body, headers={**headers, "Content-Type": media_type}
+                )
+                assert response.status_code == status, (method, target, response.text)
+                expected = "unauthorized" if status == 401 else "forbidden"
+                assert response.json()["error"]["code"] == expected
+
+
+ADMIN_HEARS = {
+    "broken JSON": (422, "body: invalid JSON at character 1"),
+    "not UTF-8": (400, "body: not UTF-8 text"),
+    "nested 200k deep": (400, "body: JSON nested too deeply"),
+    "5000-digit number": (400, "body: a JSON number has more than 4300 digits"),
+    "over the size limit": (413, "request body is larger than 1048576 bytes"),
+    "wrong media type": (422, "body: "),
+    "wrong schema": (422, "body.symbol: "),
+}
+
+
+@pytest.mark.parametrize("garbage", list(GARBAGE_BODIES))
+def test_an_admin_learns_what_is_wrong_with_the_body(garbage: str) -> None:
+    body, media_type = GARBAGE_BODIES[garbage]
+    status, needle = ADMIN_HEARS[garbage]
+    app = create_app(_matrix_service(), make_keys(), version=VERSION)
+    with make_test_client(app) as client:
+        response = client.post(
+            "/api/bots", content=body, headers={**ADMIN, "Content-Type": media_type}
+        )
+    assert response.status_code == status, response.text
+    assert needle in response.json()["error"]["message"]

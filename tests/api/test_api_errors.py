@@ -35,7 +35,9 @@ def test_unknown_bot_is_404(client: TestClient) -> None:
 def test_unknown_route_and_method(client: TestClient) -> None:
     message = _error(client.get("/api/nothing-here", headers=ADMIN), 404, "not_found")
     assert "/api/nothing-here" in message
-    assert _error(client.get("/nope"), 404, "not_found")
+    assert _error(client.get("/nope", headers=ADMIN), 404, "not_found")
+    # Without a key the key is checked first, even for a path that does not exist.
+    assert _error(client.get("/nope"), 401, "unauthorized")
     response = client.delete("/api/bots", headers=ADMIN)
     message = _error(response, 405, "method_not_allowed")
     assert "GET" in message

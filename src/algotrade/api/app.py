@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from algotrade.api import routes_bots, routes_risk, routes_system, routes_venues, ws
-from algotrade.api.auth import ApiKeys, check_request_access
+from algotrade.api.auth import OPEN_PATHS, AccessMiddleware, ApiKeys
 from algotrade.api.deps import ApiContext
+from algotrade.api.docs import DOCS_PATHS, DOCS_PREFIXES, OPENAPI_URL, install_docs
 from algotrade.api.errors import BodyLimitMiddleware, install_error_handlers
 from algotrade.api.metrics import ApiMetrics, MetricsMiddleware
 from algotrade.daemon.service_api import BotServiceApi
@@ -18,7 +19,8 @@ DESCRIPTION = """\
 Control plane of the algo-trade daemon.
 
 Send an API key in the `X-API-Key` header (the WebSocket `/ws` also takes `?token=`).
-Admin keys may do everything; trader keys may only read. `/api/health` is open.
+Admin keys may do everything; trader keys may only read. `/api/health` and these docs are open.
+The key is checked before the request body is read: a refused call gets 401/403 whatever it sent.
 Every error answers `{"error": {"code": ..., "message": ...}}`.
 """
 
@@ -29,13 +31,25 @@ def create_app(service: BotServiceApi, auth: ApiKeys, *, version: str) -> FastAP
         title="algo-trade daemon",
         version=version,
         description=DESCRIPTION,
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # install_docs serves both pages with local assets (no CDN)
+        redoc_url=None,
     )
     metrics = ApiMetrics(service.bus)
     app.state.ctx = ApiContext(service=service, auth=auth, metrics=metrics, version=version)
-    install_error_handlers(app, check_request_access)
+    install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
-    # Added last = outermost: it sees the 500s the error middleware produces.
+    # Outside the body limit: a caller without the right key never gets a 413 (nor has its body
+    # read at all).
+    app.add_middleware(
+        AccessMiddleware,
+        auth=auth,
+        open_paths=OPEN_PATHS | DOCS_PATHS,
+        open_prefixes=DOCS_PREFIXES,
+    )
+    # Added last = outermost: it sees the 500s the error middleware produces and the 401/403s.
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    install_docs(app)
     app.include_router(routes_system.router)
     app.include_router(routes_bots.router)
     app.include_router(routes_risk.router)

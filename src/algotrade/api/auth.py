@@ -16,9 +16,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from algotrade.api.deps import ApiContext, context_of, get_context
-from algotrade.api.errors import ApiHttpError
+from algotrade.api.deps import ApiContext, get_context
+from algotrade.api.errors import ApiHttpError, error_response
 from algotrade.core.errors import ConfigError
 
 ENV_VAR = "ALGOTRADE_API_KEYS"
@@ -158,10 +160,48 @@ api_key_header = APIKeyHeader(
 )
 
 
-def check_request_access(request: Request) -> None:
-    """``authorize`` for a request outside the dependency system (error handlers)."""
-    if request.url.path not in OPEN_PATHS:
-        authorize(context_of(request).auth, request.headers.get(HEADER), request.method)
+class AccessMiddleware:
+    """Authorises every HTTP request before anything else looks at it.
+
+    FastAPI reads and parses a request body before it runs a route's dependencies, so a check
+    done only in a dependency lets a bad body (invalid JSON or UTF-8, too large, too deep) answer
+    400/413/422 to a caller without a key, and makes the daemon read bodies for anyone. Here the
+    key and the role are checked from the headers alone: a refused request is answered 401/403
+    and its body is never read. Paths in ``open_paths`` or under ``open_prefixes`` (health
+    probes, the API docs and their assets) pass without a key.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        auth: ApiKeys,
+        open_paths: Iterable[str] = OPEN_PATHS,
+        open_prefixes: Iterable[str] = (),
+    ) -> None:
+        self.app = app
+        self.auth = auth
+        self.open_paths = frozenset(open_paths)
+        self.open_prefixes = tuple(open_prefixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"  # the WebSocket checks its key itself (header or ?token=)
+            or path in self.open_paths
+            or path.startswith(self.open_prefixes)
+        ):
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        try:
+            authorize(self.auth, Headers(scope=scope).get(HEADER), method)
+        except ApiHttpError as exc:
+            client = scope.get("client")
+            logger.info("%s %s from %s: %s", method, path, client[0] if client else "?", exc.code)
+            response = error_response(exc.status, exc.code, exc.message, exc.headers)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 async def require_access(
@@ -169,10 +209,7 @@ async def require_access(
     ctx: Annotated[ApiContext, Depends(get_context)],
     api_key: Annotated[str | None, Security(api_key_header)],
 ) -> Role:
-    """Route dependency: authenticate the key and check the role against the method."""
-    try:
-        return authorize(ctx.auth, api_key, request.method)
-    except ApiHttpError as exc:
-        client = request.client.host if request.client else "?"
-        logger.info("%s %s from %s: %s", request.method, request.url.path, client, exc.code)
-        raise
+    """Route dependency: the caller's role (routes record it), and the security scheme in the
+    OpenAPI document. ``AccessMiddleware`` has already refused bad keys; checking again here
+    keeps a route safe even in an app built without it."""
+    return authorize(ctx.auth, api_key, request.method)

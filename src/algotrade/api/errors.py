@@ -7,7 +7,8 @@ translated; anything unexpected becomes a generic 500 whose details go to the lo
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import sys
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from algotrade.core.errors import InputError
 from algotrade.daemon.service_api import ServiceError
 
 logger = logging.getLogger("algotrade.api")
@@ -37,8 +39,9 @@ _CODES_BY_STATUS = {
 }
 
 
-class ApiHttpError(Exception):
-    """An error the API layer itself raises (auth, bad WebSocket input)."""
+class ApiHttpError(InputError):
+    """An error the API layer itself raises (auth, bad WebSocket input): the caller must change
+    the request (send a key, use an admin key), not retry it as is."""
 
     def __init__(
         self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
@@ -94,11 +97,28 @@ async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.headers)
 
 
+def _body_error_message(cause: BaseException | None) -> str | None:
+    """What was wrong with a body FastAPI could not parse (it answers 400 with a generic text and
+    keeps the reason as the exception's cause)."""
+    if isinstance(cause, UnicodeDecodeError):
+        return "body: not UTF-8 text (expected a JSON document)"
+    if isinstance(cause, RecursionError):
+        return "body: JSON nested too deeply"
+    if isinstance(cause, ValueError):
+        # Not a JSONDecodeError (FastAPI reports those as validation errors): Python's limit
+        # on the digits of an integer it converts from text.
+        return f"body: a JSON number has more than {sys.get_int_max_str_digits()} digits"
+    return None
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     code = _CODES_BY_STATUS.get(status, "http_error")
-    if status == 404:
+    body_message = _body_error_message(exc.__cause__) if status == 400 else None
+    if body_message is not None:
+        message = body_message
+    elif status == 404:
         message = f"no route for {request.method} {request.url.path}"
     elif status == 405:
         allowed = (exc.headers or {}).get("Allow", "")
@@ -113,24 +133,19 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(status, code, message, exc.headers)
 
 
-def install_error_handlers(app: FastAPI, access_check: Callable[[Request], object]) -> None:
-    """Register the handlers. ``access_check`` raises ApiHttpError for a request lacking the
-    right key; it runs before a validation error is reported (see below)."""
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    # Only authorised requests get here: the access middleware answers 401/403 before FastAPI
+    # reads a body or validates a parameter.
+    assert isinstance(exc, RequestValidationError)
+    return error_response(422, "validation_error", format_validation_errors(exc.errors()))
 
-    async def validation_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        # FastAPI parses a JSON body before it runs dependencies, so an unauthenticated request
-        # with a broken body lands here first; answer 401/403 so auth errors always win.
-        try:
-            access_check(request)
-        except ApiHttpError as auth_error:
-            return await _api_error(request, auth_error)
-        return error_response(422, "validation_error", format_validation_errors(exc.errors()))
 
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers and the middleware that turns anything unexpected into a 500."""
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(ApiHttpError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(InternalErrorMiddleware)
 
 

@@ -2,49 +2,79 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from algotrade.api.auth import Role, require_access
 from algotrade.api.deps import get_service
-from algotrade.api.schemas import READ_RESPONSES, WRITE_RESPONSES
-from algotrade.core.errors import ConfigError
+from algotrade.api.schemas import (
+    DEFAULT_PAGE_LIMIT,
+    MAX_OFFSET,
+    MAX_PAGE_LIMIT,
+    READ_RESPONSES,
+    WRITE_RESPONSES,
+)
+from algotrade.core.errors import ConfigError, InputError
 from algotrade.daemon.risk_service import RiskService
 from algotrade.daemon.service_api import BotServiceApi, ServiceError
 
 # Router-level: the key is checked before anything else answers (even "risk disabled").
 router = APIRouter(prefix="/api/risk", tags=["risk"], dependencies=[Depends(require_access)])
-AccountId = Annotated[str, Path(min_length=1, max_length=64)]
-Offset = Annotated[int, Query(ge=0)]
-Limit = Annotated[int, Query(ge=1, le=1000)]
+# The characters accounts.yaml allows in an id (risk.rules_config.AccountConfig.id): anything
+# else can name no account, and a NUL byte would break a PostgreSQL query.
+ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+AccountId = Annotated[str, Path(pattern=ACCOUNT_ID_PATTERN, description="an account's id")]
+AccountFilter = Annotated[
+    str | None, Query(pattern=ACCOUNT_ID_PATTERN, description="only this account")
+]
+RULE_NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
+# Free text that goes to the audit log: no control characters (a NUL fails a PostgreSQL write,
+# a newline forges log lines).
+PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+# Bounded like the bot routes: an offset past a signed 64-bit integer is no SQL OFFSET.
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="records to skip")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT, description="page size")]
+# The kinds of store.records_risk.LOG_KINDS (tests/api check they match).
+LogKind = Literal[
+    "breach", "lockout", "unlock", "expiry", "reset", "enforcement", "alert", "rules_change"
+]
 
 
-class RiskDisabled(ServiceError):
+class RiskDisabled(ServiceError, InputError):
     code = "risk_disabled"
     http_status = 404
 
 
-class UnknownAccount(ServiceError):
+class UnknownAccount(ServiceError, InputError):
     code = "not_found"
     http_status = 404
 
 
-class InvalidRules(ServiceError):
+class InvalidRules(ServiceError, ConfigError):
     code = "invalid_rules"
     http_status = 422
 
 
 class UnlockRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=500, description="why (kept in the audit log)")
-    rule: str | None = Field(default=None, description="only lockouts of this rule")
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        pattern=PRINTABLE_PATTERN,
+        description="why (kept in the audit log); one line of printable text",
+    )
+    rule: str | None = Field(
+        default=None, pattern=RULE_NAME_PATTERN, description="only lockouts of this rule"
+    )
 
 
 class RulesChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    account_id: str | None = Field(default=None, description="one account; all when omitted")
+    account_id: str | None = Field(
+        default=None, pattern=ACCOUNT_ID_PATTERN, description="one account; all when omitted"
+    )
     rules: dict[str, dict[str, Any]] = Field(description="rule → changed parameters")
 
 
@@ -79,10 +109,10 @@ async def account(risk: Risk, _: Caller, account_id: AccountId) -> dict[str, Any
 async def lockouts(
     risk: Risk,
     _: Caller,
-    account_id: Annotated[str | None, Query(max_length=64)] = None,
+    account_id: AccountFilter = None,
     active_only: bool = True,
     offset: Offset = 0,
-    limit: Limit = 100,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
 ) -> dict[str, Any]:
     return await risk.reads.lockouts(
         account_id, active_only=active_only, offset=offset, limit=limit
@@ -93,16 +123,19 @@ async def lockouts(
 async def enforcements(
     risk: Risk,
     _: Caller,
-    account_id: Annotated[str | None, Query(max_length=64)] = None,
-    kind: Annotated[list[str] | None, Query(description="breach, lockout, enforcement, …")] = None,
+    account_id: AccountFilter = None,
+    kind: Annotated[list[LogKind] | None, Query(description="only these kinds")] = None,
     offset: Offset = 0,
-    limit: Limit = 100,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
 ) -> dict[str, Any]:
-    return await risk.reads.log(account_id, kinds=kind, offset=offset, limit=limit)
+    kinds = None if kind is None else list(kind)
+    return await risk.reads.log(account_id, kinds=kinds, offset=offset, limit=limit)
 
 
 @router.get("/audit", responses=READ_RESPONSES)
-async def audit(risk: Risk, _: Caller, offset: Offset = 0, limit: Limit = 100) -> dict[str, Any]:
+async def audit(
+    risk: Risk, _: Caller, offset: Offset = 0, limit: Limit = DEFAULT_PAGE_LIMIT
+) -> dict[str, Any]:
     return await risk.reads.audit(offset=offset, limit=limit)
 
 

@@ -9,7 +9,8 @@ Protocol (JSON text frames):
   ``{"type": "event", "topic", "bot_id", "data": {...}}`` as they happen;
   ``{"type": "unsubscribed", ...}``; ``{"type": "pong"}``;
   ``{"type": "error", "error": {"code", "message"}}`` for a bad message (the socket stays open).
-- close codes: 4401 bad/missing key, 1013 "too slow" when the client fell behind the stream.
+- close codes: 4401 bad/missing key, 1013 "too slow" when the client fell behind the stream,
+  1009 "message too big" for a client message over ``MAX_MESSAGE_BYTES`` (the server closes it).
 
 Each connection has one bus subscription, a sender task draining it and a receiver task for
 client messages. Publishing never waits for a client: the bus drops a subscriber whose queue is
@@ -45,6 +46,8 @@ SNAPSHOT_LIMIT = 100
 # enough to close a stalled client promptly, rarely enough to cost nothing with many clients.
 DROP_CHECK_SECONDS = 0.25
 CLOSE_TIMEOUT_SECONDS = 5.0
+# Client messages are small commands; the server (api.server) refuses larger frames with 1009.
+MAX_MESSAGE_BYTES = 64 * 1024
 # How a vanished client shows up: Starlette turns the server's OSError into WebSocketDisconnect.
 _DISCONNECTED = (WebSocketDisconnect, OSError)
 
@@ -170,6 +173,10 @@ class _Connection:
     async def _handle(self, text: str) -> None:
         try:
             payload = json.loads(text)
+        except RecursionError:
+            # '[[[[…' a few thousand deep exhausts the parser's stack: a bad message like any other.
+            await self._send_error("invalid_json", "message is nested too deeply")
+            return
         except ValueError:
             await self._send_error("invalid_json", "message is not valid JSON")
             return

@@ -2,7 +2,8 @@
 
 SIGTERM/SIGINT (or a SHUTDOWN file command): stop taking commands, stop the file channel and
 the API server, detach every bot from its feed, flush what bots did to the store, close, and
-exit 0. A second daemon on the same data directory exits non-zero naming the holder's PID.
+exit 0. SIGHUP (a closed terminal or SSH session) is logged and ignored: reloading is not
+supported yet. A second daemon on the same data directory exits non-zero naming the holder's PID.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import uvicorn
 from algotrade import __version__
 from algotrade.api.app import create_app
 from algotrade.api.auth import ApiKeys
+from algotrade.api.server import ConnectionLimits, server_config
 from algotrade.core.errors import AlgoTradeError, ConfigError
 from algotrade.daemon.bus import EventBus
 from algotrade.daemon.file_channel import FileChannel
@@ -35,6 +37,13 @@ from algotrade.risk.config_loader import RiskConfig, load_risk_config
 from algotrade.store.store import Store
 
 _log = logging.getLogger("algotrade.daemon")
+
+SIGHUP_MESSAGE = "SIGHUP received: ignored (reload is not supported yet)"
+# API connections the daemon keeps at most (api.server.ConnectionLimits): plenty for the CLI,
+# TUI, dashboards and scripts, and never more than half the open-file limit, so a connection
+# flood leaves descriptors for the store, the logs and the venues.
+MAX_API_CONNECTIONS = 1024
+MIN_API_CONNECTIONS = 16
 
 
 class PortInUse(AlgoTradeError):
@@ -87,6 +96,34 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+def raise_open_file_limit() -> int | None:
+    """Raise the soft open-file limit to the hard one (shells often start at 1024); the soft
+    limit in force after, or None where the platform has none (Windows)."""
+    try:
+        import resource  # noqa: PLC0415 (POSIX only)
+    except ImportError:
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    # Linux refuses an unlimited soft limit for files: with no hard limit ask for a large one.
+    target = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+    if soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            _log.warning("cannot raise the open-file limit from %d to %d: %s", soft, target, exc)
+    return soft
+
+
+def connection_limits(open_file_limit: int | None) -> ConnectionLimits:
+    cap = MAX_API_CONNECTIONS
+    if open_file_limit is not None:
+        cap = max(MIN_API_CONNECTIONS, min(cap, open_file_limit // 2))
+    return ConnectionLimits(max_connections=cap)
+
+
 def load_risk(settings: DaemonSettings) -> RiskConfig | None:
     risk = settings.risk
     if risk.accounts_file is None or risk.rules_file is None:
@@ -105,20 +142,25 @@ def run_daemon(settings: DaemonSettings) -> int:
     try:
         check_port_free(settings.api.host, settings.api.port)
         handles = configure_logging(settings, secrets=keys.secrets())
+        limits = connection_limits(raise_open_file_limit())
         try:
             with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-                return runner.run(_serve(settings, keys))
+                return runner.run(_serve(settings, keys, limits))
         finally:
             handles.close()
     finally:
         lock.release()
 
 
-async def _serve(settings: DaemonSettings, keys: ApiKeys) -> int:
+async def _serve(settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimits) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if hasattr(signal, "SIGHUP"):
+        # Its default action kills the process (exit 129): closing the terminal that started
+        # the daemon, or an SSH session, must not stop the bots.
+        loop.add_signal_handler(signal.SIGHUP, _log.warning, SIGHUP_MESSAGE)
 
     store = Store(settings.database_url)
     await asyncio.to_thread(store.open)
@@ -143,16 +185,14 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys) -> int:
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     app = create_app(service, keys, version=__version__)
-    server = _Server(
-        uvicorn.Config(
-            app,
-            host=settings.api.host,
-            port=settings.api.port,
-            log_config=None,
-            lifespan="off",
-            access_log=settings.api.access_log,
-        )
+    config, _ = server_config(
+        app,
+        host=settings.api.host,
+        port=settings.api.port,
+        access_log=settings.api.access_log,
+        limits=limits,
     )
+    server = _Server(config)
     server_task = loop.create_task(server.serve(), name="api-server")
     channel = FileChannel(Path(settings.daemon.data_dir) / "signals", service)
     await channel.start()
@@ -164,6 +204,12 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys) -> int:
         os.getpid(),
         settings.daemon.data_dir,
         service.health()["bots"],
+    )
+    _log.info(
+        "API connections: at most %d; %.0f s to send a request head, %.0f s for a body",
+        limits.max_connections,
+        limits.head_timeout_s,
+        limits.body_timeout_s,
     )
     if not keys.enabled:
         _log.warning("no API keys configured: the API is open to local users (loopback only)")
