@@ -431,15 +431,38 @@ def channel_records(caplog: pytest.LogCaptureFixture, level: int) -> list[loggin
     ]
 
 
+class ParkedLoop:
+    """Holds the channel's loop in its pause between polls (no worker thread touching the
+    folder) until released; later pauses are the channel's own."""
+
+    def __init__(self, channel: FileChannel) -> None:
+        self._own = channel._pause
+        self.parked = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        if not self.release.is_set():
+            self.parked.set()
+            await self.release.wait()
+        await self._own(seconds)
+
+
 async def test_removed_folder_is_recreated_with_one_warning_and_commands_keep_working(
-    channel: FileChannel, service: FakeService, caplog: pytest.LogCaptureFixture
+    channel: FileChannel,
+    service: FakeService,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     signals = channel.directory
     await run(signals, "001", "ACTION=STATUS\n")
+    parked = ParkedLoop(channel)
+    monkeypatch.setattr(channel, "_pause", parked)
+    await asyncio.wait_for(parked.parked.wait(), timeout=5)
     caplog.clear()
     polls_before = channel.polls
 
-    shutil.rmtree(signals)
+    shutil.rmtree(signals)  # while the loop is parked: no poll sees half of it
+    parked.release.set()
     await until(lambda: (signals / "processing").is_dir() and (signals / "failed").is_dir())
     await until(lambda: channel.polls >= polls_before + 20)  # many polls after the removal
 

@@ -346,7 +346,7 @@ class FileChannel:
     def _write(self, payload: dict[str, Any]) -> None:
         data = json.dumps(payload, indent=1, default=str).encode("utf-8")
         with self._write_lock:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self._restore_folders()
             write_atomic(self.status_path, data)
 
     # -- files (run in worker threads) -------------------------------------------------
@@ -386,7 +386,7 @@ class FileChannel:
             created.append(folder)
         return created
 
-    def _pending(self) -> list[str]:
+    def _restore_folders(self) -> None:
         # Four stat calls per poll: cheap, and an operator who removed the folder (or cleaned
         # out done/) gets it back instead of a traceback per poll.
         recreated = self._make_folders()
@@ -395,6 +395,9 @@ class FileChannel:
                 "file channel: recreated %s (removed while the daemon runs?)",
                 ", ".join(str(folder) for folder in recreated),
             )
+
+    def _pending(self) -> list[str]:
+        self._restore_folders()
         with os.scandir(self.directory) as entries:
             names = [
                 entry.name
