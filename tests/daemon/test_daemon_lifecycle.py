@@ -159,3 +159,26 @@ def test_thousand_bots_restored_and_sigterm_within_ten_seconds(tmp_path: Path) -
     finally:
         code, elapsed, stderr = daemon.terminate()
     assert code == 0, stderr
+
+
+def test_sighup_is_logged_and_ignored(tmp_path: Path) -> None:
+    # Closing the terminal or SSH session that started the daemon sends SIGHUP; its default
+    # action killed the daemon (exit 129, no shutdown).
+    import signal
+
+    from algotrade.daemon.runtime import SIGHUP_MESSAGE
+    from testkit.daemon_process import wait_until
+
+    daemon = DaemonProcess(tmp_path / "data").start()
+    try:
+        assert daemon.proc is not None
+        daemon.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: SIGHUP_MESSAGE in daemon.stderr(), 10, "the SIGHUP log line")
+        assert daemon.proc.poll() is None
+        assert httpx.get(f"{daemon.url}/api/health", timeout=5).status_code == 200
+    except BaseException:
+        daemon.kill()
+        raise
+    code, _, stderr = daemon.terminate()
+    assert code == 0, stderr
+    assert "stopped" in stderr.splitlines()[-1]
