@@ -292,6 +292,7 @@ def test_each_kind_gets_its_own_allowance_and_a_summary_when_its_window_ends(
     repeats, clock, kept = limited
     log = logging.getLogger("test.repeats")
     for i in range(20):
+        clock.now = 1000.0 + i  # one round a second
         log.warning("order %s rejected", i, extra={"bot_id": "a"})
         log.warning("order %s rejected", i, extra={"bot_id": "b"})  # another bot: its own
         log.error("order %s rejected", i, extra={"bot_id": "a"})  # another level: its own
@@ -307,14 +308,14 @@ def test_each_kind_gets_its_own_allowance_and_a_summary_when_its_window_ends(
     assert messages[-1] == ("WARNING", "a", "order 99 rejected")
     summaries = sorted(messages[:-1])
     assert summaries == [
-        ("ERROR", "a", "suppressed 17 similar messages in the last 60 s: order %s rejected"),
+        ("ERROR", "a", "suppressed 17 similar messages in 19.0 s: order %s rejected"),
         (
             "WARNING",
             "",
-            "suppressed 17 similar messages in the last 60 s: venue said: error # at #",
+            "suppressed 17 similar messages in 19.0 s: venue said: error # at #",
         ),
-        ("WARNING", "a", "suppressed 17 similar messages in the last 60 s: order %s rejected"),
-        ("WARNING", "b", "suppressed 17 similar messages in the last 60 s: order %s rejected"),
+        ("WARNING", "a", "suppressed 17 similar messages in 19.0 s: order %s rejected"),
+        ("WARNING", "b", "suppressed 17 similar messages in 19.0 s: order %s rejected"),
     ]
     kept.clear()
     repeats.flush()

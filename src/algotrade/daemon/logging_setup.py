@@ -144,6 +144,7 @@ class _Window:
     start: float
     passed: int = 0
     suppressed: int = 0
+    last: float = 0.0  # when the last dropped record came
 
 
 class RepeatFilter(logging.Filter):
@@ -153,9 +154,10 @@ class RepeatFilter(logging.Filter):
     A *kind* is (logger, level, message template, exception type, bot): ``"poll failed: %s"``
     with a thousand different arguments is one kind, the same template for two bots two.
     Records below ``min_level`` (INFO: per-command and per-request lines) always pass: only
-    warnings and errors flood. The summary line — ``suppressed 512 similar messages in the
-    last 60 s: ...`` — is written when that kind's window ends and a record comes by (any
-    record: the check is made at most once a second), or at ``flush()`` (on close).
+    warnings and errors flood. The summary line — ``suppressed 512 similar messages in
+    42.0 s: ...`` (from the kind's first record to its last dropped one) — is written when
+    that kind's window ends and a record comes by (any record: the check is made at most
+    once a second), or at ``flush()`` (on close).
 
     One instance sits on every handler: it decides once per record (the decision is kept on
     the record), so all files agree on what was dropped. It must run before the
@@ -208,6 +210,7 @@ class RepeatFilter(logging.Filter):
                     window.passed += 1
                 else:
                     window.suppressed += 1
+                    window.last = now
                     self.suppressed_total += 1
                     allowed = False
         elif self._windows and self._clock() >= self._next_sweep:
@@ -254,7 +257,6 @@ class RepeatFilter(logging.Filter):
         # Outside the lock: the summary goes through the handlers, and so through this filter.
         if not summaries:
             return
-        now = self._clock()
         for (name, level, template, exc_type, bot), window in summaries:
             what = f"{template} ({exc_type})" if exc_type else template
             record = logging.LogRecord(
@@ -262,8 +264,8 @@ class RepeatFilter(logging.Filter):
                 level,
                 __file__,
                 0,
-                "suppressed %d similar messages in the last %.0f s: %s",
-                (window.suppressed, min(now - window.start, self.window), what),
+                "suppressed %d similar messages in %.1f s: %s",
+                (window.suppressed, window.last - window.start, what),
                 None,
             )
             record.__dict__[_SUMMARY_ATTR] = True
