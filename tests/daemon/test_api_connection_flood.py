@@ -29,7 +29,7 @@ DAEMON_START_LIMIT = 512  # a soft limit well below the flood, as `ulimit -n` of
 @contextmanager
 def soft_open_file_limit(limit: int) -> Iterator[None]:
     """This process's soft RLIMIT_NOFILE set to ``limit`` meanwhile (children inherit it)."""
-    import resource  # noqa: PLC0415 (POSIX only)
+    import resource  # POSIX only (the module is skipped on Windows)
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < limit:
