@@ -52,7 +52,8 @@ class Strategy:
     def parse_params(cls, params: Mapping[str, Any] | StrategyParams | None) -> Any:
         if isinstance(params, cls.Params):
             return params
-        check_parameter_names(cls, params or {})
+        if isinstance(params, Mapping):
+            check_parameter_names(cls, params)
         try:
             return cls.Params.model_validate(dict(params or {}))
         except ValidationError as exc:

@@ -12,114 +12,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from decimal import Decimal, localcontext
-from enum import StrEnum
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from algotrade.core.engine import Engine
-from algotrade.core.events import Bar, OrderEvent, OrderFilled, OrderRejected, OrderSide
+from algotrade.core.events import Bar, OrderEvent, OrderFilled, OrderRejected
 from algotrade.core.instruments import InstrumentRegistry
-from algotrade.core.money import EXACT, decimal_text
-from algotrade.core.orders import Order, OrderRequest, OrderStatus, OrderType
-from algotrade.core.portfolio import Portfolio, Position
+from algotrade.core.orders import Order, OrderRequest, OrderStatus
+from algotrade.core.portfolio import Portfolio
 from algotrade.core.timeutil import ns_to_iso
 from algotrade.daemon import persist
+from algotrade.daemon.bot_books import BooksView
 from algotrade.daemon.bot_config import BotConfig, FeedKind, VenueKind
+from algotrade.daemon.bot_handle import ActorContext, BotHandle, Command, Envelope
+from algotrade.daemon.bot_orders import cancel_orders, close_all, close_position, unsuppressed
 from algotrade.daemon.bot_policy import BotRiskPolicy
-from algotrade.daemon.bus import EventBus, Topic
+from algotrade.daemon.bus import Topic
 from algotrade.daemon.feeds import BotFeed
 from algotrade.daemon.service_api import InvalidTransition
 from algotrade.daemon.status import BotState, BotStatus
-from algotrade.daemon.venues import RecoversOrders, uses_hyperliquid
+from algotrade.daemon.venues import RecoversOrders, build_bot_venue
 from algotrade.store.records import Activity, EventRecord, FillRecord, OrderRecord
+from algotrade.strategies.registry import create_strategy
 
 if TYPE_CHECKING:
     from algotrade.core.ports import ExecutionVenue
-    from algotrade.daemon.risk_service import RiskService
-    from algotrade.daemon.venues import VenueHub
-from algotrade.strategies.registry import create_strategy
-from algotrade.venues.paper import PaperVenue, PaperVenueConfig
 
 _log = logging.getLogger("algotrade.daemon.bot")
 EQUITY_SNAPSHOT_SECONDS = 60.0
-
-
-class Command(StrEnum):
-    START = "start"
-    STOP = "stop"
-    PAUSE = "pause"
-    RESUME = "resume"
-    UPDATE_CONFIG = "update_config"
-    CLOSE_ALL = "close_all"
-    STATUS = "status"
-    SHUTDOWN = "shutdown"
-
-
-@dataclass(slots=True)
-class _Envelope:
-    command: Command
-    payload: Any
-    reply: asyncio.Future[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class BooksView:
-    """The bot's books as of its last committed activity: what its status may tell. A fill
-    is acknowledged (status, WebSocket, API) only once it is stored."""
-
-    fill_count: int
-    cash: Decimal
-    realized_pnl: Decimal
-    fees: Decimal
-    positions: dict[str, Position]
-
-    @classmethod
-    def of(cls, portfolio: Portfolio, fill_count: int) -> BooksView:
-        return cls(
-            fill_count,
-            portfolio.cash,
-            portfolio.realized_pnl,
-            portfolio.fees_paid,
-            {s: p.copy() for s, p in portfolio.positions.items() if p.qty},
-        )
-
-
-@dataclass(slots=True)
-class ActorContext:
-    """What an actor needs from the daemon; injected so tests can wire their own."""
-
-    bus: EventBus
-    make_feed: Callable[[BotConfig, Callable[[Bar], None]], BotFeed]
-    mark_dirty: Callable[[BotActor], None]
-    persist_state: Callable[[str, str, dict[str, Any]], Awaitable[None]]
-    load_open_orders: Callable[[str], Awaitable[list[OrderRecord]]]
-    max_order_seq: Callable[[str, str], Awaitable[int]]
-    on_error: Callable[[BotActor], None]
-    risk: RiskService | None = None
-    venues: VenueHub | None = None
-    load_open_order_trade_ids: Callable[[str], Awaitable[dict[str, list[str]]]] | None = None
-
-
-class BotHandle:
-    """Cheap to copy; the only way the rest of the daemon talks to a bot."""
-
-    __slots__ = ("_actor", "bot_id")
-
-    def __init__(self, actor: BotActor) -> None:
-        self._actor = actor
-        self.bot_id = actor.config.bot_id
-
-    async def send(self, command: Command, payload: Any = None) -> Any:
-        return await self._actor.submit(command, payload)
-
-    @property
-    def config(self) -> BotConfig:
-        return self._actor.config
-
-    def status(self) -> BotStatus:
-        return self._actor.status()
 
 
 class BotActor:
@@ -145,7 +65,7 @@ class BotActor:
         self.instruments = self.portfolio.instruments
         self.engine: Engine | None = None
         self._feed: BotFeed | None = None
-        self._inbox: asyncio.Queue[_Envelope] = asyncio.Queue()
+        self._inbox: asyncio.Queue[Envelope] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._orders_touched: dict[str, Order] = {}
         self._fills: list[OrderFilled] = []
@@ -181,7 +101,7 @@ class BotActor:
         if self._task is None or self._task.done():
             raise InvalidTransition(f"bot '{self.config.bot_id}' is shut down")
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._inbox.put_nowait(_Envelope(command, payload, reply))
+        self._inbox.put_nowait(Envelope(command, payload, reply))
         return await reply
 
     async def _run(self) -> None:
@@ -284,38 +204,13 @@ class BotActor:
         self._ctx.bus.publish(Topic.STATUS, self.config.bot_id, self.status().model_dump())
 
     # ------------------------------------------------------------------ engine
-    async def _build_venue(self) -> ExecutionVenue:
-        config = self.config
-        hub = self._ctx.venues
-        if uses_hyperliquid(config):
-            if hub is None:
-                raise RuntimeError("this daemon has no live venue connections")
-            account = await hub.hyperliquid()
-            if config.symbol not in account.assets:
-                raise ValueError(f"symbol: Hyperliquid has no perpetual '{config.symbol}'")
-            for instrument in account.instruments():
-                if instrument.symbol == config.symbol:
-                    self.instruments.add(instrument)
-            if config.venue is VenueKind.HYPERLIQUID:
-                self.blocked = hub.blocked_reason(config)
-                venue = account.venue(config.bot_id, on_error=self._fail)
-                # The venue's margin setting follows the bot's leverage (cross margin).
-                await account.set_leverage(config.symbol, int(config.leverage))
-                return venue
-        return PaperVenue(
-            PaperVenueConfig(
-                taker_fee_rate=config.commission,
-                maker_fee_rate=config.commission,
-                slippage_bps=config.slippage_bps,
-            ),
-            self.instruments,
-            positions={s: p.qty for s, p in self.portfolio.positions.items()},
-        )
-
     async def _build_engine(self) -> Engine:
         config = self.config
         strategy = create_strategy(config.strategy, config.params)
-        venue = await self._build_venue()
+        positions = {s: p.qty for s, p in self.portfolio.positions.items()}
+        venue, self.blocked = await build_bot_venue(
+            config, self._ctx.venues, self.instruments, positions, self._fail
+        )
         engine = Engine(
             strategy,
             venue,
@@ -340,26 +235,28 @@ class BotActor:
             engine.adopt_open_order(order)
         self._carried_orders = []
         if not self._open_orders_loaded:  # the first engine: continue from the store
-            engine.restore_order_sequence(
-                await self._ctx.max_order_seq(config.bot_id, f"{config.bot_id}-")
-            )
-            load_ids = self._ctx.load_open_order_trade_ids
-            booked = await load_ids(config.bot_id) if load_ids is not None else {}
-            for record in await self._ctx.load_open_orders(config.bot_id):
-                fill_ids = booked.get(record.client_order_id)
-                engine.adopt_open_order(persist.order_from_record(record, fill_ids))
-            if isinstance(venue, RecoversOrders):
-                # A crash can come between sending an order and recording it: ask the venue
-                # about the next ids before any new order could reuse one.
-                prefix = f"{config.bot_id}-"
-                for order in await venue.unrecorded_orders(prefix, engine.order_sequence):
-                    engine.restore_order_sequence(int(order.client_order_id[len(prefix) :]))
-                    engine.adopt_open_order(order)
-                    self._event(
-                        "warning", "recovered", f"{order.client_order_id}: found at the venue"
-                    )
+            await self._adopt_stored_orders(engine, venue)
         self._open_orders_loaded = True
         return engine
+
+    async def _adopt_stored_orders(self, engine: Engine, venue: ExecutionVenue) -> None:
+        """Continue the stored order ids and adopt the stored open orders (with the trade ids
+        booked for them); a venue that can look orders up is asked about the next ids too: a
+        crash can come between sending an order and recording it."""
+        bot_id = self.config.bot_id
+        prefix = f"{bot_id}-"
+        ctx = self._ctx
+        engine.restore_order_sequence(await ctx.max_order_seq(bot_id, prefix))
+        load_ids = ctx.load_open_order_trade_ids
+        booked = await load_ids(bot_id) if load_ids is not None else {}
+        for record in await ctx.load_open_orders(bot_id):
+            fill_ids = booked.get(record.client_order_id)
+            engine.adopt_open_order(persist.order_from_record(record, fill_ids))
+        if isinstance(venue, RecoversOrders):
+            for order in await venue.unrecorded_orders(prefix, engine.order_sequence):
+                engine.restore_order_sequence(int(order.client_order_id[len(prefix) :]))
+                engine.adopt_open_order(order)
+                self._event("warning", "recovered", f"{order.client_order_id}: found at the venue")
 
     def _warm_up(self, bars: list[Bar]) -> None:
         if not bars or self.engine is None:
@@ -416,29 +313,12 @@ class BotActor:
         engine = self.engine
         if engine is None:
             return Decimal(0)
-        suppressed, engine.suppress_orders = engine.suppress_orders, False
         sent = Decimal(0)
-        try:
+        with unsuppressed(engine):
             if kind == "cancel_orders":
-                for order in engine.open_orders(symbol or None):
-                    request = order.request
-                    protective = request.reduce_only or request.type is OrderType.STOP
-                    if order_id and order.client_order_id != order_id:
-                        continue
-                    if keep_protective and protective and not order_id:
-                        continue
-                    engine.cancel_order(order.client_order_id)
+                cancel_orders(engine, symbol, order_id, keep_protective)
             elif kind == "close_position":
-                held = self.portfolio.position_qty(symbol)
-                if held and (held > 0) != (qty > 0):
-                    sent = min(abs(held), abs(qty))
-                    side = OrderSide.BUY if qty > 0 else OrderSide.SELL
-                    engine.cancel_all(symbol)
-                    engine.submit_order(
-                        OrderRequest(symbol, side, sent, reduce_only=True, tag="risk")
-                    )
-        finally:
-            engine.suppress_orders = suppressed
+                sent = close_position(engine, symbol, qty)
         self._event("warning", "risk_enforcement", f"{kind} {symbol} {qty}")
         self._ctx.mark_dirty(self)
         return sent
@@ -461,19 +341,8 @@ class BotActor:
         self._require({BotState.RUNNING, BotState.PAUSED}, "close positions of")
         engine = self.engine
         assert engine is not None
-        suppressed, engine.suppress_orders = engine.suppress_orders, False
-        try:
-            engine.cancel_all()
-            for symbol, position in list(self.portfolio.positions.items()):
-                if position.qty:
-                    side = OrderSide.SELL if position.qty > 0 else OrderSide.BUY
-                    engine.submit_order(
-                        OrderRequest(
-                            symbol, side, abs(position.qty), reduce_only=True, tag="close_all"
-                        )
-                    )
-        finally:
-            engine.suppress_orders = suppressed
+        with unsuppressed(engine):
+            close_all(engine)
         self._event("info", "close_all", "cancel open orders and flatten positions")
         self._ctx.mark_dirty(self)
 
@@ -587,12 +456,6 @@ class BotActor:
         return cached[1]
 
     def _build_status(self) -> BotStatus:
-        portfolio = self.portfolio
-        books = self._committed
-        with localcontext(EXACT):
-            values = {s: p.market_value(portfolio.mark(s)) for s, p in books.positions.items()}
-            equity = books.cash + sum(values.values(), Decimal(0))
-            unrealized = sum((values[s] - p.cost for s, p in books.positions.items()), Decimal(0))
         # model_construct: every field is built right here from typed values; validating
         # them again costs more than building them.
         return BotStatus.model_construct(
@@ -602,14 +465,9 @@ class BotActor:
             heartbeat=ns_to_iso(self.heartbeat_ns) if self.heartbeat_ns else None,
             last_error=self.last_error,
             blocked=self.blocked,
-            position={s: decimal_text(p.qty) for s, p in books.positions.items()},
-            equity=decimal_text(equity),
-            realized_pnl=decimal_text(books.realized_pnl),
-            unrealized_pnl=decimal_text(unrealized),
-            fees=decimal_text(books.fees),
             # Client order ids are numbered per bot, so the sequence counts every order sent.
             order_count=max(self.order_count, self.engine.order_sequence if self.engine else 0),
-            fill_count=books.fill_count,
+            **self._committed.status_fields(self.portfolio),
             last_price=self.last_price,
             started_at=self.runtime.get("started_at"),
         )

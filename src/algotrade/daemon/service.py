@@ -20,8 +20,9 @@ from pydantic import ValidationError
 
 from algotrade.core.errors import AlgoTradeError, ConfigError
 from algotrade.core.portfolio import Portfolio
-from algotrade.daemon.actor import ActorContext, BotActor, Command
+from algotrade.daemon.actor import BotActor
 from algotrade.daemon.bot_config import BotConfig
+from algotrade.daemon.bot_handle import ActorContext, Command
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.daemon.feeds import feed_factory, validate_feed_options
 from algotrade.daemon.risk_service import RiskService

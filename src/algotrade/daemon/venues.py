@@ -14,12 +14,15 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from algotrade.core.instruments import InstrumentRegistry
 from algotrade.core.orders import Order
 from algotrade.daemon.bot_config import BotConfig, FeedKind, VenueKind
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.store.store import Store
+from algotrade.venues.paper import PaperVenue, PaperVenueConfig
 
 if TYPE_CHECKING:
+    from algotrade.core.ports import ExecutionVenue
     from algotrade.daemon.actor import BotActor
     from algotrade.daemon.risk_service import RiskService
     from algotrade.venues.hyperliquid.account import HyperliquidAccount
@@ -150,3 +153,36 @@ class VenueHub:
         self._bus.publish(
             Topic.VENUES, None, {"kind": "alert", "venue": "hyperliquid", "message": message}
         )
+
+
+async def build_bot_venue(
+    config: BotConfig,
+    hub: VenueHub | None,
+    instruments: InstrumentRegistry,
+    positions: dict[str, Decimal],
+    on_error: Callable[[BaseException], None],
+) -> tuple[ExecutionVenue, str | None]:
+    """The execution venue of one bot and, for a live venue, why it is blocked (if it is).
+    Instruments of a live venue are added to ``instruments``; the paper venue starts from
+    the bot's ``positions``."""
+    if uses_hyperliquid(config):
+        if hub is None:
+            raise RuntimeError("this daemon has no live venue connections")
+        account = await hub.hyperliquid()
+        if config.symbol not in account.assets:
+            raise ValueError(f"symbol: Hyperliquid has no perpetual '{config.symbol}'")
+        for instrument in account.instruments():
+            if instrument.symbol == config.symbol:
+                instruments.add(instrument)
+        if config.venue is VenueKind.HYPERLIQUID:
+            blocked = hub.blocked_reason(config)
+            venue = account.venue(config.bot_id, on_error=on_error)
+            # The venue's margin setting follows the bot's leverage (cross margin).
+            await account.set_leverage(config.symbol, int(config.leverage))
+            return venue, blocked
+    paper = PaperVenueConfig(
+        taker_fee_rate=config.commission,
+        maker_fee_rate=config.commission,
+        slippage_bps=config.slippage_bps,
+    )
+    return PaperVenue(paper, instruments, positions=positions), None

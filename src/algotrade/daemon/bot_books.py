@@ -1,0 +1,49 @@
+"""What a bot's status may tell of its books: the state as of its last committed activity.
+
+A fill is acknowledged (status, WebSocket, API) only once it is stored, so a status must not
+show a position, cash or fill count that a crash could still take back. The actor takes a
+``BooksView`` when it hands activity to the writer and shows it once that activity commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from typing import Any
+
+from algotrade.core.money import EXACT, decimal_text
+from algotrade.core.portfolio import Portfolio, Position
+
+
+@dataclass(frozen=True, slots=True)
+class BooksView:
+    fill_count: int
+    cash: Decimal
+    realized_pnl: Decimal
+    fees: Decimal
+    positions: dict[str, Position]  # copies: the live ones keep changing
+
+    @classmethod
+    def of(cls, portfolio: Portfolio, fill_count: int) -> BooksView:
+        return cls(
+            fill_count,
+            portfolio.cash,
+            portfolio.realized_pnl,
+            portfolio.fees_paid,
+            {s: p.copy() for s, p in portfolio.positions.items() if p.qty},
+        )
+
+    def status_fields(self, marks: Portfolio) -> dict[str, Any]:
+        """The money fields of a ``BotStatus``, valued at the portfolio's current marks."""
+        with localcontext(EXACT):
+            values = {s: p.market_value(marks.mark(s)) for s, p in self.positions.items()}
+            equity = self.cash + sum(values.values(), Decimal(0))
+            unrealized = sum((values[s] - p.cost for s, p in self.positions.items()), Decimal(0))
+        return {
+            "position": {s: decimal_text(p.qty) for s, p in self.positions.items()},
+            "equity": decimal_text(equity),
+            "realized_pnl": decimal_text(self.realized_pnl),
+            "unrealized_pnl": decimal_text(unrealized),
+            "fees": decimal_text(self.fees),
+            "fill_count": self.fill_count,
+        }
