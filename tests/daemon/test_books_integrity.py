@@ -329,3 +329,36 @@ async def test_a_crash_during_restore_does_not_stop_bots_that_were_to_resume(
         assert service._bots["plain"].state is BotState.STOPPED
     finally:
         await close_service(service)
+
+
+async def test_a_replay_feed_that_fails_sends_its_bot_to_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect: the replay feed task had no done-callback: a replay that failed left its bot
+    'running' and waiting for bars forever, with nothing logged."""
+    from algotrade.data import replay
+
+    data = tmp_path / "X-1m.csv"
+    rows = [f"2024-01-02T00:{m:02d}:00Z,10,11,9,10.5,100" for m in range(30)]
+    data.write_text("timestamp,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
+
+    class BrokenReplay(replay.ReplayFeed):
+        async def stream(self):  # type: ignore[no-untyped-def]
+            count = 0
+            async for event in super().stream():
+                count += 1
+                if count == 5:
+                    raise OSError("replay file vanished")
+                yield event
+
+    monkeypatch.setattr(replay, "ReplayFeed", BrokenReplay)
+    service = await open_service(tmp_path)
+    try:
+        config = sim_bot("replayer", feed="replay", feed_options={"path": str(data), "speed": 0})
+        await service.create_bot(config)
+        await service.start_bot("replayer")
+        actor = service._bots["replayer"]
+        await wait_for(lambda: actor.state is BotState.ERROR)
+        assert actor.last_error == "OSError: replay file vanished"
+    finally:
+        await close_service(service)

@@ -93,9 +93,8 @@ class BotActor:
 
     # ------------------------------------------------------------------ task and inbox
     def start_task(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(), name=f"bot:{self.config.bot_id}"
-        )
+        bot_id = self.config.bot_id
+        self._task = self._ctx.spawn(self._run(), name=f"bot:{bot_id}", bot_id=bot_id)
 
     async def submit(self, command: Command, payload: Any = None) -> Any:
         if self._task is None or self._task.done():
@@ -373,6 +372,11 @@ class BotActor:
         self.runtime["last_error"] = self.last_error
         _log.error("bot %s failed", self.config.bot_id, exc_info=exc if traceback else None)
         self._ctx.on_error(self)
+
+    def feed_failed(self, exc: BaseException) -> None:
+        """The bot's feed ended with an error (already logged with its traceback)."""
+        if self.state in (BotState.RUNNING, BotState.PAUSED):
+            self._fail(exc, traceback=False)
 
     def persistence_failed(self, exc: BaseException) -> None:
         """The store could not take (some of) this bot's facts: stop it, say why (fail

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,7 @@ from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.bus import EventBus
 from algotrade.daemon.feeds import BotFeed
 from algotrade.daemon.status import BotStatus
+from algotrade.daemon.supervisor import Spawn, TaskSupervisor
 from algotrade.store.records import OrderRecord
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class ActorContext:
     risk: RiskService | None = None
     venues: VenueHub | None = None
     load_open_order_trade_ids: Callable[[str], Awaitable[dict[str, list[str]]]] | None = None
+    # Runs the actor's task (the daemon's TaskSupervisor.spawn: named, referenced, logged).
+    spawn: Spawn = field(default_factory=lambda: TaskSupervisor().spawn)
 
 
 class BotHandle:

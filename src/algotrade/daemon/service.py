@@ -37,6 +37,7 @@ from algotrade.daemon.service_api import (
 )
 from algotrade.daemon.sim_feed import SimFeedHub
 from algotrade.daemon.status import BotState, BotStatus
+from algotrade.daemon.supervisor import TaskSupervisor
 from algotrade.daemon.venues import VenueHub
 from algotrade.daemon.writer import ActivityWriter
 from algotrade.risk.config_loader import RiskConfig
@@ -62,15 +63,19 @@ class BotService:
         risk_tick_interval: float = 1.0,
         heartbeat_interval: float = 1.0,
         hyperliquid: HyperliquidConfig | None = None,
+        supervisor: TaskSupervisor | None = None,
     ) -> None:
         self.bus = bus or EventBus()
+        # Every background task of the service runs under this one supervisor: named,
+        # referenced, its failure logged, cancelled with a timeout at shutdown.
+        self.supervisor = supervisor or TaskSupervisor()
         self._store = store
         self.max_bots = max_bots
         self.resume_all = resume_all
         # SQLite allows one writer: every write goes through this one thread, in order.
         self._write_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-write")
-        self.hub = SimFeedHub()
-        self.writer = ActivityWriter(store, self._write_executor)
+        self.hub = SimFeedHub(self.supervisor)
+        self.writer = ActivityWriter(store, self._write_executor, supervisor=self.supervisor)
         self._bots: dict[str, BotActor] = {}
         # Stored bots that could not be loaded at start-up → why (kept on disk as they are).
         self.skipped_bots: dict[str, str] = {}
@@ -88,11 +93,15 @@ class BotService:
                 self.bus,
                 self._write_executor,
                 tick_interval=risk_tick_interval,
+                supervisor=self.supervisor,
             )
         self.venues = VenueHub(hyperliquid, store, self.bus, self._bots.values, self.risk)
         self._context = ActorContext(
             bus=self.bus,
-            make_feed=feed_factory(self.hub, self.venues),
+            make_feed=feed_factory(
+                self.hub, self.venues, supervisor=self.supervisor, on_feed_error=self._on_feed_error
+            ),
+            spawn=self.supervisor.spawn,
             mark_dirty=self.writer.mark_dirty,
             persist_state=self._persist_state,
             load_open_orders=lambda bot_id: self._read(self._store.open_orders, bot_id),
@@ -122,9 +131,7 @@ class BotService:
                 await self.create_bot(config)
                 if config.auto_resume:
                     to_start.append(config.bot_id)
-        self._heartbeat_task = asyncio.get_running_loop().create_task(
-            self._heartbeats(), name="bot-heartbeats"
-        )
+        self._heartbeat_task = self.supervisor.spawn(self._heartbeats(), name="bot-heartbeats")
         results = await asyncio.gather(
             *(self.start_bot(bot_id) for bot_id in to_start), return_exceptions=True
         )
@@ -219,6 +226,7 @@ class BotService:
         finally:
             await self.writer.stop(timeout=timeout / 4)
             self._write_executor.shutdown(wait=False)
+            await self.supervisor.shutdown(timeout=timeout / 4)
 
     async def request_shutdown(self) -> None:
         self.shutdown_requested.set()
@@ -378,11 +386,20 @@ class BotService:
     async def _persist_state(self, bot_id: str, state: str, runtime: dict[str, Any]) -> None:
         await self._write(self._store.set_bot_state, bot_id, state, runtime)
 
+    def _on_feed_error(self, bot_id: str, error: BaseException) -> None:
+        """A bot's feed ended with an error (a replay file that failed mid-run): the bot
+        would wait for bars forever, so it goes to ``error`` with the reason."""
+        actor = self._bots.get(bot_id)
+        if actor is not None:
+            actor.feed_failed(error)
+
     def _on_bot_error(self, actor: BotActor) -> None:
-        task = asyncio.get_running_loop().create_task(
-            self._persist_state(actor.config.bot_id, BotState.ERROR.value, dict(actor.runtime))
+        bot_id = actor.config.bot_id
+        self.supervisor.spawn(
+            self._persist_state(bot_id, BotState.ERROR.value, dict(actor.runtime)),
+            name=f"persist-error:{bot_id}",
+            bot_id=bot_id,
         )
-        task.add_done_callback(_log_failure)
         self.bus.publish(Topic.STATUS, actor.config.bot_id, actor.status().model_dump())
 
     async def _write(self, func: Callable[..., T], *args: Any) -> T:
@@ -402,8 +419,3 @@ def _validation_line(exc: ValidationError) -> str:
         f"{'.'.join(str(part) for part in error['loc']) or 'config'}: {error['msg']}"
         for error in exc.errors()
     )
-
-
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        _log.error("persisting a bot error failed", exc_info=task.exception())

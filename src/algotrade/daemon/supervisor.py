@@ -25,7 +25,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from algotrade.core.errors import AlgoTradeError
 
@@ -33,6 +33,19 @@ _log = logging.getLogger("algotrade.daemon.supervisor")
 
 T = TypeVar("T")
 FailureCallback = Callable[["asyncio.Task[Any]", BaseException], None]
+
+
+class Spawn(Protocol):
+    """``TaskSupervisor.spawn`` as a value: what a component is given to run its tasks."""
+
+    def __call__(
+        self,
+        coro: Coroutine[Any, Any, T],
+        *,
+        name: str,
+        on_failure: FailureCallback | None = None,
+        bot_id: str | None = None,
+    ) -> asyncio.Task[T]: ...
 
 
 class SupervisorClosed(AlgoTradeError):

@@ -25,6 +25,7 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
 from algotrade.core.errors import HaltError
+from algotrade.daemon.supervisor import TaskSupervisor
 from algotrade.store.errors import StoreUnavailableError
 from algotrade.store.records import Activity, FillConflict
 from algotrade.store.store import Store
@@ -42,8 +43,16 @@ class PersistenceFailed(HaltError):
 
 
 class ActivityWriter:
-    def __init__(self, store: Store, executor: Executor, *, max_delay: float = 0.02) -> None:
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        *,
+        max_delay: float = 0.02,
+        supervisor: TaskSupervisor | None = None,
+    ) -> None:
         self._store = store
+        self._supervisor = supervisor or TaskSupervisor()
         self._executor = executor
         self._dirty: dict[str, BotActor] = {}
         self._pending: list[Item] = []
@@ -64,7 +73,7 @@ class ActivityWriter:
         self._wakeup.set()
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="activity-writer")
+        self._task = self._supervisor.spawn(self._run(), name="activity-writer")
 
     async def _run(self) -> None:
         while not self._stopping or self._dirty or self._pending:
