@@ -71,7 +71,8 @@ def test_each_app_has_its_own_registry() -> None:
 
 
 def test_ws_gauge_follows_connections(client: TestClient, service: FakeBotService) -> None:
-    with client.websocket_connect("/ws", headers=ADMIN) as ws:
+    # A copy: websocket_connect adds handshake headers to the dict it is given.
+    with client.websocket_connect("/ws", headers=dict(ADMIN)) as ws:
         ws.send_json({"op": "subscribe", "topics": [Topic.LOGS], "bot_id": "*"})
         assert ws.receive_json()["type"] == "subscribed"
         samples = _samples(client.get("/metrics", headers=ADMIN).text)

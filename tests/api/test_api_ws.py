@@ -39,7 +39,8 @@ def test_token_header_and_rejection(client: TestClient) -> None:
     with client.websocket_connect(WS) as ws:
         ws.send_json({"op": "ping"})
         assert ws.receive_json() == {"type": "pong"}
-    with client.websocket_connect("/ws", headers=ADMIN) as ws:
+    # A copy: websocket_connect adds handshake headers to the dict it is given.
+    with client.websocket_connect("/ws", headers=dict(ADMIN)) as ws:
         ws.send_json({"op": "ping"})
         assert ws.receive_json() == {"type": "pong"}
     refused: list[tuple[str, dict[str, str]]] = [
