@@ -67,6 +67,8 @@ def test_hyperliquid_feed_checks_interval_and_options() -> None:
         ({"params": {"deep": {"a": {"b": {"c": {"d": 1}}}}}}, "nested deeper than 4"),
         ({"feed_options": {"tick_seconds": "1e-999999999"}}, "feed_options.tick_seconds"),
         ({"interval": "99999999999999999999d"}, "interval"),
+        ({"interval": "1m\n"}, "interval"),
+        ({"params": {"qty\n": 1}}, "must be a name"),
     ],
 )
 def test_unbounded_or_unprintable_inputs_are_refused_with_the_field_named(

@@ -468,3 +468,23 @@ def test_missing_credentials_name_the_variables_never_values() -> None:
         resolve_credentials(account, {})
     assert "A_KEY (credential 'key'), A_SECRET (credential 'secret')" in str(info.value)
     assert "k-123" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("rule", "body"),
+    [
+        ("max_contracts_per_instrument", {"limits": {"\u0000": 1}}),
+        ("max_contracts_per_instrument", {"limits": {"E S": 1}}),
+        ("symbol_blocklist", {"symbols": ["BTC\n"]}),
+    ],
+)
+def test_rule_symbols_are_printable_names(rule: str, body: dict[str, object]) -> None:
+    """A NUL in a rule's symbol was accepted by PUT /api/risk/rules (and would fail the audit
+    write on PostgreSQL)."""
+    from pydantic import ValidationError
+
+    from algotrade.risk.rules_config import MaxContractsPerInstrument, SymbolBlocklist
+
+    model = {"max_contracts_per_instrument": MaxContractsPerInstrument}.get(rule, SymbolBlocklist)
+    with pytest.raises(ValidationError, match="expected letters, digits"):
+        model.model_validate(body)

@@ -102,7 +102,7 @@ class BotConfig(BaseModel):
     @field_validator("interval")
     @classmethod
     def _interval(cls, value: str) -> str:
-        if not INTERVAL_PATTERN.match(value):
+        if not INTERVAL_PATTERN.fullmatch(value):
             raise ValueError("expected a number and a unit s, m, h or d (e.g. 1m, 5m, 1h)")
         return value
 
@@ -146,7 +146,7 @@ def _check_mapping(mapping: dict[str, Any], where: str, depth: int) -> None:
     if depth > _MAX_DEPTH:
         raise ValueError(f"{where}: nested deeper than {_MAX_DEPTH} levels")
     for key, item in mapping.items():
-        if not isinstance(key, str) or not PARAM_NAME.match(key):
+        if not isinstance(key, str) or not PARAM_NAME.fullmatch(key):
             raise ValueError(
                 f"{where}: key {str(key)[:40]!r} must be a name (letters, digits, _; "
                 "at most 64 characters)"

@@ -78,6 +78,10 @@ Seconds = Annotated[
 CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
 
 
+# The symbols a bot may trade (daemon.bot_config.SYMBOL_PATTERN, which this layer cannot import).
+_SYMBOL = re.compile(r"^[A-Za-z0-9@][A-Za-z0-9_.:/@+-]{0,63}$")
+
+
 class RuleConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     enabled: StrictBool = False
@@ -96,6 +100,11 @@ class MaxContractsPerInstrument(RuleConfig):
     @classmethod
     def _positive(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
         for symbol, limit in value.items():
+            if not _SYMBOL.fullmatch(symbol):
+                raise ValueError(
+                    f"symbol {symbol[:40]!r}: expected letters, digits and _ . : / @ + - "
+                    "(at most 64 characters)"
+                )
             if limit <= 0:
                 raise ValueError(f"limit for {symbol} must be > 0")
         return value
@@ -185,6 +194,17 @@ def _parse_window(day: str, window: str) -> tuple[time, time]:
 
 class SymbolBlocklist(RuleConfig):
     symbols: list[str] = Field(default_factory=list)
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols(cls, value: list[str]) -> list[str]:
+        for symbol in value:
+            if not _SYMBOL.fullmatch(symbol):
+                raise ValueError(
+                    f"symbol {symbol[:40]!r}: expected letters, digits and _ . : / @ + - "
+                    "(at most 64 characters)"
+                )
+        return value
 
 
 class TrailingDrawdown(RuleConfig):
