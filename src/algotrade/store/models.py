@@ -72,7 +72,7 @@ class DecimalText(TypeDecorator[Decimal]):
             raise ValueError(f"money must be finite, got {number}")
         exponent = number.as_tuple().exponent
         assert isinstance(exponent, int)
-        if number and not -40 <= number.adjusted() <= 40 or not -60 <= exponent <= 60:
+        if (number and not -40 <= number.adjusted() <= 40) or not -60 <= exponent <= 60:
             # Its plain text would be absurdly long (1e-999999999 is a billion characters):
             # refused before it can exhaust memory; inputs are bounded far below this.
             raise ValueError(f"money out of range: a number of the order of 1e{number.adjusted()}")
