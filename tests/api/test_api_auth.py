@@ -335,3 +335,21 @@ def test_an_admin_learns_what_is_wrong_with_the_body(garbage: str) -> None:
         )
     assert response.status_code == status, response.text
     assert needle in response.json()["error"]["message"]
+
+
+def test_deep_json_is_refused_before_parsing_even_with_a_raised_recursion_limit() -> None:
+    """Found in CI: with the recursion limit raised (as some libraries do), parsing a body
+    200k deep overflowed the C stack and killed the process. The depth is checked first."""
+    import sys
+
+    from algotrade.api.errors import json_nesting_exceeds
+
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(10**6)
+    try:
+        assert json_nesting_exceeds(b"[" * 200_000)
+        assert not json_nesting_exceeds(b'{"a": "' + b"[" * 5000 + b'"}')  # inside a string
+        assert not json_nesting_exceeds(b"[" * 200 + b"]" * 200)
+        assert json_nesting_exceeds(b"[" * 201 + b"]" * 201)
+    finally:
+        sys.setrecursionlimit(before)

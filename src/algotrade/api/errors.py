@@ -149,8 +149,41 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_middleware(InternalErrorMiddleware)
 
 
+# Deeper JSON is refused before it is parsed: the parsers recurse, and how deep they can go
+# depends on the thread's stack and the interpreter's recursion limit (which libraries raise),
+# so a body 200k deep could crash the process instead of raising RecursionError.
+MAX_JSON_DEPTH = 200
+
+
+def json_nesting_exceeds(data: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``data`` (JSON text) nests arrays/objects deeper than ``limit``, brackets inside
+    strings not counted. Iterative: it cannot itself run out of stack."""
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False  # the common case, at C speed
+    depth = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
+
+
 class BodyLimitMiddleware:
-    """Refuses request bodies over ``max_bytes`` with a JSON 413.
+    """Refuses request bodies over ``max_bytes`` with a JSON 413, and bodies nested deeper
+    than ``MAX_JSON_DEPTH`` with a JSON 400 before anything parses them.
 
     FastAPI's own ``max_body_size`` answers a declared oversize body in plain text, which would
     break the one-error-shape rule; this one answers in JSON whether the size is declared up
@@ -171,15 +204,20 @@ class BodyLimitMiddleware:
             await error_response(413, "payload_too_large", too_large)(scope, receive, send)
             return
         received = 0
+        chunks: list[bytes] = []
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > self.max_bytes:
                     # FastAPI re-raises an HTTPException met while reading the body as is.
                     raise StarletteHTTPException(413, too_large)
+                chunks.append(chunk)
+                if not message.get("more_body", False) and json_nesting_exceeds(b"".join(chunks)):
+                    raise StarletteHTTPException(400, "body: JSON nested too deeply")
             return message
 
         await self.app(scope, limited_receive, send)

@@ -32,7 +32,11 @@ from starlette.websockets import WebSocketDisconnect
 
 from algotrade.api.auth import HEADER, Role
 from algotrade.api.deps import ApiContext, get_context
-from algotrade.api.errors import format_validation_errors, service_error_message
+from algotrade.api.errors import (
+    format_validation_errors,
+    json_nesting_exceeds,
+    service_error_message,
+)
 from algotrade.daemon.bot_config import BOT_ID_PATTERN
 from algotrade.daemon.bus import ALL_BOTS, BusMessage, Subscription, Topic
 from algotrade.daemon.service_api import Page, ServiceError
@@ -171,6 +175,9 @@ class _Connection:
                 return
 
     async def _handle(self, text: str) -> None:
+        if json_nesting_exceeds(text.encode()):
+            await self._send_error("invalid_json", "message is nested too deeply")
+            return
         try:
             payload = json.loads(text)
         except RecursionError:
