@@ -55,6 +55,11 @@ def read(path: Path) -> str:
 
 
 def test_files_are_created_and_routed(tmp_path: Path, installed: list[LoggingHandles]) -> None:
+    import uvicorn
+
+    # Found in CI: a uvicorn.Config made earlier in the process (default log config) had
+    # stopped uvicorn.access from propagating, so access lines never reached api.log.
+    uvicorn.Config(app=object())
     handles = configure(installed, settings_for(tmp_path))
     logs = tmp_path / "logs"
     assert handles.log_dir == logs

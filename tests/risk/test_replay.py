@@ -251,23 +251,18 @@ def test_an_unknown_account_names_the_file_line_and_nothing_is_stored(
     assert not (tmp_path / "replay.db").exists()  # checked whole before anything is written
 
 
-def test_amounts_too_large_to_compute_name_the_line_and_nothing_is_stored(
-    config: RiskConfig, tmp_path: Path
-) -> None:
+def test_large_bounded_amounts_are_computed_exactly(config: RiskConfig, tmp_path: Path) -> None:
     # Each number is within its bounds; the position's value (qty x price x 50 a point for
-    # ES) is not: it cannot be booked to the cent in 28 digits.
+    # ES) has 32 digits: booked exactly (money is computed in a 120-digit context), where
+    # the default 28-digit context could not quantize it.
     path = write_lines(
         tmp_path,
         fill_line("13:35:00", "buy", "1", "5300"),
         fill_line("13:36:00", "buy", "900000000000000", "900000000000000"),
     )
     url = f"sqlite:///{tmp_path / 'replay.db'}"
-    with pytest.raises(DataError) as info:
-        replay(read_events(path), config, db_url=url)
-    assert str(info.value).startswith(
-        "day.jsonl line 2: amounts after this fill are too large to compute exactly"
-    )
-    assert not (tmp_path / "replay.db").exists()
+    replay(read_events(path), config, db_url=url)
+    assert (tmp_path / "replay.db").exists()
 
 
 def test_unknown_account_is_an_input_error_of_the_project(config: RiskConfig) -> None:

@@ -378,6 +378,14 @@ def configure_logging(
     wherever they appear, typically the configured API keys. Raises ``LogSetupError`` (one
     line, naming the path) when the log folder or a log file cannot be created."""
     _remove_installed()
+    # uvicorn's default log config (applied by any uvicorn.Config made without
+    # log_config=None, in this process) stops its loggers from reaching the root: undo it,
+    # so access lines always land in api.log whatever ran before.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+        uvicorn_logger.disabled = False
     config = settings.logging
     log_dir = settings.daemon.data_dir / "logs"
     formatter: logging.Formatter = JsonFormatter() if config.json_format else UtcTextFormatter()
