@@ -85,9 +85,8 @@ def test_pages(client: TestClient, service: FakeBotService) -> None:
 def test_positions(client: TestClient, service: FakeBotService) -> None:
     assert client.get("/api/bots/alpha/positions", headers=TRADER).json() == []
     service.set_positions("alpha", [{"symbol": "BTC-USD", "qty": "0.5"}])
-    assert client.get("/api/bots/alpha/positions", headers=TRADER).json() == [
-        {"symbol": "BTC-USD", "qty": "0.5"}
-    ]
+    [position] = client.get("/api/bots/alpha/positions", headers=TRADER).json()
+    assert (position["symbol"], position["qty"]) == ("BTC-USD", "0.5")
 
 
 def test_health_version(client: TestClient) -> None:
@@ -115,7 +114,8 @@ def test_openapi_is_complete(client: TestClient) -> None:
     assert body_ref.startswith("#/components/schemas/BotConfig")
     assert response_schema("/api/bots/{bot_id}", "get")["$ref"].endswith("/BotDetail")
     assert "204" in paths["/api/bots/{bot_id}"]["delete"]["responses"]
-    assert response_schema("/api/bots/{bot_id}/orders", "get")["$ref"].endswith("/RecordPage")
+    for what, page in (("orders", "OrderPage"), ("fills", "FillPage"), ("equity", "EquityPage")):
+        assert response_schema(f"/api/bots/{{bot_id}}/{what}", "get")["$ref"].endswith(page)
     patch = paths["/api/bots/{bot_id}/config"]["patch"]
     patch_ref = patch["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     assert patch_ref.endswith("/BotConfigPatch")

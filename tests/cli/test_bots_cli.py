@@ -273,7 +273,7 @@ def test_start_pause_resume_stop_and_history(daemon: DaemonProcess) -> None:
     # Newest first by default: the last orders, the newest at the top.
     page = ok_json(cli(daemon.url, "orders", "trader", "--limit", "2", "--json"))
     assert [order["client_order_id"] for order in page["items"]] == ids[::-1][:2]
-    assert (page["offset"], page["limit"], page["order"]) == (0, 2, "newest_first")
+    assert (page["offset"], page["limit"], page["order"]) == (0, 2, "desc")
     fills = ok_json(cli(daemon.url, "fills", "trader", "--offset", "1", "--limit", "2", "--json"))
     all_fills = ok_json(cli(daemon.url, "fills", "trader", "--limit", "1000", "--json"))
     assert fills["items"] == all_fills["items"][1:3]

@@ -127,4 +127,4 @@ def test_bad_input_the_daemon_refuses_is_exit_2(run_main: RunMain, server: Serve
     options = ["--daemon-url", server.base_url, "--api-key", ADMIN_KEY]
     run_main("bots", *options, "config", "ghost").one_line_error(2, "404 not_found", "ghost")
     run_main("bots", *options, "equity", "ghost").one_line_error(2, "404 not_found", "ghost")
-    run_main("venues", *options, "reconcile", "nowhere").one_line_error(2, "422")
+    run_main("venues", *options, "reconcile", "nowhere").one_line_error(2, "404", "nowhere")

@@ -40,4 +40,5 @@ def test_reconcile_a_venue_that_is_not_connected_is_exit_2(daemon: DaemonProcess
     assert len(result.stderr.strip().splitlines()) == 1
     unknown = RUNNER.invoke(app, ["venues", "reconcile", "nowhere", "--daemon-url", daemon.url])
     assert unknown.exit_code == 2
-    assert "422" in unknown.stderr
+    assert "404" in unknown.stderr
+    assert "nowhere" in unknown.stderr

@@ -66,7 +66,7 @@ async def test_watch_snapshot_then_deltas(server: ServerThread, service: FakeBot
         assert (event["type"], event["topic"], event["bot_id"]) == ("event", "status", "alpha")
         assert event["data"]["state"] == "running"
         server.call(lambda: service.log("alpha", "bought 1 BTC"))
-        assert (await _next(stream))["data"] == {"line": "bought 1 BTC"}
+        assert (await _next(stream))["data"]["message"] == "bought 1 BTC"
 
         # Leaving the stream closes the socket; the server drops the subscription.
         await stream.aclose()

@@ -53,7 +53,7 @@ def test_newest_first_pages(
                 "total": RECORDS,
                 "offset": offset,
                 "limit": limit,
-                "order": "newest_first",
+                "order": "desc",
             }
         # Oldest first, as the API serves it, unless asked otherwise.
         assert ids(client.orders("alpha", 0, 3)) == [0, 1, 2]

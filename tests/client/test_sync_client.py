@@ -38,10 +38,18 @@ def test_every_call(server: ServerThread, service: FakeBotService) -> None:
 
         server.call(record)
         page = client.orders("beta", offset=3, limit=10)
-        assert page == {"items": [{"id": 3}, {"id": 4}], "total": 5, "offset": 3, "limit": 10}
+        assert [item["id"] for item in page["items"]] == [3, 4]
+        assert page | {"items": None} == {
+            "items": None,
+            "total": 5,
+            "offset": 3,
+            "limit": 10,
+            "order": "asc",
+        }
         assert client.fills("beta")["total"] == 5
         assert len(client.equity("beta", limit=2)["items"]) == 2
-        assert client.positions("beta") == [{"symbol": "ETH-USD", "qty": "1"}]
+        [position] = client.positions("beta")
+        assert (position["symbol"], position["qty"], position["bot_id"]) == ("ETH-USD", "1", "beta")
         assert "algotrade_bots" in client.metrics_text()
         client.delete_bot("beta")
         assert [bot["bot_id"] for bot in client.list_bots()] == ["alpha"]
@@ -109,5 +117,5 @@ def test_non_api_error_answer() -> None:
     from algotrade import client as client_module
 
     response = httpx.Response(502, text="<html>Bad Gateway</html>")
-    error = client_module._error_from_response(response)
+    error = client_module.error_from_response(response)
     assert str(error) == "502 http_error: Bad Gateway"

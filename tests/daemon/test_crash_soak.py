@@ -36,7 +36,10 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
 def test_books_stay_true_through_random_crashes(
     database_url: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = SoakSettings(seed=seed_from_env(), db_url=database_url)
+    # The 5 s start-up target is a speed figure: benchmarks/crash_soak.py holds the daemon to
+    # it. Here, on a machine busy with other tests, a slow start only fails past 20 s (a hang);
+    # every start's time is still reported below.
+    settings = SoakSettings(seed=seed_from_env(), db_url=database_url, healthy_within_s=20.0)
     report = CrashSoak(settings, tmp_path).run()
     if not report.ok:
         pytest.fail(report.summary(), pytrace=False)

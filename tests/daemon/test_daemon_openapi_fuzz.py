@@ -158,7 +158,13 @@ def test_real_daemon_has_no_server_errors_and_refuses_before_reading(
     schema = schemathesis.openapi.from_url(
         f"{daemon.url}/openapi.json", headers={"X-API-Key": ADMIN_KEY}
     )
-    operations = [result.ok() for result in schema.get_all_operations()]
+    # Sign-in and sign-out have their own rules (the key is in the body, anyone may sign out)
+    # and random keys would lock 127.0.0.1 out: tests/daemon/test_session_daemon.py covers them.
+    operations = [
+        op
+        for op in (result.ok() for result in schema.get_all_operations())
+        if not (op.path == "/api/session" and op.method.upper() != "GET")
+    ]
     assert len(operations) >= 20
     assert any(op.path.startswith("/api/risk/") for op in operations)
     assert any(op.path.startswith("/api/venues/") for op in operations)

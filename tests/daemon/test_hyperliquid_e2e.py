@@ -21,14 +21,14 @@ from typer.testing import CliRunner
 
 from algotrade.cli.main import app
 from algotrade.venues.hyperliquid.exchange import cloid_for
-from testkit.api_harness import ADMIN_KEY, TRADER_KEY
+from testkit.api_harness import TRADER_KEY
 from testkit.daemon_process import DaemonProcess, wait_until
 from testkit.fake_hyperliquid import FakeHyperliquid
+from testkit.live_daemon_session import MINUTE_MS, LiveDaemonSession, live_bot_spec
 
 pytestmark = pytest.mark.slow
 
 SCRIPTED = Path(__file__).parents[1] / "testkit" / "strategies" / "scripted.py"
-MINUTE_MS = 60_000
 
 
 @pytest.fixture
@@ -37,49 +37,28 @@ def venue() -> Iterator[FakeHyperliquid]:
         yield fake
 
 
-class Session:
+class Session(LiveDaemonSession):
     """One fake account, the daemon's config for it, and a candle clock."""
 
     def __init__(self, venue: FakeHyperliquid, tmp_path: Path) -> None:
         self.venue = venue
-        self.tmp_path = tmp_path
         self.user = Account.create()
         self.agent = Account.create()  # an API wallet signing for the user
         venue.add_account(self.user.address, [self.agent.address], balance=100_000)
-        self.config = tmp_path / "daemon.toml"
-        self.config.write_text(
-            "[hyperliquid]\n"
-            'network = "testnet"\n'
-            f'api_url = "{venue.base_url}"\n'
-            f'ws_url = "{venue.ws_url}"\n'
-            "request_timeout_s = 1.0\n"
-            "reconcile_interval_s = 1.0\n"
-            "reconnect_min_s = 0.2\n"
-            "reconnect_max_s = 0.5\n"
-            "ping_interval_s = 5\n"
+        super().__init__(
+            tmp_path,
+            "hyperliquid",
+            f'api_url = "{venue.base_url}"\nws_url = "{venue.ws_url}"\nping_interval_s = 5\n',
+            {
+                "ALGOTRADE_HYPERLIQUID_ACCOUNT_ADDRESS": self.user.address,
+                "ALGOTRADE_HYPERLIQUID_PRIVATE_KEY": self.agent.key.hex(),
+            },
         )
         self.candle_ms = (int(time.time() * 1000) // MINUTE_MS - 500) * MINUTE_MS
-        self.port: int | None = None
 
     @property
     def address(self) -> str:
         return str(self.user.address).lower()
-
-    def daemon(self) -> DaemonProcess:
-        process = DaemonProcess(
-            self.tmp_path / "data",
-            self.port,
-            "--config",
-            str(self.config),
-            env={
-                "ALGOTRADE_API_KEYS": f"admin:{ADMIN_KEY},trader:{TRADER_KEY}",
-                "ALGOTRADE_HYPERLIQUID_ACCOUNT_ADDRESS": self.user.address,
-                "ALGOTRADE_HYPERLIQUID_PRIVATE_KEY": self.agent.key.hex(),
-            },
-            api_key=ADMIN_KEY,
-        )
-        self.port = process.port
-        return process
 
     def candle(self, close: str = "65000") -> None:
         """Publish the next one-minute candle; the previous one is closed by it."""
@@ -92,18 +71,7 @@ class Session:
 
 
 def live_bot(bot_id: str, steps: list[str], **extra: Any) -> dict[str, Any]:
-    return {
-        "bot_id": bot_id,
-        "symbol": "BTC",
-        "strategy": str(SCRIPTED),
-        "params": {"steps": steps},
-        "interval": "1m",
-        "feed": "hyperliquid",
-        "venue": "hyperliquid",
-        "mode": "live",
-        "risk_per_trade_pct": "100",
-        **extra,
-    }
+    return live_bot_spec(bot_id, "BTC", "hyperliquid", SCRIPTED, steps, **extra)
 
 
 def bot_position(d: DaemonProcess, bot_id: str) -> Decimal:

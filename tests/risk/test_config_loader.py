@@ -348,7 +348,7 @@ def test_config_error_is_an_input_error() -> None:
         (
             "accounts:\n  - {id: acct-1, brokr: x}\n",
             "accounts.yaml: account 'acct-1': unknown field 'brokr'; valid fields: id, venue, "
-            "timezone, credentials_env, starting_balance, daily_reset, multipliers",
+            "timezone, credentials_env, starting_balance, daily_reset, multipliers, watch",
         ),
         (
             "accounts:\n  - {id: acct-1, daily_reset: {time: '25:00'}}\n",

@@ -39,43 +39,62 @@ class DaemonProcess:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> DaemonProcess:
+        """Spawn the daemon and wait until ``GET /api/health`` answers (killed if it does not
+        within ``timeout``)."""
+        self.launch()
+        try:
+            self.wait_healthy(timeout)
+        except AssertionError:
+            self.kill()
+            raise
+        return self
+
+    def launch(self) -> None:
+        """Spawn the daemon and return at once."""
         # Output goes to files: an unread pipe fills up (64 KiB of access logs) and then
         # blocks the daemon on its next log line.
+        self.close_logs()  # those of the previous run of this process object
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._stdout = (self.data_dir.parent / f"daemon-{self.port}.out").open("a")
         self._stderr_path = self.data_dir.parent / f"daemon-{self.port}.err"
         self._stderr = self._stderr_path.open("a")
         self._stderr_offset = self._stderr_path.stat().st_size
+        self.launched_at = time.monotonic()
+        command = [sys.executable, "-m", "algotrade", "daemon", "--data-dir", str(self.data_dir)]
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "algotrade",
-                "daemon",
-                "--data-dir",
-                str(self.data_dir),
-                "--port",
-                str(self.port),
-                *self.extra,
-            ],
+            [*command, "--port", str(self.port), *self.extra],
             stdout=self._stdout,
             stderr=self._stderr,
             text=True,
             env=self.env,
             stdin=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + timeout
+
+    def wait_healthy(self, timeout: float) -> float:
+        """Seconds from ``launch`` until ``GET /api/health`` answered 200 (polled every 20 ms);
+        ``AssertionError`` when the daemon exits or does not answer within ``timeout``."""
+        assert self.proc is not None, "launch() first"
+        deadline = self.launched_at + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"daemon exited with {self.proc.returncode}: {self.stderr()}")
-            try:
-                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise AssertionError("daemon did not become healthy in time")
+            if self.healthy():
+                return time.monotonic() - self.launched_at
+            time.sleep(0.02)
+        raise AssertionError(f"daemon did not answer /api/health within {timeout} s")
+
+    def healthy(self) -> bool:
+        """Whether ``GET /api/health`` answers 200 right now."""
+        try:
+            return httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def close_logs(self) -> None:
+        for name in ("_stdout", "_stderr"):
+            handle = getattr(self, name, None)
+            if handle is not None and not handle.closed:
+                handle.close()
 
     @property
     def headers(self) -> dict[str, str]:
@@ -131,60 +150,8 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 
 
 class ControlledDaemonProcess(DaemonProcess):
-    """A daemon process whose start is not waited for: the caller times how long it takes to
-    become healthy, or kills it at any moment, even during start-up (crash soaks)."""
-
-    def launch(self) -> None:
-        """Spawn the daemon and return at once (``start`` spawns and waits)."""
-        self.close_logs()  # those of the previous run of this process object
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._stdout = (self.data_dir.parent / f"daemon-{self.port}.out").open("a")
-        self._stderr_path = self.data_dir.parent / f"daemon-{self.port}.err"
-        self._stderr = self._stderr_path.open("a")
-        self._stderr_offset = self._stderr_path.stat().st_size
-        self.launched_at = time.monotonic()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "algotrade",
-                "daemon",
-                "--data-dir",
-                str(self.data_dir),
-                "--port",
-                str(self.port),
-                *self.extra,
-            ],
-            stdout=self._stdout,
-            stderr=self._stderr,
-            text=True,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-        )
-
-    def wait_healthy(self, timeout: float) -> float:
-        """Seconds from ``launch`` until ``GET /api/health`` answered 200 (polled every 20 ms);
-        ``AssertionError`` when the daemon exits or does not answer within ``timeout``."""
-        assert self.proc is not None, "launch() first"
-        deadline = self.launched_at + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited with {self.proc.returncode}: {self.stderr()}")
-            try:
-                response = httpx.get(f"{self.url}/api/health", timeout=1)
-            except httpx.HTTPError:
-                response = None
-            if response is not None and response.status_code == 200:
-                return time.monotonic() - self.launched_at
-            time.sleep(0.02)
-        raise AssertionError(f"daemon did not answer /api/health within {timeout} s")
-
-    def healthy(self) -> bool:
-        """Whether ``GET /api/health`` answers 200 right now."""
-        try:
-            return httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+    """A daemon process killed or stopped at any moment, even during start-up (crash soaks):
+    the caller launches it, times how long it takes to become healthy, and signals it."""
 
     def sigkill(self) -> None:
         """``kill -9`` and reap: nothing gets a chance to flush."""
@@ -201,9 +168,3 @@ class ControlledDaemonProcess(DaemonProcess):
         except subprocess.TimeoutExpired:
             self.sigkill()
             return None
-
-    def close_logs(self) -> None:
-        for name in ("_stdout", "_stderr"):
-            handle = getattr(self, name, None)
-            if handle is not None and not handle.closed:
-                handle.close()

@@ -45,6 +45,8 @@ class _Bot:
     fills: list[dict[str, Any]] = field(default_factory=list)
     equity: list[dict[str, Any]] = field(default_factory=list)
     positions: list[dict[str, Any]] = field(default_factory=list)
+    bars: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FakeBotService:
@@ -69,22 +71,38 @@ class FakeBotService:
         self._bots[config.bot_id] = _Bot(config, status)
         return status
 
+    # Records are completed with every field the API documents (tests set the ones they
+    # look at), so responses always match the OpenAPI models.
     def add_order(self, bot_id: str, record: dict[str, Any]) -> None:
+        record = {**_ORDER, "bot_id": bot_id, **record}
         self._bot(bot_id).orders.append(record)
         self.bus.publish(Topic.ORDERS, bot_id, record)
 
     def add_fill(self, bot_id: str, record: dict[str, Any]) -> None:
+        record = {**_FILL, "bot_id": bot_id, **record}
         self._bot(bot_id).fills.append(record)
         self.bus.publish(Topic.FILLS, bot_id, record)
 
     def add_equity(self, bot_id: str, point: dict[str, Any]) -> None:
-        self._bot(bot_id).equity.append(point)
+        self._bot(bot_id).equity.append({**_EQUITY, "bot_id": bot_id, **point})
 
     def set_positions(self, bot_id: str, positions: list[dict[str, Any]]) -> None:
-        self._bot(bot_id).positions = list(positions)
+        self._bot(bot_id).positions = [
+            {**_POSITION, "bot_id": bot_id, **position} for position in positions
+        ]
+
+    def add_bar(self, bot_id: str, bar: dict[str, Any]) -> None:
+        bar = {**_BAR, **bar}
+        self._bot(bot_id).bars.append(bar)
+        self.bus.publish(Topic.BARS, bot_id, bar)
 
     def log(self, bot_id: str | None, line: str) -> None:
-        self.bus.publish(Topic.LOGS, bot_id, {"line": line})
+        record = {**_LOG, "bot_id": bot_id, "message": line}
+        if bot_id is not None:
+            bot = self._bot(bot_id)
+            record["id"] = len(bot.logs) + 1
+            bot.logs.append(record)
+        self.bus.publish(Topic.LOGS, bot_id, record)
 
     # -- BotServiceApi ---------------------------------------------------------------------
 
@@ -150,21 +168,50 @@ class FakeBotService:
             self._bot(bot_id)
         self.closed_all.append(bot_id)
 
-    async def orders(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
+    async def orders(
+        self, bot_id: str, offset: int, limit: int, newest_first: bool = False
+    ) -> Page[dict[str, Any]]:
         self._maybe_fail()
-        return _page(self._bot(bot_id).orders, offset, limit)
+        return _page(self._bot(bot_id).orders, offset, limit, newest_first)
 
-    async def fills(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
+    async def fills(
+        self, bot_id: str, offset: int, limit: int, newest_first: bool = False
+    ) -> Page[dict[str, Any]]:
         self._maybe_fail()
-        return _page(self._bot(bot_id).fills, offset, limit)
+        return _page(self._bot(bot_id).fills, offset, limit, newest_first)
 
     async def positions(self, bot_id: str) -> list[dict[str, Any]]:
         self._maybe_fail()
         return list(self._bot(bot_id).positions)
 
-    async def equity(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
+    async def equity(
+        self, bot_id: str, offset: int, limit: int, newest_first: bool = False
+    ) -> Page[dict[str, Any]]:
         self._maybe_fail()
-        return _page(self._bot(bot_id).equity, offset, limit)
+        return _page(self._bot(bot_id).equity, offset, limit, newest_first)
+
+    async def logs(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
+        self._maybe_fail()
+        return _page(self._bot(bot_id).logs, offset, limit, True)
+
+    async def bars(self, bot_id: str, limit: int) -> list[dict[str, Any]]:
+        self._maybe_fail()
+        return self._bot(bot_id).bars[-limit:]
+
+    async def summary(self) -> dict[str, Any]:
+        self._maybe_fail()
+        statuses = [bot.status for bot in self._bots.values()]
+        states = {state.value: 0 for state in BotState}
+        for status in statuses:
+            states[status.state.value] += 1
+        simulated = sum(status.simulated for status in statuses)
+        return {
+            **_SUMMARY,
+            "bots": len(statuses),
+            "states": states,
+            "simulated": simulated,
+            "live": len(statuses) - simulated,
+        }
 
     async def venue_status(self) -> list[dict[str, Any]]:
         self._maybe_fail()
@@ -227,9 +274,98 @@ class FakeBotService:
         self.bus.publish(Topic.STATUS, status.bot_id, status.model_dump(mode="json"))
 
 
-def _page(records: list[dict[str, Any]], offset: int, limit: int) -> Page[dict[str, Any]]:
-    items = records[offset : offset + limit]
+def _page(
+    records: list[dict[str, Any]], offset: int, limit: int, newest_first: bool = False
+) -> Page[dict[str, Any]]:
+    ordered = records[::-1] if newest_first else records
+    items = ordered[offset : offset + limit]
     return Page(items=items, total=len(records), offset=offset, limit=limit)
+
+
+_ORDER: dict[str, Any] = {
+    "client_order_id": "o-1",
+    "venue_order_id": "P-o-1",
+    "symbol": "BTC-USD",
+    "side": "buy",
+    "type": "market",
+    "qty": "1",
+    "limit_price": None,
+    "stop_price": None,
+    "tif": "gtc",
+    "reduce_only": False,
+    "status": "filled",
+    "filled_qty": "1",
+    "avg_fill_price": "100",
+    "fees": "0.1",
+    "reason": "",
+    "tag": "",
+    "created_at": "2024-01-01T00:00:00Z",
+    "updated_at": "2024-01-01T00:00:00Z",
+    "created_ts": 1_704_067_200_000_000_000,
+    "updated_ts": 1_704_067_200_000_000_000,
+}
+_FILL: dict[str, Any] = {
+    "trade_id": "o-1-F1",
+    "client_order_id": "o-1",
+    "venue_order_id": "P-o-1",
+    "symbol": "BTC-USD",
+    "side": "buy",
+    "qty": "1",
+    "price": "100",
+    "fee": "0.1",
+    "liquidity": "taker",
+    "timestamp": "2024-01-01T00:00:00Z",
+    "ts": 1_704_067_200_000_000_000,
+}
+_EQUITY: dict[str, Any] = {
+    "timestamp": "2024-01-01T00:00:00Z",
+    "ts": 1_704_067_200_000_000_000,
+    "equity": "10000",
+    "cash": "10000",
+    "realized_pnl": "0",
+    "unrealized_pnl": "0",
+    "fees": "0",
+}
+_POSITION: dict[str, Any] = {
+    "symbol": "BTC-USD",
+    "qty": "0",
+    "avg_price": "0",
+    "realized_pnl": "0",
+    "fees": "0",
+}
+_BAR: dict[str, Any] = {
+    "symbol": "BTC-USD",
+    "ts": 1_704_067_200_000_000_000,
+    "time": "2024-01-01T00:00:00Z",
+    "open": 100.0,
+    "high": 101.0,
+    "low": 99.0,
+    "close": 100.5,
+    "volume": 10.0,
+}
+_LOG: dict[str, Any] = {
+    "id": None,
+    "timestamp": "2024-01-01T00:00:00Z",
+    "level": "info",
+    "kind": "strategy",
+    "data": {},
+}
+_SUMMARY: dict[str, Any] = {
+    "blocked": 0,
+    "equity": "0",
+    "initial_capital": "0",
+    "pnl_total": "0",
+    "pnl_today": "0",
+    "realized_pnl": "0",
+    "unrealized_pnl": "0",
+    "fees": "0",
+    "open_positions": 0,
+    "errors": 0,
+    "warnings": 0,
+    "alerts": [],
+    "lockouts": [],
+    "updated_at": "2024-01-01T00:00:00Z",
+}
 
 
 def _simulated(config: BotConfig) -> bool:

@@ -230,7 +230,10 @@ class CrashSoak:
         self.figures.healthy_s.append(elapsed)
         if elapsed > self.settings.healthy_within_s:
             self._violation(
-                "healthy within 5 s", life, "-", f"GET /api/health answered after {elapsed:.2f} s"
+                f"healthy within {self.settings.healthy_within_s:g} s",
+                life,
+                "-",
+                f"GET /api/health answered after {elapsed:.2f} s",
             )
 
     def _follow(self, life: int) -> EventRecorder:

@@ -6,15 +6,16 @@ so tests (and a daemon embedding several apps) never share state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
 from starlette.requests import HTTPConnection
 
+from algotrade.api.session import FailureThrottle, SessionStore
 from algotrade.daemon.service_api import BotServiceApi
 
 if TYPE_CHECKING:
-    from algotrade.api.auth import ApiKeys
+    from algotrade.api.keys import ApiKeys
     from algotrade.api.metrics import ApiMetrics
 
 
@@ -24,6 +25,9 @@ class ApiContext:
     auth: ApiKeys
     metrics: ApiMetrics
     version: str
+    # Dashboard sessions and the wrong-key throttle: per app, in memory (a restart signs out).
+    sessions: SessionStore = field(default_factory=SessionStore)
+    throttle: FailureThrottle = field(default_factory=FailureThrottle)
 
 
 def context_of(conn: HTTPConnection) -> ApiContext:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
@@ -16,7 +17,14 @@ from algotrade.api.schemas import (
     WRITE_RESPONSES,
     BotConfigPatch,
     BotDetail,
-    RecordPage,
+)
+from algotrade.api.schemas_records import (
+    BarOut,
+    EquityPage,
+    FillPage,
+    LogPage,
+    OrderPage,
+    PositionOut,
 )
 from algotrade.daemon.bot_config import BOT_ID_PATTERN, BotConfig
 from algotrade.daemon.service_api import BotServiceApi, Page
@@ -28,10 +36,29 @@ Service = Annotated[BotServiceApi, Depends(get_service)]
 BotId = Annotated[str, Path(pattern=BOT_ID_PATTERN, description="the bot's id")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="records to skip")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT, description="page size")]
+SortOrder = Annotated[
+    Literal["asc", "desc"], Query(description="asc: oldest first; desc: newest first")
+]
+MAX_BARS = 1000
+DEFAULT_BARS = 300
 
 
-def _page(page: Page[dict[str, object]]) -> RecordPage:
-    return RecordPage(items=page.items, total=page.total, offset=page.offset, limit=page.limit)
+# Records come from the service as JSON-ready dicts built from typed store records; the
+# response models document them and are not validated again on the way out.
+def _json(data: object) -> Response:
+    return Response(content=json.dumps(data, separators=(",", ":")), media_type="application/json")
+
+
+def _page(page: Page[dict[str, Any]], order: str = "asc") -> Response:
+    return _json(
+        {
+            "items": page.items,
+            "total": page.total,
+            "offset": page.offset,
+            "limit": page.limit,
+            "order": order,
+        }
+    )
 
 
 @router.get("", response_model=list[BotStatus], responses=READ_RESPONSES)
@@ -93,28 +120,67 @@ async def update_config(
     return await service.update_config(bot_id, patch.changes())
 
 
-@router.get("/{bot_id}/orders", response_model=RecordPage, responses=READ_RESPONSES)
+@router.get("/{bot_id}/orders", response_model=OrderPage, responses=READ_RESPONSES)
 async def orders(
-    service: Service, bot_id: BotId, offset: Offset = 0, limit: Limit = DEFAULT_PAGE_LIMIT
-) -> RecordPage:
-    return _page(await service.orders(bot_id, offset, limit))
+    service: Service,
+    bot_id: BotId,
+    offset: Offset = 0,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    order: SortOrder = "asc",
+) -> Response:
+    """The bot's orders in creation order; ``order=desc``: newest first (the offset counts
+    from the newest)."""
+    return _page(await service.orders(bot_id, offset, limit, order == "desc"), order)
 
 
-@router.get("/{bot_id}/fills", response_model=RecordPage, responses=READ_RESPONSES)
+@router.get("/{bot_id}/fills", response_model=FillPage, responses=READ_RESPONSES)
 async def fills(
-    service: Service, bot_id: BotId, offset: Offset = 0, limit: Limit = DEFAULT_PAGE_LIMIT
-) -> RecordPage:
-    return _page(await service.fills(bot_id, offset, limit))
+    service: Service,
+    bot_id: BotId,
+    offset: Offset = 0,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    order: SortOrder = "asc",
+) -> Response:
+    """The bot's fills in time order; ``order=desc``: newest first."""
+    return _page(await service.fills(bot_id, offset, limit, order == "desc"), order)
 
 
-@router.get("/{bot_id}/equity", response_model=RecordPage, responses=READ_RESPONSES)
+@router.get("/{bot_id}/equity", response_model=EquityPage, responses=READ_RESPONSES)
 async def equity(
+    service: Service,
+    bot_id: BotId,
+    offset: Offset = 0,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    order: SortOrder = "asc",
+) -> Response:
+    """Equity snapshots (one a minute while running, and after every fill), oldest first;
+    ``order=desc``: newest first."""
+    return _page(await service.equity(bot_id, offset, limit, order == "desc"), order)
+
+
+@router.get("/{bot_id}/positions", response_model=list[PositionOut], responses=READ_RESPONSES)
+async def positions(service: Service, bot_id: BotId) -> Response:
+    return _json(await service.positions(bot_id))
+
+
+@router.get("/{bot_id}/logs", response_model=LogPage, responses=READ_RESPONSES)
+async def logs(
     service: Service, bot_id: BotId, offset: Offset = 0, limit: Limit = DEFAULT_PAGE_LIMIT
-) -> RecordPage:
-    """Equity curve points, oldest first."""
-    return _page(await service.equity(bot_id, offset, limit))
+) -> Response:
+    """The bot's event log (state changes, strategy messages, rejections, errors), newest
+    first. The same lines stream live on the WebSocket topic ``logs``."""
+    return _page(await service.logs(bot_id, offset, limit), "desc")
 
 
-@router.get("/{bot_id}/positions", response_model=list[dict[str, object]], responses=READ_RESPONSES)
-async def positions(service: Service, bot_id: BotId) -> list[dict[str, object]]:
-    return await service.positions(bot_id)
+@router.get("/{bot_id}/bars", response_model=list[BarOut], responses=READ_RESPONSES)
+async def bars(
+    service: Service,
+    bot_id: BotId,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_BARS, description="how many of the latest bars")
+    ] = DEFAULT_BARS,
+) -> Response:
+    """The latest bars the bot's strategy saw (warm-up included), oldest first. Kept in
+    memory, the last 500: empty after a restart until the bot runs again. New bars stream on
+    the WebSocket topic ``bars``."""
+    return _json(await service.bars(bot_id, limit))

@@ -97,6 +97,11 @@ def _known(risk: RiskService, account_id: str) -> str:
 
 @router.get("/accounts", responses=READ_RESPONSES)
 async def accounts(risk: Risk, _: Caller) -> list[dict[str, Any]]:
+    """Every account's risk state. ``watch`` is null for accounts our bots trade; for an
+    account guarded at its venue (accounts.yaml ``watch``) it is the connection: ``venue``,
+    ``venue_account``, ``state`` (connecting, connected, disconnected, error, stopped),
+    ``connected``, ``error``, ``last_event``/``last_event_at``, ``events`` and the venue's
+    ``detail``."""
     return risk.accounts()
 
 

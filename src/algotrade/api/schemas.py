@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from algotrade.daemon.bot_config import BotConfig, ExecutionMode, FeedKind, VenueKind
+from algotrade.daemon.bot_config import BotConfig, ExecutionMode
 from algotrade.daemon.status import BotStatus
 
 # Pagination bounds. The offset cap is a signed 64-bit integer: what a SQL OFFSET accepts.
@@ -28,13 +28,6 @@ class ErrorResponse(BaseModel):
 class BotDetail(BaseModel):
     config: BotConfig
     status: BotStatus
-
-
-class RecordPage(BaseModel):
-    items: list[dict[str, Any]]
-    total: int = Field(description="number of records in the whole collection")
-    offset: int
-    limit: int
 
 
 class Health(BaseModel):
@@ -76,9 +69,9 @@ class BotConfigPatch(BaseModel):
     strategy: str = _NOT_SENT
     params: dict[str, Any] = _NOT_SENT
     interval: str = _NOT_SENT
-    feed: FeedKind = _NOT_SENT
+    feed: str = Field(default=_NOT_SENT, description="sim, replay or a registered live venue")
     feed_options: dict[str, Any] = _NOT_SENT
-    venue: VenueKind = _NOT_SENT
+    venue: str = Field(default=_NOT_SENT, description="paper or a registered live venue")
     mode: ExecutionMode = _NOT_SENT
     initial_capital: Decimal = _NOT_SENT
     risk_per_trade_pct: Decimal = _NOT_SENT

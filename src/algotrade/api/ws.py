@@ -1,4 +1,5 @@
-"""``/ws``: live events (status, orders, fills, logs, risk) with a snapshot on subscribe.
+"""``/ws``: live events (status, orders, fills, logs, bars, summary, risk, venues) with a
+snapshot on subscribe.
 
 Protocol (JSON text frames):
 
@@ -9,8 +10,10 @@ Protocol (JSON text frames):
   ``{"type": "event", "topic", "bot_id", "data": {...}}`` as they happen;
   ``{"type": "unsubscribed", ...}``; ``{"type": "pong"}``;
   ``{"type": "error", "error": {"code", "message"}}`` for a bad message (the socket stays open).
-- close codes: 4401 bad/missing key, 1013 "too slow" when the client fell behind the stream,
-  1009 "message too big" for a client message over ``MAX_MESSAGE_BYTES`` (the server closes it).
+- close codes: 4401 bad/missing key or session (or a session cookie from another origin),
+  4429 too many wrong keys from this address, 1013 "too slow" when the client fell behind the
+  stream, 1009 "message too big" for a client message over ``MAX_MESSAGE_BYTES`` (the server
+  closes it).
 
 Each connection has one bus subscription, a sender task draining it and a receiver task for
 client messages. Publishing never waits for a client: the bus drops a subscriber whose queue is
@@ -30,20 +33,24 @@ from fastapi import APIRouter, Depends, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from starlette.websockets import WebSocketDisconnect
 
-from algotrade.api.auth import HEADER, Role
+from algotrade.api.auth import authorize_connection
 from algotrade.api.deps import ApiContext, get_context
 from algotrade.api.errors import (
+    ApiHttpError,
     format_validation_errors,
     json_nesting_exceeds,
     service_error_message,
 )
+from algotrade.api.routes_backtests import recent_jobs
 from algotrade.daemon.bot_config import BOT_ID_PATTERN
 from algotrade.daemon.bus import ALL_BOTS, BusMessage, Subscription, Topic
 from algotrade.daemon.service_api import Page, ServiceError
 
 logger = logging.getLogger("algotrade.api")
 
-CLOSE_UNAUTHORIZED = 4401
+CLOSE_UNAUTHORIZED = 4401  # no or bad key or session, or a session from another origin
+CLOSE_THROTTLED = 4429  # too many wrong keys from this address: try later
+_MAX_CLOSE_REASON = 123  # bytes a close frame's reason may hold (ASCII here)
 CLOSE_TOO_SLOW = 1013  # "try again later"
 SNAPSHOT_LIMIT = 100
 # The bus sets ``Subscription.dropped`` without waking anyone, so the supervisor polls it: often
@@ -84,16 +91,19 @@ class WsRequest(BaseModel):
 async def websocket_endpoint(
     websocket: WebSocket, ctx: Annotated[ApiContext, Depends(get_context)]
 ) -> None:
-    # The header suits programs; ?token= is for browsers, which cannot set WebSocket headers.
-    presented = websocket.headers.get(HEADER) or websocket.query_params.get("token")
-    role = ctx.auth.authenticate(presented) if ctx.auth.enabled else Role.ADMIN
-    await websocket.accept()
-    if role is None:
+    # The header suits programs; ?token= and the session cookie (same origin only) are for
+    # browsers, which cannot set WebSocket headers.
+    try:
+        authorize_connection(websocket, ctx)
+    except ApiHttpError as exc:
         client = websocket.client.host if websocket.client else "?"
-        logger.info("WebSocket from %s: unauthorized", client)
-        # Accept-then-close: a 4401 code tells the client why, a refused handshake would not.
-        await websocket.close(CLOSE_UNAUTHORIZED, "unauthorized: missing or invalid API key")
+        logger.info("WebSocket from %s: %s", client, exc.code)
+        await websocket.accept()
+        # Accept-then-close: a 44xx code tells the client why, a refused handshake would not.
+        code = CLOSE_THROTTLED if exc.status == 429 else CLOSE_UNAUTHORIZED
+        await websocket.close(code, f"{exc.code}: {exc.message}"[:_MAX_CLOSE_REASON])
         return
+    await websocket.accept()
     await _Connection(websocket, ctx).run()
 
 
@@ -256,13 +266,24 @@ class _Connection:
                 return [s.model_dump(mode="json") for s in await self.service.list_bots()]
             _, status = await self.service.get_bot(bot_id)
             return [status.model_dump(mode="json")]
-        if topic in (Topic.ORDERS, Topic.FILLS) and bot_id != ALL_BOTS:
+        if topic is Topic.SUMMARY:
+            return [await self.service.summary()]
+        if topic is Topic.BACKTESTS:
+            return recent_jobs(self.websocket.app, SNAPSHOT_LIMIT)
+        if bot_id == ALL_BOTS:
+            return []  # one bot's history only: every bot's orders or bars would be unbounded
+        if topic is Topic.BARS:
+            return await self.service.bars(bot_id, SNAPSHOT_LIMIT)
+        # The newest records, oldest first (the order events then continue in).
+        page: Page[dict[str, Any]]
+        if topic is Topic.LOGS:
+            page = await self.service.logs(bot_id, 0, SNAPSHOT_LIMIT)
+        elif topic in (Topic.ORDERS, Topic.FILLS):
             fetch = self.service.orders if topic is Topic.ORDERS else self.service.fills
-            page: Page[dict[str, Any]] = await fetch(bot_id, 0, SNAPSHOT_LIMIT)
-            if page.total > SNAPSHOT_LIMIT:  # the newest records: the last page
-                page = await fetch(bot_id, page.total - SNAPSHOT_LIMIT, SNAPSHOT_LIMIT)
-            return list(page.items)
-        return []  # logs and risk have no history here; orders/fills of "*" would be unbounded
+            page = await fetch(bot_id, 0, SNAPSHOT_LIMIT, True)
+        else:
+            return []  # risk and venues have no history here
+        return page.items[::-1]
 
     # -- sending ---------------------------------------------------------------------------
 

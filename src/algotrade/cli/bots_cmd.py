@@ -30,7 +30,7 @@ from algotrade.cli.daemon_client import (
 from algotrade.cli.errors import EXIT_FAILURE, fail, parse_decimal
 from algotrade.client import AlgoTradeClient, AsyncAlgoTradeClient, ClientError
 from algotrade.core.errors import InputError
-from algotrade.daemon.bot_config import BOT_ID_PATTERN, ExecutionMode, FeedKind, VenueKind
+from algotrade.daemon.bot_config import BOT_ID_PATTERN, ExecutionMode
 from algotrade.daemon.bus import ALL_BOTS, Topic
 
 DEFAULT_TOPICS = (Topic.STATUS, Topic.ORDERS, Topic.FILLS)
@@ -211,12 +211,18 @@ def create(
         list[str] | None, typer.Option("--param", "-p", help="strategy parameter k=v; repeat")
     ] = None,
     feed: Annotated[
-        FeedKind | None,
-        typer.Option(help="sim: SIMULATED prices; replay: a data file; hyperliquid: live candles"),
+        str | None,
+        typer.Option(
+            help="sim: SIMULATED prices; replay: a data file; a live venue (e.g. hyperliquid): "
+            "its live candles"
+        ),
     ] = None,
     venue: Annotated[
-        VenueKind | None,
-        typer.Option(help="paper: simulated fills; hyperliquid: real orders (needs --mode live)"),
+        str | None,
+        typer.Option(
+            help="paper: simulated fills; a live venue (e.g. hyperliquid): real orders "
+            "(needs --mode live)"
+        ),
     ] = None,
     mode: Annotated[
         ExecutionMode | None, typer.Option(help="paper or live (real orders on a live venue)")
@@ -244,8 +250,8 @@ def create(
             "bot_id": bot_id,
             "symbol": symbol,
             "strategy": strategy,
-            "feed": feed.value if feed is not None else None,
-            "venue": venue.value if venue is not None else None,
+            "feed": feed,
+            "venue": venue,
             "mode": mode.value if mode is not None else None,
             "interval": interval,
             "initial_capital": capital and str(parse_decimal("--capital", capital)),

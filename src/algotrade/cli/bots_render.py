@@ -269,7 +269,7 @@ def positions_table(positions: list[dict[str, Any]]) -> None:
 def _page_caption(page: Mapping[str, Any], what: str) -> str:
     total, offset = int(page.get("total", 0)), int(page.get("offset", 0))
     shown = len(page.get("items") or [])
-    newest_first = page.get("order") == "newest_first"
+    newest_first = page.get("order") == "desc"
     if not shown:
         return f"no {what} at offset {offset} (total {total})"
     order = "newest first" if newest_first else "oldest first"

@@ -1,5 +1,8 @@
 """``algotrade fetch-data``: download a venue's historical candles into a bar file.
 
+Any venue of the registry (``venues/registry.py``) whose factory has ``history_intervals``
+can be downloaded from; only the chosen venue's package is imported.
+
 The download is resumable. Each page of candles is stored as soon as it arrives, as one
 Parquet file in ``OUT.partial/`` beside the output (with a ``manifest.json`` naming what is
 being fetched); rerunning the same command continues after the last stored candle. When the
@@ -14,6 +17,7 @@ import io
 import json
 import os
 import shutil
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
@@ -28,12 +32,14 @@ from algotrade.core.errors import AlgoTradeError, DataError, InputError
 from algotrade.core.timeutil import iso_to_ns, ns_to_iso
 from algotrade.data.bars import VALUE_COLUMNS, BarData
 from algotrade.data.loader import CSV_EXTENSIONS, PARQUET_EXTENSIONS
-from algotrade.venues.hyperliquid.config import HlNetwork, HyperliquidConfig
-from algotrade.venues.hyperliquid.http import HlHttp
-from algotrade.venues.hyperliquid.info import CANDLE_INTERVALS, InfoClient
-from algotrade.venues.hyperliquid.schemas import Candle
+from algotrade.venues.registry import (
+    HistoryCandle,
+    HistoryOptions,
+    VenueFactory,
+    get_venue,
+    venue_names,
+)
 
-VENUES = ("hyperliquid",)
 NS_PER_MS = 1_000_000
 MANIFEST = "manifest.json"
 PAGE_GLOB = "page-*.parquet"
@@ -50,9 +56,11 @@ def fetch_data(
     start: Annotated[str, typer.Option(help="first bar time, UTC date or ISO-8601 (inclusive)")],
     end: Annotated[str, typer.Option(help="end time, UTC date or ISO-8601 (exclusive)")],
     out: Annotated[Path, typer.Option(help="bar file to write: .parquet, .pq or .csv")],
-    venue: Annotated[str, typer.Option(help="where to download from")] = "hyperliquid",
+    venue: Annotated[
+        str, typer.Option(help="where to download from: a registered venue")
+    ] = "hyperliquid",
     interval: Annotated[
-        str, typer.Option(help=f"bar interval: {' '.join(CANDLE_INTERVALS)}")
+        str, typer.Option(help="bar interval, e.g. 1m 5m 1h 1d (the venue's own list)")
     ] = "1m",
     api_url: Annotated[
         str | None, typer.Option("--api-url", help="REST base URL (default: the public API)")
@@ -60,10 +68,11 @@ def fetch_data(
     testnet: Annotated[bool, typer.Option("--testnet", help="use the testnet")] = False,
 ) -> None:
     """Download historical bars (resumable: rerun the same command to continue)."""
+    factory = _check_venue(venue)
     job = FetchJob(
-        venue=_check_venue(venue),
+        venue=factory.name,
         symbol=_check_symbol(symbol),
-        interval=_check_interval(interval),
+        interval=_check_interval(interval, factory),
         start_ms=_parse_time("--start", start),
         end_ms=_parse_time("--end", end),
     )
@@ -73,10 +82,8 @@ def fetch_data(
             f"{ns_to_iso(job.end_ms * NS_PER_MS)}"
         )
     _check_out(out)
-    config = HyperliquidConfig(
-        network=HlNetwork.TESTNET if testnet else HlNetwork.MAINNET, api_url=api_url
-    )
-    store = asyncio.run(_download(job, out, config))
+    options = HistoryOptions(testnet=testnet, api_url=api_url)
+    store = asyncio.run(_download(job, out, factory, options))
     frame = store.bars()
     if frame.height == 0:
         store.remove()
@@ -161,7 +168,7 @@ class PartialStore:
         """Where the next page starts."""
         return self.job.start_ms if self.last_open_ms is None else self.last_open_ms + 1
 
-    def append(self, candles: list[Candle]) -> None:
+    def append(self, candles: Sequence[HistoryCandle]) -> None:
         frame = pl.DataFrame(
             {
                 OPEN_MS: [c.open_ms for c in candles],
@@ -196,11 +203,12 @@ class PartialStore:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-async def _download(job: FetchJob, out: Path, config: HyperliquidConfig) -> PartialStore:
+async def _download(
+    job: FetchJob, out: Path, factory: VenueFactory, options: HistoryOptions
+) -> PartialStore:
     """Fetch what the partial store lacks; the store, complete, when done."""
-    async with HlHttp(config) as http:
-        info = InfoClient(http)
-        coins = [asset.name for asset in (await info.meta()).universe]
+    async with factory.history(options) as source:
+        coins = await source.symbols()
         if job.symbol not in coins:
             listed = ", ".join(coins[:5]) + (", …" if len(coins) > 5 else "")
             raise InputError(
@@ -227,11 +235,11 @@ async def _download(job: FetchJob, out: Path, config: HyperliquidConfig) -> Part
             span = job.end_ms - job.start_ms
             task = progress.add_task("fetch", total=span, bars=store.stored)
             try:
-                async for page in info.candles(
+                async for page in source.candles(
                     job.symbol, job.interval, store.resume_ms, job.end_ms
                 ):
                     store.append(page)
-                    _advance(progress, task, job, store)
+                    _advance(progress, task, job, store, factory.history_intervals)
             except AlgoTradeError as exc:
                 exc.args = (
                     f"{exc}; {store.stored:,} bars are kept in {store.directory}: "
@@ -241,9 +249,15 @@ async def _download(job: FetchJob, out: Path, config: HyperliquidConfig) -> Part
     return store
 
 
-def _advance(progress: Progress, task: TaskID, job: FetchJob, store: PartialStore) -> None:
+def _advance(
+    progress: Progress,
+    task: TaskID,
+    job: FetchJob,
+    store: PartialStore,
+    intervals: Mapping[str, int],
+) -> None:
     assert store.last_open_ms is not None
-    done = store.last_open_ms + CANDLE_INTERVALS[job.interval] - job.start_ms
+    done = store.last_open_ms + intervals[job.interval] - job.start_ms
     progress.update(task, completed=min(done, job.end_ms - job.start_ms), bars=store.stored)
 
 
@@ -277,11 +291,17 @@ def _describe(manifest: object) -> str:
         return "unreadable manifest"
 
 
-def _check_venue(venue: str) -> str:
+def _check_venue(venue: str) -> VenueFactory:
+    """The registered venue named ``venue`` that has history to download."""
     name = venue.strip().lower()
-    if name not in VENUES:
-        raise InputError(f"--venue: unknown venue {venue!r}; supported: {', '.join(VENUES)}")
-    return name
+    known = venue_names()
+    factory = get_venue(name) if name in known else None
+    if factory is None or not factory.history_intervals:
+        raise InputError(
+            f"--venue: unknown venue {venue!r} or one without history; registered: "
+            f"{', '.join(known) or 'none'}"
+        )
+    return factory
 
 
 def _check_symbol(symbol: str) -> str:
@@ -291,11 +311,11 @@ def _check_symbol(symbol: str) -> str:
     return name
 
 
-def _check_interval(interval: str) -> str:
-    if interval not in CANDLE_INTERVALS:
+def _check_interval(interval: str, factory: VenueFactory) -> str:
+    if interval not in factory.history_intervals:
         raise InputError(
             f"--interval: unknown interval {interval!r}; expected one of "
-            f"{' '.join(CANDLE_INTERVALS)}"
+            f"{' '.join(factory.history_intervals)}"
         )
     return interval
 

@@ -163,6 +163,9 @@ class AlgotradeGroup(LazyGroup):
             "algotrade.cli.risk_cmd:risk_app",
             "Account risk: replay rules over an event file; status, lockouts, log, unlock.",
         ),
+        "tui": LazyCommand(
+            "algotrade.cli.tui_cmd:tui", "Terminal UI of a running daemon (--serve: in a browser)."
+        ),
         "venues": LazyCommand(
             "algotrade.cli.venues_cmd:venues_app",
             "Live venues of a running daemon: connection, reconciliation, blocks, alerts.",

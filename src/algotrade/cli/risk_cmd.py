@@ -143,7 +143,7 @@ def print_replay(result: dict[str, Any]) -> None:
     print_table("Breaches", BREACH_COLUMNS, result["breaches"])
     print_table("Lockouts", LOCKOUT_COLUMNS, result["lockouts"])
     print_table("Rejected orders", REJECTION_COLUMNS, result["rejections"])
-    brief = [c for c in ACCOUNT_COLUMNS if c[0] not in ("fees", "open risk", "venue")]
+    brief = [c for c in ACCOUNT_COLUMNS if c[0] not in ("fees", "open risk", "venue", "watch")]
     print_table("Accounts", brief, list(result["accounts"].values()))
 
 
@@ -183,6 +183,19 @@ def _order(intent: Row) -> str:
     return f"{intent['side']} {intent['qty']} {intent['symbol']}{bot}"
 
 
+def _watch(watch: Row | None) -> str | None:
+    """A watched account's connection to its venue (accounts.yaml ``watch``); None for the
+    accounts bots trade."""
+    if watch is None:
+        return None
+    where = f"{watch['venue']} {watch['venue_account']}: {watch['state']}"
+    if watch.get("error"):
+        where += f" ({watch['error']})"
+    if watch.get("last_event_at"):
+        where += f"\nlast {watch['last_event']} {watch['last_event_at']}"
+    return where
+
+
 def _positions(snapshot: Row) -> str:
     held = snapshot["positions"].items()
     return ", ".join(f"{symbol} {p['qty']} @ {p['avg_price']}" for symbol, p in held) or "flat"
@@ -218,6 +231,7 @@ ACCOUNT_COLUMNS: tuple[Column, ...] = (
     ("positions", _positions),
     ("venue", lambda s: "ok" if s["can_trade"] and s["connected"] else "restricted"),
     ("locked by", lambda s: ", ".join(lock["rule"] for lock in s["lockouts"])),
+    ("watch", lambda s: _watch(s.get("watch"))),
 )
 ACTIVE_COLUMNS: tuple[Column, ...] = (
     ("rule", "rule"),

@@ -14,6 +14,7 @@ import typer
 from algotrade.cli.bots_render import print_json
 from algotrade.cli.daemon_client import (
     ApiKey,
+    ClientOptions,
     DaemonUrl,
     Json,
     add_client_options,
@@ -21,6 +22,7 @@ from algotrade.cli.daemon_client import (
     client_options,
 )
 from algotrade.cli.risk_cmd import print_line, print_table
+from algotrade.core.errors import InputError
 
 venues_app = typer.Typer(
     name="venues",
@@ -30,9 +32,15 @@ venues_app = typer.Typer(
 add_client_options(venues_app)
 
 
+VenueOption = Annotated[
+    str | None, typer.Option("--venue", help="only this venue (a registered name)")
+]
+
+
 @venues_app.command()
 def status(
     ctx: typer.Context,
+    venue: VenueOption = None,
     daemon_url: DaemonUrl = None,
     api_key: ApiKey = None,
     json_flag: Json = False,
@@ -40,11 +48,16 @@ def status(
     """Connection, last reconciliation, blocked symbols and recent alerts of each venue."""
     options = client_options(ctx, daemon_url, api_key, json_flag)
     states = call(options, lambda client: client.venues())
+    if venue is not None:
+        states = [s for s in states if s.get("venue") == venue]
     if options.json:
         print_json(states)
         return
     if not states:
-        print_line("no live venue is connected (no bot uses one yet)")
+        if venue is not None:
+            print_line(f"venue '{venue}' is not connected (no bot uses it yet)")
+        else:
+            print_line("no live venue is connected (no bot uses one yet)")
     for state in states:
         print_state(state)
 
@@ -52,18 +65,31 @@ def status(
 @venues_app.command()
 def reconcile(
     ctx: typer.Context,
-    venue: Annotated[str, typer.Argument(help="the venue, e.g. hyperliquid")],
+    name: Annotated[
+        str | None,
+        typer.Argument(metavar="VENUE", help="the venue, e.g. hyperliquid (or --venue)"),
+    ] = None,
+    venue: VenueOption = None,
     daemon_url: DaemonUrl = None,
     api_key: ApiKey = None,
     json_flag: Json = False,
 ) -> None:
     """Reconcile positions, open orders and fills now (admin key); prints the result."""
+    if name is not None and venue is not None and name != venue:
+        raise InputError(f"--venue: {venue!r} differs from the argument {name!r}; give one")
+    chosen = name or venue
+    if chosen is None:
+        raise InputError("Missing argument 'venue' (give VENUE or --venue NAME)")
     options = client_options(ctx, daemon_url, api_key, json_flag)
-    state = call(options, lambda client: client.reconcile_venue(venue))
+    state = _reconcile(options, chosen)
     if options.json:
         print_json(state)
     else:
         print_state(state)
+
+
+def _reconcile(options: ClientOptions, venue: str) -> dict[str, Any]:
+    return call(options, lambda client: client.reconcile_venue(venue))
 
 
 def print_state(state: dict[str, Any]) -> None:

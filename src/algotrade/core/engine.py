@@ -11,10 +11,13 @@ import logging
 from collections.abc import Callable
 from decimal import Decimal
 
-from algotrade.core.errors import OrderRejectedError
+from algotrade.core.amendments import Number, amended_request, check_request
+from algotrade.core.errors import InvalidOrderTransitionError, OrderRejectedError
 from algotrade.core.events import (
     Bar,
     MarketEvent,
+    OrderAmended,
+    OrderAmendRejected,
     OrderEvent,
     OrderFilled,
     OrderRejected,
@@ -145,6 +148,14 @@ class Engine:
             self.portfolio.apply_fill(event)
             if self._retain_history:
                 self.fills.append(event)
+        elif isinstance(event, OrderAmended):
+            try:
+                order.apply(event)
+            except InvalidOrderTransitionError as exc:
+                # A late report (the order filled or was cancelled meanwhile): the order's
+                # state is the venue's later word; say so and keep it.
+                self._log(f"ignoring amendment of {event.client_order_id}: {exc}")
+                return
         else:
             order.apply(event)
         if not order.is_open:
@@ -179,6 +190,47 @@ class Engine:
         order = self._open.get(client_order_id)
         if order is not None:
             self.venue.cancel(client_order_id)
+
+    def amend_order(
+        self,
+        client_order_id: str,
+        *,
+        qty: Number | None = None,
+        price: Number | None = None,
+        stop_price: Number | None = None,
+    ) -> None:
+        """Change an open order's total ``qty``, limit ``price`` or ``stop_price``. The values
+        are rounded to the instrument's grid and the amended order passes the same pre-trade
+        checks as a new one; a refusal reaches ``on_order`` as ``OrderAmendRejected`` and the
+        order stays as it was. An unknown or closed order is only logged (nothing is sent)."""
+        if self.suppress_orders:
+            self.signals_suppressed += 1
+            return
+        order = self._open.get(client_order_id)
+        if order is None:
+            known = self.orders.get(client_order_id)
+            why = "unknown order" if known is None else f"the order is {known.status}"
+            self._log(f"amend {client_order_id} rejected: {why}; nothing sent")
+            return
+        instrument = self.instruments.get(order.symbol)
+        try:
+            amended = amended_request(
+                order, instrument, qty=qty, price=price, stop_price=stop_price
+            )
+            if amended is None:
+                self._log(f"amend {client_order_id}: nothing changes; nothing sent")
+                return
+            self.risk_policy.check(check_request(order, amended), self)
+        except OrderRejectedError as exc:
+            self.on_order_event(OrderAmendRejected(client_order_id, str(exc), self._now))
+            return
+        current = order.request
+        self.venue.amend(
+            client_order_id,
+            qty=amended.qty if amended.qty != current.qty else None,
+            limit_price=amended.limit_price if amended.limit_price != current.limit_price else None,
+            stop_price=amended.stop_price if amended.stop_price != current.stop_price else None,
+        )
 
     def cancel_all(self, symbol: str | None = None) -> None:
         for order in list(self._open.values()):

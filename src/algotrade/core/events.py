@@ -118,4 +118,27 @@ class OrderFilled:
         return self.qty * self.price
 
 
-OrderEvent = OrderAccepted | OrderRejected | OrderCancelled | OrderFilled
+@dataclass(frozen=True, slots=True)
+class OrderAmended:
+    """The venue changed a resting order. ``qty`` is the order's new *total* quantity (the
+    part already filled included); a price left ``None`` is unchanged (or does not apply)."""
+
+    client_order_id: str
+    qty: Decimal
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAmendRejected:
+    """An amendment was refused (pre-trade checks or the venue); the order stays as it was."""
+
+    client_order_id: str
+    reason: str
+    ts: int
+
+
+OrderEvent = (
+    OrderAccepted | OrderRejected | OrderCancelled | OrderFilled | OrderAmended | OrderAmendRejected
+)

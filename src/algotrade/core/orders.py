@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 
 from algotrade.core.errors import InvalidOrderTransitionError
 from algotrade.core.events import (
     OrderAccepted,
+    OrderAmended,
+    OrderAmendRejected,
     OrderCancelled,
     OrderEvent,
     OrderFilled,
@@ -158,8 +160,42 @@ class Order:
             self.reason = event.reason
         elif isinstance(event, OrderFilled):
             self._apply_fill(event)
+        elif isinstance(event, OrderAmended):
+            self._apply_amend(event)
+        elif isinstance(event, OrderAmendRejected):
+            pass  # the order stays exactly as it was; the reason is the event's to report
         else:  # pragma: no cover - exhaustive over OrderEvent
             raise InvalidOrderTransitionError(f"unknown order event {event!r}")
+
+    def _apply_amend(self, event: OrderAmended) -> None:
+        """Replace the request's size and prices; status, fills and fees stay. A new total
+        equal to what has filled leaves nothing to execute: the order is then filled."""
+        if not self.is_open:
+            raise InvalidOrderTransitionError(
+                f"order {self.client_order_id}: cannot amend a {self.status} order"
+            )
+        if event.qty < self.filled_qty:
+            raise InvalidOrderTransitionError(
+                f"order {self.client_order_id}: amended qty {event.qty} is below the filled "
+                f"qty {self.filled_qty}"
+            )
+        request = self.request
+        try:
+            amended = replace(
+                request,
+                qty=event.qty,
+                limit_price=request.limit_price if event.limit_price is None else event.limit_price,
+                stop_price=request.stop_price if event.stop_price is None else event.stop_price,
+            )
+        except (TypeError, ValueError) as exc:
+            raise InvalidOrderTransitionError(
+                f"order {self.client_order_id}: bad amendment: {exc}"
+            ) from exc
+        self.request = amended
+        if self.filled_qty and event.qty == self.filled_qty:
+            self._move(OrderStatus.FILLED, event.ts)
+        else:
+            self.updated_ts = event.ts
 
     def _apply_fill(self, fill: OrderFilled) -> None:
         if fill.trade_id in self.fill_ids:

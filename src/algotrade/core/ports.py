@@ -1,9 +1,10 @@
 """Ports: the small interfaces between the engine and the outside world.
 
-Strategy and risk callbacks are plain synchronous methods without I/O. A venue's ``submit`` and
-``cancel`` never block: a live adapter queues the request on its own task and reports back
-through the ``VenueEventSink``; the paper venue answers synchronously. That is what lets one
-engine object run unchanged in a backtest loop and inside the daemon's event loop.
+Strategy and risk callbacks are plain synchronous methods without I/O. A venue's ``submit``,
+``cancel`` and ``amend`` never block: a live adapter queues the request on its own task and
+reports back through the ``VenueEventSink``; the paper venue answers synchronously. That is
+what lets one engine object run unchanged in a backtest loop and inside the daemon's event
+loop.
 """
 
 from __future__ import annotations
@@ -46,6 +47,19 @@ class ExecutionVenue(Protocol):
 
     def cancel(self, client_order_id: str) -> None:
         """Ask to cancel; the answer arrives as ``OrderCancelled`` (or a fill that won the race)."""
+
+    def amend(
+        self,
+        client_order_id: str,
+        *,
+        qty: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> None:
+        """Ask to change a resting order; never blocks. The answer arrives as ``OrderAmended``
+        or ``OrderAmendRejected`` (or a fill/cancel that won the race). ``qty`` is the new
+        *total* quantity (filled part included); ``None`` leaves a field unchanged. The engine
+        has already checked and rounded the values."""
 
     def on_market(self, event: MarketEvent) -> None:
         """Market data in event time; a simulated venue matches resting orders here."""
@@ -103,6 +117,17 @@ class StrategyContext(Protocol):
     def submit_order(self, request: OrderRequest) -> str | None: ...
 
     def cancel_order(self, client_order_id: str) -> None: ...
+
+    def amend_order(
+        self,
+        client_order_id: str,
+        *,
+        qty: Decimal | int | float | str | None = None,
+        price: Decimal | int | float | str | None = None,
+        stop_price: Decimal | int | float | str | None = None,
+    ) -> None:
+        """Change a resting order: ``qty`` is the new total quantity, ``price`` the new limit
+        price. The outcome reaches ``on_order`` as ``OrderAmended``/``OrderAmendRejected``."""
 
     def cancel_all(self, symbol: str | None = None) -> None: ...
 

@@ -87,7 +87,8 @@ class Strategy:
         """Called after a fill of one of our orders is booked in the portfolio."""
 
     def on_order(self, event: OrderEvent) -> None:
-        """Called on every other order event (accepted, rejected, cancelled)."""
+        """Called on every other order event (accepted, rejected, cancelled, amended,
+        amendment rejected)."""
 
     def on_stop(self) -> None:
         """Called once after the last event."""

@@ -16,17 +16,26 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from algotrade.core.engine import Engine
-from algotrade.core.events import Bar, OrderEvent, OrderFilled, OrderRejected
+from algotrade.core.events import (
+    Bar,
+    OrderAmended,
+    OrderAmendRejected,
+    OrderEvent,
+    OrderFilled,
+    OrderRejected,
+)
 from algotrade.core.instruments import InstrumentRegistry
 from algotrade.core.orders import Order, OrderRequest, OrderStatus
 from algotrade.core.portfolio import Portfolio
 from algotrade.core.timeutil import ns_to_iso
 from algotrade.daemon import persist
 from algotrade.daemon.bot_books import BooksView
-from algotrade.daemon.bot_config import BotConfig, FeedKind, VenueKind
+from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.bot_handle import ActorContext, BotHandle, Command, Envelope
+from algotrade.daemon.bot_market import DayOpenEquity, RecentBars, bar_to_api
 from algotrade.daemon.bot_orders import cancel_orders, close_all, close_position, unsuppressed
 from algotrade.daemon.bot_policy import BotRiskPolicy
+from algotrade.daemon.bot_status import build_status
 from algotrade.daemon.bus import Topic
 from algotrade.daemon.feeds import BotFeed
 from algotrade.daemon.service_api import InvalidTransition
@@ -53,6 +62,8 @@ class BotActor:
         portfolio: Portfolio | None = None,
         order_count: int = 0,
         fill_count: int = 0,
+        last_fill_ts: int | None = None,
+        day_open_equity: Decimal | None = None,
     ) -> None:
         self.config = config
         self._ctx = context
@@ -77,7 +88,11 @@ class BotActor:
         self._carried_seq = 0
         self.order_count = order_count
         self.fill_count = fill_count  # booked, stored or not yet
-        self._committed = BooksView.of(self.portfolio, fill_count)
+        self._last_fill_ts = last_fill_ts
+        self.committed_books = BooksView.of(self.portfolio, fill_count, last_fill_ts)
+        opening = config.initial_capital if day_open_equity is None else day_open_equity
+        self.day_open = DayOpenEquity(opening, time.time_ns())
+        self.recent_bars = RecentBars()
         # Views of the books at each drain, published when that drain's activity commits.
         self._views_in_flight: dict[int, BooksView] = {}
         self.heartbeat_ns: int | None = None
@@ -264,6 +279,7 @@ class BotActor:
         engine.suppress_orders = True  # warm-up bars feed indicators; they never trade
         for bar in bars:
             engine.on_bar(bar)
+            self.recent_bars.append(bar)
         engine.suppress_orders = False
 
     def on_bar(self, bar: Bar) -> None:
@@ -279,6 +295,10 @@ class BotActor:
         self.heartbeat_ns = time.time_ns()
         self.last_price = bar.close
         self._status = None
+        self.recent_bars.append(bar)
+        bus = self._ctx.bus
+        if bus.wants_topic(Topic.BARS):  # most of the time nobody watches: no dict per bar
+            bus.publish(Topic.BARS, self.config.bot_id, bar_to_api(bar))
         risk = self._ctx.risk
         if risk is not None and self.portfolio.position_qty(bar.symbol):
             risk.on_mark(self.config.account_id, bar.symbol, bar.close)
@@ -333,8 +353,11 @@ class BotActor:
         if isinstance(event, OrderFilled):
             self._fills.append(event)
             self.fill_count += 1
+            self._last_fill_ts = event.ts
         elif isinstance(event, OrderRejected):
             self._event("warning", "order_rejected", f"{order.client_order_id}: {event.reason}")
+        elif isinstance(event, OrderAmended | OrderAmendRejected):
+            self._append_event(persist.amend_record(self.config.bot_id, order, event))
 
     def _close_all(self) -> None:
         self._require({BotState.RUNNING, BotState.PAUSED}, "close positions of")
@@ -393,7 +416,10 @@ class BotActor:
         self._event("error", "error", self.last_error)
 
     def _event(self, level: str, kind: str, message: str) -> None:
-        self._events.append(persist.event_record(self.config.bot_id, level, kind, message))
+        self._append_event(persist.event_record(self.config.bot_id, level, kind, message))
+
+    def _append_event(self, record: EventRecord) -> None:
+        self._events.append(record)
         if len(self._events) > 1000:  # a runaway strategy log must not eat memory
             del self._events[:-1000]
         self._ctx.mark_dirty(self)
@@ -422,7 +448,8 @@ class BotActor:
             self._last_snapshot = time.monotonic()
         activity = Activity(orders, fills, positions, account, equity, self._events)
         if fills or account is not None:
-            self._views_in_flight[id(activity)] = BooksView.of(self.portfolio, self.fill_count)
+            view = BooksView.of(self.portfolio, self.fill_count, self._last_fill_ts)
+            self._views_in_flight[id(activity)] = view
         self._orders_touched = {}
         self._fills = []
         self._events = []
@@ -433,7 +460,7 @@ class BotActor:
         self._status = None
         view = self._views_in_flight.pop(id(activity), None)
         if view is not None:
-            self._committed = view
+            self.committed_books = view
         bus = self._ctx.bus
         bot_id = self.config.bot_id
         for order in activity.orders:
@@ -448,7 +475,7 @@ class BotActor:
     # ------------------------------------------------------------------ status
     def status(self) -> BotStatus:
         if self._status is None:
-            self._status = self._build_status()
+            self._status = build_status(self)
         return self._status
 
     def status_json(self) -> bytes:
@@ -458,20 +485,3 @@ class BotActor:
         if cached is None or cached[0] is not status:
             cached = self._status_json = (status, status.__pydantic_serializer__.to_json(status))
         return cached[1]
-
-    def _build_status(self) -> BotStatus:
-        # model_construct: every field is built right here from typed values; validating
-        # them again costs more than building them.
-        return BotStatus.model_construct(
-            bot_id=self.config.bot_id,
-            state=self.state,
-            simulated=self.config.feed is FeedKind.SIM or self.config.venue is VenueKind.PAPER,
-            heartbeat=ns_to_iso(self.heartbeat_ns) if self.heartbeat_ns else None,
-            last_error=self.last_error,
-            blocked=self.blocked,
-            # Client order ids are numbered per bot, so the sequence counts every order sent.
-            order_count=max(self.order_count, self.engine.order_sequence if self.engine else 0),
-            **self._committed.status_fields(self.portfolio),
-            last_price=self.last_price,
-            started_at=self.runtime.get("started_at"),
-        )

@@ -13,6 +13,7 @@ from typing import Any
 
 from algotrade.core.money import EXACT, decimal_text
 from algotrade.core.portfolio import Portfolio, Position
+from algotrade.core.timeutil import ns_to_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,28 +23,32 @@ class BooksView:
     realized_pnl: Decimal
     fees: Decimal
     positions: dict[str, Position]  # copies: the live ones keep changing
+    last_fill_ts: int | None = None
 
     @classmethod
-    def of(cls, portfolio: Portfolio, fill_count: int) -> BooksView:
+    def of(cls, portfolio: Portfolio, fill_count: int, last_fill_ts: int | None) -> BooksView:
         return cls(
             fill_count,
             portfolio.cash,
             portfolio.realized_pnl,
             portfolio.fees_paid,
             {s: p.copy() for s, p in portfolio.positions.items() if p.qty},
+            last_fill_ts,
         )
 
-    def status_fields(self, marks: Portfolio) -> dict[str, Any]:
-        """The money fields of a ``BotStatus``, valued at the portfolio's current marks."""
+    def valued(self, marks: Portfolio) -> tuple[Decimal, dict[str, Any]]:
+        """The equity and the money fields of a ``BotStatus``, valued at the portfolio's
+        current marks."""
         with localcontext(EXACT):
             values = {s: p.market_value(marks.mark(s)) for s, p in self.positions.items()}
             equity = self.cash + sum(values.values(), Decimal(0))
             unrealized = sum((values[s] - p.cost for s, p in self.positions.items()), Decimal(0))
-        return {
+        return equity, {
             "position": {s: decimal_text(p.qty) for s, p in self.positions.items()},
             "equity": decimal_text(equity),
             "realized_pnl": decimal_text(self.realized_pnl),
             "unrealized_pnl": decimal_text(unrealized),
             "fees": decimal_text(self.fees),
             "fill_count": self.fill_count,
+            "last_fill_at": None if self.last_fill_ts is None else ns_to_iso(self.last_fill_ts),
         }

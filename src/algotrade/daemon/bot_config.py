@@ -11,10 +11,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from algotrade.core.money import MAX_DECIMALS, bounded_decimal
+from algotrade.venues.registry import VenueFactory, get_venue, venue_names
 
 BOT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-# Symbols of every venue we know: SIM-BTC, BTC, kPEPE, @107 (Hyperliquid spot), BTC/USDT:USDT
-# (ccxt), CON.F.US.EP.U25 (ProjectX). No spaces, no control characters.
+# Symbols of every venue we know: SIM-BTC, BTC, kPEPE, @107 (a spot pair id), BTC/USDT:USDT
+# (ccxt), CON.F.US.EP.U25 (a futures contract id). No spaces, no control characters.
 SYMBOL_PATTERN = r"^[A-Za-z0-9@][A-Za-z0-9_.:/@+-]{0,63}$"
 ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"
 PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -29,14 +30,49 @@ _SECRET_WORDS = ("secret", "password", "private_key", "privatekey", "api_key", "
 
 
 class FeedKind(StrEnum):
+    """The feeds built into the daemon; any other feed names a venue of the registry
+    (closed bars from its live data), see ``venues/registry.py``."""
+
     SIM = "sim"  # seeded synthetic prices, labelled simulated everywhere
     REPLAY = "replay"  # a CSV/Parquet file replayed at a chosen speed
-    HYPERLIQUID = "hyperliquid"  # closed bars from Hyperliquid's candle channel (live)
 
 
 class VenueKind(StrEnum):
+    """The execution venue built into the daemon; any other venue names a registry venue
+    (real orders: mode must be 'live')."""
+
     PAPER = "paper"  # simulated matching
-    HYPERLIQUID = "hyperliquid"  # real orders on Hyperliquid (mode must be 'live')
+
+
+def is_live_feed(feed: str) -> bool:
+    return feed not in _BUILTIN_FEEDS
+
+
+def is_live_venue(venue: str) -> bool:
+    return venue not in _BUILTIN_VENUES
+
+
+_BUILTIN_FEEDS = frozenset(FeedKind)
+_BUILTIN_VENUES = frozenset(VenueKind)
+
+
+def _registered(name: str, field: str) -> VenueFactory:
+    """The registry venue a bot's ``feed`` or ``venue`` names; ``ValueError`` naming the known
+    names otherwise."""
+    builtin = [k.value for k in (FeedKind if field == "feed" else VenueKind)]
+    try:
+        factory = get_venue(name)
+    except LookupError:
+        factory = None
+    except ImportError as exc:  # a plugin that cannot load: said, not a 500
+        raise ValueError(f"{field} '{name}' cannot be loaded: {exc}") from None
+    offers = factory is not None and (
+        factory.provides_feed if field == "feed" else factory.provides_execution
+    )
+    if factory is None or not offers:
+        known = ", ".join(builtin + [n for n in venue_names() if n != name])
+        raise ValueError(f"unknown {field} '{name}' (known: {known})")
+    return factory
 
 
 class ExecutionMode(StrEnum):
@@ -54,13 +90,19 @@ class BotConfig(BaseModel):
     )
     params: dict[str, Any] = Field(default_factory=dict, description="strategy parameters")
     interval: str = Field(default="1m", description="bar interval, e.g. 1s, 1m, 5m, 1h, 1d")
-    feed: FeedKind = FeedKind.SIM
+    feed: str = Field(
+        default=FeedKind.SIM,
+        description="sim, replay, or a live venue of the registry (e.g. its candles)",
+    )
     feed_options: dict[str, Any] = Field(
         default_factory=dict,
         description="sim: seed, start_price, volatility, tick_seconds; "
-        "replay: path, speed (0 = as fast as possible), loop; hyperliquid: grace_s",
+        "replay: path, speed (0 = as fast as possible), loop; a live venue: its own options",
     )
-    venue: VenueKind = VenueKind.PAPER
+    venue: str = Field(
+        default=VenueKind.PAPER,
+        description="paper (simulated fills) or a live venue of the registry (mode 'live')",
+    )
     mode: ExecutionMode = ExecutionMode.PAPER
     initial_capital: Decimal = Field(default=Decimal(10_000), gt=0)
     risk_per_trade_pct: Decimal = Field(default=Decimal(1), gt=0, le=100)
@@ -99,6 +141,22 @@ class BotConfig(BaseModel):
         _check_mapping(value, str(info.field_name), 1)
         return value
 
+    @field_validator("feed")
+    @classmethod
+    def _known_feed(cls, value: str) -> str:
+        if value in _BUILTIN_FEEDS:
+            return FeedKind(value)
+        _registered(value, "feed")
+        return value
+
+    @field_validator("venue")
+    @classmethod
+    def _known_venue(cls, value: str) -> str:
+        if value in _BUILTIN_VENUES:
+            return VenueKind(value)
+        _registered(value, "venue")
+        return value
+
     @field_validator("interval")
     @classmethod
     def _interval(cls, value: str) -> str:
@@ -120,13 +178,13 @@ class BotConfig(BaseModel):
 
     @model_validator(mode="after")
     def _mode_matches_venue(self) -> BotConfig:
-        if self.mode is ExecutionMode.LIVE and self.venue is VenueKind.PAPER:
+        if self.mode is ExecutionMode.LIVE and not is_live_venue(self.venue):
             raise ValueError("mode 'live' needs a live venue; the paper venue is simulated")
-        if self.venue is not VenueKind.PAPER and self.mode is not ExecutionMode.LIVE:
-            # Real orders only when asked for in so many words.
-            raise ValueError(f"venue '{self.venue.value}' sends real orders: set mode 'live'")
-        if self.venue is VenueKind.HYPERLIQUID and self.leverage % 1:
-            raise ValueError("leverage: Hyperliquid takes a whole number (e.g. 1, 3, 10)")
+        if is_live_venue(self.venue):
+            if self.mode is not ExecutionMode.LIVE:
+                # Real orders only when asked for in so many words.
+                raise ValueError(f"venue '{self.venue}' sends real orders: set mode 'live'")
+            get_venue(self.venue).validate_execution(self)
         return self
 
     @property

@@ -23,6 +23,9 @@ class Topic(StrEnum):
     LOGS = "logs"  # the bot's event log lines
     RISK = "risk"  # account risk: breaches, lockouts, enforcements (issue 4)
     VENUES = "venues"  # live venue alerts: reconciliation mismatches, unknown orders, ...
+    BARS = "bars"  # each bar a bot's strategy saw (published only while someone listens)
+    SUMMARY = "summary"  # totals across bots, at most once a second when they changed
+    BACKTESTS = "backtests"  # a backtest job after each change of its state (dashboard jobs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,11 @@ class EventBus:
     @property
     def subscriber_count(self) -> int:
         return len(self._subscriptions)
+
+    def wants_topic(self, topic: Topic) -> bool:
+        """Whether any subscriber takes ``topic``: publishers of costly or frequent messages
+        skip building them when nobody listens."""
+        return any(topic in subscription.topics for subscription in self._subscriptions)
 
     def publish(self, topic: Topic, bot_id: str | None, data: dict[str, Any]) -> None:
         message = BusMessage(topic, bot_id, data)

@@ -1,4 +1,4 @@
-"""Market data for one bot: the shared sim stream or a replay of a file."""
+"""Market data for one bot: the shared sim stream, a replay of a file, or a live venue's feed."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import Field, StrictBool, field_validator
 
 from algotrade.core.events import Bar
-from algotrade.daemon.bot_config import INTERVAL_PATTERN, BotConfig, FeedKind
+from algotrade.daemon.bot_config import BotConfig, FeedKind
 from algotrade.daemon.feed_options import FeedOptions
 from algotrade.daemon.sim_feed import SimFeedHub, SimOptions
 from algotrade.daemon.supervisor import TaskSupervisor
-from algotrade.venues.hyperliquid.intervals import INTERVAL_MS
+from algotrade.venues.registry import get_venue
 
 if TYPE_CHECKING:
     from algotrade.daemon.venues import VenueHub
@@ -41,12 +41,7 @@ def validate_feed_options(config: BotConfig) -> None:
     elif config.feed is FeedKind.REPLAY:
         ReplayOptions.parse(config.feed_options)
     else:
-        HyperliquidFeedOptions.parse(config.feed_options)
-        if config.interval not in HYPERLIQUID_INTERVALS:
-            raise ValueError(
-                f"interval: Hyperliquid candles come in {', '.join(HYPERLIQUID_INTERVALS)}; "
-                f"got '{config.interval}'"
-            )
+        get_venue(config.feed).validate_feed(config)
 
 
 class SimBotFeed:
@@ -144,17 +139,9 @@ class ReplayBotFeed:
             self._task = None
 
 
-# The candle intervals Hyperliquid serves that a bot's interval can name (fixed length).
-HYPERLIQUID_INTERVALS = tuple(i for i in INTERVAL_MS if INTERVAL_PATTERN.match(i))
-
-
-class HyperliquidFeedOptions(FeedOptions):
-    """``feed_options`` of a Hyperliquid-fed bot: none yet; anything given is an error."""
-
-
-class HyperliquidBotFeed:
-    """Closed bars from Hyperliquid's candle channel through the account's shared candle hub
-    (see ``venues/hyperliquid/data.py`` for the closed-bar rule)."""
+class VenueBotFeed:
+    """Closed bars from a live venue's feed, through the venue's shared connection (started
+    when the first bot on it starts)."""
 
     def __init__(self, venues: VenueHub, config: BotConfig, handler: BarHandler) -> None:
         self._venues = venues
@@ -163,18 +150,8 @@ class HyperliquidBotFeed:
         self._stop: Callable[[], None] | None = None
 
     async def start(self, warmup: int) -> list[Bar]:
-        from algotrade.venues.hyperliquid.data import HyperliquidBotFeed as CandleFeed  # noqa: PLC0415
-
-        account = await self._venues.hyperliquid()
-        config = self._config
-        feed = CandleFeed(
-            account.candles,
-            config.symbol,
-            account.coin_of(config.symbol),
-            config.interval,
-            config.bot_id,
-            self._handler,
-        )
+        connection = await self._venues.connection(self._config.feed)
+        feed = connection.bot_feed(self._config, self._handler)
         history = await feed.start(warmup)
         self._stop = feed.stop
         return history
@@ -204,6 +181,6 @@ def feed_factory(
             return ReplayBotFeed(config, handler, tasks, on_feed_error)
         if venues is None:
             raise RuntimeError("this daemon has no live venue connections")
-        return HyperliquidBotFeed(venues, config, handler)
+        return VenueBotFeed(venues, config, handler)
 
     return make

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from algotrade.core.events import OrderSide
+from algotrade.core.events import OrderAmended, OrderAmendRejected, OrderSide
+from algotrade.core.money import decimal_text
 from algotrade.core.orders import Order, OrderRequest, OrderStatus, OrderType, TimeInForce
 from algotrade.core.portfolio import Portfolio, Position
 from algotrade.store.records import (
@@ -102,3 +104,29 @@ def event_record(
         message=message,
         data=data or {},
     )
+
+
+def amend_record(
+    bot_id: str, order: Order, event: OrderAmended | OrderAmendRejected
+) -> EventRecord:
+    """The bot's event-log line for an amendment (``order_amended`` with the order's new size
+    and prices, or ``order_amend_rejected`` with the reason; the order stays open)."""
+    coid = order.client_order_id
+    if isinstance(event, OrderAmendRejected):
+        data: dict[str, Any] = {"client_order_id": coid, "reason": event.reason}
+        return event_record(
+            bot_id, "warning", "order_amend_rejected", f"{coid}: {event.reason}", data
+        )
+    request = order.request
+    data = {
+        "client_order_id": coid,
+        "qty": decimal_text(request.qty),
+        "limit_price": _text(request.limit_price),
+        "stop_price": _text(request.stop_price),
+    }
+    prices = "".join(f" {k} {v}" for k, v in data.items() if k.endswith("price") and v)
+    return event_record(bot_id, "info", "order_amended", f"{coid}: qty {data['qty']}{prices}", data)
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_text(value)

@@ -1,8 +1,10 @@
 """The account risk engine inside the daemon.
 
 Bot orders are checked before they are sent; bot fills, orders and marks become account
-events. Decisions are committed in batches on the store's writer thread, and only then
-enforced (through the bots' venues), published on the ``risk`` topic and visible in the API.
+events, and so does everything a watched account's venue reports (``daemon.account_watch``).
+Decisions are committed in batches on the store's writer thread, and only then enforced
+(through the bots' venues, or at the watched account's venue: ``daemon.risk_enforcement``),
+published on the ``risk`` topic and visible in the API.
 In the daemon the risk clock is the time an event is received (bots' bars may be replayed
 history); ``algotrade risk replay`` uses each event's own time.
 
@@ -18,18 +20,28 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from algotrade.core.errors import HaltError
+from algotrade.core.errors import AlgoTradeError, HaltError
 from algotrade.core.events import OrderFilled
 from algotrade.core.orders import Order, OrderRequest
 from algotrade.daemon.bus import EventBus, Topic
+from algotrade.daemon.risk_batch import Batch, Pending, breach_event, deep_merge
+from algotrade.daemon.risk_enforcement import (
+    BotTargets,
+    EnforcementTarget,
+    NotConnected,
+    WatchedTarget,
+    WatchView,
+)
+from algotrade.daemon.risk_inputs import bot_fill, bot_intent, bot_order
+from algotrade.daemon.risk_reads import RiskReads
 from algotrade.daemon.supervisor import TaskSupervisor
+from algotrade.risk import calendar
 from algotrade.risk.config_loader import RiskConfig, rules_from_dict
 from algotrade.risk.decisions import (
     Action,
@@ -41,24 +53,15 @@ from algotrade.risk.decisions import (
     PreTradeVerdict,
 )
 from algotrade.risk.engine import RiskEngine
-from algotrade.risk.events import (
-    AccountEvent,
-    AccountFill,
-    AccountStatus,
-    MarkUpdate,
-    OrderIntent,
-    OrderUpdate,
-)
-from algotrade.risk.journal import (
+from algotrade.risk.events import AccountEvent, AccountFill, AccountStatus, MarkUpdate
+from algotrade.risk.journal import (  # noqa: F401 - the daemon writes what the journal builds
     decision_log,
-    expired_clears,
     jsonable,
     lockout_from_record,
     lockout_record,
     state_record,
 )
-from algotrade.store.records import Page
-from algotrade.store.records_risk import AuditRecord, RiskLogRecord
+from algotrade.store.records_risk import AuditRecord
 from algotrade.store.risk_store import RiskStore
 
 if TYPE_CHECKING:
@@ -73,11 +76,7 @@ class RiskCommitsStopped(HaltError):
     """The task committing risk decisions died: decisions are no longer persisted."""
 
 
-@dataclass(slots=True)
-class _Pending:
-    decision: Decision
-    audit: list[AuditRecord] = field(default_factory=list)
-    cleared: list[tuple[Lockout, str, str]] = field(default_factory=list)  # lockout, by, why
+__all__ = ["RiskCommitsStopped", "RiskReads", "RiskService"]
 
 
 class RiskService:
@@ -107,7 +106,7 @@ class RiskService:
         self._executor = write_executor
         self._clock = clock
         self._tick_interval = tick_interval
-        self._pending: list[_Pending] = []
+        self._pending: list[Pending] = []
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -116,6 +115,7 @@ class RiskService:
         self._enforcing: set[asyncio.Task[None]] = set()
         self._commit_error: BaseException | None = None
         self._bots_of: Callable[[str], Iterable[BotActor]] = lambda _account: ()
+        self._watches: dict[str, WatchView] = {}
         self._stopping = False
         self.decisions_committed = 0
         self.commit_failures = 0
@@ -184,17 +184,7 @@ class RiskService:
         return account_id in self.engine.accounts
 
     def check_order(self, account_id: str, bot_id: str, request: OrderRequest) -> PreTradeVerdict:
-        intent = OrderIntent(
-            account_id,
-            self._clock(),
-            request.symbol,
-            request.side.value,
-            request.qty,
-            request.type.value,
-            request.limit_price or request.stop_price,
-            request.reduce_only,
-            bot_id,
-        )
+        intent = bot_intent(account_id, bot_id, request, self._clock())
         verdict, decision = self.engine.check_order(intent)
         if decision:
             self._queue([decision])
@@ -212,41 +202,14 @@ class RiskService:
             )
         return verdict
 
+    # A bot trading a watched account: its venue reports the bot's orders and fills too.
     def on_fill(self, account_id: str, bot_id: str, fill: OrderFilled) -> None:
-        self._event(
-            AccountFill(
-                account_id,
-                self._clock(),
-                fill.symbol,
-                fill.side.value,
-                fill.qty,
-                fill.price,
-                fill.fee,
-                None,
-                fill.client_order_id,
-                bot_id,
-            )
-        )
+        if account_id not in self._watches:
+            self._event(bot_fill(account_id, bot_id, fill, self._clock()))
 
     def on_order(self, account_id: str, bot_id: str, order: Order) -> None:
-        request = order.request
-        status = "open" if order.is_open else order.status.value
-        self._event(
-            OrderUpdate(
-                account_id,
-                self._clock(),
-                order.client_order_id,
-                request.symbol,
-                request.side.value,
-                request.type.value,
-                request.qty,
-                status,
-                request.limit_price,
-                request.stop_price,
-                request.reduce_only,
-                bot_id,
-            )
-        )
+        if account_id not in self._watches:
+            self._event(bot_order(account_id, bot_id, order, self._clock()))
 
     def on_account_status(
         self, account_id: str, *, can_trade: bool, connected: bool, reason: str
@@ -266,7 +229,7 @@ class RiskService:
 
     def _queue(self, decisions: list[Decision], **extra: Any) -> None:
         for decision in decisions:
-            self._pending.append(_Pending(decision, **extra))
+            self._pending.append(Pending(decision, **extra))
         if decisions:
             self._idle.clear()
             self._wakeup.set()
@@ -284,7 +247,7 @@ class RiskService:
             account_id,
             {"rule": rule, "reason": reason, "cleared": [lock.rule for lock in cleared]},
         )
-        pending = _Pending(
+        pending = Pending(
             Decision(account_id, now), [audit], [(lock, actor, reason) for lock in cleared]
         )
         self._pending.append(pending)
@@ -298,14 +261,14 @@ class RiskService:
         # Validate every account's result before changing any: all or nothing.
         new_rules = {
             target: rules_from_dict(
-                _deep_merge(self.engine.rules[target].model_dump(mode="json"), raw), "request"
+                deep_merge(self.engine.rules[target].model_dump(mode="json"), raw), "request"
             )
             for target in targets
         }
         for target, rules in new_rules.items():
             self.engine.set_rules(target, rules)
             audit = AuditRecord(datetime.now(UTC), actor, "rules_change", target, {"changes": raw})
-            self._pending.append(_Pending(Decision(target, self._clock()), [audit]))
+            self._pending.append(Pending(Decision(target, self._clock()), [audit]))
         self._idle.clear()
         self._wakeup.set()
         await self.flush()
@@ -317,44 +280,20 @@ class RiskService:
             await self._wakeup.wait()
             self._wakeup.clear()
             batch, self._pending = self._pending, []
-            by_account: dict[str, list[_Pending]] = {}
+            by_account: dict[str, list[Pending]] = {}
             for item in batch:
                 by_account.setdefault(item.decision.account_id, []).append(item)
             for account_id, items in by_account.items():
-                record = state_record(self.engine.states[account_id])
-                new_lockouts = [
-                    lockout_record(b.lockout)
-                    for item in items
-                    for b in item.decision.breaches
-                    if b.lockout is not None
-                ]
-                cleared = [c for item in items for c in expired_clears(item.decision)] + [
-                    ((lock.account_id, lock.rule, lock.start_ts), item.decision.ts, by, why)
-                    for item in items
-                    for lock, by, why in item.cleared
-                ]
-                log = [line for item in items for line in decision_log(item.decision)]
-                log += [
-                    RiskLogRecord(
-                        account_id,
-                        item.decision.ts,
-                        "unlock",
-                        rule=lock.rule,
-                        message=f"unlocked by {by}: {why}",
-                    )
-                    for item in items
-                    for lock, by, why in item.cleared
-                ]
-                audit = [a for item in items for a in item.audit]
+                records = Batch.of(state_record(self.engine.states[account_id]), items)
                 try:
                     commit = functools.partial(
                         self._store.commit_decision,
                         account_id,
-                        state=record,
-                        new_lockouts=new_lockouts,
-                        cleared=cleared,
-                        log=log,
-                        audit=audit,
+                        state=records.state,
+                        new_lockouts=records.new_lockouts,
+                        cleared=records.cleared,
+                        log=records.log,
+                        audit=records.audit,
                     )
                     ids = await loop.run_in_executor(self._executor, commit)
                 except Exception as exc:
@@ -385,12 +324,12 @@ class RiskService:
                 self.decisions_committed += len(items)
                 enforcement_ids = iter(
                     log_id
-                    for log_id, line in zip(ids, log, strict=False)
+                    for log_id, line in zip(ids, records.log, strict=False)
                     if line.kind == "enforcement"
                 )
                 for item in items:
                     for breach in item.decision.breaches:
-                        self._publish_breach(breach)
+                        self._bus.publish(Topic.RISK, None, breach_event(breach))
                         self._enforce(breach, enforcement_ids)
                     for lock in item.decision.expired:
                         self._bus.publish(
@@ -412,45 +351,32 @@ class RiskService:
             if decisions:
                 self._queue(decisions)
 
-    def _publish_breach(self, breach: Breach) -> None:
-        self._bus.publish(
-            Topic.RISK,
-            None,
-            {
-                "kind": "breach",
-                "account_id": breach.account_id,
-                "rule": breach.rule,
-                "message": breach.message,
-                "actions": [action.summary() for action in breach.actions],
-                "lockout": None
-                if breach.lockout is None
-                else {
-                    "until": breach.lockout.until.value,
-                    "until_ts": breach.lockout.until_ts,
-                },
-            },
-        )
-
     # ------------------------------------------------------------------ enforcement
+    def _target(self, account_id: str) -> EnforcementTarget:
+        """The watched account at its venue, else the bots trading the account."""
+        view = self._watches.get(account_id)
+        if view is None:
+            return BotTargets(list(self._bots_of(account_id)))
+        if view.account is None:
+            raise NotConnected("the account's venue watch is not connected")
+        return WatchedTarget(view.account)
+
     def _enforce(self, breach: Breach, log_ids: Any) -> None:
-        bots = list(self._bots_of(breach.account_id))
         for action in breach.actions:
             if action.kind is ActionKind.ALERT:
                 _log.warning("risk alert for %s: %s", breach.account_id, action.message)
                 continue
             log_id = next(log_ids, None)
             task = self._supervisor.spawn(
-                self._run_enforcement(breach, action, bots, log_id),
+                self._run_enforcement(breach, action, log_id),
                 name=f"risk-enforce:{breach.account_id}:{action.kind.value}:{action.symbol}",
             )
             self._enforcing.add(task)
             task.add_done_callback(self._enforcing.discard)
 
-    async def _run_enforcement(
-        self, breach: Breach, action: Action, bots: list[BotActor], log_id: int | None
-    ) -> None:
+    async def _run_enforcement(self, breach: Breach, action: Action, log_id: int | None) -> None:
         try:
-            await self._enforce_with_retry(breach, action, bots, log_id)
+            await self._enforce_with_retry(breach, action, log_id)
         except Exception as exc:
             # An enforcement that crashed did not happen: treat it as failed (lock, alert), then
             # let the supervisor log the traceback.
@@ -461,35 +387,38 @@ class RiskService:
             await self._enforcement_failed(breach, log_id, 0, message)
             raise
 
-    async def _enforce_with_retry(
-        self, breach: Breach, action: Action, bots: list[BotActor], log_id: int | None
-    ) -> None:
-        state = self.engine.states[breach.account_id]
-        target = state.qty(action.symbol) + action.qty  # where a close should leave the position
+    async def _enforce_with_retry(self, breach: Breach, action: Action, log_id: int | None) -> None:
+        account_id = breach.account_id
+        held = self.engine.states[account_id].qty(action.symbol)
+        goal = held + action.qty  # where a close should leave the position
+        if account_id in self._watches and (held == 0 or held * goal < 0):
+            goal = Decimal(0)  # at a venue a close never reverses a position
+        error = ""
         for attempt in range(1, ENFORCEMENT_RETRIES + 1):
-            if action.kind is ActionKind.CANCEL_ORDERS:
-                for bot in bots:
-                    bot.enforce(
-                        action.kind.value,
-                        action.symbol,
-                        action.qty,
-                        order_id=action.order_id,
-                        keep_protective=action.keep_protective,
-                    )
-                await self._log_status(log_id, "done", attempt, "")
-                return
-            remaining = self._still_to_close(breach.account_id, action, target)
-            for bot in bots:  # share the close out; never close more than still needed
-                if remaining == 0:
-                    break
-                remaining -= bot.enforce(action.kind.value, action.symbol, remaining)
+            error = ""
+            try:
+                target = self._target(account_id)
+                if action.kind is ActionKind.CANCEL_ORDERS:
+                    await target.cancel(action)
+                    await self._log_status(log_id, "done", attempt, "")
+                    return
+                remaining = self._still_to_close(account_id, action, goal)
+                if remaining:
+                    await target.close(action.symbol, remaining)
+            except (AlgoTradeError, NotConnected) as exc:  # refused or unreachable: again
+                error = f": {type(exc).__name__}: {exc}"
+                _log.warning(
+                    "risk %s: %s %s%s", account_id, action.kind.value, action.symbol, error
+                )
             await asyncio.sleep(min(ENFORCEMENT_CHECK_S * attempt, 10))
-            if self._still_to_close(breach.account_id, action, target) == 0:
+            if action.kind is not ActionKind.CANCEL_ORDERS and not self._still_to_close(
+                account_id, action, goal
+            ):
                 await self._log_status(log_id, "done", attempt, "")
                 return
         message = (
             f"enforcement of {breach.rule} ({action.kind.value} {action.symbol}) failed "
-            f"after {ENFORCEMENT_RETRIES} attempts"
+            f"after {ENFORCEMENT_RETRIES} attempts{error}"
         )
         await self._enforcement_failed(breach, log_id, ENFORCEMENT_RETRIES, message)
 
@@ -528,62 +457,39 @@ class RiskService:
             self._executor, self._store.update_log_status, log_id, status, attempts, message
         )
 
+    # ------------------------------------------------------------------ watched accounts
+    def attach_watch(self, account_id: str, view: WatchView) -> None:
+        """Enforce at the account's venue from now on; show the watch in the account's view."""
+        self.engine.states[account_id]  # a KeyError for an account not configured
+        self._watches[account_id] = view
+
+    def now(self) -> int:
+        return self._clock()
+
+    def history_start_ns(self, account_id: str) -> int:
+        """The start of the account's trading day (its last daily reset)."""
+        return calendar.last_reset_at_or_before(self._clock(), self.engine.resets[account_id])
+
+    def venue_event(self, event: AccountEvent, trade_id: str = "") -> None:
+        """An event a watched account's venue reported; a fill with its venue trade id is
+        counted once however often it is reported; a mark is committed only if it decided
+        something (as for bots)."""
+        if isinstance(event, AccountFill) and trade_id:
+            self._queue(self.engine.on_fill_once(event, trade_id))
+        elif isinstance(event, MarkUpdate):
+            self._queue([d for d in self.engine.on_event(event) if d])
+        else:
+            self._event(event)
+
+    def set_multipliers(self, account_id: str, multipliers: dict[str, Decimal]) -> None:
+        self.engine.set_multipliers(account_id, multipliers)
+
     # ------------------------------------------------------------------ views
     def accounts(self) -> list[dict[str, Any]]:
         return [self.account(a) for a in self.engine.accounts]
 
     def account(self, account_id: str) -> dict[str, Any]:
         snapshot: dict[str, Any] = jsonable(self.engine.snapshot(account_id))
+        view = self._watches.get(account_id)
+        snapshot["watch"] = None if view is None else view.status()
         return snapshot
-
-
-def _deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in changes.items():
-        out[key] = (
-            _deep_merge(out[key], value)
-            if isinstance(value, dict) and isinstance(out.get(key), dict)
-            else value
-        )
-    return out
-
-
-class RiskReads:
-    """Committed risk history for the API (reads run off the event loop)."""
-
-    def __init__(self, store: RiskStore) -> None:
-        self._store = store
-
-    async def lockouts(
-        self, account_id: str | None, *, active_only: bool, offset: int, limit: int
-    ) -> dict[str, Any]:
-        return _page_dict(
-            await asyncio.to_thread(
-                self._store.lockouts,
-                account_id,
-                offset=offset,
-                limit=limit,
-                active_only=active_only,
-            )
-        )
-
-    async def log(
-        self, account_id: str | None, *, kinds: Sequence[str] | None, offset: int, limit: int
-    ) -> dict[str, Any]:
-        return _page_dict(
-            await asyncio.to_thread(
-                self._store.log, account_id, offset=offset, limit=limit, kinds=kinds
-            )
-        )
-
-    async def audit(self, *, offset: int, limit: int) -> dict[str, Any]:
-        return _page_dict(await asyncio.to_thread(self._store.audit, offset=offset, limit=limit))
-
-
-def _page_dict(page: Page[Any]) -> dict[str, Any]:
-    return {
-        "items": [record.to_api() for record in page.items],
-        "total": page.total,
-        "offset": page.offset,
-        "limit": page.limit,
-    }

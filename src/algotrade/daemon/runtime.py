@@ -172,7 +172,7 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimi
         risk_tick_interval=settings.risk.tick_interval_s,
         bus=EventBus(settings.api.ws_queue_size),
         heartbeat_interval=settings.daemon.heartbeat_interval_s,
-        hyperliquid=settings.hyperliquid,
+        venues=settings.venues,
     )
     gc.disable()  # restoring 10k bots makes ~250k long-lived objects: no full sweeps meanwhile
     try:
@@ -184,7 +184,11 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimi
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
-    app = create_app(service, keys, version=__version__)
+    app = create_app(service, keys, version=__version__, data_dir=Path(settings.daemon.data_dir))
+    # uvicorn runs with lifespan="off": the app's startup/shutdown hooks (e.g. the backtest
+    # worker pool, killed at shutdown rather than waited for) are run here instead.
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
     config, _ = server_config(
         app,
         host=settings.api.host,
@@ -231,6 +235,7 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimi
     server.should_exit = True
     with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
         await asyncio.wait_for(server_task, timeout=timeout / 3)
+    await lifespan.__aexit__(None, None, None)
     try:
         await service.shutdown(timeout=timeout / 2)
     except TimeoutError:

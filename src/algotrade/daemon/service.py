@@ -12,17 +12,21 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal, localcontext
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from algotrade.core.errors import AlgoTradeError, ConfigError
+from algotrade.core.money import EXACT
 from algotrade.core.portfolio import Portfolio
+from algotrade.daemon.account_watch import AccountWatches
 from algotrade.daemon.actor import BotActor
 from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.bot_handle import ActorContext, Command
+from algotrade.daemon.bot_market import DAY_NS
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.daemon.feeds import feed_factory, validate_feed_options
 from algotrade.daemon.risk_service import RiskService
@@ -37,6 +41,7 @@ from algotrade.daemon.service_api import (
 )
 from algotrade.daemon.sim_feed import SimFeedHub
 from algotrade.daemon.status import BotState, BotStatus
+from algotrade.daemon.summary import LogCounter, build_summary
 from algotrade.daemon.supervisor import TaskSupervisor
 from algotrade.daemon.venues import VenueHub
 from algotrade.daemon.writer import ActivityWriter
@@ -45,7 +50,6 @@ from algotrade.store.errors import DuplicateBotError
 from algotrade.store.risk_store import RiskStore
 from algotrade.store.store import Store
 from algotrade.strategies.registry import create_strategy
-from algotrade.venues.hyperliquid.config import HyperliquidConfig
 
 _log = logging.getLogger("algotrade.daemon")
 T = TypeVar("T")
@@ -62,7 +66,7 @@ class BotService:
         risk_config: RiskConfig | None = None,
         risk_tick_interval: float = 1.0,
         heartbeat_interval: float = 1.0,
-        hyperliquid: HyperliquidConfig | None = None,
+        venues: Mapping[str, Any] | None = None,
         supervisor: TaskSupervisor | None = None,
     ) -> None:
         self.bus = bus or EventBus()
@@ -85,6 +89,7 @@ class BotService:
         self.shutdown_requested = asyncio.Event()
         self._heartbeat_interval = heartbeat_interval
         self._heartbeat_task: asyncio.Task[None] | None = None
+        self.log_counts = LogCounter()
         self.risk: RiskService | None = None
         if risk_config is not None:
             self.risk = RiskService(
@@ -95,7 +100,11 @@ class BotService:
                 tick_interval=risk_tick_interval,
                 supervisor=self.supervisor,
             )
-        self.venues = VenueHub(hyperliquid, store, self.bus, self._bots.values, self.risk)
+        self.venues = VenueHub(venues, store, self.bus, self._bots.values, self.risk)
+        # Accounts guarded at their venue (accounts.yaml "watch"): no bot in between.
+        self.watches: AccountWatches | None = None
+        if self.risk is not None and any(a.watch for a in self.risk.config.accounts.values()):
+            self.watches = AccountWatches(self.risk, venues or {}, self.bus, self.supervisor)
         self._context = ActorContext(
             bus=self.bus,
             make_feed=feed_factory(
@@ -120,10 +129,13 @@ class BotService:
     async def start(self, seed_bots: list[dict[str, Any]] | None = None) -> None:
         """Restore every stored bot, add configured example bots, resume those that opted in."""
         self.writer.start()
+        logging.getLogger("algotrade").addHandler(self.log_counts)
         restored = await self.restore()
         if self.risk is not None:
             # Before any bot resumes: lockouts and daily state are back, a missed reset applied.
             await self.risk.start(self._bots_of_account)
+        if self.watches is not None:  # after the risk state: each trade id counts once
+            await self.watches.start()
         to_start = [bot_id for bot_id, resume in restored.items() if resume]
         for raw in seed_bots or []:
             config = BotConfig.model_validate(raw)
@@ -132,6 +144,7 @@ class BotService:
                 if config.auto_resume:
                     to_start.append(config.bot_id)
         self._heartbeat_task = self.supervisor.spawn(self._heartbeats(), name="bot-heartbeats")
+        self.supervisor.spawn(self._publish_summaries(), name="summary")
         results = await asyncio.gather(
             *(self.start_bot(bot_id) for bot_id in to_start), return_exceptions=True
         )
@@ -146,6 +159,8 @@ class BotService:
         records, unreadable = await self._read(self._store.load_bots_checked)
         fills, bad_fills = await self._read(self._store.fills_by_bot)
         counts = await self._read(self._store.order_fill_counts)
+        day_start = time.time_ns() // DAY_NS * DAY_NS
+        day_open = await self._read(self._store.equity_before, day_start)
         for problem in unreadable:
             self._skip(problem.bot_id, problem.reason)
         resume: dict[str, bool] = {}
@@ -168,6 +183,7 @@ class BotService:
                 self._skip(record.bot_id, _one_line(exc))
                 continue
             orders, fill_count = counts.get(config.bot_id, (0, 0))
+            stored_fills = fills.get(record.bot_id)
             state = BotState.ERROR if was is BotState.ERROR else BotState.STOPPED
             actor = BotActor(
                 config,
@@ -177,6 +193,8 @@ class BotService:
                 portfolio=portfolio,
                 order_count=orders,
                 fill_count=fill_count,
+                last_fill_ts=stored_fills[-1].ts if stored_fills else None,
+                day_open_equity=day_open.get(config.bot_id),
             )
             actor.start_task()
             self._bots[config.bot_id] = actor
@@ -205,9 +223,24 @@ class BotService:
                     seen[bot_id] = actor.heartbeat_ns
                     self.bus.publish(Topic.STATUS, bot_id, actor.status().model_dump())
 
+    async def _publish_summaries(self) -> None:
+        """The summary to its WebSocket topic, at most once a second, when it changed."""
+        last: dict[str, Any] | None = None
+        while True:
+            await asyncio.sleep(1.0)
+            if not self.bus.wants_topic(Topic.SUMMARY):
+                last = None  # a new listener gets its snapshot, then every change
+                continue
+            summary = await self.summary()
+            comparable = {k: v for k, v in summary.items() if k != "updated_at"}
+            if comparable != last:
+                last = comparable
+                self.bus.publish(Topic.SUMMARY, None, summary)
+
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Stop taking commands, detach every bot from its feed, flush, close the store."""
         self._accepting = False
+        logging.getLogger("algotrade").removeHandler(self.log_counts)
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
         actors = list(self._bots.values())
@@ -218,6 +251,8 @@ class BotService:
             timeout=timeout / 2,
         )
         await self.hub.stop()
+        if self.watches is not None:
+            await asyncio.wait_for(self.watches.stop(), timeout=timeout / 4)
         await asyncio.wait_for(self.venues.stop(), timeout=timeout / 4)
         if self.risk is not None:
             await asyncio.wait_for(self.risk.stop(), timeout=timeout / 4)
@@ -310,20 +345,51 @@ class BotService:
         await self.writer.flush()
 
     # ------------------------------------------------------------------ history (committed)
-    async def orders(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
+    async def orders(
+        self, bot_id: str, offset: int, limit: int, newest_first: bool = False
+    ) -> Page[dict[str, Any]]:
+        return await self._records(self._store.orders, bot_id, offset, limit, newest_first)
+
+    async def fills(
+        self, bot_id: str, offset: int, limit: int, newest_first: bool = False
+    ) -> Page[dict[str, Any]]:
+        return await self._records(self._store.fills, bot_id, offset, limit, newest_first)
+
+    async def equity(
+        self, bot_id: str, offset: int, limit: int, newest_first: bool = False
+    ) -> Page[dict[str, Any]]:
+        return await self._records(self._store.equity, bot_id, offset, limit, newest_first)
+
+    async def logs(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
+        """The bot's event log, newest first."""
+        return await self._records(self._store.events, bot_id, offset, limit, True)
+
+    async def _records(
+        self,
+        read: Callable[..., Page[Any]],
+        bot_id: str,
+        offset: int,
+        limit: int,
+        newest_first: bool,
+    ) -> Page[dict[str, Any]]:
         self._actor(bot_id)
-        page = await self._read(self._store.orders, bot_id, offset=offset, limit=limit)
+        page = await self._read(read, bot_id, offset=offset, limit=limit, newest_first=newest_first)
         return Page([r.to_api() for r in page.items], page.total, page.offset, page.limit)
 
-    async def fills(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
-        self._actor(bot_id)
-        page = await self._read(self._store.fills, bot_id, offset=offset, limit=limit)
-        return Page([r.to_api() for r in page.items], page.total, page.offset, page.limit)
+    async def bars(self, bot_id: str, limit: int) -> list[dict[str, Any]]:
+        return self._actor(bot_id).recent_bars.latest(limit)
 
-    async def equity(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
-        self._actor(bot_id)
-        page = await self._read(self._store.equity, bot_id, offset=offset, limit=limit)
-        return Page([r.to_api() for r in page.items], page.total, page.offset, page.limit)
+    async def summary(self) -> dict[str, Any]:
+        actors = list(self._bots.values())
+        with localcontext(EXACT):
+            capital = sum((a.config.initial_capital for a in actors), Decimal(0))
+        return build_summary(
+            (actor.status() for actor in actors),
+            initial_capital=capital,
+            risk=self.risk,
+            venues=self.venues.status(),
+            log_counts=self.log_counts,
+        )
 
     async def positions(self, bot_id: str) -> list[dict[str, Any]]:
         self._actor(bot_id)

@@ -58,6 +58,13 @@ class InvalidTransition(ServiceError, InputError):
     http_status = 409
 
 
+class VenueNotFound(ServiceError, InputError):
+    """No venue of that name is registered."""
+
+    code = "not_found"
+    http_status = 404
+
+
 class VenueNotConnected(ServiceError, RetryableError):
     code = "venue_not_connected"
     http_status = 409
@@ -96,13 +103,29 @@ class BotServiceApi(Protocol):
     async def close_all(self, bot_id: str | None = None) -> None:
         """Cancel open orders and flatten positions of one bot (or all)."""
 
-    async def orders(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]: ...
+    async def orders(
+        self, bot_id: str, offset: int, limit: int, newest_first: bool = False
+    ) -> Page[dict[str, Any]]:
+        """A page of the bot's orders in creation order (``newest_first``: reversed)."""
 
-    async def fills(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]: ...
+    async def fills(
+        self, bot_id: str, offset: int, limit: int, newest_first: bool = False
+    ) -> Page[dict[str, Any]]: ...
 
     async def positions(self, bot_id: str) -> list[dict[str, Any]]: ...
 
-    async def equity(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]: ...
+    async def equity(
+        self, bot_id: str, offset: int, limit: int, newest_first: bool = False
+    ) -> Page[dict[str, Any]]: ...
+
+    async def logs(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
+        """The bot's event log lines, newest first."""
+
+    async def bars(self, bot_id: str, limit: int) -> list[dict[str, Any]]:
+        """The last ``limit`` bars the bot's strategy saw, oldest first (kept in memory)."""
+
+    async def summary(self) -> dict[str, Any]:
+        """Totals across bots, alerts and lockouts (``daemon.summary.build_summary``)."""
 
     async def venue_status(self) -> list[dict[str, Any]]:
         """Each connected live venue: connection, last reconciliation, blocks, alerts."""

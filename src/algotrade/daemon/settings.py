@@ -27,7 +27,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -38,15 +37,21 @@ from pydantic_settings import (
 )
 
 from algotrade.core.errors import ConfigError
-from algotrade.venues.hyperliquid.config import HyperliquidConfig
+from algotrade.daemon.settings_sources import (
+    ENV_DELIMITER,
+    ENV_PREFIX,
+    describe_settings_error,
+    describe_validation,
+    error_text,
+    one_line,
+    short_repr,
+    source_of,
+)
 
-ENV_PREFIX = "ALGOTRADE__"
-ENV_DELIMITER = "__"
 MASK = "***"
 
 # scheme://user:password@host → the password part; the user name stays visible for debugging.
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:)[^@\s/]*(?=@)")
-_SETTINGS_ERROR_FIELD = re.compile(r'field "(\w+)"')
 _TOML_POSITION = re.compile(r"\s*\(at line (?P<line>\d+), column (?P<column>\d+)\)$")
 
 
@@ -182,9 +187,10 @@ class DaemonSettings(BaseSettings):
     database: DatabaseSection = Field(default_factory=DatabaseSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     risk: RiskSection = Field(default_factory=RiskSection)
-    hyperliquid: HyperliquidConfig = Field(
-        default_factory=HyperliquidConfig,
-        description="Hyperliquid network and URLs; credentials only from env/secrets file",
+    venues: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="[venues.<name>]: each live venue's section (network, URLs, limits; "
+        "credentials only from env/secrets file), validated by the venue's registry entry",
     )
     bots: list[dict[str, Any]] = Field(
         default_factory=list,
@@ -241,22 +247,98 @@ def load_settings(
     """
     file_label = str(config_file) if config_file is not None else "config file"
     file_data = _read_toml(config_file) if config_file is not None else {}
+    file_data = _venue_section_aliases(file_data, file_label)
+    env = _venue_env_aliases(env)
     cli = _drop_none(overrides or {})
     _reject_unknown_env_sections(env)
     token = _INPUTS.set(_LoadInputs(env=env, file_data=file_data))
     try:
         settings = DaemonSettings(**cli)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, cli, env, file_data, file_label)) from None
+        raise ConfigError(describe_validation(exc, cli, env, file_data, file_label)) from None
     except SettingsError as exc:
         # Raised while decoding a section given as one JSON value, e.g. ALGOTRADE__API='{...'.
-        raise ConfigError(_describe_settings_error(exc, env)) from None
+        raise ConfigError(describe_settings_error(exc, env)) from None
     finally:
         _INPUTS.reset(token)
     for index, raw in enumerate(settings.bots):
-        _check_bot(index, raw, _source_of(("bots", str(index)), cli, env, file_data, file_label))
+        _check_bot(index, raw, source_of(("bots", str(index)), cli, env, file_data, file_label))
     _check_unique_bot_ids(settings.bots, file_label)
+    _check_venue_sections(settings, cli, env, file_data, file_label)
     return settings
+
+
+def _legacy_venue(name: str) -> bool:
+    """A top-level section named after a registered venue is read as ``[venues.<name>]``
+    (a deprecated spelling, still accepted: the first venue's section predates the registry)."""
+    if name in DaemonSettings.model_fields:
+        return False
+    from algotrade.venues.registry import venue_names  # noqa: PLC0415
+
+    return name in venue_names()
+
+
+def _venue_section_aliases(data: dict[str, Any], file_label: str) -> dict[str, Any]:
+    legacy = [key for key in data if isinstance(data[key], dict) and _legacy_venue(key)]
+    if not legacy:
+        return data
+    data = dict(data)
+    venues = dict(data.get("venues") or {})
+    for key in legacy:
+        if key in venues:
+            raise ConfigError(
+                f"{file_label}: [{key}] and [venues.{key}] both given; keep [venues.{key}]"
+            )
+        venues[key] = data.pop(key)
+    data["venues"] = venues
+    return data
+
+
+def _venue_env_aliases(env: Mapping[str, str]) -> Mapping[str, str]:
+    """``ALGOTRADE__<VENUE>__KEY`` (deprecated) → ``ALGOTRADE__VENUES__<VENUE>__KEY``."""
+    renamed: dict[str, str] | None = None
+    for name in env:
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        section = name[len(ENV_PREFIX) :].split(ENV_DELIMITER, 1)[0].lower()
+        if section and _legacy_venue(section):
+            renamed = renamed if renamed is not None else dict(env)
+            renamed[f"{ENV_PREFIX}VENUES{ENV_DELIMITER}{name[len(ENV_PREFIX) :]}"] = renamed.pop(
+                name
+            )
+    return env if renamed is None else renamed
+
+
+def _check_venue_sections(
+    settings: DaemonSettings,
+    cli: dict[str, Any],
+    env: Mapping[str, str],
+    file_data: dict[str, Any],
+    file_label: str,
+) -> None:
+    """Each ``[venues.<name>]`` names a registered venue and is valid for it, before anything
+    starts (the venue's config module is imported; its heavy parts are not)."""
+    from algotrade.venues.registry import get_venue, venue_names  # noqa: PLC0415
+
+    venue_names()  # loads the venue plugins: one that cannot be imported stops the start here
+    for name, section in settings.venues.items():
+        loc: tuple[str, ...] = ("venues", name)
+        try:
+            model = get_venue(name).config_model()
+        except LookupError:
+            source = source_of(loc, cli, env, file_data, file_label)
+            known = ", ".join(venue_names()) or "none"
+            raise ConfigError(f"{source}: venues.{name}: unknown venue (known: {known})") from None
+        try:
+            model.model_validate(section)
+        except ValidationError as exc:
+            errors = exc.errors(include_url=False)
+            first = errors[0]
+            where = (*loc, *(str(part) for part in first["loc"]))
+            line = error_text(first, where, source_of(where, cli, env, file_data, file_label))
+            if len(errors) > 1:
+                line += f" (and {len(errors) - 1} more)"
+            raise ConfigError(one_line(line)) from None
 
 
 def _check_bot(index: int, raw: dict[str, Any], source: str) -> None:
@@ -274,7 +356,7 @@ def _check_bot(index: int, raw: dict[str, Any], source: str) -> None:
         where = f"bots[{index}]"
         bot_id = raw.get("bot_id")
         if isinstance(bot_id, str) and bot_id:
-            where += f" (bot_id {_short_repr(bot_id)})"
+            where += f" (bot_id {short_repr(bot_id)})"
         field = ".".join(str(part) for part in first["loc"])
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
@@ -282,11 +364,11 @@ def _check_bot(index: int, raw: dict[str, Any], source: str) -> None:
         elif first["type"] == "missing":
             line = f"{source}: {where}: {field}: {message}"
         else:
-            got = _short_repr(first["input"])
+            got = short_repr(first["input"])
             line = f"{source}: {where}: {field or 'entry'}: {message} (got {got})"
         if len(errors) > 1:
             line += f" (and {len(errors) - 1} more)"
-        raise ConfigError(_one_line(line)) from None
+        raise ConfigError(one_line(line)) from None
 
 
 def _check_unique_bot_ids(bots: list[dict[str, Any]], file_label: str) -> None:
@@ -321,7 +403,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         message = str(exc)
         position = _TOML_POSITION.search(message)
         if position is None:
-            raise ConfigError(f"{path}: {_one_line(message)}") from None
+            raise ConfigError(f"{path}: {one_line(message)}") from None
         message = message[: position.start()]
         raise ConfigError(
             f"{path} line {position['line']}: {message} (column {position['column']})"
@@ -353,88 +435,3 @@ def _reject_unknown_env_sections(env: Mapping[str, str]) -> None:
         if section not in sections:
             dotted = ".".join(name[len(ENV_PREFIX) :].lower().split(ENV_DELIMITER))
             raise ConfigError(f"environment {name}: unknown setting {dotted!r}")
-
-
-def _describe(
-    exc: ValidationError,
-    cli: dict[str, Any],
-    env: Mapping[str, str],
-    file_data: dict[str, Any],
-    file_label: str,
-) -> str:
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    loc = tuple(str(part) for part in first["loc"])
-    source = _source_of(loc, cli, env, file_data, file_label)
-    line = _error_text(first, loc, source)
-    if len(errors) > 1:
-        line += f" (and {len(errors) - 1} more)"
-    return _one_line(line)
-
-
-def _describe_settings_error(exc: SettingsError, env: Mapping[str, str]) -> str:
-    match = _SETTINGS_ERROR_FIELD.search(str(exc))
-    name = _env_name_for((match.group(1),), env) if match else None
-    cause = _one_line(str(exc.__cause__ or exc))
-    if name is None:
-        return f"environment: {cause}"
-    return f"environment {name}: {name[len(ENV_PREFIX) :].lower()}: not valid JSON: {cause}"
-
-
-def _error_text(error: ErrorDetails, loc: tuple[str, ...], source: str) -> str:
-    dotted = ".".join(loc)
-    if error["type"] == "extra_forbidden":
-        return f"{source}: unknown setting {dotted!r}"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "missing":
-        return f"{source}: {dotted}: {message}"
-    return f"{source}: {dotted}: {message} (got {_short_repr(error['input'])})"
-
-
-def _source_of(
-    loc: tuple[str, ...],
-    cli: dict[str, Any],
-    env: Mapping[str, str],
-    file_data: dict[str, Any],
-    file_label: str,
-) -> str:
-    """Which source supplied the value at ``loc``: checked in priority order, like the merge."""
-    if _has_path(cli, loc):
-        return "command line"
-    env_name = _env_name_for(loc, env)
-    if env_name is not None:
-        return f"environment {env_name}"
-    if _has_path(file_data, loc):
-        return file_label
-    return "settings"
-
-
-def _has_path(data: Any, loc: tuple[str, ...]) -> bool:
-    for part in loc:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
-        else:
-            return False
-    return True
-
-
-def _env_name_for(loc: tuple[str, ...], env: Mapping[str, str]) -> str | None:
-    """The variable (as the user spelt it) holding ``loc`` or, for JSON values, a parent of it."""
-    by_lower = {name.lower(): name for name in env}
-    parts = list(loc)
-    for depth in range(len(parts), 0, -1):
-        candidate = (ENV_PREFIX + ENV_DELIMITER.join(parts[:depth])).lower()
-        if candidate in by_lower:
-            return by_lower[candidate]
-    return None
-
-
-def _short_repr(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -17,6 +17,12 @@ class BotState(StrEnum):
 class BotStatus(BaseModel):
     bot_id: str
     state: BotState
+    symbol: str = ""
+    strategy: str = ""
+    venue: str = ""
+    mode: str = ""
+    interval: str = ""
+    account_id: str = ""
     simulated: bool = Field(
         description="True when prices or fills are simulated (sim feed or paper venue)"
     )
@@ -32,7 +38,13 @@ class BotStatus(BaseModel):
     realized_pnl: str = "0"
     unrealized_pnl: str = "0"
     fees: str = "0"
+    pnl_today: str = Field(
+        default="0", description="equity now minus equity at 00:00 UTC today (exact decimal)"
+    )
     order_count: int = 0
     fill_count: int = 0
+    last_fill_at: str | None = Field(
+        default=None, description="ISO-8601 UTC of the last stored fill"
+    )
     last_price: float | None = None
     started_at: str | None = None

@@ -1,32 +1,32 @@
-"""Live venue connections shared by the daemon's bots (Hyperliquid today).
+"""Live venue connections shared by the daemon's bots, looked up by name in the registry.
 
 A connection is made only when the first bot that needs it starts, so a daemon without live
-bots never touches the network. The hub is the account adapter's owner: it sums the positions
-of the bots trading on the account, blocks and unblocks bots when reconciliation says so, and
-publishes alerts on the ``venues`` topic (also kept for ``GET /api/venues``).
+bots never touches the network (nor imports the venue's package). The hub owns the
+connections: for each venue it sums the positions of the bots trading there, blocks and
+unblocks bots when reconciliation says so, and publishes alerts on the ``venues`` topic (also
+kept for ``GET /api/venues``). Venue names never appear here: see ``venues/registry.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from algotrade.core.instruments import InstrumentRegistry
 from algotrade.core.orders import Order
-from algotrade.daemon.bot_config import BotConfig, FeedKind, VenueKind
+from algotrade.daemon.bot_config import BotConfig, is_live_feed, is_live_venue
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.store.store import Store
 from algotrade.venues.paper import PaperVenue, PaperVenueConfig
+from algotrade.venues.registry import VenueConnection, get_venue
 
 if TYPE_CHECKING:
     from algotrade.core.ports import ExecutionVenue
     from algotrade.daemon.actor import BotActor
     from algotrade.daemon.risk_service import RiskService
-    from algotrade.venues.hyperliquid.account import HyperliquidAccount
-    from algotrade.venues.hyperliquid.config import HyperliquidConfig
 
 _log = logging.getLogger("algotrade.daemon.venues")
 
@@ -39,120 +39,117 @@ class RecoversOrders(Protocol):
     async def unrecorded_orders(self, prefix: str, after_seq: int) -> list[Order]: ...
 
 
-def uses_hyperliquid(config: BotConfig) -> bool:
-    return config.feed is FeedKind.HYPERLIQUID or config.venue is VenueKind.HYPERLIQUID
+def live_venues_of(config: BotConfig) -> list[str]:
+    """The registry venues a bot uses (as its feed, its execution venue, or both)."""
+    names = [config.venue] if is_live_venue(config.venue) else []
+    if is_live_feed(config.feed) and config.feed not in names:
+        names.append(config.feed)
+    return names
 
 
 class VenueHub:
     def __init__(
         self,
-        hyperliquid: HyperliquidConfig | None,
+        configs: Mapping[str, Any] | None,
         store: Store,
         bus: EventBus,
         bots: Callable[[], Iterable[BotActor]],
         risk: RiskService | None = None,
     ) -> None:
-        self._hl_config = hyperliquid
+        """``configs``: venue name → its settings section (raw mapping or parsed model);
+        a venue without one gets its defaults."""
+        self._configs = dict(configs or {})
         self._store = store
         self._bus = bus
         self._bots = bots
         self._risk = risk
-        self._hl: HyperliquidAccount | None = None
-        self._hl_lock = asyncio.Lock()
+        self._connections: dict[str, VenueConnection] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
 
-    async def hyperliquid(self) -> HyperliquidAccount:
-        """The Hyperliquid account connection, started on first use."""
-        async with self._hl_lock:
-            if self._hl is None:
-                self._hl = await self._start_hyperliquid()
-            return self._hl
+    async def connection(self, name: str) -> VenueConnection:
+        """The venue's shared connection, started on first use."""
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            connection = self._connections.get(name)
+            if connection is None:
+                factory = get_venue(name)
+                config = factory.parse_config(self._configs.get(name))
+                connection = await factory.connect(config, _Owner(self, name))
+                self._connections[name] = connection
+            return connection
 
-    async def _start_hyperliquid(self) -> HyperliquidAccount:
-        # Imported on first use: a daemon without Hyperliquid bots never loads the adapter.
-        from algotrade.venues.hyperliquid.account import HyperliquidAccount  # noqa: PLC0415
-        from algotrade.venues.hyperliquid.config import (  # noqa: PLC0415
-            HyperliquidConfig,
-            load_credentials,
-        )
-
-        config = self._hl_config or HyperliquidConfig()
-        credentials = load_credentials(config)
-        live_bots = [a.config.bot_id for a in self._hl_bots()]
-        newest_ns, trade_ids = await asyncio.to_thread(self._store.latest_fills, live_bots)
-        account = HyperliquidAccount(
-            config,
-            credentials,
-            self,
-            since_ms=newest_ns // 1_000_000 if newest_ns else None,
-            seen_trade_ids=trade_ids,
-        )
-        try:
-            await account.start()
-        except BaseException:
-            await account.stop()
-            raise
-        _log.info(
-            "hyperliquid connected (%s, %s)",
-            config.network.value,
-            credentials or "market data only: no credentials",
-        )
-        return account
+    def connected(self, name: str) -> VenueConnection | None:
+        return self._connections.get(name)
 
     async def reconcile(self, venue: str) -> dict[str, Any]:
-        if venue != "hyperliquid" or self._hl is None:
+        connection = self._connections.get(venue)
+        if connection is None:
             raise LookupError(f"venue '{venue}' is not connected")
-        if self._hl.credentials is None:
-            raise LookupError("venue 'hyperliquid' has no credentials: nothing to reconcile")
-        await self._hl.reconcile("requested")
-        return self._hl.snapshot()
+        return await connection.reconcile()
 
     def status(self) -> list[dict[str, Any]]:
-        return [self._hl.snapshot()] if self._hl is not None else []
+        return [self._connections[name].snapshot() for name in sorted(self._connections)]
 
     async def stop(self, timeout: float = 5.0) -> None:
-        if self._hl is not None:
-            await self._hl.stop(timeout)
+        for connection in list(self._connections.values()):
+            await connection.stop(timeout)
 
     # ------------------------------------------------------------------ account owner
-    def _hl_bots(self) -> list[BotActor]:
-        return [a for a in self._bots() if a.config.venue is VenueKind.HYPERLIQUID]
+    def bots_on(self, name: str) -> list[BotActor]:
+        return [a for a in self._bots() if a.config.venue == name]
 
-    def local_positions(self) -> dict[str, Decimal]:
-        total: dict[str, Decimal] = {}
-        for actor in self._hl_bots():
-            for symbol, position in actor.portfolio.positions.items():
-                if position.qty:
-                    total[symbol] = total.get(symbol, Decimal(0)) + position.qty
-        return total
+    async def latest_fills(self, name: str) -> tuple[int, list[str]]:
+        bot_ids = [a.config.bot_id for a in self.bots_on(name)]
+        return await asyncio.to_thread(self._store.latest_fills, bot_ids)
 
-    def set_blocked(self, coin: str, reason: str | None) -> None:
-        for actor in self._hl_bots():
-            if actor.config.symbol == coin:
-                actor.set_blocked(reason)
-
-    def blocked_reason(self, config: BotConfig) -> str | None:
-        if config.venue is not VenueKind.HYPERLIQUID:
-            return None
-        hl = self._hl
-        return None if hl is None else hl.blocked.get(config.symbol)
-
-    def connection_changed(self, connected: bool, reason: str) -> None:
+    def connection_changed(self, name: str, connected: bool, reason: str) -> None:
         """Tell the risk engine (its account_status_guard) about every account trading on
         the venue; bots also see it in their log."""
-        _log.warning("hyperliquid: %s", reason)
+        _log.warning("%s: %s", name, reason)
         risk = self._risk
         if risk is None:
             return
-        for account_id in {a.config.account_id for a in self._hl_bots()}:
+        for account_id in {a.config.account_id for a in self.bots_on(name)}:
             if risk.knows(account_id):
                 risk.on_account_status(
                     account_id, can_trade=True, connected=connected, reason=reason
                 )
 
+    def alert(self, name: str, message: str) -> None:
+        self._bus.publish(Topic.VENUES, None, {"kind": "alert", "venue": name, "message": message})
+
+
+class _Owner:
+    """The hub seen from one venue's connection (``registry.VenueOwner``)."""
+
+    def __init__(self, hub: VenueHub, name: str) -> None:
+        self._hub = hub
+        self._name = name
+
+    def bot_ids(self) -> list[str]:
+        return [a.config.bot_id for a in self._hub.bots_on(self._name)]
+
+    async def latest_fills(self) -> tuple[int, list[str]]:
+        return await self._hub.latest_fills(self._name)
+
+    def local_positions(self) -> dict[str, Decimal]:
+        total: dict[str, Decimal] = {}
+        for actor in self._hub.bots_on(self._name):
+            for symbol, position in actor.portfolio.positions.items():
+                if position.qty:
+                    total[symbol] = total.get(symbol, Decimal(0)) + position.qty
+        return total
+
+    def set_blocked(self, symbol: str, reason: str | None) -> None:
+        for actor in self._hub.bots_on(self._name):
+            if actor.config.symbol == symbol:
+                actor.set_blocked(reason)
+
     def alert(self, message: str) -> None:
-        self._bus.publish(
-            Topic.VENUES, None, {"kind": "alert", "venue": "hyperliquid", "message": message}
-        )
+        self._hub.alert(self._name, message)
+
+    def connection_changed(self, connected: bool, reason: str) -> None:
+        self._hub.connection_changed(self._name, connected, reason)
 
 
 async def build_bot_venue(
@@ -163,22 +160,18 @@ async def build_bot_venue(
     on_error: Callable[[BaseException], None],
 ) -> tuple[ExecutionVenue, str | None]:
     """The execution venue of one bot and, for a live venue, why it is blocked (if it is).
-    Instruments of a live venue are added to ``instruments``; the paper venue starts from
-    the bot's ``positions``."""
-    if uses_hyperliquid(config):
+    Instruments of a live venue (or of a live feed, for a paper bot) are added to
+    ``instruments``; the paper venue starts from the bot's ``positions``."""
+    names = live_venues_of(config)
+    if names:
         if hub is None:
             raise RuntimeError("this daemon has no live venue connections")
-        account = await hub.hyperliquid()
-        if config.symbol not in account.assets:
-            raise ValueError(f"symbol: Hyperliquid has no perpetual '{config.symbol}'")
-        for instrument in account.instruments():
-            if instrument.symbol == config.symbol:
-                instruments.add(instrument)
-        if config.venue is VenueKind.HYPERLIQUID:
-            blocked = hub.blocked_reason(config)
-            venue = account.venue(config.bot_id, on_error=on_error)
-            # The venue's margin setting follows the bot's leverage (cross margin).
-            await account.set_leverage(config.symbol, int(config.leverage))
+        connection = await hub.connection(names[0])
+        for instrument in connection.instruments(config.symbol):
+            instruments.add(instrument)
+        if is_live_venue(config.venue):
+            blocked = connection.blocked_reason(config)
+            venue = await connection.execution_venue(config, on_error)
             return venue, blocked
     paper = PaperVenueConfig(
         taker_fee_rate=config.commission,

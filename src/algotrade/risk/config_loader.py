@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -325,6 +325,7 @@ def _describe(exc: ValidationError, model: type[BaseModel], *, rule_level: bool 
             owner = annotation
     field = _path(loc)
     if first["type"] == "extra_forbidden":
+        owner = _nested(owner, loc[:-1])
         text = f"unknown field {field!r}; valid fields: {', '.join(owner.model_fields)}"
     else:
         message = first["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
@@ -336,6 +337,20 @@ def _describe(exc: ValidationError, model: type[BaseModel], *, rule_level: bool 
     if len(errors) > 1:
         text += f" (and {len(errors) - 1} more)"
     return _one_line(prefix + text)
+
+
+def _nested(model: type[BaseModel], loc: list[int | str]) -> type[BaseModel]:
+    """The model a nested field belongs to (``watch.acount`` → the ``watch`` model)."""
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return model
+        inner = [field.annotation, *get_args(field.annotation)]
+        found = [t for t in inner if isinstance(t, type) and issubclass(t, BaseModel)]
+        if not found:
+            return model
+        model = found[0]
+    return model
 
 
 def _path(loc: list[int | str]) -> str:

@@ -9,6 +9,7 @@ it can affect. Callers persist each ``Decision`` before acting on it or acknowle
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from algotrade.core.timeutil import ns_to_iso
@@ -77,7 +78,9 @@ class RiskEngine:
         if isinstance(event, AccountFill):
             decision.breaches += self._on_fill(state, rules, event)
         elif isinstance(event, PositionUpdate):
+            before = state.qty(event.symbol)
             state.set_position(event.symbol, event.qty, event.avg_price)
+            decision.breaches += self._grown_while_locked(state, event, before)
             decision.breaches += rule_checks.position_rules(state, rules, ts)
             decision.breaches += rule_checks.protection_rule(state, rules, ts)
         elif isinstance(event, OrderUpdate):
@@ -92,9 +95,24 @@ class RiskEngine:
         # caller persists it before acknowledging the event.
         return [decision]
 
+    def on_fill_once(self, fill: AccountFill, trade_id: str) -> list[Decision]:
+        """``on_event(fill)`` unless the venue trade ``trade_id`` was counted already (a
+        watched account's trades are reported again after a restart or a reconnect). The id
+        is remembered in the account's state, so it is committed with the fill's decision."""
+        state = self._state(fill.account_id)
+        if state.seen_trade(trade_id):
+            return []
+        state.note_trade(trade_id, fill.ts)
+        return self.on_event(fill)
+
     def _on_fill(self, state: AccountRisk, rules: RiskRules, fill: AccountFill) -> list[Breach]:
-        signed = fill.qty if fill.side == "buy" else -fill.qty
-        computed = state.apply_fill(fill.symbol, signed, fill.price)
+        if self.accounts[state.account_id].watch is not None:
+            # A watched account's positions are the venue's (position events); its fills
+            # count PnL, fees and trades. The venue gives the PnL of each closing fill.
+            computed = ZERO
+        else:
+            signed = fill.qty if fill.side == "buy" else -fill.qty
+            computed = state.apply_fill(fill.symbol, signed, fill.price)
         realized = fill.realized_pnl if fill.realized_pnl is not None else computed
         net = realized - fill.fee
         state.balance += net
@@ -132,6 +150,24 @@ class RiskEngine:
             ActionKind.CANCEL_ORDERS, order.symbol, message=message, order_id=order.order_id
         )
         return [Breach(state.account_id, lockout.rule, order.ts, message, (action,))]
+
+    def _grown_while_locked(
+        self, state: AccountRisk, event: PositionUpdate, before: Decimal
+    ) -> list[Breach]:
+        """A position the venue reports larger while the account is locked (an order placed
+        outside the daemon filled before it could be cancelled): close what it grew by."""
+        after = event.qty
+        lockout = state.active_lockout(event.ts)
+        if lockout is None or after == 0:
+            return []
+        target = before if before * after > 0 else ZERO  # never reverse, never below before
+        if abs(after) <= abs(target):
+            return []
+        message = f"{event.symbol} position grew to {after} while locked by {lockout.rule}"
+        breach = rule_checks.close_breach(
+            state, lockout.rule, event.ts, event.symbol, target - after, message
+        )
+        return [breach] if breach else []
 
     def _on_status(
         self, state: AccountRisk, rules: RiskRules, event: AccountStatus
@@ -206,6 +242,7 @@ class RiskEngine:
         state.daily_fees = ZERO
         state.trades_today = 0
         state.overridden = {}
+        state.rotate_trade_ids()
         kept: list[Lockout] = []
         for lockout in state.lockouts:
             (decision.expired if lockout.until is LockUntil.RESET else kept).append(lockout)
@@ -307,6 +344,10 @@ class RiskEngine:
     def lock(self, lockout: Lockout) -> None:
         """Add a lockout from outside the rules (failed enforcement, an admin's manual lock)."""
         self._state(lockout.account_id).lockouts.append(lockout)
+
+    def set_multipliers(self, account_id: str, multipliers: Mapping[str, Decimal]) -> None:
+        """Money per point by symbol from the venue (a watched account's contract specs)."""
+        self._state(account_id).set_multipliers(dict(multipliers))
 
     def set_rules(self, account_id: str, rules: RiskRules) -> None:
         self._state(account_id)

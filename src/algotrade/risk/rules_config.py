@@ -253,6 +253,30 @@ class DailyReset(BaseModel):
         return dt.time(hours, minutes)
 
 
+def _account_ref(value: object) -> object:
+    """A venue account is named by its id or its name: YAML reads ``12345`` as an integer."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+class WatchConfig(BaseModel):
+    """``watch``: guard the account directly at its venue, whoever trades it (a person in the
+    broker's platform included). See ``docs/account-guard.md``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    account: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=128,
+            pattern=r"^[^\x00-\x1f\x7f]+$",
+            description="the venue's account id or name (e.g. 50KTC-V2-123456)",
+        ),
+        BeforeValidator(_account_ref),
+    ]
+
+
 class AccountConfig(BaseModel):
     """One account in ``accounts.yaml``. Credentials are NAMES of environment variables."""
 
@@ -266,6 +290,9 @@ class AccountConfig(BaseModel):
     multipliers: dict[str, Amount] = Field(
         default_factory=dict, description="money per point by symbol (ES: 50); default 1"
     )
+    watch: WatchConfig | None = Field(
+        default=None, description="guard the account at its venue (the venue reports it)"
+    )
 
     @field_validator("multipliers")
     @classmethod
@@ -274,6 +301,15 @@ class AccountConfig(BaseModel):
             if multiplier <= 0:
                 raise ValueError(f"multiplier of {symbol} must be > 0")
         return value
+
+    @model_validator(mode="after")
+    def _watchable(self) -> AccountConfig:
+        if self.watch is not None and self.venue == "paper":
+            raise ValueError(
+                "field 'watch': a watched account needs its live venue (e.g. venue: projectx); "
+                "the paper venue has no accounts to watch"
+            )
+        return self
 
     @field_validator("credentials_env")
     @classmethod

@@ -14,6 +14,7 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 HOUR_NS = 3_600_000_000_000
 MINUTE_NS = 60_000_000_000
+MAX_TRADE_IDS = 100_000  # per trading day and account
 
 
 @dataclass(slots=True)
@@ -52,8 +53,14 @@ class AccountRisk:
     # An admin unlock of a lock that lasts until the reset holds until that reset: without it
     # the next fill would trip the same daily limit again at once.
     overridden: dict[str, int] = field(default_factory=dict)  # rule → until ts
-    # Money per point by symbol (ES 50); not persisted: it comes from accounts.yaml.
+    # Money per point by symbol (ES 50): from accounts.yaml, or for a watched account from the
+    # venue's contract specs (persisted then, so a restart values positions before it connects).
     multipliers: dict[str, Decimal] = field(default_factory=dict)
+    venue_multipliers: dict[str, Decimal] = field(default_factory=dict)
+    # Venue trade ids already counted (a watched account's fills are reported again after a
+    # restart or a reconnect): this trading day's and the previous one's, in arrival order.
+    trade_ids: dict[str, int] = field(default_factory=dict)
+    trade_ids_prev: dict[str, int] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ derived
     def qty(self, symbol: str) -> Decimal:
@@ -121,6 +128,29 @@ class AccountRisk:
     def _position(self, symbol: str) -> Position:
         return Position(symbol, self.multipliers.get(symbol, ONE))
 
+    def set_multipliers(self, multipliers: dict[str, Decimal]) -> None:
+        """Money per point from the venue; positions held are revalued with it."""
+        self.venue_multipliers.update(multipliers)
+        self.multipliers.update(multipliers)
+        for symbol, position in list(self.positions.items()):
+            if symbol in multipliers and position.multiplier != multipliers[symbol]:
+                qty, avg = position.qty, position.avg_price
+                self.positions[symbol] = Position(symbol, multipliers[symbol], qty, avg)
+
+    # ------------------------------------------------------------------ trade ids
+    def seen_trade(self, trade_id: str) -> bool:
+        return trade_id in self.trade_ids or trade_id in self.trade_ids_prev
+
+    def note_trade(self, trade_id: str, ts: int) -> None:
+        self.trade_ids[trade_id] = ts
+        if len(self.trade_ids) > MAX_TRADE_IDS:  # never in practice: a bound, not a policy
+            del self.trade_ids[next(iter(self.trade_ids))]
+
+    def rotate_trade_ids(self) -> None:
+        """At the daily reset: today's ids become the previous day's (kept one more day, for
+        a venue whose trading day ends a little off ours)."""
+        self.trade_ids_prev, self.trade_ids = self.trade_ids, {}
+
     def fill_order(self, order_id: str, qty: Decimal) -> None:
         """A fill of one of the open orders: it leaves the book once fully filled."""
         order = self.open_orders.get(order_id)
@@ -155,6 +185,9 @@ class AccountRisk:
             "last_ts": self.last_ts,
             "enforcing": dict(self.enforcing),
             "overridden": dict(self.overridden),
+            "venue_multipliers": {s: str(m) for s, m in self.venue_multipliers.items()},
+            "trade_ids": dict(self.trade_ids),
+            "trade_ids_prev": dict(self.trade_ids_prev),
         }
 
     @classmethod
@@ -165,7 +198,8 @@ class AccountRisk:
         lockouts: list[Lockout],
         multipliers: dict[str, Decimal] | None = None,
     ) -> AccountRisk:
-        multipliers = dict(multipliers or {})
+        venue = {s: Decimal(m) for s, m in data.get("venue_multipliers", {}).items()}
+        multipliers = {**(multipliers or {}), **venue}  # the venue knows best
         return cls(
             account_id=account_id,
             balance=Decimal(data["balance"]),
@@ -196,6 +230,9 @@ class AccountRisk:
             lockouts=list(lockouts),
             enforcing={k: int(v) for k, v in data.get("enforcing", {}).items()},
             overridden={k: int(v) for k, v in data.get("overridden", {}).items()},
+            venue_multipliers=venue,
+            trade_ids={str(k): int(v) for k, v in data.get("trade_ids", {}).items()},
+            trade_ids_prev={str(k): int(v) for k, v in data.get("trade_ids_prev", {}).items()},
         )
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.sql import ColumnElement
 
 from algotrade.store.errors import StoreError
 from algotrade.store.models import Base
+from algotrade.store.record_reads import select_record
 from algotrade.store.records import Page
 from algotrade.store.records_risk import (
     AUDIT_ACTIONS,
@@ -31,7 +32,7 @@ from algotrade.store.records_risk import (
     RiskLogRecord,
     RiskStateRecord,
 )
-from algotrade.store.store import Store, _select_record
+from algotrade.store.store import Store
 from algotrade.store.writes import Row, _plain, _upsert
 
 _T = Base.metadata.tables
@@ -238,14 +239,14 @@ class RiskStore:
     def load_states(self) -> dict[str, RiskStateRecord]:
         """Every account's state, by account id (restoring the engine in one query)."""
         with self._store._read("read risk states") as connection:
-            rows = connection.execute(_select_record(STATES, RiskStateRecord)).all()
+            rows = connection.execute(select_record(STATES, RiskStateRecord)).all()
         records = sorted((RiskStateRecord(*row) for row in rows), key=lambda r: r.account_id)
         return {record.account_id: record for record in records}
 
     def active_lockouts(self, account_id: str | None = None) -> list[LockoutRecord]:
         """Lockouts not cleared yet (of one account, or of all), oldest first."""
         query = (
-            _select_record(LOCKOUTS, LockoutRecord)
+            select_record(LOCKOUTS, LockoutRecord)
             .where(*_lockouts_where(account_id, active_only=True))
             .order_by(LOCKOUTS.c.id)
         )
@@ -294,12 +295,10 @@ class RiskStore:
         PostgreSQL, dump equal. Sorting is done here, not by the database: PostgreSQL's text
         collation orders strings differently from SQLite."""
         with self._store._read("dump risk tables") as connection:  # one snapshot
-            states = connection.execute(_select_record(STATES, RiskStateRecord)).all()
-            lockouts = connection.execute(_select_record(LOCKOUTS, LockoutRecord)).all()
-            log = connection.execute(_select_record(LOG, RiskLogRecord).order_by(LOG.c.id)).all()
-            audit = connection.execute(
-                _select_record(AUDIT, AuditRecord).order_by(AUDIT.c.id)
-            ).all()
+            states = connection.execute(select_record(STATES, RiskStateRecord)).all()
+            lockouts = connection.execute(select_record(LOCKOUTS, LockoutRecord)).all()
+            log = connection.execute(select_record(LOG, RiskLogRecord).order_by(LOG.c.id)).all()
+            audit = connection.execute(select_record(AUDIT, AuditRecord).order_by(AUDIT.c.id)).all()
         state_records = sorted((RiskStateRecord(*r) for r in states), key=lambda s: s.account_id)
         lockout_records = sorted((LockoutRecord(*r) for r in lockouts), key=lambda x: x.key)
         return {

@@ -3,6 +3,16 @@
 Replies follow the venue: a refused action is HTTP 200 ``{"status": "err", "response": msg}``;
 an accepted one is ``{"status": "ok", "response": {...}}`` with a status per order or cancel.
 A body that cannot be deserialized raises ``BadRequest`` (HTTP 422).
+
+``modify`` ("Modify an order" in the exchange-endpoint docs: ``{"type": "modify", "oid": oid
+or cloid, "order": <a full order wire>}``) is a cancel-replace, as on the venue: the order is
+replaced by a new one with a new oid and the same cloid (the ``orderUpdates`` stream shows the
+new oid ``open``, then the old one ``canceled``), and the reply is ``{"status": "ok",
+"response": {"type": "default"}}``. Refused as a whole, the order untouched, when the target
+is unknown, not open or of another asset ("Cannot modify canceled or filled order") or when the
+new price or size is off the grid; a new order that fails at placement (minimum value, margin,
+reduce-only, post-only crossing) leaves the old one cancelled and the reply is an ``err``
+"Error placing new order during modify: ...".
 """
 
 from __future__ import annotations
@@ -23,7 +33,8 @@ NONCE_PAST_MS = 2 * 24 * 3600 * 1000
 NONCE_FUTURE_MS = 1 * 24 * 3600 * 1000
 MIN_VALUE = Decimal(10)
 _CLOID = re.compile(r"^0x[0-9a-fA-F]{32}$")
-_ACTIONS = ("order", "cancel", "cancelByCloid", "updateLeverage", "scheduleCancel")
+_ACTIONS = ("order", "cancel", "cancelByCloid", "updateLeverage", "scheduleCancel", "modify")
+CANNOT_MODIFY = "Cannot modify canceled or filled order"
 
 
 def _err(message: str) -> dict[str, Any]:
@@ -128,6 +139,8 @@ class Exchange:
             return self._cancels(user, action, "asset", "cloid")
         if kind == "updateLeverage":
             return self._leverage(user, action)
+        if kind == "modify":
+            return self._modify(user, action)
         return _ok("default")  # scheduleCancel: accepted, not enforced
 
     # ------------------------------------------------------------------ order
@@ -181,7 +194,44 @@ class Exchange:
             raise BadRequest(f"{what}: t must be a limit or a trigger")
         return out
 
-    def _place(self, user: str, o: dict[str, Any], placed: list[Order]) -> dict[str, Any]:
+    def _modify(self, user: str, action: dict[str, Any]) -> dict[str, Any]:
+        target = action.get("oid")
+        state = self.state
+        if isinstance(target, str):
+            oid = state.by_cloid.get((user, _cloid(target, "modify.oid")), -1)
+        else:
+            oid = _int(target, "modify.oid")
+        o = self._parse(0, action.get("order"))
+        old = state.orders.get(oid)
+        if old is None or old.user != user or not old.is_open or old.asset_index != o["a"]:
+            return _err(CANNOT_MODIFY)
+        sz_decimals = old.asset.sz_decimals
+        trigger = o["trigger"]
+        if not price_is_valid(o["p"], sz_decimals) or (
+            trigger is not None and not price_is_valid(trigger[0], sz_decimals)
+        ):
+            return _err("Order has invalid price.")
+        if not size_is_valid(o["s"], sz_decimals):
+            return _err("Order has invalid size.")
+        if o["c"] is None:
+            o["c"] = old.cloid
+        placed: list[Order] = []
+        status = self._place(user, o, placed, replacing=old)
+        state.set_status(old, "canceled")  # after the replacement's "open", as on the venue
+        if "error" in status:
+            return _err(f"Error placing new order during modify: {status['error']}")
+        for order in placed:
+            if order.waiting_for_trigger and order.is_open and state.trigger_hit(order):
+                state.fire_trigger(order, state.clock())
+        return _ok("default")
+
+    def _place(
+        self,
+        user: str,
+        o: dict[str, Any],
+        placed: list[Order],
+        replacing: Order | None = None,
+    ) -> dict[str, Any]:
         state = self.state
         a = o["a"]
         if not 0 <= a < len(state.assets):
@@ -191,7 +241,11 @@ class Exchange:
         if cloid is not None:
             state.cloid_requests[cloid] += 1
             existing = state.orders.get(state.by_cloid.get((user, cloid), -1))
-            if existing is not None and not existing.status.lower().endswith("rejected"):
+            if (
+                existing is not None
+                and existing is not replacing
+                and not existing.status.lower().endswith("rejected")
+            ):
                 return {"error": "Order has duplicate cloid."}
         fields: dict[str, Any] = {
             "is_buy": is_buy,

@@ -9,12 +9,13 @@ chosen when a message is published, so a ``userFills`` snapshot never overlaps a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 from typing import Any
 
 from starlette.websockets import WebSocket
+
+from testkit.threaded_server import QueuedSocket
 
 from .state import ExchangeState
 from .wire import INTERVAL_MS
@@ -43,25 +44,10 @@ def subscription_key(sub: Any) -> tuple[str, ...] | None:
     return None
 
 
-class Connection:
+class Connection(QueuedSocket):
     def __init__(self, websocket: WebSocket, loop: asyncio.AbstractEventLoop) -> None:
-        self.websocket = websocket
-        self.loop = loop
-        self.queue: asyncio.Queue[str] = asyncio.Queue()
+        super().__init__(websocket, loop)
         self.subscriptions: dict[tuple[str, ...], dict[str, Any]] = {}
-        client = websocket.client
-        self.client = (client.host, client.port) if client else None
-
-    def send(self, message: dict[str, Any] | str) -> None:
-        """Queue a frame; callable from any thread."""
-        text = message if isinstance(message, str) else json.dumps(message)
-        with contextlib.suppress(RuntimeError):  # the loop is closed: the server stopped
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, text)
-
-    async def write_loop(self) -> None:
-        with contextlib.suppress(Exception):  # the socket closed under us
-            while True:
-                await self.websocket.send_text(await self.queue.get())
 
 
 class Hub:

@@ -13,18 +13,16 @@ process or in a subprocess. Every control and inspection method is thread-safe.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse
+
+from testkit.threaded_server import ThreadedServer, close_sockets, serve_texts
 
 from .exchange import Exchange
 from .hub import Connection, Hub
@@ -50,8 +48,10 @@ def _body_type(path: str, body: Any) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-class FakeHyperliquid:
+class FakeHyperliquid(ThreadedServer):
     """A Hyperliquid perpetuals venue on 127.0.0.1, driven and inspected by the test."""
+
+    _label = "fake Hyperliquid"
 
     def __init__(
         self,
@@ -88,10 +88,6 @@ class FakeHyperliquid:
         # The real venue greets every connection with VENUE_GREETING (plain text, not JSON);
         # off by default so raw-frame tests see only what they asked for.
         self.greeting = greeting
-        self._server: uvicorn.Server | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping: asyncio.Event | None = None
         self.app = self._build_app()
 
     # ------------------------------------------------------------------ app
@@ -137,9 +133,7 @@ class FakeHyperliquid:
         if path == "/exchange":
             with self.state.lock:
                 delay, self._exchange_delay = self._exchange_delay, 0.0
-            if delay and self._stopping is not None:
-                with contextlib.suppress(TimeoutError):  # stop() cuts the delay short
-                    await asyncio.wait_for(self._stopping.wait(), delay)
+            await self._hold(delay)  # stop() cuts the delay short
         return JSONResponse(result)
 
     def _take_failure(self, path: str) -> int | None:
@@ -160,133 +154,30 @@ class FakeHyperliquid:
         if self.greeting is not None:
             connection.send(self.greeting)
         self.hub.add(connection)
-        writer = asyncio.create_task(connection.write_loop())
         try:
-            while True:
-                try:
-                    message = await asyncio.wait_for(websocket.receive(), self.idle_timeout_s)
-                except TimeoutError:
-                    self.hub.remove(connection)
-                    with contextlib.suppress(Exception):
-                        await websocket.close(code=1000, reason="idle timeout")
-                    return
-                if message["type"] == "websocket.disconnect":
-                    return
-                text = message.get("text")
-                if text is None and message.get("bytes") is not None:
-                    text = message["bytes"].decode(errors="replace")
-                if text is not None:
-                    self.hub.on_text(connection, text)
-        except Exception:  # the socket died under us
-            return
+            await serve_texts(
+                connection,
+                self.idle_timeout_s,
+                lambda text: self.hub.on_text(connection, text),
+                lambda: self.hub.remove(connection),
+            )
         finally:
             self.hub.remove(connection)
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
 
     # ------------------------------------------------------------------ life cycle
-
-    def start(self) -> FakeHyperliquid:
-        """Serve on 127.0.0.1 (a free port, or the port of a previous start: URLs survive)."""
-        if self._thread is not None:
-            raise RuntimeError("the fake Hyperliquid is already running")
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self._port,
-            # Leave the process's logging alone (other tests configure uvicorn's loggers).
-            log_level=None,
-            log_config=None,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(
-            target=loop.run_until_complete,
-            args=(server.serve(),),
-            name="fake-hyperliquid",
-            daemon=True,
-        )
-        self._server, self._loop, self._thread = server, loop, thread
-        self._stopping = asyncio.Event()
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self._thread = None
-                raise RuntimeError("the fake Hyperliquid did not start")
-            time.sleep(0.005)
-        self._port = int(server.servers[0].sockets[0].getsockname()[1])
-        return self
-
-    def stop(self) -> None:
-        """Drop every WebSocket, stop uvicorn and join its thread. Idempotent."""
-        server, loop, thread = self._server, self._loop, self._thread
-        if server is None or loop is None or thread is None:
-            return
-        if thread.is_alive():
-            with contextlib.suppress(Exception):
-                self._on_loop(self._shutdown())
-        server.should_exit = True
-        thread.join(timeout=10)
-        if not thread.is_alive():
-            loop.close()
-        self._server = self._loop = self._thread = None
-
-    def __enter__(self) -> FakeHyperliquid:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if not self._port:
-            raise RuntimeError("the fake Hyperliquid has not started")
-        return self._port
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
-    def _on_loop(self, coro: Any, timeout: float = 5.0) -> Any:
-        if self._loop is None:
-            coro.close()
-            raise RuntimeError("the fake Hyperliquid is not running")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
-
-    async def _shutdown(self) -> None:
-        """Cut every connection (WebSocket or HTTP, even mid-reply) so uvicorn exits at once."""
-        if self._stopping is not None:
-            self._stopping.set()
+    async def _drop_websockets(self) -> None:
         await self._drop(None)
-        for protocol in list(self._server.server_state.connections) if self._server else []:
-            transport = getattr(protocol, "transport", None)
-            if transport is not None:
-                transport.abort()
 
     async def _drop(self, code: int | None) -> int:
         with self.state.lock:
             connections = list(self.hub.connections)
             self.hub.connections.clear()
-        protocols = list(self._server.server_state.connections) if self._server else []
-        for connection in connections:
-            transport = None
-            if code is None or code == 1006:
-                for protocol in protocols:
-                    if getattr(protocol, "client", None) == connection.client:
-                        transport = getattr(protocol, "transport", None)
-            if transport is not None:
-                transport.abort()  # no close frame: the client sees 1006
-            else:
-                with contextlib.suppress(Exception):
-                    await connection.websocket.close(code=code or 1011)
+        await close_sockets(self, connections, code in (None, 1006), code or 1011)
         return len(connections)
 
     def reset(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -122,6 +123,25 @@ def test_nonces_strictly_increase_within_a_millisecond_and_when_the_clock_steps_
     real = NonceSource()
     values = [real() for _ in range(100)]
     assert values == sorted(set(values))
+
+
+async def test_clients_signing_with_one_key_share_one_nonce_sequence() -> None:
+    """Two clients of one signer in one millisecond (two bots on one account) must not
+    send the same nonce: the venue keeps nonces per signer."""
+    fake = FakeExchange()
+    frozen = 1_700_000_000_000
+    shared = NonceSource.for_signer(AGENT_KEY)
+    assert NonceSource.for_signer(AGENT_KEY) is shared
+    assert NonceSource.for_signer("0x" + "22" * 32) is not shared
+    before = shared._last
+    shared._clock_ms = lambda: frozen  # both clients read the same millisecond
+    try:
+        for _ in range(3):
+            await run(fake, lambda c: c.cancel("ETH", 77))
+    finally:
+        shared._clock_ms = lambda: time.time_ns() // 1_000_000
+    first = max(frozen, before + 1)
+    assert fake.nonces == [first, first + 1, first + 2]
 
 
 async def test_place_limit_market_and_stop_orders_signed_by_the_agent() -> None:

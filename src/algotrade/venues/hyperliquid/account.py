@@ -17,18 +17,15 @@ closed). The owner (the daemon) supplies local positions and carries out the blo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Coroutine, Iterable, Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
 from algotrade.core.instruments import Instrument
 from algotrade.core.money import decimal_text
-from algotrade.core.timeutil import ns_to_iso
 from algotrade.venues.hyperliquid.config import HlCredentials, HyperliquidConfig
 from algotrade.venues.hyperliquid.data import HyperliquidCandleHub
 from algotrade.venues.hyperliquid.errors import VENUE_ERRORS, HlPayloadError, HyperliquidError
@@ -49,6 +46,9 @@ from algotrade.venues.hyperliquid.schemas import (
     parse,
 )
 from algotrade.venues.hyperliquid.ws import HlWebSocket
+from algotrade.venues.live.alerts import AccountAlerts
+from algotrade.venues.live.reconciliation import PendingFill, ReconcileReport, past_grace
+from algotrade.venues.live.tasks import TaskSet, reconcile_loop
 
 _log = logging.getLogger("algotrade.venues.hyperliquid")
 PENDING_CLAIM_S = 15.0
@@ -70,22 +70,6 @@ class AccountOwner(Protocol):
 
     def connection_changed(self, connected: bool, reason: str) -> None:
         """The account's live connection was lost or is back (for the risk engine)."""
-
-
-@dataclass(slots=True)
-class _Pending:
-    fill: Fill
-    seen_at: float
-
-
-@dataclass(slots=True)
-class ReconcileReport:
-    reason: str
-    at_ns: int
-    fills_routed: int = 0
-    orders_adopted: int = 0
-    foreign_orders: list[str] = field(default_factory=list)
-    mismatches: list[str] = field(default_factory=list)
 
 
 class HyperliquidAccount:
@@ -112,24 +96,25 @@ class HyperliquidAccount:
         self._oids: dict[int, str] = {}  # venue oid → cloid
         # Trade ids booked (→ fill time, ms), kept for SEEN_HORIZON_MS behind the newest.
         self._seen_tids: dict[str, int] = dict.fromkeys(seen_trade_ids, since_ms or 0)
-        self._pending: dict[str, _Pending] = {}  # trade id → fill no bot has claimed yet
+        self._pending: dict[str, PendingFill[Fill]] = {}  # trade id → fill no bot has claimed yet
         self._since_ms = since_ms if since_ms is not None else int(time.time() * 1000)
         # Fills older than where this run resumed, for no open order, were booked before it
         # (or are not ours): the userFills snapshot sent on every (re)subscribe carries them.
         self._floor_ms = self._since_ms - FILL_OVERLAP_MS
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet("hyperliquid", _log)
         self._in_flight: Counter[str] = Counter()
         self._mids: dict[str, tuple[Decimal, float]] = {}
         self._ready = asyncio.Event()
         self._reconcile_lock = asyncio.Lock()
         self._reconcile_wanted = asyncio.Event()
-        self._blocked: dict[str, str] = {}
-        self._reported: set[str] = set()
+        self._alerts = AccountAlerts("hyperliquid", _log)
+        self._blocked = self._alerts.blocked
+        self._reported = self._alerts.reported
         self._unclaimed_orders: dict[int, float] = {}  # oid → when first seen unclaimed
         # The open orders of the last reconciliation by cloid: adopting one of them needs no
         # lookup (the streams, subscribed before that snapshot, report what happened since).
         self._open_at_venue: dict[str, OpenOrder] = {}
-        self.alerts: deque[dict[str, str]] = deque(maxlen=100)
+        self.alerts = self._alerts.items
         self.last_report: ReconcileReport | None = None
         self.reconciles = 0
         self.reconcile_failures = 0
@@ -159,11 +144,7 @@ class HyperliquidAccount:
         self._ready.set()
 
     async def stop(self, timeout: float = 5.0) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
+        await self._tasks.cancel(timeout)
         await self.candles.stop()
         await self.ws.stop()
         await self.http.close()
@@ -232,13 +213,7 @@ class HyperliquidAccount:
         return time.time_ns()
 
     def report(self, message: str, *, block_coin: str | None = None) -> None:
-        _log.error("hyperliquid: %s", message)
-        self.alerts.append({"at": ns_to_iso(time.time_ns()), "message": message})
-        if self.owner is not None:
-            self.owner.alert(message)
-            if block_coin is not None:
-                self._blocked[block_coin] = message
-                self.owner.set_blocked(block_coin, message)
+        self._alerts.report(self.owner, message, block_coin)
 
     # ------------------------------------------------------------------ requests
     async def place(self, spec: OrderSpec) -> PlacedOrder:
@@ -254,6 +229,12 @@ class HyperliquidAccount:
     async def cancel(self, symbol: str, cloid: str) -> str:
         assert self.exchange is not None
         return await self.exchange.cancel_by_cloid(self.coin_of(symbol), cloid)
+
+    async def modify(self, spec: OrderSpec) -> None:
+        """Replace the resting order ``spec.cloid`` by ``spec`` (see ``ExchangeClient.modify``)."""
+        assert self.exchange is not None
+        mid = self._fresh_mid(spec.coin) if spec.kind != "limit" else None
+        await self.exchange.modify(spec.cloid, spec, mid=mid)
 
     def open_at_venue(self, cloid: str) -> OpenOrder | None:
         return self._open_at_venue.get(cloid)
@@ -325,7 +306,7 @@ class HyperliquidAccount:
                 if fill.time < self._floor_ms:
                     continue  # from before this run, for no open order: booked back then
                 self._since_ms = max(self._since_ms, fill.time)
-                self._pending[tid] = _Pending(fill, time.monotonic())
+                self._pending[tid] = PendingFill(fill, time.monotonic())
                 continue
             # A waiting fill whose order is now known is claimed here, whichever way it came
             # back (re-fetch, snapshot, registration). An open order's fills are delivered
@@ -374,16 +355,13 @@ class HyperliquidAccount:
             self.owner.connection_changed(True, "Hyperliquid WebSocket reconnected")
 
     async def _reconcile_loop(self) -> None:
-        interval = self.config.reconcile_interval_s or None
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._reconcile_wanted.wait(), timeout=interval)
-            self._reconcile_wanted.clear()
-            await asyncio.sleep(0.2)  # let a burst of requests settle into one run
-            try:
-                await self.reconcile("periodic")
-            except Exception:  # logged; the next run tries again
-                _log.exception("hyperliquid reconciliation failed")
+        await reconcile_loop(
+            self._reconcile_wanted,
+            self.reconcile,
+            self.config.reconcile_interval_s or None,
+            label="hyperliquid",
+            log=_log,
+        )
 
     async def reconcile(self, reason: str) -> ReconcileReport:
         assert self.credentials is not None
@@ -424,16 +402,12 @@ class HyperliquidAccount:
         for cloid in alignment.missing_cloids:
             venue, coid = self._routes[cloid]
             venue.recheck(coid, skip_symbols=in_flight)
-        now = time.monotonic()
-        listed = {order.oid for order in alignment.foreign}
-        for oid in list(self._unclaimed_orders):
-            if oid not in listed:
-                del self._unclaimed_orders[oid]
+        # A restarting bot adopts its orders a moment after the first reconciliation:
+        # an order is foreign only once it has stayed unclaimed for a while.
+        listed = [order.oid for order in alignment.foreign]
+        overdue = past_grace(self._unclaimed_orders, listed, PENDING_CLAIM_S, time.monotonic())
         for order in alignment.foreign:
-            # A restarting bot adopts its orders a moment after the first reconciliation:
-            # an order is foreign only once it has stayed unclaimed for a while.
-            first_seen = self._unclaimed_orders.setdefault(order.oid, now)
-            if now - first_seen < PENDING_CLAIM_S:
+            if order.oid not in overdue:
                 continue
             key = f"order:{order.oid}"
             report.foreign_orders.append(f"{order.coin} oid {order.oid}")
@@ -476,16 +450,9 @@ class HyperliquidAccount:
         mismatches = compare_positions(
             self.owner.local_positions(), expected, after, skip=in_flight
         )
-        mismatched = {m.coin for m in mismatches}
-        for mismatch in mismatches:
-            report.mismatches.append(mismatch.message)
-            if self._blocked.get(mismatch.coin) != mismatch.message:
-                self.report(mismatch.message + "; its bots are blocked", block_coin=mismatch.coin)
-        for coin in list(self._blocked):
-            if coin not in mismatched and coin not in in_flight:
-                del self._blocked[coin]
-                _log.warning("hyperliquid: %s agrees with the venue again; unblocked", coin)
-                self.owner.set_blocked(coin, None)
+        self._alerts.apply_mismatches(
+            self.owner, [(m.coin, m.message) for m in mismatches], in_flight, report.mismatches
+        )
 
     def _forget_old_fills(self) -> None:
         """Bound memory over months of running: trade ids older than the horizon are
@@ -507,16 +474,7 @@ class HyperliquidAccount:
             "assets": len(self.assets),
             "reconciles": self.reconciles,
             "reconcile_failures": self.reconcile_failures,
-            "last_reconcile": None
-            if report is None
-            else {
-                "reason": report.reason,
-                "at": ns_to_iso(report.at_ns),
-                "fills_routed": report.fills_routed,
-                "orders_adopted": report.orders_adopted,
-                "foreign_orders": report.foreign_orders,
-                "mismatches": report.mismatches,
-            },
+            "last_reconcile": None if report is None else report.as_dict(),
             "blocked": dict(self._blocked),
             "pending_fills": len(self._pending),
             "alerts": list(self.alerts),
@@ -535,9 +493,3 @@ class HyperliquidAccount:
     # ------------------------------------------------------------------ internals
     def _track(self, task: asyncio.Task[Any]) -> None:
         self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log.error("hyperliquid task %s failed", task.get_name(), exc_info=task.exception())

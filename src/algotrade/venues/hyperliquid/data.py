@@ -33,12 +33,12 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from algotrade.core.events import Bar
+from algotrade.venues.hyperliquid.candle_builder import CandleBarBuilder, CandleSource
 from algotrade.venues.hyperliquid.intervals import CANDLE_INTERVALS, INTERVAL_MS
 from algotrade.venues.hyperliquid.schemas import Candle, parse
 from algotrade.venues.hyperliquid.ws import HlWebSocket
@@ -63,122 +63,6 @@ _MONTH_MS = 31 * 24 * 3_600_000  # upper bound of "1M", for look-back windows on
 SNAPSHOT_LIMIT = 5000  # candles per candleSnapshot request
 MAX_WARMUP = SNAPSHOT_LIMIT - 10
 _STOP_TIMEOUT_S = 5.0
-
-
-class CandleSource(Protocol):
-    """Closed and forming candles by request (``InfoClient`` provides this)."""
-
-    async def candle_snapshot(
-        self, coin: str, interval: str, start_ms: int, end_ms: int
-    ) -> list[Candle]:
-        """At most 5000 candles with ``start_ms <= t <= end_ms``, ascending by ``t``."""
-        ...
-
-
-def _version(candle: Candle) -> tuple[int, Decimal]:
-    return candle.trades, candle.volume
-
-
-class CandleBarBuilder:
-    """Turns candle updates of one (coin, interval) into closed ``Bar``s (see module doc)."""
-
-    def __init__(self, symbol: str, interval: str, *, grace_ms: int = 2000) -> None:
-        self.symbol = symbol
-        self.interval = interval
-        self.grace_ms = grace_ms
-        self._pending: dict[int, Candle] = {}  # open time → latest state, all after last emitted
-        self._last_emitted_ms: int | None = None
-        self._synced = True
-
-    @property
-    def last_emitted_ms(self) -> int | None:
-        """Open time (ms) of the last emitted bar."""
-        return self._last_emitted_ms
-
-    @property
-    def forming(self) -> Candle | None:
-        """The newest candle seen that is not emitted yet."""
-        return self._pending[max(self._pending)] if self._pending else None
-
-    @property
-    def oldest_pending_ms(self) -> int | None:
-        """Open time of the oldest candle seen and not emitted yet."""
-        return min(self._pending) if self._pending else None
-
-    @property
-    def synced(self) -> bool:
-        return self._synced
-
-    def desync(self) -> None:
-        """Live updates may have been missed: emit nothing until the next ``confirm``."""
-        self._synced = False
-
-    def update(self, candle: Candle) -> list[Bar]:
-        """Feed a live update; returns the bars it closes (oldest first, usually 0 or 1)."""
-        if not self._accept(candle) or not self._synced:
-            return []
-        return self._emit(include_newest=False)
-
-    def close_due(self, now_ms: int) -> int | None:
-        """Open time of the forming candle once ``now_ms`` ≥ its ``T`` + grace; the caller
-        should then fetch it from ``candleSnapshot`` and pass it to ``confirm``."""
-        forming = self.forming
-        if forming is None or now_ms < forming.close_ms + self.grace_ms:
-            return None
-        return forming.open_ms
-
-    def confirm(self, candles: Iterable[Candle], now_ms: int) -> list[Bar]:
-        """Merge ``candleSnapshot`` candles and emit every candle now known to be closed: one
-        with a later candle seen, or one in ``candles`` whose ``T`` + grace has passed.
-        Re-synchronises the builder."""
-        confirmed: set[int] = set()
-        for candle in candles:
-            if self._accept(candle):
-                confirmed.add(candle.open_ms)
-        self._synced = True
-        bars = self._emit(include_newest=False)
-        newest = self.forming
-        if (
-            newest is not None
-            and newest.open_ms in confirmed
-            and now_ms >= newest.close_ms + self.grace_ms
-        ):
-            bars.extend(self._emit(include_newest=True))
-        return bars
-
-    def _accept(self, candle: Candle) -> bool:
-        if candle.interval != self.interval:
-            _log.warning(
-                "%s %s: ignored a candle of interval %s",
-                self.symbol,
-                self.interval,
-                candle.interval,
-            )
-            return False
-        last = self._last_emitted_ms
-        if last is not None and candle.open_ms <= last:
-            _log.debug(
-                "%s %s: ignored an update of candle %d (bar %d already emitted)",
-                self.symbol,
-                self.interval,
-                candle.open_ms,
-                last,
-            )
-            return False
-        current = self._pending.get(candle.open_ms)
-        if current is None or _version(candle) >= _version(current):
-            self._pending[candle.open_ms] = candle
-        return True
-
-    def _emit(self, *, include_newest: bool) -> list[Bar]:
-        times = sorted(self._pending)
-        if not include_newest:
-            times = times[:-1]
-        bars = []
-        for open_ms in times:
-            bars.append(self._pending.pop(open_ms).to_bar(self.symbol))
-            self._last_emitted_ms = open_ms
-        return bars
 
 
 @dataclass(slots=True)

@@ -15,8 +15,12 @@ Order kinds:
   the slippage bound around the trigger price unless ``limit_px`` is given.
 
 An action the venue refuses as a whole (``{"status": "err"}``) raises ``HlOrderRejected``
-(``rule="venue"``) for orders and ``HyperliquidError`` for cancels and leverage changes;
-per-order refusals come back as ``PlacedOrder(kind="error")``.
+(``rule="venue"``) for orders and modifications and ``HyperliquidError`` for cancels and
+leverage changes; per-order refusals come back as ``PlacedOrder(kind="error")``.
+
+``modify`` changes a resting order ("Modify an order": ``{"type": "modify", "oid": <oid or
+cloid>, "order": <the full new order>}``). The venue carries it out as a cancel-replace: the
+order gets a new oid (same cloid) and ``s`` is the size that will rest, i.e. what is left.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -90,13 +95,32 @@ class NonceSource:
     def __init__(self, clock_ms: Callable[[], int] | None = None) -> None:
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         self._last = 0
+        self._lock = threading.Lock()
 
     def next(self) -> int:
-        nonce = max(int(self._clock_ms()), self._last + 1)
-        self._last = nonce
-        return nonce
+        with self._lock:
+            nonce = max(int(self._clock_ms()), self._last + 1)
+            self._last = nonce
+            return nonce
 
     __call__ = next
+
+    @classmethod
+    def for_signer(cls, private_key: str) -> NonceSource:
+        """The process-wide source of one signing key. Hyperliquid keeps nonces per signer,
+        so two clients signing with one key (two bots on one account, a CLI reconcile
+        next to a bot) must draw from one sequence, or the same millisecond gives both
+        the same nonce and the venue rejects the second action."""
+        key = hashlib.sha256(private_key.encode("utf-8")).hexdigest()
+        with _SHARED_NONCES_LOCK:
+            source = _SHARED_NONCES.get(key)
+            if source is None:
+                source = _SHARED_NONCES[key] = cls()
+            return source
+
+
+_SHARED_NONCES: dict[str, NonceSource] = {}
+_SHARED_NONCES_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,7 +166,7 @@ class ExchangeClient:
         self._credentials = credentials
         self._config = config
         self._assets = assets
-        self._nonces = nonces or NonceSource()
+        self._nonces = nonces or NonceSource.for_signer(credentials.private_key)
         self._info = InfoClient(http)
 
     # ------------------------------------------------------------------ orders
@@ -280,6 +304,35 @@ class ExchangeClient:
             asset.asset, spec.is_buy, price, spec.size, spec.reduce_only, order_type, spec.cloid
         )
 
+    async def modify(
+        self, target: int | str, spec: OrderSpec, *, mid: Decimal | None = None
+    ) -> None:
+        """Replace the resting order ``target`` (its oid, or its cloid) by ``spec`` (same
+        checks and pricing as ``place_orders``; ``spec.size`` is the size to rest). Returns
+        when the venue accepted it; raises ``HlOrderRejected`` for a local rule or when the
+        venue refuses (``rule="venue"``; the message says why, e.g. "Cannot modify canceled
+        or filled order")."""
+        if isinstance(target, str) and not _is_cloid(target):
+            raise ValueError(f"modify target {target!r} is neither an oid nor a cloid")
+        self._check_spec(spec)
+        wire = self._wire(spec, await self._mids_for([spec], mid, None))
+        action = {"type": "modify", "oid": target, "order": wire}
+        payload = await self._send(action, batch_length=1)
+        refusal = action_error(payload)
+        if refusal is None:
+            refusal = _modify_status_error(payload)
+        if refusal is not None:
+            raise HlOrderRejected(f"modify refused by the venue: {refusal}", rule="venue")
+        _log.info(
+            "hyperliquid modify %s -> %s %s %s %s cloid=%s",
+            target,
+            spec.kind,
+            spec.side,
+            decimal_text(spec.size),
+            spec.coin,
+            spec.cloid,
+        )
+
     # ------------------------------------------------------------------ cancels, leverage
 
     async def cancel(self, coin: str, oid: int) -> str:
@@ -339,6 +392,17 @@ class ExchangeClient:
         )
         body = {"action": action, "nonce": nonce, "signature": signature, "vaultAddress": vault}
         return await self._http.exchange(body, batch_length=batch_length)
+
+
+def _modify_status_error(payload: Any) -> str | None:
+    """The documented reply is ``{"type": "default"}``; a reply carrying order statuses (as
+    ``batchModify`` answers) is read too, and its error, if any, returned."""
+    response = payload.get("response")
+    data = response.get("data") if isinstance(response, dict) else None
+    if not isinstance(data, dict) or "statuses" not in data:
+        return None
+    placed = parse_order_statuses(payload)
+    return next((p.error or "error" for p in placed if p.kind == "error"), None)
 
 
 def _is_cloid(cloid: str) -> bool:

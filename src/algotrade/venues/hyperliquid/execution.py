@@ -1,6 +1,6 @@
 """``HyperliquidVenue``: one bot's execution venue on a shared Hyperliquid account.
 
-The engine calls ``submit``/``adopt``/``cancel`` synchronously; each becomes a task on the
+The engine calls ``submit``/``adopt``/``cancel``/``amend`` synchronously; each becomes a task on the
 account's loop and its outcome comes back as core order events through the bound sink:
 
 - ``resting`` → ``OrderAccepted`` (with the venue's oid); ``filled`` → ``OrderAccepted``, the
@@ -12,6 +12,8 @@ account's loop and its outcome comes back as core order events through the bound
   and only resent when the venue has never seen it, so an order is never duplicated.
 - ``adopt`` (restart, new engine after a config change) never sends: it looks the order up by
   cloid and aligns (accepted / filled / cancelled; unknown to the venue → cancelled locally).
+- ``amend`` sends the ``modify`` action (a cancel-replace at the venue: new oid, same cloid);
+  see ``amendments.py`` for how its out-of-order reports are put back in order.
 
 Events for an order can race (a fill pushed before the placement reply): the venue only emits
 an event that is a legal transition for the order's current state.
@@ -34,6 +36,7 @@ from algotrade.core.events import (
 )
 from algotrade.core.orders import Order, OrderRequest, OrderStatus, OrderType, TimeInForce
 from algotrade.core.ports import VenueEventSink
+from algotrade.venues.hyperliquid.amendments import Amendments
 from algotrade.venues.hyperliquid.errors import (
     VENUE_ERRORS,
     HlOrderRejected,
@@ -49,6 +52,7 @@ from algotrade.venues.hyperliquid.schemas import (
     OrderUpdate,
     PlacedOrder,
 )
+from algotrade.venues.live.order_events import deliver
 
 if TYPE_CHECKING:
     from algotrade.venues.hyperliquid.account import HyperliquidAccount
@@ -84,6 +88,8 @@ class HyperliquidVenue:
         self._sink: VenueEventSink | None = None
         self._orders: dict[str, Order] = {}  # client order id → order (open or recent)
         self._placing: set[str] = set()  # client order ids whose placement is in flight
+        self._oid_of: dict[str, int] = {}  # client order id → its current venue oid
+        self._amendments = Amendments(self)
         self.resends = 0
         self.lookups = 0
 
@@ -109,12 +115,24 @@ class HyperliquidVenue:
         if order is not None and order.is_open:
             self._account.spawn(self._cancel(order), f"hl-cancel:{client_order_id}", None)
 
+    def amend(
+        self,
+        client_order_id: str,
+        *,
+        qty: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> None:
+        self._amendments.request(client_order_id, qty, limit_price, stop_price)
+
     def on_market(self, event: MarketEvent) -> None:
         """Nothing to do: the venue matches, and market orders are priced from its own mids
         (the account's ``allMids`` stream), not from the bot's bars."""
 
     # ------------------------------------------------------------------ from the account
     def on_venue_fill(self, client_order_id: str, fill: Fill) -> None:
+        if self._amendments.hold_fill(client_order_id, fill):
+            return
         order = self._orders.get(client_order_id)
         if order is not None and str(fill.tid) in order.fill_ids:
             return  # booked before (e.g. before a restart)
@@ -135,17 +153,22 @@ class HyperliquidVenue:
 
     def on_venue_status(self, client_order_id: str, update: OrderUpdate) -> None:
         order = self._orders.get(client_order_id)
-        if order is None:
+        if order is None or self._amendments.hold_status(client_order_id, update):
             return
         ts = update.status_timestamp * NS_PER_MS
+        if update.status == "open":
+            self._oid_of[client_order_id] = update.order.oid
         if update.status == "open" and order.status is OrderStatus.NEW:
             self._emit(order, OrderAccepted(client_order_id, str(update.order.oid), ts))
         elif update.is_ended_unfilled and order.is_open:
             if update.is_rejection and client_order_id in self._placing:
                 return  # the placement's reply (or its lookup) rejects it, with the reason
             # The two streams race: a cancel may overtake the fills that came before it.
-            # What the venue filled is origSz - sz; book that first, then cancel.
-            venue_filled = update.order.orig_sz - update.order.sz
+            # What the venue filled is origSz - sz (plus what oids an amendment replaced
+            # filled); book that first, then cancel.
+            venue_filled = (
+                self._amendments.base(client_order_id) + update.order.orig_sz - update.order.sz
+            )
             if order.filled_qty >= venue_filled:
                 self._emit(order, _ended(order, update))
             else:
@@ -209,6 +232,7 @@ class HyperliquidVenue:
             return
         assert oid is not None
         self._account.note_oid(oid, cloid_for(coid))
+        self._oid_of[coid] = oid
         if order.status is OrderStatus.NEW:
             self._emit(order, OrderAccepted(coid, str(oid), self._ts()))
         if kind == "filled":
@@ -263,6 +287,9 @@ class HyperliquidVenue:
         oid = update.order.oid
         coid = order.client_order_id
         self._account.note_oid(oid, cloid_for(coid))
+        if update.is_open:
+            self._oid_of[coid] = oid
+        self._amendments.aligned(order, update)
         if order.status is OrderStatus.NEW and (update.is_open or update.is_filled):
             self._emit(order, OrderAccepted(coid, str(oid), update.status_timestamp * NS_PER_MS))
         if not update.is_open or update.order.sz < update.order.orig_sz:
@@ -371,6 +398,24 @@ class HyperliquidVenue:
         if reply is not None and reply.known:
             await self._align_with(order, reply)
 
+    # ------------------------------------------------------------------ for the amendments
+    def order(self, client_order_id: str) -> Order | None:
+        return self._orders.get(client_order_id)
+
+    def current_oid(self, order: Order) -> int | None:
+        oid = self._oid_of.get(order.client_order_id)
+        if oid is None and order.venue_order_id.isdigit():
+            oid = int(order.venue_order_id)
+        return oid
+
+    def emit_event(self, event: OrderEvent) -> None:
+        """An event about an order this venue may not track (an amendment refused at once)."""
+        order = self._orders.get(event.client_order_id)
+        if order is not None:
+            self._emit(order, event)
+        elif self._sink is not None:
+            self._sink.on_order_event(event)
+
     # ------------------------------------------------------------------ helpers
     def _track(self, order: Order) -> None:
         self._orders[order.client_order_id] = order
@@ -379,36 +424,34 @@ class HyperliquidVenue:
         self._account.register(cloid_for(order.client_order_id), self, order.client_order_id, oid)
 
     def _spec(self, order: Order) -> OrderSpec:
-        request = order.request
+        return self._spec_for(order.client_order_id, order.request, order.request.qty)
+
+    def _spec_for(self, client_order_id: str, request: OrderRequest, size: Decimal) -> OrderSpec:
         kind = _KIND[request.type]
         return OrderSpec(
             coin=self._account.coin_of(request.symbol),
             is_buy=request.side.sign > 0,
-            size=request.qty,
+            size=size,
             limit_px=request.limit_price,
             kind=kind,
             tif="Ioc" if request.type is OrderType.MARKET else _TIF[request.tif],
             reduce_only=request.reduce_only,
             trigger_px=request.stop_price,
             tpsl="sl" if request.type is OrderType.STOP else None,
-            cloid=cloid_for(order.client_order_id),
+            cloid=cloid_for(client_order_id),
         )
 
     def _ts(self) -> int:
         return self._account.now_ns()
 
     def _emit(self, order: Order, event: OrderEvent) -> None:
-        if self._sink is None:
-            raise RuntimeError("hyperliquid venue is not bound to an engine")
-        try:
-            self._sink.on_order_event(event)
-        except Exception as exc:  # a strategy callback failed: the bot goes to error
-            _log.exception("bot %s failed handling %s", self.bot_id, type(event).__name__)
-            if self._on_error is not None:
-                self._on_error(exc)
+        deliver(self._sink, event, "hyperliquid", self.bot_id, self._on_error, _log)
         if not order.is_open:
-            self._orders.pop(order.client_order_id, None)
-            self._account.unregister(cloid_for(order.client_order_id), self, order.venue_order_id)
+            coid = order.client_order_id
+            self._orders.pop(coid, None)
+            self._oid_of.pop(coid, None)
+            self._amendments.forget(coid)
+            self._account.unregister(cloid_for(coid), self, order.venue_order_id)
 
 
 def _ended(order: Order, update: OrderUpdate) -> OrderCancelled | OrderRejected:

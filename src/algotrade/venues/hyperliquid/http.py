@@ -35,7 +35,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from types import TracebackType
 from typing import Any, Protocol
 
 import httpx
@@ -49,6 +48,8 @@ from algotrade.venues.hyperliquid.errors import (
     HlRequestFailed,
     HlRequestTimeout,
 )
+from algotrade.venues.live.excerpts import body_excerpt, describe_error
+from algotrade.venues.live.lifecycle import AsyncClosing
 
 __all__ = [
     "EXCHANGE_PATH",
@@ -93,7 +94,6 @@ _ITEMS_PER_WEIGHT = {
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 30.0
 RETRY_AFTER_MAX_S = 60.0  # the weight budget refills over a minute; never wait longer
-_BODY_EXCERPT = 200
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -137,7 +137,7 @@ class HlHttpStats:
     by_type: dict[str, int] = field(default_factory=dict)  # "info:l2Book" -> attempts
 
 
-class HlHttp:
+class HlHttp(AsyncClosing):
     """POSTs JSON to ``{base_url}/info`` and ``{base_url}/exchange`` within the weight budget.
 
     The constructor does no I/O; ``start()`` opens the connection pool and ``close()`` ends
@@ -182,18 +182,6 @@ class HlHttp:
             await client.aclose()
 
     stop = close
-
-    async def __aenter__(self) -> HlHttp:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     @property
     def started(self) -> bool:
@@ -251,24 +239,26 @@ class HlHttp:
                 response = await client.post(path, json=payload)
             except _NOT_SENT as exc:
                 self.stats.transport_errors += 1
-                error: Exception = HlRequestFailed(f"{label}: cannot connect: {_describe(exc)}")
+                error: Exception = HlRequestFailed(
+                    f"{label}: cannot connect: {describe_error(exc)}"
+                )
                 error.__cause__ = exc
             except httpx.TransportError as exc:
                 self.stats.transport_errors += 1
                 if is_exchange:
                     self.stats.failures += 1
                     raise HlRequestTimeout(
-                        f"{label}: no reply ({_describe(exc)}); the action may have been "
+                        f"{label}: no reply ({describe_error(exc)}); the action may have been "
                         "applied: resolve by cloid before retrying"
                     ) from exc
-                error = HlRequestFailed(f"{label}: request failed: {_describe(exc)}")
+                error = HlRequestFailed(f"{label}: request failed: {describe_error(exc)}")
                 error.__cause__ = exc
             else:
                 status = response.status_code
                 _log.debug("hyperliquid %s -> HTTP %d", label, status)
                 if 200 <= status < 300:
                     return self._decode(response, label)
-                excerpt = _excerpt(response)
+                excerpt = body_excerpt(response)
                 if status == 429:
                     self.stats.rate_limited += 1
                     retry_after = _retry_after(response)
@@ -323,20 +313,9 @@ class HlHttp:
         except ValueError:
             self.stats.failures += 1
             raise HlPayloadError(
-                f"{label}: reply is not JSON (HTTP {response.status_code}): {_excerpt(response)}"
+                f"{label}: reply is not JSON (HTTP {response.status_code}): "
+                f"{body_excerpt(response)}"
             ) from None
-
-
-def _excerpt(response: httpx.Response) -> str:
-    text = " ".join(response.text.split())
-    if len(text) > _BODY_EXCERPT:
-        text = text[:_BODY_EXCERPT] + "…"
-    return repr(text) if text else "(empty body)"
-
-
-def _describe(exc: Exception) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -13,8 +13,9 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from algotrade.core.money import ZERO, decimal_text
+from algotrade.core.money import decimal_text
 from algotrade.venues.hyperliquid.schemas import Fill, OpenOrder, side_from_wire
+from algotrade.venues.live.positions import position_differences
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,20 +43,11 @@ def compare_positions(
 
     ``fills_after_snapshot`` are fills newer than the venue snapshot that local state already
     includes; ``skip`` names coins with requests in flight (their outcome is not known yet)."""
-    adjusted = dict(local)
-    for fill in fills_after_snapshot:
-        side = side_from_wire(fill.side)
-        adjusted[fill.coin] = adjusted.get(fill.coin, ZERO) - fill.sz * side.sign
-    skipped = set(skip)
-    out = []
-    for coin in sorted(set(adjusted) | set(venue)):
-        if coin in skipped:
-            continue
-        mine = adjusted.get(coin, ZERO)
-        theirs = venue.get(coin, ZERO)
-        if mine != theirs:
-            out.append(PositionMismatch(coin, local.get(coin, ZERO), theirs))
-    return out
+    after = ((f.coin, f.sz * side_from_wire(f.side).sign) for f in fills_after_snapshot)
+    return [
+        PositionMismatch(coin, mine, theirs)
+        for coin, mine, theirs in position_differences(local, venue, after, skip=skip)
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from websockets.asyncio.client import connect as ws_connect
@@ -44,6 +44,17 @@ from websockets.exceptions import ConnectionClosed
 
 from algotrade.venues.hyperliquid.config import HyperliquidConfig
 from algotrade.venues.hyperliquid.errors import HlPayloadError, HlRequestFailed
+from algotrade.venues.hyperliquid.ws_subscriptions import (
+    CHANNEL_TYPES,
+    VENUE_GREETING,
+    MessageHandler,
+    SubKey,
+    Subscription,
+    is_greeting,
+    route,
+    subscription_key,
+)
+from algotrade.venues.live.websocket import close_and_join
 
 __all__ = [
     "CHANNEL_TYPES",
@@ -60,33 +71,8 @@ __all__ = [
 
 _log = logging.getLogger("algotrade.venues.hyperliquid.ws")
 
-MessageHandler = Callable[[Any], None]
 ReconnectHook = Callable[[int, int], Awaitable[None]]  # (gap_started_ms, reconnected_at_ms)
 DisconnectHook = Callable[[int], None]  # (disconnected_at_ms)
-SubKey = tuple[str, str, str, str]  # (type, coin, interval, user)
-
-#: Pushed channel name → subscription type.
-CHANNEL_TYPES: dict[str, str] = {
-    "allMids": "allMids",
-    "trades": "trades",
-    "l2Book": "l2Book",
-    "candle": "candle",
-    "orderUpdates": "orderUpdates",
-    "userFills": "userFills",
-    "user": "userEvents",
-}
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    "allMids": (),
-    "trades": ("coin",),
-    "l2Book": ("coin",),
-    "candle": ("coin", "interval"),
-    "orderUpdates": ("user",),
-    "userFills": ("user",),
-    "userEvents": ("user",),
-}
-_USER_WIDE = frozenset({"orderUpdates", "userEvents"})  # pushes that do not name the user
-#: The plain-text frame Hyperliquid sends first on every connection (its own SDK skips it too).
-VENUE_GREETING = "Websocket connection established."
 _EXCERPT_CHARS = 200
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # l2Book and userFills snapshots can be large
 _STOP_TIMEOUT_S = 5.0
@@ -124,47 +110,10 @@ class HlWsStats:
     last_message_ns: int = 0  # wall clock of the last frame received; 0 = none yet
 
 
-@dataclass(slots=True)
-class _Subscription:
-    subscription: dict[str, Any]
-    key: SubKey
-    handlers: list[MessageHandler] = field(default_factory=list)
-
-
-def subscription_key(subscription: dict[str, Any]) -> SubKey:
-    """The routing identity of a subscription; ``ValueError`` when it cannot be routed."""
-    kind = subscription.get("type")
-    if kind not in _REQUIRED:
-        raise ValueError(f"unsupported Hyperliquid subscription type {kind!r}")
-    for name in _REQUIRED[kind]:
-        if not isinstance(subscription.get(name), str) or not subscription[name]:
-            raise ValueError(f"{kind} subscription needs a non-empty '{name}'")
-    user = str(subscription.get("user", "")).lower()
-    return (kind, str(subscription.get("coin", "")), str(subscription.get("interval", "")), user)
-
-
 def _excerpt(raw: object) -> str:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes | bytearray) else str(raw)
     text = " ".join(text.split())
     return text if len(text) <= _EXCERPT_CHARS else text[: _EXCERPT_CHARS - 1] + "…"
-
-
-def _first(data: Any, channel: str) -> dict[str, Any] | None:
-    """The object naming coin/interval/user: ``data`` itself or its first element."""
-    if isinstance(data, list):
-        data = data[0] if data else None
-        if data is None:
-            return None
-    if not isinstance(data, dict):
-        raise HlPayloadError(f"{channel}: data is not an object or a list of objects")
-    return data
-
-
-def _field(item: dict[str, Any] | None, name: str, channel: str) -> str:
-    value = None if item is None else item.get(name)
-    if not isinstance(value, str):
-        raise HlPayloadError(f"{channel}: data has no '{name}'")
-    return value
 
 
 class HlWebSocket:
@@ -183,7 +132,7 @@ class HlWebSocket:
         self._rng = rng or random.Random()
         self._clock = clock
         self.stats = HlWsStats()
-        self._subs: dict[SubKey, _Subscription] = {}
+        self._subs: dict[SubKey, Subscription] = {}
         self._sent: set[SubKey] = set()  # subscriptions sent on the current connection
         self._conn: WsConnection | None = None
         self._connected = asyncio.Event()
@@ -235,7 +184,7 @@ class HlWebSocket:
         key = subscription_key(subscription)
         sub = self._subs.get(key)
         if sub is None:
-            sub = self._subs[key] = _Subscription(dict(subscription), key)
+            sub = self._subs[key] = Subscription(dict(subscription), key)
         elif sub.subscription != subscription:
             raise ValueError(
                 f"already subscribed to {sub.subscription} (cannot also use {subscription})"
@@ -262,7 +211,7 @@ class HlWebSocket:
         del self._subs[key]
         await self._send_subscription(sub, "unsubscribe")
 
-    async def _send_subscription(self, sub: _Subscription, method: str) -> None:
+    async def _send_subscription(self, sub: Subscription, method: str) -> None:
         conn = self._conn
         if conn is None:
             return  # queued: the next connection sends every subscription
@@ -308,17 +257,7 @@ class HlWebSocket:
         if it is still running."""
         self._stopping.set()
         task, self._task = self._task, None
-        conn = self._conn
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.close(), timeout)
-        if task is None:
-            return
-        done, _ = await asyncio.wait({task}, timeout=timeout)
-        if not done:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await close_and_join(self._conn, task, timeout)
 
     def _backoff(self, failures: int) -> float:
         cfg = self._config
@@ -455,7 +394,7 @@ class HlWebSocket:
         self._last_rx = time.monotonic()
         self.stats.messages += 1
         self.stats.last_message_ns = time.time_ns()
-        if _is_greeting(raw):
+        if is_greeting(raw):
             self.stats.greetings += 1
             _log.debug("Hyperliquid WebSocket %s: greeted", self.url)
             return
@@ -494,25 +433,10 @@ class HlWebSocket:
             for sub in subs:
                 self._dispatch(sub, data, raw)
 
-    def _route(self, kind: str, channel: str, data: Any) -> list[_Subscription]:
-        if kind in _USER_WIDE or (kind == "userFills" and not _user_of(data)):
-            return [sub for sub in self._subs.values() if sub.key[0] == kind]
-        if kind == "allMids":
-            key: SubKey = ("allMids", "", "", "")
-        elif kind == "userFills":
-            key = ("userFills", "", "", _user_of(data))
-        else:
-            item = _first(data, channel)
-            if item is None:
-                return []  # e.g. an empty trades list: nothing to deliver
-            if kind == "candle":
-                key = ("candle", _field(item, "s", channel), _field(item, "i", channel), "")
-            else:
-                key = (kind, _field(item, "coin", channel), "", "")
-        sub = self._subs.get(key)
-        return [sub] if sub is not None else []
+    def _route(self, kind: str, channel: str, data: Any) -> list[Subscription]:
+        return route(self._subs, kind, channel, data)
 
-    def _dispatch(self, sub: _Subscription, data: Any, raw: str | bytes) -> None:
+    def _dispatch(self, sub: Subscription, data: Any, raw: str | bytes) -> None:
         for handler in list(sub.handlers):
             try:
                 handler(data)
@@ -528,18 +452,6 @@ class HlWebSocket:
     def _malformed(self, raw: str | bytes, why: str) -> None:
         self.stats.malformed += 1
         _log.warning("Hyperliquid WebSocket: malformed frame (%s), skipped: %s", why, _excerpt(raw))
-
-
-def _is_greeting(raw: str | bytes) -> bool:
-    if len(raw) > 2 * len(VENUE_GREETING):  # data frames are never compared as text
-        return False
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes | bytearray) else raw
-    return text.strip() == VENUE_GREETING
-
-
-def _user_of(data: Any) -> str:
-    user = data.get("user") if isinstance(data, dict) else None
-    return user.lower() if isinstance(user, str) else ""
 
 
 def _log_task_exit(task: asyncio.Task[Any]) -> None:

@@ -7,6 +7,9 @@
   else at the limit price; stop orders trigger the same way and fill like market orders;
 - fills are complete (no volume model); reduce-only orders are clamped to the position and
   the rest cancelled; IOC orders not marketable on their first event are cancelled;
+- an amendment is applied at once (``OrderAmended``) and the amended order is matched from the
+  next event on, like a new arrival; a new limit price is judged maker/taker afresh (moved
+  through the market: taker, filled by the rules above on the next event);
 - fee = rate × notional (booked on the money quantum), maker rate for orders resting before
   they filled, taker otherwise;
 - a fill's trade id is derived from its client order id (``<client order id>-F1``): client
@@ -18,7 +21,7 @@ Everything here is simulated and is labelled so wherever it is shown.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from algotrade.core.events import (
@@ -26,7 +29,10 @@ from algotrade.core.events import (
     Liquidity,
     MarketEvent,
     OrderAccepted,
+    OrderAmended,
+    OrderAmendRejected,
     OrderCancelled,
+    OrderEvent,
     OrderFilled,
     OrderRejected,
     OrderSide,
@@ -35,7 +41,7 @@ from algotrade.core.events import (
 )
 from algotrade.core.instruments import InstrumentRegistry
 from algotrade.core.money import BPS, ONE, ZERO, book_product, to_decimal
-from algotrade.core.orders import Order, OrderType, TimeInForce
+from algotrade.core.orders import Order, OrderRequest, OrderType, TimeInForce
 from algotrade.core.ports import VenueEventSink
 from algotrade.venues.paper.config import PaperVenueConfig
 
@@ -88,7 +94,7 @@ class PaperVenue:
             del self._known[next(iter(self._known))]  # the oldest (dicts keep insertion order)
         request = order.request
         last = self._last.get(request.symbol)
-        marketable = self._marketable(order, last)
+        marketable = self._marketable(request, last)
         if request.tif is TimeInForce.POST_ONLY and marketable:
             self._emit(OrderRejected(coid, "post-only order would take liquidity", self._now))
             return
@@ -108,6 +114,54 @@ class PaperVenue:
                     del self._books[symbol]
                 self._emit(OrderCancelled(client_order_id, "cancelled by request", self._now))
                 return
+
+    def amend(
+        self,
+        client_order_id: str,
+        *,
+        qty: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> None:
+        """Applied synchronously. The amended order waits for the next event, like a new one;
+        a post-only order whose new price would take liquidity is refused (it stays as it
+        was), as is an amendment of an order that is no longer working."""
+        working = self._working(client_order_id)
+        if working is None:
+            self._emit(
+                OrderAmendRejected(client_order_id, "paper: the order is not working", self._now)
+            )
+            return
+        order = working.order
+        request = order.request
+        new_qty = request.qty if qty is None else qty
+        if new_qty <= order.filled_qty:
+            reason = f"paper: qty {new_qty} is not above the filled qty {order.filled_qty}"
+            self._emit(OrderAmendRejected(client_order_id, reason, self._now))
+            return
+        try:
+            amended = replace(
+                request,
+                qty=new_qty,
+                limit_price=request.limit_price if limit_price is None else limit_price,
+                stop_price=request.stop_price if stop_price is None else stop_price,
+            )
+        except (TypeError, ValueError) as exc:
+            self._emit(OrderAmendRejected(client_order_id, f"paper: {exc}", self._now))
+            return
+        if amended.limit_price != request.limit_price:
+            marketable = self._marketable(amended, self._last.get(request.symbol))
+            if request.tif is TimeInForce.POST_ONLY and marketable:
+                reason = "paper: post-only order would take liquidity at the new price"
+                self._emit(OrderAmendRejected(client_order_id, reason, self._now))
+                return
+            working.marketable_on_arrival = marketable
+        working.arrival_seq = self._seq
+        self._emit(
+            OrderAmended(
+                client_order_id, amended.qty, amended.limit_price, amended.stop_price, self._now
+            )
+        )
 
     def on_market(self, event: MarketEvent) -> None:
         self._now = event.ts
@@ -224,23 +278,29 @@ class PaperVenue:
         if order.is_open:  # clamped reduce-only: the rest can never fill
             self._emit(OrderCancelled(order.client_order_id, "reduce-only remainder", self._now))
 
+    def _working(self, client_order_id: str) -> _Working | None:
+        for book in self._books.values():
+            working = book.get(client_order_id)
+            if working is not None:
+                return working
+        return None
+
     def _remove(self, book: dict[str, _Working], client_order_id: str, symbol: str) -> None:
         del book[client_order_id]
         if not book:
             self._books.pop(symbol, None)
 
-    def _marketable(self, order: Order, last: MarketEvent | None) -> bool:
-        request = order.request
+    def _marketable(self, request: OrderRequest, last: MarketEvent | None) -> bool:
         if request.type is OrderType.MARKET:
             return True
         if last is None or request.type is not OrderType.LIMIT:
             return False
         assert request.limit_price is not None
-        buying = order.side is OrderSide.BUY
+        buying = request.side is OrderSide.BUY
         reference = _last_price(last, buying)
         return reference <= request.limit_price if buying else reference >= request.limit_price
 
-    def _emit(self, event: OrderAccepted | OrderRejected | OrderCancelled | OrderFilled) -> None:
+    def _emit(self, event: OrderEvent) -> None:
         if self._sink is None:
             raise RuntimeError("paper venue is not bound to an engine")
         self._sink.on_order_event(event)

@@ -1,0 +1,1 @@
+"""``algotrade tui``: a Textual client of the daemon's API (helper "tui")."""

@@ -1,0 +1,1 @@
+"""ProjectX Gateway API (TopstepX and other firms' futures accounts): REST + SignalR hubs."""
