@@ -122,8 +122,9 @@ def test_fold_tags_round_trip() -> None:
     assert parse_fold_tag(fold.is_tag) == (2, "is")
     assert parse_fold_tag(fold.oos_tag) == (2, "oos")
     assert parse_fold_tag("") is None
-    assert parse_fold_tag("foldx:is") is None
-    assert parse_fold_tag("fold1:both") is None
+    assert parse_fold_tag("is:x") is None
+    assert parse_fold_tag("both:1") is None
+    assert fold.is_tag == "is:2"
 
 
 def test_selection_picks_the_in_sample_best_and_reports_its_oos() -> None:

@@ -9,7 +9,7 @@ Used by ``algotrade optimize --folds K`` (research.optimize) and ``algotrade swe
    straight into ``Batch.window``. The OOS windows are contiguous, never overlap and together
    run to the end of the range; fold ``i``'s IS is the ``is_bars`` bars before its OOS
    (rolling) or everything from the first bar (``anchored``).
-2. Tag the batches of a fold with ``fold.is_tag`` / ``fold.oos_tag`` (``"fold2:is"``).
+2. Tag the batches of a fold with ``fold.is_tag`` / ``fold.oos_tag`` (``"is:2"``, ``"oos:2"``).
 3. ``summarize(folds, rows, objective)`` takes the result rows (``ResultRow`` or anything with
    ``params``, ``metrics``, ``error``, ``tag``), picks per fold the parameter set that scores best
    in sample and reports how that same set did out of sample. The OOS rows need only contain the
@@ -79,14 +79,14 @@ class Fold:
 
 
 def fold_tag(index: int, phase: Phase) -> str:
-    return f"fold{index}:{phase}"
+    """``"is:2"`` / ``"oos:2"``: the ``Batch.tag`` of fold 2's windows."""
+    return f"{phase}:{index}"
 
 
 def parse_fold_tag(tag: str) -> tuple[int, Phase] | None:
-    """``"fold2:oos"`` → ``(2, "oos")``; anything else → ``None``."""
-    head, _, phase = tag.partition(":")
-    number = head.removeprefix("fold")
-    if head == number or not number.isdigit() or phase not in ("is", "oos"):
+    """``"oos:2"`` → ``(2, "oos")``; anything else → ``None``."""
+    phase, _, number = tag.partition(":")
+    if phase not in ("is", "oos") or not number.isdigit():
         return None
     return int(number), "is" if phase == "is" else "oos"
 
