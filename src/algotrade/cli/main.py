@@ -151,6 +151,10 @@ class AlgotradeGroup(LazyGroup):
             "algotrade.cli.fetch_data_cmd:fetch_data",
             "Download historical bars (resumable: rerun the same command to continue).",
         ),
+        "data": LazyCommand(
+            "algotrade.cli.data_cmd:data_app",
+            "The bar catalog: download, list, show, gaps, import, resample, export, sync.",
+        ),
         "strategies": LazyCommand(
             "algotrade.cli.strategies_cmd:strategies_app",
             "Built-in strategies and their parameters: list, show.",
