@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from algotrade.core.money import MAX_DECIMALS, bounded_decimal
+from algotrade.data.intervals import INTERVAL_PATTERN, interval_seconds
 from algotrade.venues.registry import VenueFactory, get_venue, venue_names
 
 BOT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -19,11 +20,9 @@ BOT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 SYMBOL_PATTERN = r"^[A-Za-z0-9@][A-Za-z0-9_.:/@+-]{0,63}$"
 ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"
 PARAM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-INTERVAL_PATTERN = re.compile(r"^([1-9]\d{0,5})(s|m|h|d)$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_TEXT = 1000
 _MAX_DEPTH = 4
-_INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Parameter names that look like credentials: a bot config is stored and returned by the API,
 # so it must never carry one (credentials come from the environment or secret files).
 _SECRET_WORDS = ("secret", "password", "private_key", "privatekey", "api_key", "apikey", "token")
@@ -189,9 +188,7 @@ class BotConfig(BaseModel):
 
     @property
     def interval_seconds(self) -> int:
-        match = INTERVAL_PATTERN.match(self.interval)
-        assert match is not None
-        return int(match.group(1)) * _INTERVAL_SECONDS[match.group(2)]
+        return interval_seconds(self.interval)
 
     def with_changes(self, changes: dict[str, Any]) -> BotConfig:
         """A validated copy with ``changes`` applied; ``bot_id`` cannot change."""
