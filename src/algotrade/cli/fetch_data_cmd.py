@@ -17,7 +17,6 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
@@ -28,17 +27,21 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from algotrade.atomic_file import write_atomic
-from algotrade.core.errors import AlgoTradeError, DataError, InputError
+from algotrade.core.errors import DataError, InputError
 from algotrade.core.timeutil import iso_to_ns, ns_to_iso
 from algotrade.data.bars import VALUE_COLUMNS, BarData
-from algotrade.data.loader import CSV_EXTENSIONS, PARQUET_EXTENSIONS
-from algotrade.venues.registry import (
-    HistoryCandle,
-    HistoryOptions,
-    VenueFactory,
-    get_venue,
-    venue_names,
+from algotrade.data.catalog import AppendResult
+from algotrade.data.download import (
+    SymbolPlan,
+    SymbolReport,
+    check_interval,
+    fetch_symbol,
+    history_factory,
+    resolve_symbols,
+    wall_clock_ms,
 )
+from algotrade.data.loader import CSV_EXTENSIONS, PARQUET_EXTENSIONS
+from algotrade.venues.registry import HistoryOptions, VenueFactory
 
 NS_PER_MS = 1_000_000
 MANIFEST = "manifest.json"
@@ -68,13 +71,14 @@ def fetch_data(
     testnet: Annotated[bool, typer.Option("--testnet", help="use the testnet")] = False,
 ) -> None:
     """Download historical bars (resumable: rerun the same command to continue)."""
-    factory = _check_venue(venue)
+    factory = history_factory(venue)
+    check_interval(interval, factory, catalog=False)
     job = FetchJob(
         venue=factory.name,
         symbol=_check_symbol(symbol),
-        interval=_check_interval(interval, factory),
-        start_ms=_parse_time("--start", start),
-        end_ms=_parse_time("--end", end),
+        interval=interval,
+        start_ms=parse_time("--start", start),
+        end_ms=parse_time("--end", end),
     )
     if job.start_ms >= job.end_ms:
         raise InputError(
@@ -168,24 +172,31 @@ class PartialStore:
         """Where the next page starts."""
         return self.job.start_ms if self.last_open_ms is None else self.last_open_ms + 1
 
-    def append(self, candles: Sequence[HistoryCandle]) -> None:
-        frame = pl.DataFrame(
-            {
-                OPEN_MS: [c.open_ms for c in candles],
-                "open": [float(c.open) for c in candles],
-                "high": [float(c.high) for c in candles],
-                "low": [float(c.low) for c in candles],
-                "close": [float(c.close) for c in candles],
-                "volume": [float(c.volume) for c in candles],
-            },
-            schema=_PAGE_SCHEMA,
-        )
+    # -- the BarSink of data.download --------------------------------------------------------
+
+    def plan(self, symbol: str, start_ms: int, end_ms: int, now_ms: int) -> SymbolPlan:
+        del start_ms, now_ms
+        resume = self.resume_ms
+        return SymbolPlan(symbol, ((resume, end_ms),) if resume < end_ms else ())
+
+    def append(self, symbol: str, frame: pl.DataFrame) -> AppendResult:
+        del symbol
+        page = frame.select((pl.col("ts") // NS_PER_MS).alias(OPEN_MS), *VALUE_COLUMNS)
         buffer = io.BytesIO()
-        frame.write_parquet(buffer)
+        page.cast(_PAGE_SCHEMA).write_parquet(buffer)  # type: ignore[arg-type]
         self._pages += 1
         write_atomic(self.directory / f"page-{self._pages:06d}.parquet", buffer.getvalue())
-        self.stored += frame.height
-        self.last_open_ms = candles[-1].open_ms
+        self.stored += page.height
+        self.last_open_ms = int(page[OPEN_MS][-1])
+        return AppendResult(page.height, 0, 0)
+
+    def window_done(self, symbol: str, window: tuple[int, int], now_ms: int) -> None:
+        del symbol, window, now_ms
+
+    def finish(self, symbol: str) -> None:
+        del symbol
+
+    # -- reading back ------------------------------------------------------------------------
 
     def bars(self) -> pl.DataFrame:
         """Every stored candle as ``symbol, ts, open..volume``, sorted, each time once."""
@@ -203,20 +214,35 @@ class PartialStore:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+class _BarProgress:
+    """The one-symbol progress bar of fetch-data (a ``data.download.DownloadObserver``)."""
+
+    def __init__(self, progress: Progress, task: TaskID, store: PartialStore) -> None:
+        self.progress, self.task, self.store = progress, task, store
+
+    def started(self, plan: SymbolPlan, report: SymbolReport) -> None:
+        del plan, report
+
+    def advanced(self, report: SymbolReport) -> None:
+        span = self.store.job.end_ms - self.store.job.start_ms
+        done = span - report.span_ms + report.done_ms  # what earlier runs stored counts too
+        self.progress.update(self.task, completed=min(done, span), bars=self.store.stored)
+
+    def finished(self, report: SymbolReport) -> None:
+        del report
+
+
 async def _download(
     job: FetchJob, out: Path, factory: VenueFactory, options: HistoryOptions
 ) -> PartialStore:
-    """Fetch what the partial store lacks; the store, complete, when done."""
+    """Fetch what the partial store lacks (closed candles only); the store when done."""
+    length_ms = int(factory.history_intervals[job.interval])
     async with factory.history(options) as source:
-        coins = await source.symbols()
-        if job.symbol not in coins:
-            listed = ", ".join(coins[:5]) + (", …" if len(coins) > 5 else "")
-            raise InputError(
-                f"--symbol: {job.symbol!r} is not a coin on {job.venue} "
-                f"({len(coins)} listed: {listed})"
-            )
+        resolve_symbols([job.symbol], await source.symbols(), job.venue, "--symbol")
         store = PartialStore(out, job)
-        if store.resume_ms >= job.end_ms:
+        now_ms = wall_clock_ms()
+        plan = store.plan(job.symbol, job.start_ms, min(job.end_ms, now_ms), now_ms)
+        if not plan.windows:
             return store
         if store.stored:
             stderr.print(
@@ -232,33 +258,18 @@ async def _download(
             transient=True,
             disable=not stderr.is_terminal,
         ) as progress:
-            span = job.end_ms - job.start_ms
-            task = progress.add_task("fetch", total=span, bars=store.stored)
-            try:
-                async for page in source.candles(
-                    job.symbol, job.interval, store.resume_ms, job.end_ms
-                ):
-                    store.append(page)
-                    _advance(progress, task, job, store, factory.history_intervals)
-            except AlgoTradeError as exc:
-                exc.args = (
-                    f"{exc}; {store.stored:,} bars are kept in {store.directory}: "
-                    "rerun the same command to resume",
-                )
-                raise
+            task = progress.add_task("fetch", total=job.end_ms - job.start_ms, bars=store.stored)
+            observer = _BarProgress(progress, task, store)
+            report = await fetch_symbol(
+                source, store, plan, job.interval, length_ms, now_ms, observer
+            )
+    if report.error is not None:
+        report.error.args = (
+            f"{report.error}; {store.stored:,} bars are kept in {store.directory}: "
+            "rerun the same command to resume",
+        )
+        raise report.error
     return store
-
-
-def _advance(
-    progress: Progress,
-    task: TaskID,
-    job: FetchJob,
-    store: PartialStore,
-    intervals: Mapping[str, int],
-) -> None:
-    assert store.last_open_ms is not None
-    done = store.last_open_ms + intervals[job.interval] - job.start_ms
-    progress.update(task, completed=min(done, job.end_ms - job.start_ms), bars=store.stored)
 
 
 def _encode(bars: BarData, out: Path) -> bytes:
@@ -291,19 +302,6 @@ def _describe(manifest: object) -> str:
         return "unreadable manifest"
 
 
-def _check_venue(venue: str) -> VenueFactory:
-    """The registered venue named ``venue`` that has history to download."""
-    name = venue.strip().lower()
-    known = venue_names()
-    factory = get_venue(name) if name in known else None
-    if factory is None or not factory.history_intervals:
-        raise InputError(
-            f"--venue: unknown venue {venue!r} or one without history; registered: "
-            f"{', '.join(known) or 'none'}"
-        )
-    return factory
-
-
 def _check_symbol(symbol: str) -> str:
     name = symbol.strip()
     if not name:
@@ -311,16 +309,7 @@ def _check_symbol(symbol: str) -> str:
     return name
 
 
-def _check_interval(interval: str, factory: VenueFactory) -> str:
-    if interval not in factory.history_intervals:
-        raise InputError(
-            f"--interval: unknown interval {interval!r}; expected one of "
-            f"{' '.join(factory.history_intervals)}"
-        )
-    return interval
-
-
-def _parse_time(option: str, text: str) -> int:
+def parse_time(option: str, text: str) -> int:
     """UTC milliseconds from a date or an ISO-8601 time (no offset means UTC)."""
     try:
         return iso_to_ns(text) // NS_PER_MS
