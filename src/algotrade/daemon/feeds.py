@@ -19,6 +19,7 @@ from algotrade.daemon.supervisor import TaskSupervisor
 from algotrade.venues.registry import get_venue
 
 if TYPE_CHECKING:
+    from algotrade.daemon.recorder import BarRecorder
     from algotrade.daemon.venues import VenueHub
     from algotrade.data.bars import BarData
 
@@ -141,19 +142,33 @@ class ReplayBotFeed:
 
 class VenueBotFeed:
     """Closed bars from a live venue's feed, through the venue's shared connection (started
-    when the first bot on it starts)."""
+    when the first bot on it starts). With a ``recorder``, every bar it delivers — and the
+    warm-up bars it fetched — is also recorded into the catalog."""
 
-    def __init__(self, venues: VenueHub, config: BotConfig, handler: BarHandler) -> None:
+    def __init__(
+        self,
+        venues: VenueHub,
+        config: BotConfig,
+        handler: BarHandler,
+        recorder: BarRecorder | None = None,
+    ) -> None:
         self._venues = venues
         self._config = config
         self._handler = handler
+        self._recorder = recorder
         self._stop: Callable[[], None] | None = None
 
     async def start(self, warmup: int) -> list[Bar]:
-        connection = await self._venues.connection(self._config.feed)
-        feed = connection.bot_feed(self._config, self._handler)
+        config = self._config
+        connection = await self._venues.connection(config.feed)
+        handler = self._handler
+        if self._recorder is not None:
+            handler = self._recorder.tap(config.feed, config.symbol, config.interval, handler)
+        feed = connection.bot_feed(config, handler)
         history = await feed.start(warmup)
         self._stop = feed.stop
+        if self._recorder is not None:
+            self._recorder.record(config.feed, config.symbol, config.interval, history)
         return history
 
     def stop(self) -> None:
@@ -168,10 +183,12 @@ def feed_factory(
     *,
     supervisor: TaskSupervisor | None = None,
     on_feed_error: FeedErrorHandler | None = None,
+    recorder: BarRecorder | None = None,
 ) -> Callable[[BotConfig, BarHandler], BotFeed]:
     """Makes each bot's feed. Replay tasks run under ``supervisor`` (default: the sim hub's,
     so one supervisor given to the hub covers both); ``on_feed_error(bot_id, error)`` hears
-    of a replay that failed (default: the failure is only logged)."""
+    of a replay that failed (default: the failure is only logged). Live venue feeds record
+    their bars with ``recorder`` (sim and replay bars are not market history)."""
     tasks = supervisor or hub.supervisor
 
     def make(config: BotConfig, handler: BarHandler) -> BotFeed:
@@ -181,6 +198,6 @@ def feed_factory(
             return ReplayBotFeed(config, handler, tasks, on_feed_error)
         if venues is None:
             raise RuntimeError("this daemon has no live venue connections")
-        return VenueBotFeed(venues, config, handler)
+        return VenueBotFeed(venues, config, handler, recorder)
 
     return make

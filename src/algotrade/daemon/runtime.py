@@ -31,6 +31,8 @@ from algotrade.daemon.bus import EventBus
 from algotrade.daemon.file_channel import FileChannel
 from algotrade.daemon.lock import DataDirLock
 from algotrade.daemon.logging_setup import configure_logging
+from algotrade.daemon.recorder import BarRecorder
+from algotrade.daemon.recorder_watch import WatchFeeds
 from algotrade.daemon.service import BotService
 from algotrade.daemon.settings import DaemonSettings
 from algotrade.risk.config_loader import RiskConfig, load_risk_config
@@ -164,6 +166,10 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimi
 
     store = Store(settings.database_url)
     await asyncio.to_thread(store.open)
+    recorder: BarRecorder | None = None
+    if settings.recording.enabled:
+        recorder = BarRecorder.from_settings(Path(settings.daemon.data_dir), settings.recording)
+        recorder.start()
     service = BotService(
         store,
         max_bots=settings.daemon.max_bots,
@@ -173,6 +179,7 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimi
         bus=EventBus(settings.api.ws_queue_size),
         heartbeat_interval=settings.daemon.heartbeat_interval_s,
         venues=settings.venues,
+        recorder=recorder,
     )
     gc.disable()  # restoring 10k bots makes ~250k long-lived objects: no full sweeps meanwhile
     try:
@@ -184,6 +191,11 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimi
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+    watch: WatchFeeds | None = None
+    if recorder is not None and settings.recording.watch:
+        specs = settings.recording.watch_specs()
+        watch = WatchFeeds(specs, service.venues, recorder, service.supervisor.spawn)
+        watch.start()
     app = create_app(service, keys, version=__version__, data_dir=Path(settings.daemon.data_dir))
     # uvicorn runs with lifespan="off": the app's startup/shutdown hooks (e.g. the backtest
     # worker pool, killed at shutdown rather than waited for) are run here instead.
@@ -236,11 +248,16 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimi
     with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
         await asyncio.wait_for(server_task, timeout=timeout / 3)
     await lifespan.__aexit__(None, None, None)
+    if watch is not None:
+        watch.stop()
     try:
         await service.shutdown(timeout=timeout / 2)
     except TimeoutError:
         _log.error("bots did not stop within %.1f s; exiting anyway", timeout / 2)
         exit_code = exit_code or 1
+    finally:
+        if recorder is not None:  # after every feed stopped: the last bars are flushed
+            await recorder.close(timeout=timeout / 4)
     await asyncio.to_thread(store.close)
     for waiter in waiters:
         waiter.cancel()

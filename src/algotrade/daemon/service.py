@@ -29,6 +29,7 @@ from algotrade.daemon.bot_handle import ActorContext, Command
 from algotrade.daemon.bot_market import DAY_NS
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.daemon.feeds import feed_factory, validate_feed_options
+from algotrade.daemon.recorder import BarRecorder
 from algotrade.daemon.risk_service import RiskService
 from algotrade.daemon.service_api import (
     BotExists,
@@ -68,6 +69,7 @@ class BotService:
         heartbeat_interval: float = 1.0,
         venues: Mapping[str, Any] | None = None,
         supervisor: TaskSupervisor | None = None,
+        recorder: BarRecorder | None = None,
     ) -> None:
         self.bus = bus or EventBus()
         # Every background task of the service runs under this one supervisor: named,
@@ -101,6 +103,7 @@ class BotService:
                 supervisor=self.supervisor,
             )
         self.venues = VenueHub(venues, store, self.bus, self._bots.values, self.risk)
+        self.recorder = recorder  # records live venue bars into the catalog
         # Accounts guarded at their venue (accounts.yaml "watch"): no bot in between.
         self.watches: AccountWatches | None = None
         if self.risk is not None and any(a.watch for a in self.risk.config.accounts.values()):
@@ -108,7 +111,11 @@ class BotService:
         self._context = ActorContext(
             bus=self.bus,
             make_feed=feed_factory(
-                self.hub, self.venues, supervisor=self.supervisor, on_feed_error=self._on_feed_error
+                self.hub,
+                self.venues,
+                supervisor=self.supervisor,
+                on_feed_error=self._on_feed_error,
+                recorder=recorder,
             ),
             spawn=self.supervisor.spawn,
             mark_dirty=self.writer.mark_dirty,
@@ -406,7 +413,7 @@ class BotService:
 
     def health(self) -> dict[str, Any]:
         states = Counter(actor.state.value for actor in self._bots.values())
-        return {
+        health = {
             "state": "running" if self._accepting else "stopping",
             "pid": os.getpid(),
             "uptime_s": round(time.time() - self._started_at, 3),
@@ -417,6 +424,9 @@ class BotService:
             "writer_failures": self.writer.failures,
             "skipped_bots": dict(self.skipped_bots),
         }
+        if self.recorder is not None:
+            health["recording"] = self.recorder.status()
+        return health
 
     # ------------------------------------------------------------------ internals
     def _actor(self, bot_id: str) -> BotActor:

@@ -37,6 +37,7 @@ from pydantic_settings import (
 )
 
 from algotrade.core.errors import ConfigError
+from algotrade.daemon.recorder_settings import RecordingSection, check_watch_venues
 from algotrade.daemon.settings_sources import (
     ENV_DELIMITER,
     ENV_PREFIX,
@@ -187,6 +188,7 @@ class DaemonSettings(BaseSettings):
     database: DatabaseSection = Field(default_factory=DatabaseSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     risk: RiskSection = Field(default_factory=RiskSection)
+    recording: RecordingSection = Field(default_factory=RecordingSection)
     venues: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="[venues.<name>]: each live venue's section (network, URLs, limits; "
@@ -265,6 +267,9 @@ def load_settings(
         _check_bot(index, raw, source_of(("bots", str(index)), cli, env, file_data, file_label))
     _check_unique_bot_ids(settings.bots, file_label)
     _check_venue_sections(settings, cli, env, file_data, file_label)
+    if settings.recording.watch:
+        where = source_of(("recording", "watch"), cli, env, file_data, file_label)
+        check_watch_venues(settings.recording, where)
     return settings
 
 
