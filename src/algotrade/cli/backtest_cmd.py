@@ -24,10 +24,25 @@ from algotrade.backtest.report import write_report
 from algotrade.backtest.result import BacktestResult
 from algotrade.backtest.runner import BacktestConfig, run_backtest
 from algotrade.backtest.strategy_failure import StrategyFailedError, create_checked
+from algotrade.backtest.universe import (
+    StrategySpec,
+    UniverseResult,
+    run_universe,
+)
+from algotrade.backtest.universe_report import (
+    summary_lines,
+    table_rows,
+    write_universe_json,
+    write_universe_report,
+)
+from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption, parse_range
 from algotrade.cli.errors import parse_decimal, parse_params
-from algotrade.core.errors import InputError
+from algotrade.core.errors import DataError, InputError
 from algotrade.data.bars import BarData
+from algotrade.data.catalog import parse_refs
+from algotrade.data.intervals import interval_ns
 from algotrade.data.loader import load_bars
+from algotrade.data.sources import load_available, load_reference
 from algotrade.strategies.registry import get_strategy_class
 
 PROGRESS_MIN_BARS = 200_000
@@ -35,10 +50,39 @@ stderr = Console(stderr=True)
 
 
 def backtest(
-    data: Annotated[
-        list[str], typer.Option("--data", help="CSV/Parquet OHLCV file, or SYMBOL=FILE; repeat")
-    ],
     strategy: Annotated[str, typer.Option(help="built-in strategy name or a path to a .py file")],
+    data: Annotated[
+        list[str] | None,
+        typer.Option("--data", help="CSV/Parquet OHLCV file, or SYMBOL=FILE; repeat"),
+    ] = None,
+    symbols: Annotated[
+        str | None,
+        typer.Option(
+            "--symbols",
+            help="bars by reference instead of --data: VENUE:A,B from the catalog (or --source); "
+            "several symbols run as a universe, each symbol its own backtest",
+        ),
+    ] = None,
+    interval: Annotated[
+        str | None, typer.Option(help="bar interval of --symbols, e.g. 1m 1h 1d")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="--symbols: first bar, UTC date or ISO-8601 (inclusive)")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="--symbols: end, UTC date or ISO-8601 (exclusive)")
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="--symbols: 'catalog' (default) or a postgresql:// URL (warm tier)"),
+    ] = None,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="universe: worker processes (default: all cores from 8 symbols on)"
+        ),
+    ] = None,
     param: Annotated[
         list[str] | None, typer.Option("--param", help="strategy parameter key=value; repeat")
     ] = None,
@@ -59,6 +103,7 @@ def backtest(
 ) -> None:
     """Backtest a strategy on historical bars with the paper venue."""
     with strategy_traceback(debug):
+        reference = check_data_options(data, symbols, interval, start, end, source, workers)
         config = BacktestConfig(
             initial_cash=parse_decimal("--cash", cash, minimum=parse_decimal("", "0.01")),
             commission=parse_decimal("--commission", commission, minimum=parse_decimal("", "0")),
@@ -68,11 +113,72 @@ def backtest(
         )
         if periods_per_year < 1:
             raise InputError("--periods-per-year: must be a positive integer")
-        strat = create_checked(get_strategy_class(strategy), parse_params(param or []))
-        bars = load_bars(data)
+        params = parse_params(param or [])
+        strat = create_checked(get_strategy_class(strategy), params)
+        if reference is None:
+            bars = load_bars(data or [])
+        else:
+            venue, names = reference
+            if len(names) > 1:
+                run_universe_command(
+                    venue,
+                    names,
+                    interval or "",
+                    parse_range(start, end),
+                    StrategySpec(strategy, params),
+                    config,
+                    data_dir=data_dir,
+                    source=source,
+                    workers=workers,
+                    periods_per_year=periods_per_year,
+                    json_out=json_out,
+                    report=report,
+                )
+                return
+            start_ns, end_ns = parse_range(start, end)
+            bars = load_reference(
+                venue, names, interval or "", start_ns, end_ns, data_dir=data_dir, source=source
+            )
         run_and_report(
             bars, strat, config, periods_per_year=periods_per_year, json_out=json_out, report=report
         )
+
+
+def check_data_options(
+    data: list[str] | None,
+    symbols: str | None,
+    interval: str | None,
+    start: str | None,
+    end: str | None,
+    source: str | None,
+    workers: int | None,
+) -> tuple[str, list[str]] | None:
+    """Exactly one of ``--data`` and ``--symbols``; the reference options only with
+    ``--symbols``. The parsed ``VENUE:A,B`` reference, or None for ``--data``."""
+    if bool(data) == (symbols is not None):
+        raise InputError(
+            "backtest: give exactly one of --data FILE (a bar file) and --symbols VENUE:A,B "
+            "(bars from the catalog)"
+        )
+    if symbols is None:
+        given = [
+            option
+            for option, value in (
+                ("--interval", interval),
+                ("--start", start),
+                ("--end", end),
+                ("--source", source),
+                ("--workers", workers),
+            )
+            if value is not None
+        ]
+        if given:
+            raise InputError(f"{given[0]}: only with --symbols (a --data file has its own bars)")
+        return None
+    if interval is None:
+        raise InputError("--interval: required with --symbols, e.g. --interval 1h")
+    interval_ns(interval, field="--interval")
+    return parse_refs(symbols)
 
 
 @contextmanager
@@ -175,3 +281,78 @@ def print_metrics(result: BacktestResult) -> None:
         for label, text in rows:
             table.add_row(f"  {escape(label)}", escape(text))
     console.print(table)
+
+
+def run_universe_command(
+    venue: str,
+    symbols: list[str],
+    interval: str,
+    window: tuple[int | None, int | None],
+    spec: StrategySpec,
+    config: BacktestConfig,
+    *,
+    data_dir: Path,
+    source: str | None,
+    workers: int | None,
+    periods_per_year: int,
+    json_out: Path | None,
+    report: Path | None,
+) -> UniverseResult:
+    """``backtest --symbols VENUE:A,B,…``: each symbol its own backtest, a table per symbol
+    with the aggregate row, and the universe's JSON / HTML outputs."""
+    check_output_paths({"--json": json_out, "--report": report})
+    bars = load_available(venue, symbols, interval, *window, data_dir=data_dir, source=source)
+    if not bars:
+        raise DataError(
+            f"no {interval} bars of {venue}:{','.join(symbols)} in the requested range; "
+            "'algotrade data list' shows what is stored"
+        )
+    with Progress(
+        TextColumn("universe"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} symbols"),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+        disable=not stderr.is_terminal,
+    ) as progress:
+        task = progress.add_task("run", total=len(symbols))
+        universe = run_universe(
+            bars,
+            symbols,
+            spec,
+            config,
+            periods_per_year=periods_per_year,
+            workers=workers,
+            on_done=lambda _run: progress.advance(task),
+        )
+    print_universe(universe, f"{spec.name} on {venue} {interval}")
+    try:
+        if json_out is not None:
+            write_universe_json(universe, json_out, venue=venue, interval=interval)
+            stderr.print(f"wrote {json_out}")
+        if report is not None:
+            write_universe_report(universe, bars, report, venue=venue, interval=interval)
+            stderr.print(f"wrote {report} (and one report per symbol beside it)")
+    except OSError as exc:
+        raise InputError(f"cannot write output: {exc}") from exc
+    if not universe.succeeded:
+        first = next(run for run in universe.runs if run.error)
+        raise InputError(f"backtest: no symbol could run; {first.symbol}: {first.error}")
+    return universe
+
+
+def print_universe(universe: UniverseResult, title: str) -> None:
+    headings, rows, total = table_rows(universe)
+    table = Table(title=escape(title), show_header=True, header_style="bold")
+    for number, heading in enumerate(headings):
+        numeric = 0 < number < len(headings) - 1
+        table.add_column(heading, justify="right" if numeric else "left")
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    table.add_section()
+    table.add_row(*(f"[bold]{escape(cell)}[/]" for cell in total))
+    console = Console()
+    console.print(table)
+    for line in summary_lines(universe):
+        console.print(escape(line))
