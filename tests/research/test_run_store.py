@@ -69,7 +69,7 @@ def test_parts_round_trip_and_resume_sees_them(tmp_path: Path, db_url: str) -> N
     assert (summary.status, summary.done_batches, summary.best_value) == ("done", 2, 1.5)
     assert summary.finished_at is not None
     assert summary.finished_at.tzinfo is not None
-    assert Path(summary.path) == tmp_path / "research" / run_id
+    assert Path(summary.path) == (tmp_path / "research" / run_id).resolve()
     stored = json.loads((tmp_path / "research" / run_id / "run.json").read_text())
     assert stored["spec"] == SPEC
     assert stored["kind"] == "sweep"

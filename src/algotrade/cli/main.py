@@ -170,6 +170,10 @@ class AlgotradeGroup(LazyGroup):
         "tui": LazyCommand(
             "algotrade.cli.tui_cmd:tui", "Terminal UI of a running daemon (--serve: in a browser)."
         ),
+        "sweep": LazyCommand(
+            "algotrade.cli.sweep_cmd:sweep",
+            "Sweep a strategy's parameters (grid or random) over symbols; stored and resumable.",
+        ),
         "venues": LazyCommand(
             "algotrade.cli.venues_cmd:venues_app",
             "Live venues of a running daemon: connection, reconciliation, blocks, alerts.",

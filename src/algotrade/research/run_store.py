@@ -149,7 +149,7 @@ class RunStore:
                 "finished_at": None,
                 "total_batches": total_batches,
                 "done_batches": len(done),
-                "path": str(folder),
+                "path": str(folder.resolve()),
             }
         )
         return done

@@ -62,8 +62,9 @@ class ParameterSpace:
         """Number of combinations in the full grid (before the model's checks)."""
         return math.prod(len(r.values) for r in self.ranges)
 
-    def to_json(self) -> dict[str, str]:
-        return {r.name: r.text for r in self.ranges}
+    def to_json(self) -> list[list[str]]:
+        """``[[name, text], ...]`` in the given order (the order of the grid)."""
+        return [[r.name, r.text] for r in self.ranges]
 
     def combination(self, index: int) -> dict[str, Any]:
         """The ``index``-th combination of the grid, in ``grid()`` order (mixed radix)."""

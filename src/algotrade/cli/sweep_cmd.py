@@ -1,0 +1,370 @@
+"""``algotrade sweep``: a grid or random sweep of a strategy's parameters over symbols, on a
+local process pool or a Dask cluster, stored and resumable."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from algotrade.atomic_file import write_atomic
+from algotrade.cli.backtest_cmd import check_output_paths
+from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption, parse_range
+from algotrade.cli.errors import parse_decimal
+from algotrade.core.errors import InputError
+from algotrade.data.bars import BarData
+from algotrade.research.evaluate import EvalConfig, ResultRow
+from algotrade.research.executors import check_cluster, make_executor
+from algotrade.research.objectives import Objective, parse_objective
+from algotrade.research.run_store import RunStore, check_run_id
+from algotrade.research.space import parse_space
+from algotrade.research.sweep import (
+    DEFAULT_BATCH_SIZE,
+    SweepOutcome,
+    SweepPlan,
+    plan_sweep,
+    ranking_frame,
+    run_sweep,
+)
+from algotrade.strategies.registry import get_strategy_class
+
+stderr = Console(stderr=True)
+TOP_ROWS = 10
+
+
+def sweep(
+    strategy: Annotated[
+        str | None, typer.Option(help="built-in strategy name or a path to a .py file")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="NAME=START:STOP:STEP, NAME=A,B,C or NAME=VALUE; repeat per parameter",
+        ),
+    ] = None,
+    symbols: Annotated[
+        str | None, typer.Option(help="VENUE:SYMBOL[,SYMBOL…] from the catalog (or --source)")
+    ] = None,
+    interval: Annotated[str | None, typer.Option(help="bar interval with --symbols")] = None,
+    start: Annotated[str | None, typer.Option(help="first bar time (ISO-8601 or date)")] = None,
+    end: Annotated[str | None, typer.Option(help="end of the range, exclusive")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="catalog (default) or a postgresql://… warm tier")
+    ] = None,
+    data: Annotated[
+        list[str] | None,
+        typer.Option("--data", help="CSV/Parquet OHLCV file, or SYMBOL=FILE; repeat"),
+    ] = None,
+    samples: Annotated[
+        int | None, typer.Option(help="random search: this many grid points (default: all)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed of --samples")] = 0,
+    metric: Annotated[
+        str, typer.Option(help="metric to rank by (METRIC or METRIC:max|min)")
+    ] = "sharpe",
+    minimize: Annotated[bool, typer.Option("--minimize", help="lower metric is better")] = False,
+    folds: Annotated[
+        int | None, typer.Option(help="walk-forward: K rolling in/out-of-sample folds")
+    ] = None,
+    oos_fraction: Annotated[float, typer.Option(help="out-of-sample share of a fold")] = 0.25,
+    cluster: Annotated[
+        str, typer.Option(help="local (process pool), local:N (Dask LocalCluster), tcp://…")
+    ] = "local",
+    workers: Annotated[
+        int | None, typer.Option(help="processes of the local pool (default: all cores)")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="parameter sets per task")] = DEFAULT_BATCH_SIZE,
+    cash: Annotated[str, typer.Option(help="initial cash")] = "100000",
+    commission: Annotated[str, typer.Option(help="fee rate per fill, fraction of notional")] = "0",
+    slippage_bps: Annotated[str, typer.Option(help="adverse slippage on market fills")] = "0",
+    periods_per_year: Annotated[int, typer.Option(help="annualisation of daily returns")] = 252,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    db_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ALGOTRADE__DATABASE__URL",
+            help="database of the run summaries (default sqlite:///<data-dir>/algotrade.db)",
+        ),
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="continue the run RUN_ID with its stored options")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="write an HTML report of the run")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="write the ranking as JSON")
+    ] = None,
+) -> None:
+    """Sweep a strategy's parameters (grid or random) over symbols; stored and resumable."""
+    check_output_paths({"--json": json_out, "--report": report})
+    check_cluster(cluster, workers)
+    if batch_size < 1:
+        raise InputError(f"--batch-size: must be at least 1, got {batch_size}")
+    if resume is not None:
+        given = [name for name, value in _run_options(strategy, param, symbols, data) if value]
+        if given:
+            raise InputError(f"--resume takes the run's stored options; drop {', '.join(given)}")
+        options = _stored_options(data_dir, check_run_id(resume), source)
+    else:
+        if strategy is None:
+            raise InputError("--strategy: required (or --resume RUN_ID)")
+        options = {
+            "strategy": strategy,
+            "params": list(param or []),
+            "samples": samples,
+            "seed": seed,
+            "metric": _objective(metric, minimize).label,
+            "config": {
+                "cash": cash,
+                "commission": commission,
+                "slippage_bps": slippage_bps,
+                "periods_per_year": periods_per_year,
+            },
+            "batch_size": batch_size,
+            "folds": folds,
+            "oos_fraction": oos_fraction,
+            "data": _data_ref(symbols, interval, start, end, source, data),
+        }
+    datasets = _load_datasets(options["data"], data_dir, source)
+    plan = _plan(options, datasets)
+    if resume is not None and plan.run_id != resume:
+        raise InputError(
+            f"--resume {resume}: the data changed since the run started "
+            f"(it is now run {plan.run_id}); start a new run"
+        )
+    _say_plan(plan)
+    url = db_url or f"sqlite:///{(data_dir / 'algotrade.db').as_posix()}"
+    with RunStore(data_dir, url) as store, make_executor(cluster, workers=workers) as executor:
+        with _progress(plan) as on_batch:
+            outcome = run_sweep(plan, datasets, executor, store, on_batch=on_batch)
+        _print_outcome(outcome, plan.objective)
+        _write_outputs(outcome, plan, json_out, report)
+
+
+def _run_options(*values: Any) -> list[tuple[str, Any]]:
+    return list(zip(("--strategy", "--param", "--symbols", "--data"), values, strict=True))
+
+
+def _objective(metric: str, minimize: bool) -> Objective:
+    objective = parse_objective(metric)
+    if minimize:
+        if ":" in metric:
+            raise InputError("--minimize: the --metric already says max or min")
+        return Objective(objective.metric, "min")
+    return objective
+
+
+def _data_ref(
+    symbols: str | None,
+    interval: str | None,
+    start: str | None,
+    end: str | None,
+    source: str | None,
+    data: list[str] | None,
+) -> dict[str, Any]:
+    if data and symbols:
+        raise InputError("--data and --symbols: give one of them")
+    if data:
+        files = [str(Path(item).resolve()) if "=" not in item else item for item in data]
+        return {"files": files}
+    if symbols is None:
+        raise InputError("--symbols: required (VENUE:SYMBOL[,SYMBOL…]), or --data FILE")
+    if interval is None:
+        raise InputError("--interval: required with --symbols (e.g. 1h)")
+    from algotrade.store.engine import mask_url  # noqa: PLC0415
+
+    start_ns, end_ns = parse_range(start, end)
+    return {
+        "symbols": symbols,
+        "interval": interval,
+        "start_ns": start_ns,
+        "end_ns": end_ns,
+        "source": None if source is None else mask_url(source),
+    }
+
+
+def _stored_options(data_dir: Path, run_id: str, source: str | None) -> dict[str, Any]:
+    stored = RunStore(data_dir).load_run(run_id)
+    spec = stored["spec"]
+    options = dict(spec["options"])
+    if source is None and "***" in str(options["data"].get("source") or ""):
+        raise InputError("--source: the run's database URL has a password; give --source again")
+    return options
+
+
+def _load_datasets(ref: dict[str, Any], data_dir: Path, source: str | None) -> dict[str, BarData]:
+    """One dataset per symbol: ``VENUE:SYMBOL:INTERVAL`` (catalog) or ``file:SYMBOL``."""
+    if "files" in ref:
+        from algotrade.data.loader import load_bars  # noqa: PLC0415
+
+        bars = load_bars(ref["files"])
+        return {f"file:{symbol}": bars.for_symbol(symbol) for symbol in bars.symbols}
+    from algotrade.data.catalog import parse_refs  # noqa: PLC0415
+    from algotrade.data.intervals import interval_ns  # noqa: PLC0415
+    from algotrade.data.sources import load_reference  # noqa: PLC0415
+
+    venue, names = parse_refs(ref["symbols"])
+    interval_ns(ref["interval"], field="--interval")
+    bars = load_reference(
+        venue,
+        names,
+        ref["interval"],
+        ref["start_ns"],
+        ref["end_ns"],
+        data_dir=data_dir,
+        source=source or ref["source"],
+    )
+    return {f"{venue}:{s}:{ref['interval']}": bars.for_symbol(s) for s in bars.symbols}
+
+
+def _plan(options: dict[str, Any], datasets: dict[str, BarData]) -> SweepPlan:
+    config = options["config"]
+    if config["periods_per_year"] < 1:
+        raise InputError("--periods-per-year: must be a positive integer")
+    eval_config = EvalConfig(
+        cash=parse_decimal("--cash", config["cash"], minimum=Decimal("0.01")),
+        commission=parse_decimal("--commission", config["commission"], minimum=Decimal(0)),
+        slippage_bps=parse_decimal("--slippage-bps", config["slippage_bps"], minimum=Decimal(0)),
+        periods_per_year=config["periods_per_year"],
+    )
+    space = parse_space(get_strategy_class(options["strategy"]), options["params"])
+    plan = plan_sweep(
+        options["strategy"],
+        space,
+        datasets,
+        objective=parse_objective(options["metric"]),
+        config=eval_config,
+        samples=options["samples"],
+        seed=options["seed"],
+        batch_size=options["batch_size"],
+        fold_count=options["folds"],
+        oos_fraction=options["oos_fraction"],
+        options=options,  # what --resume rebuilds the run from
+    )
+    if not plan.sample.param_sets:
+        raise InputError(
+            f"--param: no valid parameter combination ({plan.sample.rejected} rejected: "
+            f"{plan.sample.first_rejection})"
+        )
+    return plan
+
+
+def _say_plan(plan: SweepPlan) -> None:
+    sample = plan.sample
+    dropped = (
+        f", {sample.rejected} invalid combination(s) dropped ({sample.first_rejection})"
+        if sample.rejected
+        else ""
+    )
+    datasets = len(plan.spec["datasets"])
+    windows = len(plan.spec["windows"])
+    stderr.print(
+        f"sweep {plan.run_id}: {len(sample.param_sets)} parameter sets × {datasets} datasets "
+        f"× {windows} windows = {len(sample.param_sets) * datasets * windows} backtests "
+        f"in {len(plan.batches)} batches{escape(dropped)}"
+    )
+
+
+@contextmanager
+def _progress(plan: SweepPlan) -> Iterator[Any]:
+    """A per-batch callback: a live bar on a terminal, a line per batch otherwise."""
+    if not stderr.is_terminal:
+
+        def line(done: int, total: int, rows: list[ResultRow]) -> None:
+            stderr.print(f"batch {rows[0].batch_id} stored ({done}/{total})")
+
+        yield line
+        return
+    with Progress(
+        TextColumn("sweep"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("batches"),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("sweep", total=len(plan.batches))
+
+        def update(done: int, total: int, rows: list[ResultRow]) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _print_outcome(outcome: SweepOutcome, objective: Objective) -> None:
+    if outcome.skipped_batches:
+        stderr.print(
+            f"resumed: {outcome.skipped_batches} of {outcome.total_batches} batches were stored"
+        )
+    errors = sum(1 for row in outcome.rows if row.error)
+    if errors:
+        first = next(row.error for row in outcome.rows if row.error)
+        stderr.print(f"{errors} backtests failed; first: {escape(first or '')}")
+    console = Console()
+    scope = "mean out of sample" if outcome.walkforward else "mean over datasets"
+    table = Table(title=f"top {TOP_ROWS} by {objective.label} ({scope}) — run {outcome.run_id}")
+    frame = ranking_frame(outcome.ranking, TOP_ROWS)
+    shown = [c for c in frame.columns if c.startswith("param_")]
+    shown += ["score", "total_return", "max_drawdown", "trades"]
+    shown = [c for c in shown if c in frame.columns]
+    for column in shown:
+        table.add_column(column.removeprefix("param_"), justify="right")
+    for record in frame.iter_rows(named=True):
+        table.add_row(*(escape(_cell(record[c])) for c in shown))
+    console.print(table)
+    if outcome.walkforward is not None:
+        folds = Table(title="walk-forward: each fold's in-sample best, out of sample")
+        for column in ("fold", "params", "in-sample", "out-of-sample", "note"):
+            folds.add_column(column)
+        for result in outcome.walkforward.results:
+            folds.add_row(
+                str(result.fold.index),
+                escape(json.dumps(result.params, sort_keys=True)),
+                _cell(result.is_value),
+                _cell(result.oos_value),
+                escape(result.note),
+            )
+        console.print(folds)
+    console.print(f"results: {outcome.run_dir}")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _write_outputs(
+    outcome: SweepOutcome, plan: SweepPlan, json_out: Path | None, report: Path | None
+) -> None:
+    if json_out is not None:
+        document = {
+            "run_id": outcome.run_id,
+            "path": str(outcome.run_dir),
+            "metric": plan.objective.label,
+            "ranking": ranking_frame(outcome.ranking, len(outcome.ranking)).to_dicts(),
+            "walkforward": None if outcome.walkforward is None else outcome.walkforward.to_json(),
+        }
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(json_out, json.dumps(document, indent=2, default=str) + "\n")
+        stderr.print(f"wrote {json_out}")
+    if report is not None:
+        try:
+            from algotrade.research.report import write_run_report  # noqa: PLC0415
+        except ImportError:
+            raise InputError("--report: the run report is not available in this build") from None
+        report.parent.mkdir(parents=True, exist_ok=True)
+        write_run_report(outcome.run_dir, report)
+        stderr.print(f"wrote {report}")

@@ -1,0 +1,127 @@
+"""``LocalExecutor``: batches on a pool of worker processes on this machine.
+
+The datasets go to each worker once, as the pool's initializer arguments (one pickle per
+worker process, not one per task). Processes are started with ``spawn``: polars runs thread
+pools, and forking a process that has threads can deadlock the child.
+
+A worker process that dies (killed, out of memory) breaks the whole pool in
+``concurrent.futures``; the executor then starts a new pool and resubmits the batches that had
+not finished, each at most ``retries`` times.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from types import TracebackType
+from typing import Self
+
+from algotrade.core.errors import AlgoTradeError
+from algotrade.data.bars import BarData
+from algotrade.research import worker_data
+from algotrade.research.evaluate import Batch, ResultRow
+from algotrade.research.worker_data import BatchOutcome, DatasetPayload
+
+# Batches queued per worker beyond the running one: keeps workers busy without queueing a
+# whole million-point sweep in memory at once.
+QUEUED_PER_WORKER = 2
+
+
+class WorkerLostError(AlgoTradeError):
+    """A batch's worker process died more often than the retries allow."""
+
+
+class LocalExecutor:
+    """A process pool of ``workers`` processes (see the module docstring)."""
+
+    def __init__(self, workers: int, *, retries: int = 3) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self._workers = workers
+        self._retries = retries
+        self._payloads: list[DatasetPayload] = []
+        self._pool: ProcessPoolExecutor | None = None
+        self._loads: dict[str, dict[str, int]] = {}
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def put_data(self, datasets: Mapping[str, BarData]) -> None:
+        self._payloads = list(worker_data.encode(datasets).values())
+        self._shutdown_pool()  # the next run starts workers that hold the new data
+
+    def data_loads(self) -> dict[str, dict[str, int]]:
+        return {worker: dict(loads) for worker, loads in self._loads.items()}
+
+    def run(self, batches: Iterable[Batch]) -> Iterator[list[ResultRow]]:
+        pending = iter(batches)
+        in_flight: dict[Future[BatchOutcome], Batch] = {}
+        retry: list[Batch] = []
+        attempts: dict[str, int] = {}
+        limit = self._workers * (1 + QUEUED_PER_WORKER)
+        try:
+            while True:
+                pool = self._ensure_pool()
+                while len(in_flight) < limit:
+                    batch = retry.pop() if retry else next(pending, None)
+                    if batch is None:
+                        break
+                    attempts[batch.batch_id] = attempts.get(batch.batch_id, 0) + 1
+                    in_flight[pool.submit(worker_data.run_installed, batch)] = batch
+                if not in_flight:
+                    return
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    batch = in_flight.pop(future)
+                    try:
+                        outcome = future.result()
+                    except BrokenProcessPool:
+                        if attempts[batch.batch_id] > self._retries:
+                            raise WorkerLostError(
+                                f"batch {batch.batch_id}: its worker process died "
+                                f"{attempts[batch.batch_id]} times"
+                            ) from None
+                        retry.append(batch)
+                        continue
+                    self._loads[outcome.worker] = outcome.loads
+                    yield outcome.rows
+                if retry:
+                    # The pool is broken: every batch still in it is lost with it.
+                    retry.extend(in_flight.values())
+                    in_flight.clear()
+                    self._shutdown_pool()
+        finally:
+            for future in in_flight:
+                future.cancel()
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=worker_data.install,
+                initargs=(self._payloads,),
+            )
+        return self._pool
+
+    def _shutdown_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        self._shutdown_pool()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
