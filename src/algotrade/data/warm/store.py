@@ -168,18 +168,25 @@ class WarmStore:
         start_ns: int | None = None,
         end_ns: int | None = None,
     ) -> pl.LazyFrame:
-        """Like ``Catalog.scan``: columns ``symbol, ts, open, high, low, close,
-        volume`` of bars opening in ``[start_ns, end_ns)``, sorted by symbol then time; an
-        unknown series gives no rows. The rows are read when called (one server-side COPY per
-        symbol); the lazy frame only wraps them, so both tiers can be used alike."""
+        """Like ``Catalog.scan``: columns ``symbol, ts, open, high, low, close, volume`` of
+        bars opening in ``[start_ns, end_ns)``, symbol by symbol in the order given (as the
+        catalog does), each in time order; an unknown series gives no rows. The rows are read
+        when called (one server-side binary COPY per symbol); the lazy frame only wraps them,
+        so both tiers can be used alike."""
         frames = []
         with self.connect() as connection:
-            if self._readable(connection):
-                for symbol in sorted(dict.fromkeys(symbols)):
-                    key = SeriesKey(venue, symbol, interval)
+            if not self._readable(connection):
+                return pl.LazyFrame(schema=SCAN_SCHEMA)
+            for symbol in dict.fromkeys(symbols):
+                key = SeriesKey(venue, symbol, interval)
+                try:
                     frame = self._read(connection, key, start_ns, end_ns)
-                    if frame.height:
-                        frames.append(frame.select(pl.lit(symbol).alias("symbol"), pl.all()))
+                except psycopg.Error as exc:
+                    raise RetryableError(
+                        f"{self.option} {self.address}: reading {key} failed: {_first_line(exc)}"
+                    ) from exc
+                if frame.height:
+                    frames.append(frame.select(pl.lit(symbol).alias("symbol"), pl.all()))
         if not frames:
             return pl.LazyFrame(schema=SCAN_SCHEMA)
         return pl.concat(frames, how="vertical", rechunk=True).lazy()
