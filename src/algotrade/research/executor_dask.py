@@ -24,7 +24,7 @@ from algotrade.core.errors import InputError
 from algotrade.data.bars import BarData
 from algotrade.research import worker_data
 from algotrade.research.evaluate import Batch, ResultRow
-from algotrade.research.worker_data import BatchOutcome
+from algotrade.research.worker_data import BatchOutcome, WorkerData
 
 CONNECT_TIMEOUT_S = 10
 # distributed ships no type information: its objects are Any here.
@@ -44,7 +44,7 @@ class DaskExecutor:
         self._cluster = cluster
         self._retries = retries
         self._data: dict[str, Future] = {}
-        self._loads: dict[str, dict[str, int]] = {}
+        self._loads: dict[str, WorkerData] = {}
         self._run_key = ""
 
     @classmethod
@@ -92,8 +92,8 @@ class DaskExecutor:
         futures = self._client.scatter([payloads[key] for key in keys], broadcast=True, hash=False)
         self._data = dict(zip(keys, futures, strict=True))
 
-    def data_loads(self) -> dict[str, dict[str, int]]:
-        return {worker: dict(loads) for worker, loads in self._loads.items()}
+    def data_loads(self) -> dict[str, WorkerData]:
+        return dict(self._loads)
 
     def run(self, batches: Iterable[Batch]) -> Iterator[list[ResultRow]]:
         pending = iter(batches)
@@ -108,7 +108,7 @@ class DaskExecutor:
             for future in completed:
                 running.discard(future)
                 outcome: BatchOutcome = future.result()
-                self._loads[outcome.worker] = outcome.loads
+                self._loads[outcome.worker] = outcome.data
                 self._submit(next(pending, None), running, completed)
                 yield outcome.rows
         finally:

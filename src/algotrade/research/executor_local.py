@@ -22,7 +22,7 @@ from algotrade.core.errors import AlgoTradeError
 from algotrade.data.bars import BarData
 from algotrade.research import worker_data
 from algotrade.research.evaluate import Batch, ResultRow
-from algotrade.research.worker_data import BatchOutcome, DatasetPayload
+from algotrade.research.worker_data import BatchOutcome, DatasetPayload, WorkerData
 
 # Batches queued per worker beyond the running one: keeps workers busy without queueing a
 # whole million-point sweep in memory at once.
@@ -43,7 +43,7 @@ class LocalExecutor:
         self._retries = retries
         self._payloads: list[DatasetPayload] = []
         self._pool: ProcessPoolExecutor | None = None
-        self._loads: dict[str, dict[str, int]] = {}
+        self._loads: dict[str, WorkerData] = {}
 
     @property
     def workers(self) -> int:
@@ -53,8 +53,8 @@ class LocalExecutor:
         self._payloads = list(worker_data.encode(datasets).values())
         self._shutdown_pool()  # the next run starts workers that hold the new data
 
-    def data_loads(self) -> dict[str, dict[str, int]]:
-        return {worker: dict(loads) for worker, loads in self._loads.items()}
+    def data_loads(self) -> dict[str, WorkerData]:
+        return dict(self._loads)
 
     def run(self, batches: Iterable[Batch]) -> Iterator[list[ResultRow]]:
         pending = iter(batches)
@@ -86,7 +86,7 @@ class LocalExecutor:
                             ) from None
                         retry.append(batch)
                         continue
-                    self._loads[outcome.worker] = outcome.loads
+                    self._loads[outcome.worker] = outcome.data
                     yield outcome.rows
                 if retry:
                     # The pool is broken: every batch still in it is lost with it.

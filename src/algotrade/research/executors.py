@@ -20,6 +20,7 @@ from typing import Protocol, Self
 from algotrade.core.errors import InputError
 from algotrade.data.bars import BarData
 from algotrade.research.evaluate import Batch, ResultRow
+from algotrade.research.worker_data import WorkerData
 
 DEFAULT_RETRIES = 3
 _LOCAL_CLUSTER = re.compile(r"^(?:dask:)?local:([1-9]\d{0,3})$")
@@ -42,8 +43,9 @@ class Executor(Protocol):
         cancels the batches not yet finished."""
         ...
 
-    def data_loads(self) -> dict[str, dict[str, int]]:
-        """worker -> dataset key -> times that worker decoded it (as reported by its tasks)."""
+    def data_loads(self) -> dict[str, WorkerData]:
+        """Per worker (host:pid) that ran a batch: how often it received and decoded each
+        dataset, as its latest batch reported."""
         ...
 
     def close(self) -> None: ...

@@ -2,8 +2,9 @@
 
 Market data travels to a worker once (a pool initializer, or a Dask scatter whose object stays
 in the worker's memory) as Arrow IPC bytes; the first batch that needs a dataset decodes it and
-later batches reuse the decoded ``BarData``. ``LOADS`` counts the decodes so a test (and the
-executors' ``data_loads()``) can check that a dataset was not shipped or decoded per task.
+later batches reuse the decoded ``BarData``. ``RECEIVED`` counts how often this process
+unpickled each dataset (it arrived), ``DECODED`` how often it decoded one: the executors'
+``data_loads()`` report both, so a test can check that data is not shipped per task.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import io
 import os
 import socket
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -29,20 +31,38 @@ class DatasetPayload:
     digest: str
     data: bytes
 
+    def __reduce__(self) -> tuple[Any, tuple[str, str, bytes]]:
+        # Unpickling goes through _arrived, which counts each arrival in the receiving process.
+        return _arrived, (self.key, self.digest, self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerData:
+    """Per dataset key: times a worker received (unpickled) it and times it decoded it."""
+
+    received: dict[str, int] = field(default_factory=dict)
+    decoded: dict[str, int] = field(default_factory=dict)
+
 
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
     """What a worker sends back for one batch."""
 
     worker: str
-    loads: dict[str, int]  # dataset key -> times this worker decoded it, so far
+    data: WorkerData  # this worker's counts so far
     rows: list[ResultRow]
 
 
-# Per-process state: key -> (digest, bars); key -> number of decodes.
+# Per-process state: key -> (digest, bars); the counters; the pool initializer's payloads.
 _datasets: dict[str, tuple[str, BarData]] = {}
-LOADS: dict[str, int] = {}
+RECEIVED: dict[str, int] = {}
+DECODED: dict[str, int] = {}
 _payloads: dict[str, DatasetPayload] = {}
+
+
+def _arrived(key: str, digest: str, data: bytes) -> DatasetPayload:
+    RECEIVED[key] = RECEIVED.get(key, 0) + 1
+    return DatasetPayload(key, digest, data)
 
 
 def encode(datasets: Mapping[str, BarData]) -> dict[str, DatasetPayload]:
@@ -70,7 +90,7 @@ def bars_for(payload: DatasetPayload) -> BarData:
     frame = pl.read_ipc(io.BytesIO(payload.data))
     bars = BarData.from_validated(frame)
     _datasets[payload.key] = (payload.digest, bars)
-    LOADS[payload.key] = LOADS.get(payload.key, 0) + 1
+    DECODED[payload.key] = DECODED.get(payload.key, 0) + 1
     return bars
 
 
@@ -89,4 +109,4 @@ def run_installed(batch: Batch) -> BatchOutcome:
 def run_with(batch: Batch, payload: DatasetPayload) -> BatchOutcome:
     """Run ``batch`` on ``payload``'s dataset (the Dask task: ``payload`` is scattered)."""
     rows = evaluate_batch(batch, bars_for(payload))
-    return BatchOutcome(worker_name(), dict(LOADS), rows)
+    return BatchOutcome(worker_name(), WorkerData(dict(RECEIVED), dict(DECODED)), rows)
