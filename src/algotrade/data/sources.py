@@ -143,13 +143,32 @@ class _Listing(Protocol):
     @property
     def key(self) -> SeriesKey: ...
 
+    @property
+    def first_ns(self) -> int | None: ...
+
+    @property
+    def last_ns(self) -> int | None: ...
+
+
+def stored_series(
+    venue: str, interval: str, *, data_dir: Path, source: str | None = None
+) -> dict[str, tuple[int, int]]:
+    """First and last bar open time of every ``venue`` symbol with ``interval`` bars in the
+    tier, by symbol (sorted)."""
+    interval_ns(interval, field="--interval")
+    tier = open_source(source, data_dir=data_dir)
+    listing: Sequence[_Listing] = tier.series(venue)
+    found = {
+        item.key.symbol: (item.first_ns, item.last_ns)
+        for item in listing
+        if item.key.interval == interval and item.first_ns is not None and item.last_ns is not None
+    }
+    return {symbol: found[symbol] for symbol in sorted(found)}
+
 
 def stored_symbols(
     venue: str, interval: str, *, data_dir: Path, source: str | None = None
 ) -> list[str]:
     """Every symbol of ``venue`` with ``interval`` bars in the tier (``--symbols all``),
     sorted."""
-    interval_ns(interval, field="--interval")
-    tier = open_source(source, data_dir=data_dir)
-    listing: Sequence[_Listing] = tier.series(venue)
-    return sorted({item.key.symbol for item in listing if item.key.interval == interval})
+    return list(stored_series(venue, interval, data_dir=data_dir, source=source))
