@@ -137,11 +137,15 @@ def test_admin_starts_and_stops_a_bot_from_the_table_and_from_its_page(
 
     row.get_by_test_id("bot-link").click()
     expect(page).to_have_url(re.compile(r"#/bots/ctl-a$"))
-    detail_state = page.get_by_test_id("bot-state")
+    # The URL changes before the router swaps the page (hashchange comes later): the bots
+    # table, with its own state cells, is still there for a moment. Look inside the bot page.
+    detail = page.locator('#page[data-page="bot"]')
+    expect(detail.get_by_test_id("bot-title")).to_have_text("ctl-a")
+    detail_state = detail.get_by_test_id("bot-state")
     expect(detail_state).to_have_text("stopped")
-    page.get_by_test_id("bot-action-start").click()
+    detail.get_by_test_id("bot-action-start").click()
     expect(detail_state).to_have_text("running")
-    page.get_by_test_id("bot-action-stop").click()
+    detail.get_by_test_id("bot-action-stop").click()
     expect(detail_state).to_have_text("stopped")
     assert daemon.ok("GET", "/api/bots/ctl-a")["status"]["state"] == "stopped"
     watch.assert_clean()
