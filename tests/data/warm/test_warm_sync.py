@@ -89,6 +89,19 @@ def test_new_catalog_bars_are_appended(warm_url: str, catalog: Catalog) -> None:
     )
 
 
+def test_a_gap_filled_later_is_inserted_inside_the_stored_range(
+    warm_url: str, catalog: Catalog
+) -> None:
+    frame = bars(100)
+    catalog.append(BTC, pl.concat([frame.head(50), frame.tail(40)]))
+    store = WarmStore(warm_url)
+    assert store.sync_from(catalog).rows_new == 90
+    catalog.append(BTC, frame.slice(50, 10))
+    result = store.sync_from(catalog)
+    assert (result.rows_copied, result.rows_new, result.rows_updated) == (100, 10, 0)
+    assert _table(warm_url).equals(_expected(catalog, BTC))
+
+
 def test_partial_range_then_the_rest(warm_url: str, catalog: Catalog) -> None:
     fill(catalog, BTC, 100)
     fill(catalog, ETH, 100)

@@ -42,12 +42,23 @@ _DIFFERS = (
     f"({', '.join(f'float8send(m.{v})' for v in _VALUES)}) IS DISTINCT FROM "
     f"({', '.join(f'float8send(EXCLUDED.{v})' for v in _VALUES)})"
 )
+_SERIES = 'venue = %(venue)s AND symbol = %(symbol)s AND "interval" = %(interval)s'
+_COLUMNS = f'venue, symbol, "interval", ts_ns, {", ".join(_VALUES)}'
+_FROM_STAGING = f"SELECT %(venue)s, %(symbol)s, %(interval)s, ts_ns, {', '.join(_VALUES)} " + (
+    f"FROM {STAGING_TABLE}"
+)
+# What the table holds of the series: every existing bar lies in [min, max], so a staged bar
+# outside that range cannot conflict (the series' advisory lock keeps other syncs out).
+_STORED_RANGE = f"SELECT min(ts_ns), max(ts_ns) FROM {BARS_TABLE} WHERE {_SERIES}"
+# Measured ~1.5-2x faster than the upsert for bars that cannot conflict (benchmarks/).
+_INSERT_OUTSIDE = f"""
+INSERT INTO {BARS_TABLE} ({_COLUMNS}) {_FROM_STAGING}
+WHERE %(first)s::bigint IS NULL OR ts_ns < %(first)s OR ts_ns > %(last)s"""
 # xmax = 0 marks a row this statement inserted (an updated row carries our xid in xmax).
-_UPSERT = f"""
+_UPSERT_INSIDE = f"""
 WITH written AS (
-    INSERT INTO {BARS_TABLE} AS m (venue, symbol, "interval", ts_ns, {", ".join(_VALUES)})
-    SELECT %(venue)s, %(symbol)s, %(interval)s, ts_ns, {", ".join(_VALUES)}
-    FROM {STAGING_TABLE}
+    INSERT INTO {BARS_TABLE} AS m ({_COLUMNS}) {_FROM_STAGING}
+    WHERE ts_ns BETWEEN %(first)s AND %(last)s
     ON CONFLICT (venue, symbol, "interval", ts_ns) DO UPDATE
     SET {", ".join(f"{v} = EXCLUDED.{v}" for v in _VALUES)}
     WHERE {_DIFFERS}
@@ -58,7 +69,7 @@ _SERIES_ROW = f"""
 INSERT INTO {SERIES_TABLE} (venue, symbol, "interval", first_ns, last_ns, row_count, synced_at)
 SELECT %(venue)s, %(symbol)s, %(interval)s, min(ts_ns), max(ts_ns), count(*), now()
 FROM {BARS_TABLE}
-WHERE venue = %(venue)s AND symbol = %(symbol)s AND "interval" = %(interval)s
+WHERE {_SERIES}
 HAVING count(*) > 0
 ON CONFLICT (venue, symbol, "interval") DO UPDATE
 SET first_ns = EXCLUDED.first_ns, last_ns = EXCLUDED.last_ns, row_count = EXCLUDED.row_count,
@@ -167,10 +178,19 @@ def sync_series(
         with connection.cursor() as cursor, cursor.copy(_COPY) as copy:
             for block in encode(frame):
                 copy.write(block)
-        counts = connection.execute(_UPSERT, names).fetchone()
+        stored = connection.execute(_STORED_RANGE, names).fetchone()
+        assert stored is not None  # an aggregate always returns one row
+        bounds = {**names, "first": stored[0], "last": stored[1]}
+        appended = connection.execute(_INSERT_OUTSIDE, bounds).rowcount
+        inserted = updated = 0
+        if stored[0] is not None:
+            counts = connection.execute(_UPSERT_INSIDE, bounds).fetchone()
+            assert counts is not None
+            inserted, updated = (_count(value) for value in counts)
         connection.execute(_SERIES_ROW, names)
-    assert counts is not None  # an aggregate always returns one row
-    inserted, updated = counts
-    assert isinstance(inserted, int)
-    assert isinstance(updated, int)
-    return SeriesSync(key, frame.height, inserted, updated)
+    return SeriesSync(key, frame.height, appended + inserted, updated)
+
+
+def _count(value: object) -> int:
+    assert isinstance(value, int)  # count(*) is a bigint
+    return value
