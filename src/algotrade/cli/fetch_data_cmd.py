@@ -17,6 +17,7 @@ import io
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
@@ -35,6 +36,7 @@ from algotrade.data.download import (
     SymbolPlan,
     SymbolReport,
     check_interval,
+    closed_end_ms,
     fetch_symbol,
     history_factory,
     resolve_symbols,
@@ -77,8 +79,8 @@ def fetch_data(
         venue=factory.name,
         symbol=_check_symbol(symbol),
         interval=interval,
-        start_ms=parse_time("--start", start),
-        end_ms=parse_time("--end", end),
+        start_ms=_parse_time("--start", start),
+        end_ms=_parse_time("--end", end),
     )
     if job.start_ms >= job.end_ms:
         raise InputError(
@@ -220,6 +222,9 @@ class _BarProgress:
     def __init__(self, progress: Progress, task: TaskID, store: PartialStore) -> None:
         self.progress, self.task, self.store = progress, task, store
 
+    def planned(self, plans: Sequence[SymbolPlan]) -> None:
+        del plans
+
     def started(self, plan: SymbolPlan, report: SymbolReport) -> None:
         del plan, report
 
@@ -241,7 +246,8 @@ async def _download(
         resolve_symbols([job.symbol], await source.symbols(), job.venue, "--symbol")
         store = PartialStore(out, job)
         now_ms = wall_clock_ms()
-        plan = store.plan(job.symbol, job.start_ms, min(job.end_ms, now_ms), now_ms)
+        end_ms = closed_end_ms(job.end_ms, now_ms, length_ms)
+        plan = store.plan(job.symbol, job.start_ms, end_ms, now_ms)
         if not plan.windows:
             return store
         if store.stored:
@@ -309,7 +315,7 @@ def _check_symbol(symbol: str) -> str:
     return name
 
 
-def parse_time(option: str, text: str) -> int:
+def _parse_time(option: str, text: str) -> int:
     """UTC milliseconds from a date or an ISO-8601 time (no offset means UTC)."""
     try:
         return iso_to_ns(text) // NS_PER_MS

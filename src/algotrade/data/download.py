@@ -61,6 +61,7 @@ __all__ = [
     "SymbolReport",
     "candles_frame",
     "check_interval",
+    "closed_end_ms",
     "download_to_catalog",
     "fetch_plans",
     "fetch_symbol",
@@ -105,6 +106,7 @@ class SymbolReport:
     added: int = 0
     skipped: int = 0
     conflicts: int = 0
+    pages: int = 0
     done_ms: int = 0
     last_open_ms: int | None = None
     gaps_left: int = 0  # bars missing inside the requested range after the download
@@ -134,6 +136,8 @@ class BarSink(Protocol):
 class DownloadObserver(Protocol):
     """Progress of a download (called on the event loop's thread)."""
 
+    def planned(self, plans: Sequence[SymbolPlan]) -> None: ...
+
     def started(self, plan: SymbolPlan, report: SymbolReport) -> None: ...
 
     def advanced(self, report: SymbolReport) -> None: ...
@@ -142,6 +146,11 @@ class DownloadObserver(Protocol):
 
 
 # ---------------------------------------------------------------------------- the page loop
+def closed_end_ms(end_ms: int, now_ms: int, length_ms: int) -> int:
+    """Where to stop asking so that every bar opening before it has closed by ``now_ms``."""
+    return min(end_ms, now_ms - length_ms + 1)
+
+
 def candles_frame(candles: Sequence[HistoryCandle]) -> pl.DataFrame:
     """A page as a bar frame: ``ts`` (open time, ns) and float OHLCV columns."""
     return pl.DataFrame(
@@ -181,6 +190,7 @@ async def fetch_symbol(
                     continue
                 result = await asyncio.to_thread(sink.append, plan.symbol, candles_frame(closed))
                 report.count(result)
+                report.pages += 1
                 report.last_open_ms = closed[-1].open_ms
                 report.done_ms = done_before + min(closed[-1].open_ms + length_ms, end) - start
                 observer.advanced(report)
@@ -207,6 +217,7 @@ async def fetch_plans(
     observer: DownloadObserver,
 ) -> list[SymbolReport]:
     """Every plan fetched by at most ``concurrency`` symbols at a time; reports in plan order."""
+    observer.planned(plans)
     pending = deque(plans)
     reports: dict[str, SymbolReport] = {}
 
@@ -455,7 +466,8 @@ async def download_to_catalog(
         sink = CatalogSink(catalog, factory.name, request.interval, ledger_dir)
         for symbol in symbols:
             sink.key(symbol)  # a name the catalog cannot store fails before any download
-        plans = [sink.plan(s, request.start_ms, end_ms, now_ms) for s in symbols]
+        closed_end = closed_end_ms(end_ms, now_ms, length_ms)
+        plans = [sink.plan(s, request.start_ms, closed_end, now_ms) for s in symbols]
         reports = await fetch_plans(
             source,
             sink,
