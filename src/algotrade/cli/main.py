@@ -174,6 +174,10 @@ class AlgotradeGroup(LazyGroup):
             "algotrade.cli.sweep_cmd:sweep",
             "Sweep a strategy's parameters (grid or random) over symbols; stored and resumable.",
         ),
+        "optimize": LazyCommand(
+            "algotrade.cli.optimize_cmd:optimize",
+            "Optimize a strategy's parameters with Optuna (TPE, NSGA-II, pruning); resumable.",
+        ),
         "venues": LazyCommand(
             "algotrade.cli.venues_cmd:venues_app",
             "Live venues of a running daemon: connection, reconciliation, blocks, alerts.",

@@ -88,6 +88,7 @@ class StudyOutcome:
     window: Window
     counts: dict[str, int]  # trial state → trials
     best: list[dict[str, Any]]  # the best trial (one objective) or the Pareto front
+    reasons: dict[str, str] = field(default_factory=dict)  # kind → first trial's reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,13 @@ class OptimizeOutcome:
         return {
             "run_id": self.run_id,
             "studies": [
-                {"name": s.name, "window": list(s.window), "counts": s.counts, "best": s.best}
+                {
+                    "name": s.name,
+                    "window": list(s.window),
+                    "counts": s.counts,
+                    "best": s.best,
+                    "reasons": s.reasons,
+                }
                 for s in self.studies
             ],
             "walkforward": None if self.walkforward is None else self.walkforward.to_json(),

@@ -224,11 +224,14 @@ def study_outcome(study: optuna.Study, name: str, window: Window) -> StudyOutcom
     cut_short = interrupted_trials(study)
     trials = [t for t in study.get_trials(deepcopy=False) if t.number not in cut_short]
     counts: dict[str, int] = {}
+    reasons: dict[str, str] = {}
     for trial in trials:
         kind = trial_kind(trial)
         counts[kind] = counts.get(kind, 0) + 1
+        if kind in trial.user_attrs:
+            reasons.setdefault(kind, str(trial.user_attrs[kind]))
     best = _best_trials(study) if counts.get("complete") else []
-    return StudyOutcome(name, window, counts, [_trial_json(trial) for trial in best])
+    return StudyOutcome(name, window, counts, [_trial_json(trial) for trial in best], reasons)
 
 
 def _best_trials(study: optuna.Study) -> list[FrozenTrial]:

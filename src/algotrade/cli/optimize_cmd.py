@@ -1,0 +1,302 @@
+"""``algotrade optimize``: Optuna (TPE, NSGA-II, pruning) over a strategy's parameters, on the
+local process pool or a Dask cluster, stored and resumable (research.optimize)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from algotrade.atomic_file import write_atomic
+from algotrade.cli.backtest_cmd import check_output_paths
+from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption
+from algotrade.cli.errors import parse_decimal
+from algotrade.cli.sweep_cmd import _data_ref, _load_datasets, _stored_options
+from algotrade.core.errors import InputError
+from algotrade.research.evaluate import EvalConfig
+from algotrade.research.executors import check_cluster, make_executor
+from algotrade.research.objectives import parse_objectives
+from algotrade.research.optimize import OptimizeOutcome, OptimizeSpec, run_optimization
+from algotrade.research.optimize_spec import PRUNERS, SAMPLERS
+from algotrade.research.optimize_study import ProgressCallback
+from algotrade.research.run_store import RunStore, check_run_id
+from algotrade.research.walkforward import WalkForwardSummary
+
+stderr = Console(stderr=True)
+
+
+def optimize(
+    strategy: Annotated[
+        str | None, typer.Option(help="built-in strategy name or a path to a .py file")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="NAME=LOW:HIGH[:log], NAME=START:STOP:STEP, NAME=A,B,C or NAME=VALUE; repeat",
+        ),
+    ] = None,
+    symbols: Annotated[
+        str | None, typer.Option(help="VENUE:SYMBOL[,SYMBOL…] from the catalog (or --source)")
+    ] = None,
+    interval: Annotated[str | None, typer.Option(help="bar interval with --symbols")] = None,
+    start: Annotated[str | None, typer.Option(help="first bar time (ISO-8601 or date)")] = None,
+    end: Annotated[str | None, typer.Option(help="end of the range, exclusive")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="catalog (default) or a postgresql://… warm tier")
+    ] = None,
+    data: Annotated[
+        list[str] | None,
+        typer.Option("--data", help="CSV/Parquet OHLCV file, or SYMBOL=FILE; repeat"),
+    ] = None,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(help="objective METRIC[:max|min]; repeat for a Pareto front (NSGA-II)"),
+    ] = None,
+    trials: Annotated[int, typer.Option(help="trials per study (per fold with --folds)")] = 100,
+    sampler: Annotated[
+        str | None, typer.Option(help="tpe or nsga2 (default: tpe for one metric, else nsga2)")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="sampler seed (reproducible trials)")] = None,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="stop unpromising trials early (one metric only)")
+    ] = False,
+    pruner: Annotated[str, typer.Option(help="median or halving (with --prune)")] = "median",
+    folds: Annotated[
+        int | None, typer.Option(help="walk-forward: K folds, a study on each in-sample window")
+    ] = None,
+    oos_fraction: Annotated[float, typer.Option(help="out-of-sample share of a fold")] = 0.25,
+    anchored: Annotated[
+        bool, typer.Option("--anchored", help="in-sample windows all start at the first bar")
+    ] = False,
+    parallel: Annotated[
+        int | None,
+        typer.Option(help="trials evaluated at once (default: the workers); part of the seed"),
+    ] = None,
+    cluster: Annotated[
+        str, typer.Option(help="local (process pool), local:N (Dask LocalCluster), tcp://…")
+    ] = "local",
+    workers: Annotated[
+        int | None, typer.Option(help="processes of the local pool (default: all cores)")
+    ] = None,
+    cash: Annotated[str, typer.Option(help="initial cash")] = "100000",
+    commission: Annotated[str, typer.Option(help="fee rate per fill, fraction of notional")] = "0",
+    slippage_bps: Annotated[str, typer.Option(help="adverse slippage on market fills")] = "0",
+    periods_per_year: Annotated[int, typer.Option(help="annualisation of daily returns")] = 252,
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    db_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ALGOTRADE__DATABASE__URL",
+            help="database of the run summaries (default sqlite:///<data-dir>/algotrade.db)",
+        ),
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="continue the run RUN_ID with its stored options")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="write an HTML report of the run")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="write the outcome as JSON")
+    ] = None,
+) -> None:
+    """Optimize a strategy's parameters with Optuna (TPE, NSGA-II, pruning); resumable."""
+    check_output_paths({"--json": json_out, "--report": report})
+    kind, size = check_cluster(cluster, workers)
+    if resume is not None:
+        given = [name for name, value in _run_options(strategy, param, symbols, data) if value]
+        if given:
+            raise InputError(f"--resume takes the run's stored options; drop {', '.join(given)}")
+        options = _stored_options(data_dir, check_run_id(resume), source)
+    else:
+        if strategy is None:
+            raise InputError("--strategy: required (or --resume RUN_ID)")
+        options = {
+            "strategy": strategy,
+            "params": list(param or []),
+            "metrics": list(metric or ["sharpe"]),
+            "trials": trials,
+            "sampler": sampler or "",
+            "seed": seed,
+            "prune": prune,
+            "pruner": pruner,
+            "folds": folds,
+            "oos_fraction": oos_fraction,
+            "anchored": anchored,
+            "parallel": parallel or (size if isinstance(size, int) else None),
+            "config": {
+                "cash": cash,
+                "commission": commission,
+                "slippage_bps": slippage_bps,
+                "periods_per_year": periods_per_year,
+            },
+            "data": _data_ref(symbols, interval, start, end, source, data),
+        }
+    spec_draft = _spec(options, datasets=())
+    spec_draft.check()  # bad options fail before any data is read
+    datasets = _load_datasets(options["data"], data_dir, source)
+    url = db_url or f"sqlite:///{(data_dir / 'algotrade.db').as_posix()}"
+    with RunStore(data_dir, url) as store, make_executor(cluster, workers=workers) as executor:
+        if options["parallel"] is None:  # a Dask cluster: its size is known once connected
+            options["parallel"] = executor.workers
+        spec = _spec(options, datasets=tuple(datasets))
+        stderr.print(
+            f"optimize {spec.strategy} ({kind}): {spec.trials} trials × "
+            f"{len(datasets)} dataset(s){f' × {spec.folds} folds' if spec.folds else ''}, "
+            f"{spec.sampler_name}, {spec.parallel} at a time"
+        )
+        with _progress() as progress:
+            outcome = run_optimization(
+                spec, datasets, executor, store, options=options, progress=progress
+            )
+        if resume is not None and outcome.run_id != resume:
+            stderr.print(f"note: the data changed since run {resume}; this is run {outcome.run_id}")
+        _print_outcome(outcome, spec)
+        run_dir = store.run_dir(outcome.run_id)
+    _write_outputs(outcome, run_dir, json_out, report)
+
+
+def _run_options(*values: Any) -> list[tuple[str, Any]]:
+    return list(zip(("--strategy", "--param", "--symbols", "--data"), values, strict=True))
+
+
+def _spec(options: dict[str, Any], *, datasets: tuple[str, ...]) -> OptimizeSpec:
+    if options["sampler"] and options["sampler"] not in SAMPLERS:
+        raise InputError(f"--sampler: expected tpe or nsga2, got {options['sampler']!r}")
+    if options["pruner"] not in PRUNERS:
+        raise InputError(f"--pruner: expected median or halving, got {options['pruner']!r}")
+    config = options["config"]
+    if config["periods_per_year"] < 1:
+        raise InputError("--periods-per-year: must be a positive integer")
+    return OptimizeSpec(
+        strategy=options["strategy"],
+        params=tuple(options["params"]),
+        objectives=tuple(parse_objectives(options["metrics"])),
+        datasets=datasets or ("(not loaded yet)",),
+        trials=options["trials"],
+        sampler=options["sampler"],
+        seed=options["seed"],
+        prune=options["prune"],
+        pruner=options["pruner"],
+        folds=options["folds"],
+        oos_fraction=options["oos_fraction"],
+        anchored=options["anchored"],
+        parallel=options["parallel"] or 1,
+        config=EvalConfig(
+            cash=parse_decimal("--cash", config["cash"], minimum=Decimal("0.01")),
+            commission=parse_decimal("--commission", config["commission"], minimum=Decimal(0)),
+            slippage_bps=parse_decimal(
+                "--slippage-bps", config["slippage_bps"], minimum=Decimal(0)
+            ),
+            periods_per_year=config["periods_per_year"],
+        ),
+    )
+
+
+@contextmanager
+def _progress() -> Iterator[ProgressCallback]:
+    """Trials done per study: a live bar on a terminal, a line per wave otherwise."""
+    if not stderr.is_terminal:
+
+        def line(study: str, done: int, total: int) -> None:
+            if done == total or done * 10 // total != (done - 1) * 10 // total:
+                stderr.print(f"{study}: {done}/{total} trials")  # about every tenth
+
+        yield line
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("trials"),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+    ) as progress:
+        tasks: dict[str, Any] = {}
+
+        def update(study: str, done: int, total: int) -> None:
+            if study not in tasks:
+                tasks[study] = progress.add_task(study, total=total)
+            progress.update(tasks[study], completed=done, total=total)
+
+        yield update
+
+
+def _print_outcome(outcome: OptimizeOutcome, spec: OptimizeSpec) -> None:
+    console = Console()
+    labels = [objective.label for objective in spec.objectives]
+    for study in outcome.studies:
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(study.counts.items()))
+        title = "best trial" if len(labels) == 1 else f"Pareto front ({len(study.best)} points)"
+        table = Table(title=f"{study.name}: {title} — trials: {counts}")
+        table.add_column("trial", justify="right")
+        table.add_column("parameters")
+        for label in labels:
+            table.add_column(label, justify="right")
+        for point in study.best:
+            table.add_row(
+                str(point["number"]),
+                escape(json.dumps(point["params"], sort_keys=True)),
+                *(_cell(value) for value in point["values"]),
+            )
+        console.print(table)
+        for kind, reason in sorted(study.reasons.items()):
+            stderr.print(f"{study.name}: {kind} trials, e.g.: {escape(reason)}")
+    if outcome.walkforward is not None:
+        _print_walkforward(console, outcome.walkforward)
+    stderr.print(
+        f"{outcome.evaluated} backtests run, {outcome.reused} answered from the cache; "
+        f"run {outcome.run_id}"
+    )
+
+
+def _print_walkforward(console: Console, summary: WalkForwardSummary) -> None:
+    label = summary.objective.label
+    table = Table(title=f"walk-forward by {label}: each fold's in-sample best, out of sample")
+    for column in ("fold", "parameters", "in-sample", "out-of-sample", "note"):
+        table.add_column(column)
+    for result in summary.results:
+        table.add_row(
+            str(result.fold.index),
+            escape(json.dumps(result.params, sort_keys=True)),
+            _cell(result.is_value),
+            _cell(result.oos_value),
+            escape(result.note),
+        )
+    table.add_row("mean", "", _cell(summary.is_mean), _cell(summary.oos_mean), "")
+    console.print(table)
+    if summary.oos_total_return is not None:
+        console.print(f"compounded out-of-sample return: {summary.oos_total_return:.2%}")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _write_outputs(
+    outcome: OptimizeOutcome, run_dir: Path, json_out: Path | None, report: Path | None
+) -> None:
+    if json_out is not None:
+        document = {"path": str(run_dir), **outcome.to_json()}
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(json_out, json.dumps(document, indent=2, default=str) + "\n")
+        stderr.print(f"wrote {json_out}")
+    if report is not None:
+        from algotrade.research.report import write_run_report  # noqa: PLC0415 (plotly)
+
+        report.parent.mkdir(parents=True, exist_ok=True)
+        write_run_report(run_dir, report)
+        stderr.print(f"wrote {report}")
