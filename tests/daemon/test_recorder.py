@@ -144,26 +144,55 @@ def test_bars_the_catalog_would_refuse_are_refused_one_by_one(
     assert stored(spy.inner)["ts"].to_list() == [T0, T0 + 4 * MINUTE]
 
 
-def test_warm_up_history_is_recorded_and_repeats_are_not_stored_twice(spy: SpyCatalog) -> None:
+def test_warm_up_history_already_recorded_is_skipped_without_the_catalog(
+    spy: SpyCatalog,
+) -> None:
     recorder = recorder_on(spy)
     assert recorder.record(VENUE, "BTC", "1m", [bar(i) for i in range(5)]) == 5
     recorder.flush()
-    # A second bot's warm-up overlaps what is stored; live bars go on from there.
-    assert recorder.record(VENUE, "BTC", "1m", [bar(i) for i in range(2, 7)]) == 5
-    assert recorder.flush() == 2
-    status = recorder.status()
-    assert (status["rows_recorded"], status["rows_already_stored"]) == (7, 3)
-    assert stored(spy.inner)["ts"].n_unique() == stored(spy.inner).height == 7
+    # A second bot's warm-up overlaps what this daemon recorded; only the new bars go on.
+    assert recorder.record(VENUE, "BTC", "1m", [bar(i) for i in range(2, 7)]) == 2
+    tap = recorder.tap(VENUE, "BTC", "1m", lambda _bar: None)
+    tap(bar(6))  # the same bar live, for a third bot
+    tap(bar(7))
+    assert recorder.status()["duplicate_deliveries"] == 4
+    assert recorder.flush() == 3
+    assert [n for _key, n in spy.appends] == [5, 3]
+    assert stored(spy.inner)["ts"].to_list() == [T0 + i * MINUTE for i in range(8)]
+
+
+def test_bars_recorded_before_a_restart_are_not_stored_twice(spy: SpyCatalog) -> None:
+    before = recorder_on(spy)
+    before.record(VENUE, "BTC", "1m", [bar(i) for i in range(5)])
+    before.flush()
+    after = recorder_on(spy)  # a new daemon: its feeds' warm-up repeats stored bars
+    assert after.record(VENUE, "BTC", "1m", [bar(i) for i in range(3, 8)]) == 5
+    assert after.flush() == 3
+    status = after.status()
+    assert (status["rows_recorded"], status["rows_already_stored"]) == (3, 2)
+    assert stored(spy.inner)["ts"].to_list() == [T0 + i * MINUTE for i in range(8)]
 
 
 def test_a_bar_that_differs_from_the_stored_one_keeps_the_stored_one(spy: SpyCatalog) -> None:
-    recorder = recorder_on(spy)
-    recorder.record(VENUE, "BTC", "1m", [bar(0)])
-    recorder.flush()
-    recorder.record(VENUE, "BTC", "1m", [bar(0, close=150.0)])
-    recorder.flush()
-    assert recorder.status()["conflicts"] == 1
+    first = recorder_on(spy)
+    first.record(VENUE, "BTC", "1m", [bar(0)])
+    first.flush()
+    second = recorder_on(spy)  # after a restart, the venue now says otherwise
+    second.record(VENUE, "BTC", "1m", [bar(0, close=150.0)])
+    second.flush()
+    assert second.status()["conflicts"] == 1
     assert stored(spy.inner)["close"].to_list() == [100.0]
+
+
+def test_a_gap_in_delivery_never_hides_bars_from_a_later_warm_up(spy: SpyCatalog) -> None:
+    recorder = recorder_on(spy)
+    recorder.record(VENUE, "BTC", "1m", [bar(i) for i in range(3)])
+    tap = recorder.tap(VENUE, "BTC", "1m", lambda _bar: None)
+    tap(bar(10))  # the feed stopped and came back later: bars 3..9 were never delivered
+    # A deeper warm-up now brings them: none may be taken for recorded.
+    assert recorder.record(VENUE, "BTC", "1m", [bar(i) for i in range(11)]) == 7
+    recorder.flush()
+    assert stored(spy.inner)["ts"].to_list() == [T0 + i * MINUTE for i in range(11)]
 
 
 def test_a_full_buffer_drops_new_bars_and_says_so(

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -31,12 +31,14 @@ from algotrade.core.errors import InputError
 from algotrade.core.events import Bar
 from algotrade.daemon.recorder_buffer import (
     ADDED,
+    DUPLICATE,
     FULL,
     Batch,
     RecordBuffer,
     SeriesId,
     bar_problem,
 )
+from algotrade.daemon.recorder_spans import RecordedSpans
 from algotrade.data.intervals import interval_ns
 
 if TYPE_CHECKING:
@@ -89,6 +91,9 @@ class BarRecorder:
         self._clock = clock
         self._buffer = RecordBuffer(max_buffered_rows)
         self._steps: dict[str, int] = {}
+        self._refused: dict[SeriesId, int] = {}  # bars refused on arrival, per series
+        self._spans = RecordedSpans()  # what was already recorded (event loop only)
+        self.repeated_deliveries = 0  # bars skipped as already recorded (event loop)
         self._write_lock = threading.Lock()  # one flush or compaction at a time
         self._touched: set[SeriesId] = set()  # written since the last compaction
         self._stopping = threading.Event()
@@ -131,11 +136,18 @@ class BarRecorder:
 
         return record_then_handle
 
-    def record(self, venue: str, symbol: str, interval: str, bars: Iterable[Bar]) -> int:
-        """Buffer ``bars`` (e.g. a feed's warm-up history); how many were new."""
+    def record(self, venue: str, symbol: str, interval: str, bars: Sequence[Bar]) -> int:
+        """Buffer ``bars`` (a feed's warm-up, in time order); how many were new."""
+        if not bars:
+            return 0
         series: SeriesId = (venue, symbol, interval)
         step = self._step(interval)
-        return sum(self._record(series, step, bar) for bar in bars)
+        fresh = self._spans.outside(series, bars)
+        self.repeated_deliveries += len(bars) - len(fresh)
+        outcomes = [self._add(series, step, bar) for bar in fresh]
+        if FULL not in outcomes:
+            self._spans.extend(series, bars[0].ts, bars[-1].ts, step)
+        return outcomes.count(ADDED)
 
     def _step(self, interval: str) -> int:
         step = self._steps.get(interval)
@@ -143,12 +155,25 @@ class BarRecorder:
             step = self._steps[interval] = interval_ns(interval)
         return step
 
-    def _record(self, series: SeriesId, step: int, bar: Bar) -> bool:
+    def _record(self, series: SeriesId, step: int, bar: Bar) -> None:
+        if self._spans.covers(series, bar.ts):  # another bot's delivery of a recorded bar
+            self.repeated_deliveries += 1
+            return
+        outcome = self._add(series, step, bar)
+        if outcome in (ADDED, DUPLICATE):
+            self._spans.extend(series, bar.ts, bar.ts, step)
+
+    def _add(self, series: SeriesId, step: int, bar: Bar) -> str | None:
+        """The buffer's outcome for a valid bar; None when the bar is refused."""
         problem = bar_problem(bar, step)
         if problem is not None:
             self.invalid_bars += 1
-            _log.warning("recording %s:%s:%s: bar refused: %s", *series, problem)
-            return False
+            refused = self._refused[series] = self._refused.get(series, 0) + 1
+            if refused & (refused - 1) == 0:  # 1, 2, 4, 8 …: a broken feed does not flood
+                _log.warning(
+                    "recording %s:%s:%s: bar refused (%d so far): %s", *series, refused, problem
+                )
+            return None
         outcome = self._buffer.add(series, bar)
         if outcome == FULL:
             dropped = self._buffer.counts.dropped
@@ -159,7 +184,7 @@ class BarRecorder:
                     self.last_error or "writes failing",
                     dropped,
                 )
-        return outcome == ADDED
+        return outcome
 
     # ------------------------------------------------------------------ writer side
     def flush(self) -> int:
@@ -319,7 +344,7 @@ class BarRecorder:
             "rows_already_stored": self.rows_already_stored,
             "buffered_rows": buffered,
             "buffered_series": series,
-            "duplicate_deliveries": duplicates,
+            "duplicate_deliveries": self.repeated_deliveries + duplicates,
             "rejected_rows": self.invalid_bars + self.rejected_rows,
             "dropped_rows": dropped,
             "conflicts": self.conflicts,
