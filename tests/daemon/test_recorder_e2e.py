@@ -173,10 +173,13 @@ def test_recording_survives_kill_9_and_continues_without_duplicates(
     assert all([p.name for p in partition_files(f)] == ["data.parquet"] for f in folder)
 
 
-def test_watched_symbols_are_recorded_with_no_bot(venue: FakeHyperliquid, tmp_path: Path) -> None:
+def test_watched_symbols_are_recorded_with_no_bot_and_flushed_by_sigterm(
+    venue: FakeHyperliquid, tmp_path: Path
+) -> None:
     now_min = int(time.time() * 1000) // MINUTE_MS * MINUTE_MS
     candles = Candles(venue, "ETH", now_min - 30 * MINUTE_MS)
-    live = session(venue, tmp_path, 'flush_seconds = 0.2\nwatch = { hyperliquid = ["ETH"] }\n')
+    # No flush within the test: only the shutdown writes the bars.
+    live = session(venue, tmp_path, 'flush_seconds = 60\nwatch = { hyperliquid = ["ETH"] }\n')
     data_dir = tmp_path / "data"
     d = live.daemon().start()
     try:
@@ -188,7 +191,8 @@ def test_watched_symbols_are_recorded_with_no_bot(venue: FakeHyperliquid, tmp_pa
         assert d.ok("GET", "/api/bots") == []
         candles.publish(6)
         expected = candles.expected()
-        wait_until(lambda: stored(data_dir, "ETH").height == 6, 20, "the watched bars recorded")
+        wait_until(lambda: recording(d)["buffered_rows"] == 6, 20, "the watched bars buffered")
+        assert stored(data_dir, "ETH").height == 0
         code, _, stderr = d.terminate()
         assert code == 0, stderr
     finally:
