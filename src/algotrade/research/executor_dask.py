@@ -1,9 +1,12 @@
 """``DaskExecutor``: batches on a Dask distributed cluster (a running scheduler or a
 ``LocalCluster`` started for the run). The only module that imports dask.
 
-- Data: ``put_data`` scatters each dataset's IPC bytes to every worker (``broadcast=True``)
-  once; a task receives the worker-local object, and the worker decodes it on first use only
-  (``worker_data.bars_for``). A worker that joins later fetches it from a peer once.
+- Data: ``put_data`` registers a worker plugin carrying the datasets' IPC bytes: the scheduler
+  hands it to every worker once, and to a worker that joins later (a replacement for a dead
+  one) when it registers; tasks carry only their batch, and a worker decodes a dataset on
+  first use only (``worker_data.bars_for``). (``scatter(broadcast=True)`` replicates after
+  the first copy and was measured to deliver a dataset twice to some workers.) The plugin is
+  removed when the executor closes, so a shared cluster does not keep the data.
 - Tasks: one per batch, submitted a bounded number ahead of the results; results stream back
   in completion order (``distributed.as_completed``).
 - Failures: a worker that dies takes its running tasks with it; the scheduler reschedules them
@@ -20,11 +23,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self
 
+from distributed.diagnostics.plugin import WorkerPlugin
+
 from algotrade.core.errors import InputError
 from algotrade.data.bars import BarData
 from algotrade.research import worker_data
 from algotrade.research.evaluate import Batch, ResultRow
-from algotrade.research.worker_data import BatchOutcome, WorkerData
+from algotrade.research.worker_data import BatchOutcome, DatasetPayload, WorkerData
 
 CONNECT_TIMEOUT_S = 10
 # distributed ships no type information: its objects are Any here.
@@ -32,6 +37,20 @@ Client = Any
 Future = Any
 LocalCluster = Any
 QUEUED_PER_WORKER = 2
+
+
+class DatasetsPlugin(WorkerPlugin):
+    """Installs the datasets in every worker (under the plugin's name as the namespace)."""
+
+    def __init__(self, name: str, payloads: list[DatasetPayload]) -> None:
+        self.name = name
+        self.payloads = payloads
+
+    def setup(self, worker: Any) -> None:
+        worker_data.install(self.payloads, namespace=self.name)
+
+    def teardown(self, worker: Any) -> None:
+        worker_data.uninstall(self.name)
 
 
 class DaskExecutor:
@@ -43,7 +62,7 @@ class DaskExecutor:
         self._client = client
         self._cluster = cluster
         self._retries = retries
-        self._data: dict[str, Future] = {}
+        self._plugin: str | None = None
         self._loads: dict[str, WorkerData] = {}
         self._run_key = ""
 
@@ -87,10 +106,11 @@ class DaskExecutor:
         return max(1, sum(int(worker.get("nthreads", 1)) for worker in info.values()))
 
     def put_data(self, datasets: Mapping[str, BarData]) -> None:
-        payloads = worker_data.encode(datasets)
-        keys = list(payloads)
-        futures = self._client.scatter([payloads[key] for key in keys], broadcast=True, hash=False)
-        self._data = dict(zip(keys, futures, strict=True))
+        payloads = list(worker_data.encode(datasets).values())
+        self._remove_plugin()
+        name = f"algotrade-datasets-{uuid.uuid4().hex[:12]}"
+        self._client.register_plugin(DatasetsPlugin(name, payloads), name=name)
+        self._plugin = name
 
     def data_loads(self) -> dict[str, WorkerData]:
         return dict(self._loads)
@@ -118,13 +138,12 @@ class DaskExecutor:
     def _submit(self, batch: Batch | None, running: set[Future], completed: Any) -> bool:
         if batch is None:
             return False
-        data = self._data.get(batch.dataset)
-        if data is None:
-            raise KeyError(f"dataset {batch.dataset!r} was not given to put_data")
+        if self._plugin is None:
+            raise RuntimeError("put_data must be called before run")
         future = self._client.submit(
-            worker_data.run_with,
+            worker_data.run_installed,
             batch,
-            data,
+            self._plugin,
             key=f"algotrade-batch-{self._run_key}-{batch.batch_id}",
             retries=self._retries,
             pure=False,
@@ -133,9 +152,17 @@ class DaskExecutor:
         completed.add(future)
         return True
 
+    def _remove_plugin(self) -> None:
+        if self._plugin is not None:
+            self._client.unregister_worker_plugin(self._plugin)
+            self._plugin = None
+
     def close(self) -> None:
-        self._data.clear()
-        self._client.close()
+        try:
+            if self._client.status == "running":
+                self._remove_plugin()
+        finally:
+            self._client.close()
         if self._cluster is not None:
             self._cluster.close()
 

@@ -1,10 +1,11 @@
 """The worker side of every executor: datasets held once per process, batches run against them.
 
-Market data travels to a worker once (a pool initializer, or a Dask scatter whose object stays
-in the worker's memory) as Arrow IPC bytes; the first batch that needs a dataset decodes it and
-later batches reuse the decoded ``BarData``. ``RECEIVED`` counts how often this process
-unpickled each dataset (it arrived), ``DECODED`` how often it decoded one: the executors'
-``data_loads()`` report both, so a test can check that data is not shipped per task.
+Market data travels to a worker once as Arrow IPC bytes (a pool initializer, or a Dask worker
+plugin that the scheduler hands every worker, also one that joins later); the first batch that
+needs a dataset decodes it and later batches reuse the decoded ``BarData``. ``RECEIVED`` counts
+how often this process unpickled each dataset (it arrived), ``DECODED`` how often it decoded
+one: the executors' ``data_loads()`` report both, so a test can check that data is not shipped
+per task.
 """
 
 from __future__ import annotations
@@ -53,11 +54,13 @@ class BatchOutcome:
     rows: list[ResultRow]
 
 
-# Per-process state: key -> (digest, bars); the counters; the pool initializer's payloads.
-_datasets: dict[str, tuple[str, BarData]] = {}
+# Per-process state, by (namespace, dataset key): the payloads given to ``install`` and the
+# decoded bars with the digest they were decoded from; the counters by dataset key. A namespace
+# keeps two sweeps that share Dask workers (and maybe dataset keys) apart.
+_payloads: dict[tuple[str, str], DatasetPayload] = {}
+_datasets: dict[tuple[str, str], tuple[str, BarData]] = {}
 RECEIVED: dict[str, int] = {}
 DECODED: dict[str, int] = {}
-_payloads: dict[str, DatasetPayload] = {}
 
 
 def _arrived(key: str, digest: str, data: bytes) -> DatasetPayload:
@@ -76,20 +79,28 @@ def encode(datasets: Mapping[str, BarData]) -> dict[str, DatasetPayload]:
     return payloads
 
 
-def install(payloads: Iterable[DatasetPayload]) -> None:
-    """Pool initializer: keep the payloads; each is decoded when a batch first needs it."""
+def install(payloads: Iterable[DatasetPayload], namespace: str = "") -> None:
+    """Keep the payloads (a pool initializer, or a Dask worker plugin's setup); each is decoded
+    when a batch first needs it."""
     for payload in payloads:
-        _payloads[payload.key] = payload
+        _payloads[namespace, payload.key] = payload
 
 
-def bars_for(payload: DatasetPayload) -> BarData:
+def uninstall(namespace: str) -> None:
+    """Forget a namespace's payloads and decoded bars (a finished run frees the memory)."""
+    for held in (_payloads, _datasets):
+        for name in [name for name in held if name[0] == namespace]:
+            del held[name]
+
+
+def bars_for(payload: DatasetPayload, namespace: str = "") -> BarData:
     """The decoded dataset, decoding it only the first time this process sees its bytes."""
-    held = _datasets.get(payload.key)
+    held = _datasets.get((namespace, payload.key))
     if held is not None and held[0] == payload.digest:
         return held[1]
     frame = pl.read_ipc(io.BytesIO(payload.data))
     bars = BarData.from_validated(frame)
-    _datasets[payload.key] = (payload.digest, bars)
+    _datasets[namespace, payload.key] = (payload.digest, bars)
     DECODED[payload.key] = DECODED.get(payload.key, 0) + 1
     return bars
 
@@ -98,15 +109,10 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_installed(batch: Batch) -> BatchOutcome:
-    """Run ``batch`` on a dataset given to ``install`` (the local pool's task)."""
-    payload = _payloads.get(batch.dataset)
+def run_installed(batch: Batch, namespace: str = "") -> BatchOutcome:
+    """Run ``batch`` on its dataset as given to ``install`` (the task of every executor)."""
+    payload = _payloads.get((namespace, batch.dataset))
     if payload is None:
-        raise KeyError(f"dataset {batch.dataset!r} was not given to this worker")
-    return run_with(batch, payload)
-
-
-def run_with(batch: Batch, payload: DatasetPayload) -> BatchOutcome:
-    """Run ``batch`` on ``payload``'s dataset (the Dask task: ``payload`` is scattered)."""
-    rows = evaluate_batch(batch, bars_for(payload))
+        raise KeyError(f"dataset {batch.dataset!r} was not given to worker {worker_name()}")
+    rows = evaluate_batch(batch, bars_for(payload, namespace))
     return BatchOutcome(worker_name(), WorkerData(dict(RECEIVED), dict(DECODED)), rows)
