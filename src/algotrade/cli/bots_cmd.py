@@ -380,3 +380,6 @@ async def _watch(options: ClientOptions, topics: list[Topic], bot_id: str) -> No
             else:
                 for line in render.message_lines(message):
                     render.write_line(line)
+
+
+from algotrade.cli import bots_promote_cmd as _promote  # noqa: E402, F401 - adds create-from
