@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -53,8 +54,11 @@ class SyntheticSpec:
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """What to backtest: exactly one of ``dataset`` (a file name under the datasets folder)
-    and ``synthetic``. Money fields are decimal strings (exact)."""
+    """What to backtest: exactly one of ``dataset`` and ``synthetic``. ``dataset`` is a file
+    name under the datasets folder, or a name the job's ``loader`` knows (the daemon's are
+    series of the catalog or the warm tier: ``daemon.backtest_datasets``). ``start_ns`` and
+    ``end_ns`` keep the dataset's bars opening in ``[start_ns, end_ns)``. Money fields are
+    decimal strings (exact)."""
 
     strategy: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -66,6 +70,8 @@ class JobSpec:
     slippage_bps: str = "0"
     initial_cash: str = "100000"
     periods_per_year: int = 252
+    start_ns: int | None = None
+    end_ns: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,14 +90,22 @@ def interval_ns(interval: str) -> int:
     return int(match.group(1)) * _INTERVAL_SECONDS[match.group(2)] * _NS_PER_SECOND
 
 
-def run_job(spec: JobSpec, datasets_dir: str | None, out_dir: str) -> dict[str, Any]:
+# Bars for a dataset name that is not a file, or None when the name is not one it knows. Runs in
+# the worker, so it must pickle (a module-level function, or a dataclass holding plain values).
+BarLoader = Callable[[JobSpec], "BarData | None"]
+
+
+def run_job(
+    spec: JobSpec, datasets_dir: str | None, out_dir: str, *, loader: BarLoader | None = None
+) -> dict[str, Any]:
     """Run ``spec``; write ``report.html`` and ``result.json`` into ``out_dir``.
 
     Returns ``{"ok": True, "metrics": {...}, "symbols": [...], "bars": n}`` or
-    ``{"ok": False, "error": "one line"}``. Runs in a worker process.
+    ``{"ok": False, "error": "one line"}``. Runs in a worker process. ``loader`` is asked
+    first for ``spec.dataset`` (the daemon binds it with ``functools.partial``).
     """
     try:
-        return _run(spec, datasets_dir, Path(out_dir))
+        return _run(spec, datasets_dir, Path(out_dir), loader)
     except Exception as exc:
         return {"ok": False, "error": one_line_error(exc, datasets_dir, spec.dataset)}
 
@@ -116,13 +130,15 @@ def one_line_error(exc: BaseException, datasets_dir: str | None, dataset: str | 
     return f"{name}: {message}" if message else name
 
 
-def _run(spec: JobSpec, datasets_dir: str | None, out: Path) -> dict[str, Any]:
+def _run(
+    spec: JobSpec, datasets_dir: str | None, out: Path, loader: BarLoader | None
+) -> dict[str, Any]:
     # plotly (the report) is loaded in the worker only: the daemon imports this module for
     # JobSpec and must not pay plotly's import time.
     from algotrade.backtest.report import write_report  # noqa: PLC0415
 
     strategy = create_checked(get_strategy_class(spec.strategy), spec.params)
-    data = _bars(spec, datasets_dir)
+    data = _in_window(_bars(spec, datasets_dir, loader), spec)
     config = BacktestConfig(
         initial_cash=Decimal(spec.initial_cash),
         commission=Decimal(spec.fee),
@@ -141,7 +157,27 @@ def _run(spec: JobSpec, datasets_dir: str | None, out: Path) -> dict[str, Any]:
     return {"ok": True, "metrics": metrics, "symbols": result.symbols, "bars": len(data)}
 
 
-def _bars(spec: JobSpec, datasets_dir: str | None) -> BarData:
+def _in_window(data: BarData, spec: JobSpec) -> BarData:
+    """The bars opening in ``[spec.start_ns, spec.end_ns)``; ``DataError`` when none do."""
+    if spec.synthetic is not None or (spec.start_ns is None and spec.end_ns is None):
+        return data
+    ts = pl.col("ts")
+    keep = pl.lit(value=True)
+    if spec.start_ns is not None:
+        keep &= ts >= spec.start_ns
+    if spec.end_ns is not None:
+        keep &= ts < spec.end_ns
+    frame = data.frame.filter(keep)
+    if frame.height == 0:
+        raise DataError(f"dataset {spec.dataset} has no bars in the requested start..end range")
+    return BarData.from_validated(frame)
+
+
+def _bars(spec: JobSpec, datasets_dir: str | None, loader: BarLoader | None) -> BarData:
+    if spec.synthetic is None and spec.dataset is not None and loader is not None:
+        loaded = loader(spec)
+        if loaded is not None:
+            return loaded
     if spec.synthetic is not None:
         s = spec.synthetic
         return generate_bars(
