@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from algotrade.cli.bots_promote_cmd import Target, bot_name, pick_winners, plan_bots
+from algotrade.core.errors import InputError
 from algotrade.research.evaluate import EvalConfig, ResultRow
 from algotrade.research.objectives import parse_objective
 from algotrade.research.run_store import RunStore
@@ -84,6 +85,34 @@ def test_names_are_stable_and_distinct() -> None:
                                      "feed": "bybit", "params": {}})  # fmt: skip
     assert len(long) == 64
     assert long.startswith("p" * 40 + "BTC-USDT-USDT")
+
+
+def test_sets_scored_over_all_datasets_take_what_they_share() -> None:
+    winners = pick_winners(ROWS, parse_objective("sharpe"), 1, per_dataset=False)
+    config = CONFIG.to_json()
+    (plan,) = plan_bots(
+        winners, strategy="ma_crossover", run_config=config, target=Target(symbol="SOL"),
+        datasets=[BTC, ETH],
+    )  # fmt: skip
+    assert (plan.config["symbol"], plan.config["feed"], plan.config["interval"]) == (
+        "SOL",
+        "hyperliquid",
+        "1h",
+    )
+    (alone,) = plan_bots(
+        winners, strategy="s.py", run_config=config, target=Target(), datasets=[BTC]
+    )
+    assert (alone.config["symbol"], alone.bot_id[:6]) == ("BTC", "s-BTC-")
+    with pytest.raises(InputError, match="--interval"):
+        plan_bots(
+            winners, strategy="s", run_config=config, target=Target(symbol="X"),
+            datasets=[BTC, "hyperliquid:ETH:4h"],
+        )  # fmt: skip
+    with pytest.raises(InputError, match="--feed"):
+        plan_bots(
+            winners, strategy="s", run_config=config, target=Target(symbol="X", interval="1h"),
+            datasets=["file:BTC"],
+        )  # fmt: skip
 
 
 # -- against a real daemon -----------------------------------------------------------------
@@ -186,7 +215,7 @@ def test_one_symbol_for_the_best_sets_and_json(
         (("sweep-nope",), 2, ["sweep-nope", "no such run"]),
         ((RUN_ID, "--metric", "calmar"), 2, ["--metric", "'calmar'", "sharpe"]),
         ((RUN_ID, "--metric", "sharpe:best"), 2, ["--metric"]),
-        ((RUN_ID,), 2, ["--symbol", "required"]),
+        ((RUN_ID,), 2, ["--symbol", "several symbols", "--symbol-from-result"]),
         ((RUN_ID, "--symbol-from-result", "--symbol", "X"), 2, ["--symbol", "not with"]),
         (("../etc",), 2, ["not a run id"]),
     ],

@@ -61,8 +61,7 @@ def table_rows(universe: UniverseResult) -> tuple[list[str], list[list[str]], li
             total.append(money_text(aggregate[key]))
         else:
             total.append(format_metric(key, aggregate[_AGGREGATE_SUMS[key]]))
-    label = f"ALL ({aggregate['succeeded']} ok, {aggregate['failures']} failed)"
-    return headings, rows, [label, *total, ""]
+    return headings, rows, ["ALL", *total, ""]
 
 
 def summary_lines(universe: UniverseResult) -> list[str]:
@@ -73,8 +72,13 @@ def summary_lines(universe: UniverseResult) -> list[str]:
         return format_metric("total_return", value)
 
     mean, median = aggregate["mean"]["total_return"], aggregate["median"]["total_return"]
+    failed = ", ".join(aggregate["failed_symbols"][:10])
+    more = len(aggregate["failed_symbols"]) - 10
     lines = [
-        "equal-weight portfolio: cash split equally at the start, never rebalanced",
+        f"symbols: {aggregate['succeeded']} ran, {aggregate['failures']} failed"
+        + (f" ({failed}{f' and {more} more' if more > 0 else ''})" if failed else ""),
+        "ALL: sums of money and counts; return, Sharpe and drawdown of the equal-weight "
+        "portfolio (cash split equally at the start, never rebalanced)",
         f"return per symbol: mean {pct(mean)}, median {pct(median)}",
     ]
     for title in ("best", "worst"):

@@ -130,6 +130,21 @@ def parse_dataset(key: str) -> tuple[str | None, str, str | None]:
     return venue, symbol, interval
 
 
+def _origin(winner: Winner, datasets: Sequence[str]) -> str:
+    shown = [winner.dataset] if winner.dataset is not None else list(datasets)
+    more = f" and {len(shown) - 3} more" if len(shown) > 3 else ""
+    return f"the run's datasets ({', '.join(shown[:3])}{more})"
+
+
+def shared_origin(datasets: Sequence[str]) -> tuple[str | None, str | None, str | None]:
+    """Venue, symbol and interval common to every dataset (None where they differ)."""
+    parts = [parse_dataset(key) for key in dict.fromkeys(datasets)]
+    if not parts:
+        return None, None, None
+    shared = [values[0] if len(set(values)) == 1 else None for values in zip(*parts, strict=True)]
+    return shared[0], shared[1], shared[2]
+
+
 def bot_name(prefix: str, strategy: str, config: Mapping[str, Any]) -> str:
     """``<prefix><symbol>-<digest>``, at most 64 characters: the digest covers everything
     that makes the bot what it is, so equal bots get equal names."""
@@ -158,25 +173,32 @@ def plan_bots(
     strategy: str,
     run_config: Mapping[str, Any],
     target: Target,
+    datasets: Sequence[str] = (),
     prefix: str | None = None,
 ) -> list[BotPlan]:
-    """The paper bot config of each winner (module doc)."""
+    """The paper bot config of each winner (module doc); a winner scored over all of the
+    run's ``datasets`` takes their venue and interval when they share one."""
     stem = Path(strategy).stem if strategy.endswith(".py") else strategy
     chosen_prefix = f"{_UNSAFE.sub('-', stem)}-" if prefix is None else prefix
     plans: list[BotPlan] = []
     for winner in winners:
-        venue = symbol = interval = None
-        if winner.dataset is not None:
-            venue, symbol, interval = parse_dataset(winner.dataset)
+        venue, symbol, interval = shared_origin(
+            datasets if winner.dataset is None else [winner.dataset]
+        )
         symbol = target.symbol or symbol
         interval = target.interval or interval
         feed = target.feed or venue
         if symbol is None:
-            raise InputError("--symbol: required unless --symbol-from-result")
+            raise InputError(
+                "--symbol: the run covers several symbols; give --symbol SYMBOL or "
+                "--symbol-from-result"
+            )
         if interval is None:
-            raise InputError(f"--interval: the result {winner.dataset} does not say; give it")
+            raise InputError(
+                f"--interval: {_origin(winner, datasets)} give no one interval; give it"
+            )
         if feed is None:
-            raise InputError(f"--feed: the result {winner.dataset} names no venue; give one")
+            raise InputError(f"--feed: {_origin(winner, datasets)} name no one venue; give it")
         config = {
             "symbol": symbol,
             "strategy": strategy,
@@ -219,12 +241,14 @@ def load_plans(
         raise InputError(
             f"--metric: run {run_id} has no metric {objective.metric!r}; metrics: {known}"
         )
-    winners = pick_winners(store.rows(run_id), objective, top, per_dataset=per_dataset)
+    rows = store.rows(run_id)
+    winners = pick_winners(rows, objective, top, per_dataset=per_dataset)
     if not winners:
         raise InputError(f"run {run_id}: no parameter set has a value of {objective.metric}")
+    datasets = sorted({row.dataset for row in scored_rows(rows)})
     plans = plan_bots(
         winners, strategy=str(spec["strategy"]), run_config=spec["config"], target=target,
-        prefix=prefix,
+        datasets=datasets, prefix=prefix,
     )  # fmt: skip
     return plans, objective
 
