@@ -8,17 +8,20 @@ runs.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from algotrade.cli.data_options import (
+    DEFAULT_DATA_DIR,
+    DataDirOption,
+    parse_range,
+    parse_symbol_list,
+)
 from algotrade.core.errors import InputError
-from algotrade.core.timeutil import iso_to_ns, ns_to_iso
 
-ALL = "all"
 stderr = Console(stderr=True)
 
 
@@ -27,7 +30,9 @@ def sync(
         str, typer.Option("--to", help="the warm tier: postgresql://user@host:port/database")
     ],
     venue: Annotated[str | None, typer.Option(help="only this venue's series")] = None,
-    symbols: Annotated[str, typer.Option(help="symbols to copy, comma-separated, or 'all'")] = ALL,
+    symbols: Annotated[
+        str, typer.Option(help="symbols to copy, comma-separated, or 'all'")
+    ] = "all",
     interval: Annotated[str | None, typer.Option(help="only this interval, e.g. 1m or 1h")] = None,
     start: Annotated[
         str | None, typer.Option(help="first bar time, UTC date or ISO-8601 (inclusive)")
@@ -35,23 +40,18 @@ def sync(
     end: Annotated[
         str | None, typer.Option(help="end time, UTC date or ISO-8601 (exclusive)")
     ] = None,
-    data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="data directory holding catalog/")
-    ] = Path("./data"),
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
 ) -> None:
-    """Copy catalog bars into PostgreSQL (TimescaleDB hypertable when available) with COPY."""
+    """Copy catalog bars into PostgreSQL/TimescaleDB (the warm tier) with COPY."""
     from algotrade.data.catalog import Catalog, SeriesKey  # noqa: PLC0415
     from algotrade.data.intervals import interval_ns  # noqa: PLC0415
     from algotrade.data.warm import SeriesSync, WarmStore  # noqa: PLC0415 - psycopg: only here
 
     store = WarmStore(to, option="--to")
-    chosen = parse_symbols(symbols)
+    chosen = parse_symbol_list(symbols)
     if interval is not None:
         interval_ns(interval, field="--interval")
-    start_ns = parse_time("--start", start)
-    end_ns = parse_time("--end", end)
-    if start_ns is not None and end_ns is not None and start_ns >= end_ns:
-        raise InputError(f"--start: {ns_to_iso(start_ns)} is not before --end {ns_to_iso(end_ns)}")
+    start_ns, end_ns = parse_range(start, end)
     catalog = Catalog.for_data_dir(data_dir)
     if not catalog.root.is_dir():
         raise InputError(f"--data-dir: no catalog at {catalog.root}")
@@ -88,25 +88,3 @@ def sync(
         f"{result.rows_copied:,} bars copied, {result.rows_new:,} new, "
         f"{result.rows_updated:,} updated in {elapsed:.1f} s ({rate:,.0f} bars/s)"
     )
-
-
-def parse_symbols(text: str) -> list[str] | None:
-    """``"all"`` → None (every series); ``"BTC, ETH"`` → ``["BTC", "ETH"]``."""
-    if text.strip().lower() == ALL:
-        return None
-    found = list(dict.fromkeys(part.strip() for part in text.split(",")))
-    if not found or "" in found:
-        raise InputError(f"--symbols: {text!r} has an empty symbol; expected A,B or 'all'")
-    return found
-
-
-def parse_time(option: str, text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        return iso_to_ns(text)
-    except ValueError:
-        raise InputError(
-            f"{option}: {text!r} is not a date or ISO-8601 time (e.g. 2024-01-31 or "
-            "2024-01-31T12:00Z)"
-        ) from None
