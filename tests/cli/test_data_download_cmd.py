@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from algotrade.data.catalog import Catalog, SeriesKey
-from conftest import RunMain
+from cli.conftest import RunMain
 from testkit.daemon_process import wait_until
 from testkit.fake_hyperliquid import FakeHyperliquid
 from testkit.fake_hyperliquid.wire import BadRequest

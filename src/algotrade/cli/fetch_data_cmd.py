@@ -269,12 +269,17 @@ async def _download(
             report = await fetch_symbol(
                 source, store, plan, job.interval, length_ms, now_ms, observer
             )
-    if report.error is not None:
-        report.error.args = (
-            f"{report.error}; {store.stored:,} bars are kept in {store.directory}: "
+    error = report.error
+    if isinstance(error, OSError):
+        raise InputError(
+            f"--out: cannot write {store.directory}: {error.strerror or error}"
+        ) from error
+    if error is not None:
+        error.args = (
+            f"{error}; {store.stored:,} bars are kept in {store.directory}: "
             "rerun the same command to resume",
         )
-        raise report.error
+        raise error
     return store
 
 
