@@ -69,7 +69,7 @@ def _rows(path: Path, size: int) -> int | None:
 # A backtest may name a stored series instead of a file: ``catalog:<venue>:<symbol>:<interval>``
 # (the Parquet catalog under the data directory) or ``warm:<venue>:<symbol>:<interval>`` (the
 # PostgreSQL warm tier at the daemon's market-data URL). Symbols may contain ``:``
-# (``catalog:bybit:BTC/USDT:USDT:1m``): the venue ends at the first ``:`` after the source, the
+# (``catalog:VENUE:BTC/USDT:USDT:1m``): the venue ends at the first ``:`` after the source, the
 # interval starts after the last. File names cannot contain ``:``, so the two never collide.
 
 CATALOG_SOURCE = "catalog"
@@ -102,7 +102,7 @@ def parse_series_dataset(name: str) -> SeriesDataset | None:
     if len(name) > MAX_SERIES_NAME or not (venue and symbol and interval):
         raise ValueError(
             f"a stored series is {source}:VENUE:SYMBOL:INTERVAL (at most {MAX_SERIES_NAME} "
-            "characters), e.g. catalog:hyperliquid:BTC:1h"
+            "characters), e.g. catalog:<venue>:BTC:1h"
         )
     try:
         SeriesKey(venue, symbol, interval)  # checks the names and the interval
