@@ -214,3 +214,36 @@ def test_killed_download_is_finished_by_the_same_command(
             theirs.rows,
             theirs.gaps,
         )
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_what_is_kept_and_how_to_resume(
+    fake: HoldingHyperliquid, tmp_path: Path
+) -> None:
+    for seed, coin in enumerate(COINS):
+        fake.generate_candles(coin, "1m", T0, 12_000, seed=seed)
+    fake.answer = 2
+    args = download_args(
+        fake.base_url, tmp_path, symbols="BTC,ETH", interval="1m", end="2024-01-09T08:00:00Z"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALGOTRADE")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "algotrade", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: stored(tmp_path, ["BTC", "ETH"], "1m").height == 2 * 5000, 60, "pages")
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+        process.wait(30)
+    assert process.returncode == 130, err
+    assert err.strip().splitlines()[-1] == (
+        "error: interrupted: every page downloaded so far is stored in the catalog; "
+        "rerun the same command to resume"
+    )
+    assert "Traceback" not in err
