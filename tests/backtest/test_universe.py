@@ -208,3 +208,18 @@ def test_pool_gives_the_same_results_in_the_same_order(universe: UniverseResult)
         assert expected.result is not None
         assert_same_result(got.result, expected.result)
     assert pooled.aggregate == serial.aggregate
+
+
+def test_without_details_the_numbers_stay(bars: BarData, universe: UniverseResult) -> None:
+    slim = run_universe(
+        split_by_symbol(bars), SYMBOLS, SPEC, CONFIG, periods_per_year=365, workers=1,
+        details=False,
+    )  # fmt: skip
+    assert slim.aggregate == universe.aggregate
+    np.testing.assert_array_equal(slim.portfolio_equity, universe.portfolio_equity)
+    for got, full in zip(slim.runs, universe.runs, strict=True):
+        assert got.result is not None
+        assert full.result is not None
+        assert (got.result.fills, got.result.orders, got.result.trades) == ([], [], [])
+        assert got.result.metrics == full.result.metrics
+        assert got.result.final_equity == full.result.final_equity

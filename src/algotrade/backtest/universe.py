@@ -110,15 +110,20 @@ def run_symbol(
     spec: StrategySpec,
     config: BacktestConfig,
     periods_per_year: int,
+    details: bool = True,
 ) -> SymbolRun:
     """One symbol's backtest with metrics; a failure the user can act on (the strategy's own
-    error, unusable data) becomes the run's error instead of ending the universe."""
+    error, unusable data) becomes the run's error instead of ending the universe. Without
+    ``details`` the orders, fills and trades are dropped once the metrics are computed: they
+    are most of what a worker sends back, and of what hundreds of results hold in memory."""
     try:
         result = run_backtest(bars, spec.create(), config)
     except AlgoTradeError as exc:
         return SymbolRun(symbol, None, str(exc))
     result.metrics = compute_metrics(result, periods_per_year=periods_per_year)
     result.benchmark_metrics = benchmark_metrics(result)
+    if not details:
+        result.orders, result.fills, result.trades = [], [], []
     return SymbolRun(symbol, result)
 
 
@@ -144,9 +149,11 @@ def run_universe(
     periods_per_year: int = 252,
     workers: int | None = None,
     on_done: SymbolDone | None = None,
+    details: bool = True,
 ) -> UniverseResult:
     """Backtest ``spec`` on each of ``symbols`` (``bars[symbol]``; a symbol without bars is
-    a failed run). ``workers`` None: ``default_workers``; 1 runs in this process."""
+    a failed run). ``workers`` None: ``default_workers``; 1 runs in this process.
+    ``details`` False: results without orders, fills and trades (see ``run_symbol``)."""
     if not symbols:
         raise ValueError("a universe needs at least one symbol")
     count = default_workers(len(symbols)) if workers is None else workers
@@ -163,7 +170,7 @@ def run_universe(
                 on_done(runs[symbol])
     if count == 1 or len(pending) < 2:
         for symbol in pending:
-            runs[symbol] = run_symbol(symbol, bars[symbol], spec, config, periods_per_year)
+            runs[symbol] = run_symbol(symbol, bars[symbol], spec, config, periods_per_year, details)
             if on_done is not None:
                 on_done(runs[symbol])
     else:
@@ -172,7 +179,7 @@ def run_universe(
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(min(count, len(pending)), mp_context=context) as pool:
             futures: dict[Future[SymbolRun], str] = {
-                pool.submit(run_symbol, s, bars[s], spec, config, periods_per_year): s
+                pool.submit(run_symbol, s, bars[s], spec, config, periods_per_year, details): s
                 for s in pending
             }
             for future in as_completed(futures):
@@ -243,8 +250,8 @@ def aggregate(
         "failures": len(runs) - len(done),
         "failed_symbols": [run.symbol for run in runs if run.result is None],
         **sums,
-        "trades": sum(len(result.trades) for _, result in done),
-        "fills": sum(len(result.fills) for _, result in done),
+        "trades": sum(int(result.metrics["trades"]) for _, result in done),
+        "fills": sum(int(result.metrics["fills"]) for _, result in done),
         "bars": sum(result.bar_count for _, result in done),
         "best": [{"symbol": s, "total_return": v} for s, v in ranked[:BEST_WORST]],
         "worst": [{"symbol": s, "total_return": v} for s, v in ranked[::-1][:BEST_WORST]],

@@ -325,6 +325,7 @@ def run_universe_command(
             periods_per_year=periods_per_year,
             workers=workers,
             on_done=lambda _run: progress.advance(task),
+            details=json_out is not None or report is not None,
         )
     print_universe(universe, f"{spec.name} on {venue} {interval}")
     try:
