@@ -42,7 +42,12 @@ Every error answers `{"error": {"code": ..., "message": ...}}`.
 
 
 def create_app(
-    service: BotServiceApi, auth: ApiKeys, *, version: str, data_dir: Path | None = None
+    service: BotServiceApi,
+    auth: ApiKeys,
+    *,
+    version: str,
+    data_dir: Path | None = None,
+    market_data_url: str | None = None,
 ) -> FastAPI:
     """A new app bound to ``service``; nothing global, so many apps can coexist (tests)."""
     app = FastAPI(
@@ -83,7 +88,7 @@ def create_app(
     app.include_router(routes_venues.router)
     app.include_router(routes_session.router)
     app.include_router(routes_backtests.router)
-    routes_backtests.install(app, data_dir, service.bus)
+    routes_backtests.install(app, data_dir, service.bus, market_data_url=market_data_url)
     app.include_router(ws.router)
     install_dashboard(app)  # last: "/" must not shadow an API route
     return app

@@ -2,8 +2,10 @@
 
 Anyone with a key reads jobs, reports and the dataset list; only admins start or delete a job
 (POST/DELETE are refused to traders by the access middleware, like every write). A request
-names a dataset by its file name in ``<data_dir>/datasets/`` only: a path, ``..`` or anything
-but a plain file name is refused with 422 naming ``dataset``. The report is the backtester's own
+names a dataset by its file name in ``<data_dir>/datasets/`` or as a stored series,
+``catalog:VENUE:SYMBOL:INTERVAL`` (the bar catalog) or ``warm:VENUE:SYMBOL:INTERVAL`` (the
+PostgreSQL warm tier at ``market_data.url``); a path, ``..`` or anything else is refused with
+422 naming ``dataset``. The report is the backtester's own
 self-contained HTML (plotly inline, nothing from a CDN), served with a policy that lets it run
 its own inline scripts in a sandbox and nothing else.
 """
@@ -11,6 +13,7 @@ its own inline scripts in a sandbox and nothing else.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,14 +29,23 @@ from algotrade.api.auth import require_access
 from algotrade.api.errors import ApiHttpError
 from algotrade.api.schemas import READ_RESPONSES, WRITE_RESPONSES
 from algotrade.backtest.job import INTERVAL_PATTERN, JobSpec, SyntheticSpec, interval_ns
-from algotrade.core.errors import InputError
-from algotrade.daemon.backtest_datasets import list_datasets
+from algotrade.core.errors import AlgoTradeError, InputError
+from algotrade.core.timeutil import datetime_to_ns
+from algotrade.daemon.backtest_datasets import (
+    catalog_datasets,
+    list_datasets,
+    parse_series_dataset,
+    series_dataset_problem,
+    series_runner,
+    warm_datasets,
+)
 from algotrade.daemon.backtest_jobs import JOB_ID_PATTERN, BacktestJobs
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.daemon.service_api import ServiceError
 from algotrade.data.loader import ACCEPTED_EXTENSIONS
 from algotrade.strategies.registry import builtin_strategy_names, get_strategy_class
 
+_log = logging.getLogger("algotrade.api.backtests")
 router = APIRouter(prefix="/api", tags=["backtests"], dependencies=[Depends(require_access)])
 
 # One path component: letters, digits, "._-", no leading dot (so never "." or ".."), a known
@@ -103,8 +115,12 @@ class BacktestRequest(BaseModel):
     strategy: str = Field(max_length=64, description="a built-in strategy (GET /api/strategies)")
     params: dict[str, Any] = Field(default_factory=dict, description="the strategy's parameters")
     dataset: str | None = Field(
-        default=None, max_length=128, description="a file name from GET /api/datasets"
+        default=None,
+        max_length=128,
+        description="a name from GET /api/datasets: a file, or catalog:/warm:VENUE:SYMBOL:INTERVAL",
     )
+    start: datetime | None = Field(default=None, description="dataset: first bar time (UTC)")
+    end: datetime | None = Field(default=None, description="dataset: end time, exclusive")
     synthetic: SyntheticData | None = Field(default=None, description="generated prices instead")
     symbol: str | None = Field(
         default=None,
@@ -137,12 +153,19 @@ class BacktestRequest(BaseModel):
     @field_validator("dataset")
     @classmethod
     def _plain_file_name(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
+        if value is None or parse_series_dataset(value) is not None:
+            return value  # a malformed series reference raised ValueError: 422 on dataset
         if not DATASET_NAME.fullmatch(value) or ".." in value:
             raise ValueError("must be a file name from GET /api/datasets (no folder, no '..')")
         if not value.lower().endswith(ACCEPTED_EXTENSIONS):
             raise ValueError(f"must end with one of {', '.join(ACCEPTED_EXTENSIONS)}")
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # no offset means UTC, as everywhere else
         return value
 
     @field_validator("interval")
@@ -156,6 +179,10 @@ class BacktestRequest(BaseModel):
     def _one_data_source(self) -> BacktestRequest:
         if (self.dataset is None) == (self.synthetic is None):
             raise ValueError("give exactly one of 'dataset' and 'synthetic'")
+        if (self.start is not None or self.end is not None) and self.dataset is None:
+            raise ValueError("'start' and 'end' apply to a dataset only")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError("'end' must be after 'start'")
         s = self.synthetic
         if s is not None:
             span = timedelta(seconds=s.bars * interval_ns(self.interval) / 1e9)
@@ -189,12 +216,24 @@ class BacktestJobOut(BaseModel):
 
 class DatasetInfo(BaseModel):
     name: str
-    size: int = Field(description="bytes")
-    modified: str
+    size: int | None = Field(default=None, description="bytes (files)")
+    modified: str | None = Field(default=None, description="files: last change")
     rows: int | None = Field(description="data rows when cheap to tell (Parquet, small CSV)")
+    source: str | None = Field(default=None, description="stored series: catalog or warm")
+    venue: str | None = None
+    symbol: str | None = None
+    interval: str | None = None
+    first: str | None = Field(default=None, description="stored series: first bar open time")
+    last: str | None = Field(default=None, description="stored series: last bar open time")
 
 
-def install(app: FastAPI, data_dir: Path | None, bus: EventBus | None = None) -> None:
+def install(
+    app: FastAPI,
+    data_dir: Path | None,
+    bus: EventBus | None = None,
+    *,
+    market_data_url: str | None = None,
+) -> None:
     """Attach the backtest jobs runner to ``app`` (worker pool started lazily); lists the jobs
     a previous run left, and kills the workers when the app shuts down. Each change of a job
     is published on ``bus`` (WebSocket topic ``backtests``) once it is written."""
@@ -207,9 +246,15 @@ def install(app: FastAPI, data_dir: Path | None, bus: EventBus | None = None) ->
             data = change if change.get("deleted") else job_out(change)
             bus.publish(Topic.BACKTESTS, None, data)
 
-    jobs = BacktestJobs(data_dir / "backtests", data_dir / "datasets", on_change=publish)
+    jobs = BacktestJobs(
+        data_dir / "backtests",
+        data_dir / "datasets",
+        on_change=publish,
+        runner=series_runner(data_dir, market_data_url),
+    )
     jobs.load()
     app.state.backtests = jobs
+    app.state.backtest_sources = (data_dir / "catalog", market_data_url)
     app.router.on_shutdown.append(jobs.shutdown)
 
 
@@ -228,6 +273,15 @@ def get_jobs(request: Request) -> BacktestJobs:
 
 
 Jobs = Annotated[BacktestJobs, Depends(get_jobs)]
+
+
+def get_sources(request: Request) -> tuple[Path, str | None]:
+    """The catalog folder and the warm tier's URL (None: none configured)."""
+    sources: tuple[Path, str | None] = request.app.state.backtest_sources
+    return sources
+
+
+Sources = Annotated[tuple[Path, str | None], Depends(get_sources)]
 QUEUE_RESPONSES: dict[int | str, dict[str, Any]] = {
     **WRITE_RESPONSES,
     429: {"description": "the backtest queue is full"},
@@ -237,11 +291,22 @@ QUEUE_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.post(
     "/backtests", status_code=202, response_model=BacktestJobOut, responses=QUEUE_RESPONSES
 )
-async def create(body: BacktestRequest, jobs: Jobs) -> dict[str, Any]:
+async def create(body: BacktestRequest, jobs: Jobs, sources: Sources) -> dict[str, Any]:
     """Queue a backtest; it runs in a worker process. 202 with the job (``state`` queued or
     running); poll ``GET /api/backtests/{id}`` until it is done, failed or cancelled."""
     params = _checked_params(body.strategy, body.params)
-    if body.dataset is not None:
+    series = parse_series_dataset(body.dataset) if body.dataset is not None else None
+    if series is not None:
+        catalog_root, market_data_url = sources
+        try:
+            problem = await asyncio.to_thread(
+                series_dataset_problem, series, catalog_root, market_data_url
+            )
+        except AlgoTradeError as exc:  # the warm tier cannot be reached
+            problem = str(exc)
+        if problem is not None:
+            raise _field_error("dataset", problem)
+    elif body.dataset is not None:
         path = jobs.datasets / body.dataset
         if not await asyncio.to_thread(path.is_file):
             raise _field_error("dataset", f"no dataset '{body.dataset}' (see GET /api/datasets)")
@@ -266,6 +331,8 @@ async def create(body: BacktestRequest, jobs: Jobs) -> dict[str, Any]:
         slippage_bps=str(body.slippage_bps),
         initial_cash=str(body.initial_cash),
         periods_per_year=body.periods_per_year,
+        start_ns=None if body.start is None else datetime_to_ns(body.start),
+        end_ns=None if body.end is None else datetime_to_ns(body.end),
     )
     job = await jobs.submit(spec)
     return job_out(job.to_json())
@@ -317,10 +384,19 @@ async def delete(job_id: JobId, jobs: Jobs) -> Response | dict[str, Any]:
 
 
 @router.get("/datasets", response_model=list[DatasetInfo], responses=READ_RESPONSES)
-async def datasets(jobs: Jobs) -> list[dict[str, Any]]:
-    """Bar files in ``<data_dir>/datasets/`` (CSV, CSV.gz, Parquet), by name: what a backtest's
-    ``dataset`` may name. Names only, never paths."""
-    return await asyncio.to_thread(list_datasets, jobs.datasets)
+async def datasets(jobs: Jobs, sources: Sources) -> list[dict[str, Any]]:
+    """Bar files in ``<data_dir>/datasets/`` (CSV, CSV.gz, Parquet), then the series of the
+    catalog and of the warm tier (when ``market_data.url`` is set and reachable): what a
+    backtest's ``dataset`` may name. Names only, never paths."""
+    catalog_root, market_data_url = sources
+    found = await asyncio.to_thread(list_datasets, jobs.datasets)
+    found += await asyncio.to_thread(catalog_datasets, catalog_root)
+    if market_data_url is not None:
+        try:
+            found += await asyncio.to_thread(warm_datasets, market_data_url)
+        except AlgoTradeError as exc:  # listed without the warm tier, and said why
+            _log.warning("GET /api/datasets: warm tier not listed: %s", exc)
+    return found
 
 
 def _checked_params(strategy: str, params: dict[str, Any]) -> dict[str, Any]:

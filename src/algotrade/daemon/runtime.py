@@ -196,7 +196,13 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimi
         specs = settings.recording.watch_specs()
         watch = WatchFeeds(specs, service.venues, recorder, service.supervisor.spawn)
         watch.start()
-    app = create_app(service, keys, version=__version__, data_dir=Path(settings.daemon.data_dir))
+    app = create_app(
+        service,
+        keys,
+        version=__version__,
+        data_dir=Path(settings.daemon.data_dir),
+        market_data_url=settings.market_data.url,
+    )
     # uvicorn runs with lifespan="off": the app's startup/shutdown hooks (e.g. the backtest
     # worker pool, killed at shutdown rather than waited for) are run here instead.
     lifespan = app.router.lifespan_context(app)

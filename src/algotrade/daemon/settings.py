@@ -88,6 +88,21 @@ class DatabaseSection(_Section):
     url: str | None = Field(default=None, description="default: sqlite:///<data_dir>/algotrade.db")
 
 
+class MarketDataSection(_Section):
+    url: str | None = Field(
+        default=None,
+        description="the warm tier, postgresql://…: backtests of warm:VENUE:SYMBOL:INTERVAL "
+        "datasets read their bars there (the catalog needs no setting)",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _postgresql(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgresql+")):
+            raise ValueError("expected a postgresql://… URL")
+        return value
+
+
 class LoggingSection(_Section):
     level: str = "INFO"
     # Named json_format because a field called "json" would shadow BaseModel.json(); the
@@ -186,6 +201,7 @@ class DaemonSettings(BaseSettings):
     daemon: DaemonSection = Field(default_factory=DaemonSection)
     api: ApiSection = Field(default_factory=ApiSection)
     database: DatabaseSection = Field(default_factory=DatabaseSection)
+    market_data: MarketDataSection = Field(default_factory=MarketDataSection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     risk: RiskSection = Field(default_factory=RiskSection)
     recording: RecordingSection = Field(default_factory=RecordingSection)
@@ -233,6 +249,8 @@ class DaemonSettings(BaseSettings):
         if data["database"]["url"]:
             data["database"]["url"] = redact_url(data["database"]["url"])
         data["database_url"] = redact_url(data["database_url"])
+        if data["market_data"]["url"]:
+            data["market_data"]["url"] = redact_url(data["market_data"]["url"])
         return data
 
 
