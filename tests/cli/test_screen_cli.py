@@ -9,25 +9,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from algotrade.cli.main import AlgotradeGroup, LazyCommand
 from algotrade.data.catalog import Catalog, SeriesKey
 from cli.conftest import RunMain
 
 DAY = 86_400 * 10**9
 T0 = 1_704_067_200 * 10**9
-SCREEN = LazyCommand(
-    "algotrade.cli.screen_cmd:screen_command",
-    "Rank a venue's symbols by liquidity, volatility and trend over a lookback window.",
-)
-
-
-@pytest.fixture(autouse=True)
-def screen_registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The command as cli/main.py lists it (the lead adds the entry there)."""
-    if "screen" not in AlgotradeGroup.lazy_commands:
-        monkeypatch.setattr(
-            AlgotradeGroup, "lazy_commands", {**AlgotradeGroup.lazy_commands, "screen": SCREEN}
-        )
 
 
 def bars(closes: np.ndarray, volume: float, first_day: int = 0) -> pl.DataFrame:

@@ -35,9 +35,9 @@ from algotrade.core.timeutil import NS_PER_DAY, ns_to_iso
 MAX_PRICE_CHARTS = 4
 MAX_FILL_MARKERS = 5_000  # across all price charts
 SIMULATED_BANNER = "SIMULATED DATA — generated prices, not market history"
-_PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
-_STYLE = """
+REPORT_STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;
   background: #f3f4f6; color: #111827; }
 main { max-width: 1320px; margin: 0 auto; padding: 24px; }
@@ -100,7 +100,7 @@ def write_report(
     document = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(page_title)}</title>\n<style>{_STYLE}</style>\n</head>\n"
+        f"<title>{html.escape(page_title)}</title>\n<style>{REPORT_STYLE}</style>\n</head>\n"
         f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -164,7 +164,7 @@ def _charts_section(result: BacktestResult, bars: pl.DataFrame) -> str:
                 figure,
                 include_plotlyjs=number == 0,  # the inline bundle once, for all charts
                 full_html=False,
-                config=_PLOTLY_CONFIG,
+                config=PLOTLY_CONFIG,
                 default_width="100%",
                 default_height=f"{figure.layout.height}px",
             )

@@ -21,7 +21,7 @@ import plotly.io as pio
 from algotrade.atomic_file import write_atomic
 from algotrade.backtest.export import iso_times, result_to_dict
 from algotrade.backtest.metric_format import MISSING, format_metric, money_text
-from algotrade.backtest.report import _STYLE, write_report
+from algotrade.backtest.report import REPORT_STYLE, write_report
 from algotrade.backtest.report_charts import equity_figure
 from algotrade.backtest.report_tables import definition_list
 from algotrade.backtest.universe import UniverseResult
@@ -163,7 +163,7 @@ def write_universe_report(
     body.append(f"<section><h2>Summary</h2><ul>{notes}</ul></section>")
     document = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(heading)}</title>\n<style>{_STYLE}</style>\n</head>\n"
+        f"<title>{html.escape(heading)}</title>\n<style>{REPORT_STYLE}</style>\n</head>\n"
         f"<body>\n<main>\n{''.join(body)}\n</main>\n</body>\n</html>\n"
     )
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from algotrade.cli import bots_render as render
+from algotrade.cli.bots_promote_cmd import create_from
 from algotrade.cli.daemon_client import (
     ApiKey,
     ClientOptions,
@@ -382,4 +383,4 @@ async def _watch(options: ClientOptions, topics: list[Topic], bot_id: str) -> No
                     render.write_line(line)
 
 
-from algotrade.cli import bots_promote_cmd as _promote  # noqa: E402, F401 - adds create-from
+bots_app.command("create-from")(create_from)

@@ -26,7 +26,6 @@ from typing import Annotated, Any, Protocol
 import typer
 
 from algotrade.cli import bots_render as render
-from algotrade.cli.bots_cmd import bots_app
 from algotrade.cli.daemon_client import (
     ApiKey,
     ClientOptions,
@@ -275,7 +274,6 @@ def create_bots(
     return outcomes
 
 
-@bots_app.command("create-from")
 def create_from(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="a sweep or optimize run id")],

@@ -155,6 +155,10 @@ class AlgotradeGroup(LazyGroup):
             "algotrade.cli.data_cmd:data_app",
             "The bar catalog: download, list, show, gaps, import, resample, export, sync.",
         ),
+        "screen": LazyCommand(
+            "algotrade.cli.screen_cmd:screen_command",
+            "Rank a venue's symbols by liquidity, volatility and trend over a lookback window.",
+        ),
         "strategies": LazyCommand(
             "algotrade.cli.strategies_cmd:strategies_app",
             "Built-in strategies and their parameters: list, show.",

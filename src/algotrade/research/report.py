@@ -21,7 +21,7 @@ import polars as pl
 
 from algotrade.atomic_file import write_atomic
 from algotrade.backtest.metric_format import format_metric
-from algotrade.backtest.report import _PLOTLY_CONFIG, _STYLE, SIMULATED_BANNER
+from algotrade.backtest.report import PLOTLY_CONFIG, REPORT_STYLE, SIMULATED_BANNER
 from algotrade.backtest.report_tables import definition_list
 from algotrade.core.errors import DataError, InputError
 from algotrade.core.timeutil import ns_to_iso
@@ -90,7 +90,7 @@ def write_run_report(run_dir: Path, out: Path, *, heatmap: tuple[str, str] | Non
     page = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n"
+        f"<title>{html.escape(title)}</title>\n<style>{REPORT_STYLE}</style>\n</head>\n"
         f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
     out = Path(out)
@@ -109,7 +109,7 @@ class _Figures:
             figure,
             include_plotlyjs=not self._bundled,
             full_html=False,
-            config=_PLOTLY_CONFIG,
+            config=PLOTLY_CONFIG,
             default_width="100%",
             default_height=f"{figure.layout.height}px",
         )
