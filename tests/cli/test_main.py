@@ -101,3 +101,11 @@ def test_subcommands_still_parse_their_options(run_main: RunMain) -> None:
     bad.one_line_error(2, "algotrade generate-data", "Invalid value for '--bars'")
     run_main("no-such").one_line_error(2, "No such command 'no-such'")
     run_main("bots", "lst").one_line_error(2, "No such command 'lst'", "'list'")
+
+
+@pytest.mark.parametrize("path", list(_command_paths()), ids=" ".join)
+def test_no_command_offers_shell_completion(path: list[str]) -> None:
+    # Lazily loaded commands were built as one-command Typer apps, each adding
+    # --install-completion/--show-completion to its help; the root disables completion.
+    result = RUNNER.invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+    assert "--install-completion" not in result.stdout

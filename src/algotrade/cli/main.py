@@ -121,7 +121,7 @@ def load_command(name: str, spec: LazyCommand) -> Any:
         _use_flag_classes(target)
         command: Any = typer.main.get_group(target)
     else:
-        single = typer.Typer()
+        single = typer.Typer(add_completion=False)  # only the root could offer completion
         single.command(name, help=spec.help if spec.alias else None, cls=FlagCommand)(target)
         command = typer.main.get_command(single)
     command.name = name
