@@ -104,6 +104,10 @@ def optimize(
         str | None, typer.Option(help="continue the run RUN_ID with its stored options")
     ] = None,
     report: Annotated[Path | None, typer.Option(help="write an HTML report of the run")] = None,
+    heatmap: Annotated[
+        str | None,
+        typer.Option(help="X,Y: the report's heatmap parameters (default: most distinct values)"),
+    ] = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="write the outcome as JSON")
     ] = None,
@@ -142,6 +146,7 @@ def optimize(
         }
     spec_draft = _spec(options, datasets=())
     spec_draft.check()  # bad options fail before any data is read
+    axes = _heatmap_axes(heatmap, spec_draft)
     datasets = _load_datasets(options["data"], data_dir, source)
     url = db_url or f"sqlite:///{(data_dir / 'algotrade.db').as_posix()}"
     with RunStore(data_dir, url) as store, make_executor(cluster, workers=workers) as executor:
@@ -161,7 +166,7 @@ def optimize(
             stderr.print(f"note: the data changed since run {resume}; this is run {outcome.run_id}")
         _print_outcome(outcome, spec)
         run_dir = store.run_dir(outcome.run_id)
-    _write_outputs(outcome, run_dir, json_out, report)
+    _write_outputs(outcome, run_dir, json_out, report, axes)
 
 
 def _run_options(*values: Any) -> list[tuple[str, Any]]:
@@ -286,8 +291,25 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _heatmap_axes(text: str | None, spec: OptimizeSpec) -> tuple[str, str] | None:
+    if text is None:
+        return None
+    names = [part.strip() for part in text.split(",")]
+    params = [param.partition("=")[0].strip() for param in spec.params]
+    if len(names) != 2 or names[0] == names[1] or any(name not in params for name in names):
+        raise InputError(
+            f"--heatmap: expected two different --param names X,Y ({', '.join(params)}), "
+            f"got {text!r}"
+        )
+    return names[0], names[1]
+
+
 def _write_outputs(
-    outcome: OptimizeOutcome, run_dir: Path, json_out: Path | None, report: Path | None
+    outcome: OptimizeOutcome,
+    run_dir: Path,
+    json_out: Path | None,
+    report: Path | None,
+    heatmap: tuple[str, str] | None,
 ) -> None:
     if json_out is not None:
         document = {"path": str(run_dir), **outcome.to_json()}
@@ -298,5 +320,5 @@ def _write_outputs(
         from algotrade.research.report import write_run_report  # noqa: PLC0415 (plotly)
 
         report.parent.mkdir(parents=True, exist_ok=True)
-        write_run_report(run_dir, report)
+        write_run_report(run_dir, report, heatmap=heatmap)
         stderr.print(f"wrote {report}")
