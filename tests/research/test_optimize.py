@@ -311,3 +311,16 @@ def test_walk_forward_reports_each_folds_winner_out_of_sample(tmp_path: Path) ->
     for row in is_rows:
         fold = summary.results[int(row.tag.split(":")[1])].fold
         assert row.window == fold.is_window
+
+
+@pytest.mark.slow
+def test_local_pool_of_two_workers_proposes_the_same_trials_as_in_process(tmp_path: Path) -> None:
+    from algotrade.research.executors import make_executor
+
+    options = spec(parallel=3, trials=9)
+    alone_store, pool_store = RunStore(tmp_path / "a"), RunStore(tmp_path / "b")
+    expected = run_optimization(options, {"SYN": BARS}, InProcessExecutor(), alone_store)
+    with make_executor("local", workers=2) as executor:
+        outcome = run_optimization(options, {"SYN": BARS}, executor, pool_store)
+    assert trial_params(pool_store, outcome.run_id) == trial_params(alone_store, expected.run_id)
+    assert outcome.studies[0].best == expected.studies[0].best
