@@ -3,7 +3,8 @@
 - Samplers: TPE for one objective, NSGA-II (a Pareto front) for several; either can be chosen.
 - Ask and tell: a wave of ``parallel`` trials is asked, each trial-step becomes one ``Batch``
   per dataset (research.optimize_eval), the executor runs them, and the trials are told
-  (research.optimize_study). Rows are stored as each batch finishes.
+  (research.optimize_study). Rows are stored as each batch finishes. A parameter set proposed
+  again is answered from the cache (no backtest) and still counts as a trial.
 - Pruning (one objective only; Optuna cannot prune multi-objective studies): the steps of a
   trial are its datasets (several symbols: step ``s`` reports the mean over the first ``s+1``
   symbols) or, for one symbol, growing prefixes of its window (⅓, ⅔, all of it: the last step
@@ -92,8 +93,8 @@ def run_optimization(
     """Run (or continue: same spec, same data, same run) the optimization ``spec``.
 
     ``enqueue``: Optuna parameter values to try first (tests and known-good starting points).
-    A ``KeyboardInterrupt`` (or any error) marks the run interrupted; finished trials and
-    batches stay stored.
+    A ``KeyboardInterrupt`` marks the run interrupted, any other error failed; finished trials
+    and batches stay stored either way, and running the same spec again continues.
     """
     spec.check()
     strategy = get_strategy_class(spec.strategy)
@@ -126,8 +127,11 @@ def run_optimization(
         else:
             outcomes = [driver.run(storage, "main", spec.window, "", enqueue)]
             summary = None
-    except BaseException:
+    except KeyboardInterrupt:
         store.finish(run_id, "interrupted")
+        raise
+    except BaseException:
+        store.finish(run_id, "failed")  # finished trials and batches stay: rerun to continue
         raise
     outcome = OptimizeOutcome(run_id, outcomes, summary, evaluator.evaluated, evaluator.reused)
     write_atomic(run_dir / OUTCOME_FILE, json.dumps(outcome.to_json(), indent=2) + "\n")
