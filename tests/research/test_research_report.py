@@ -211,3 +211,14 @@ def test_escapes_parameter_text(tmp_path: Path) -> None:
     write_run_report(run_dir, tmp_path / "e.html")
     text = read(tmp_path / "e.html")
     assert "<b>x</b>" not in text
+
+
+def test_walk_forward_optimization_scope_is_the_last_in_sample_study() -> None:
+    # Each fold's study ran its own sets in sample; only each winner ran out of sample.
+    rows = grid_rows(tag="is:0") + grid_rows(tag="is:1")
+    rows += [row({"fast": 10, "slow": 40}, tag="oos:0", sharpe=1.0)]
+    rows += [row({"fast": 15, "slow": 30}, tag="oos:1", sharpe=0.5)]
+    label, scoped = scope(rows)
+    assert label == "in sample of fold 1 (the last)"
+    assert {r.tag for r in scoped} == {"is:1"}
+    assert len(scoped) == len(FASTS) * len(SLOWS)

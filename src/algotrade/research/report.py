@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,6 @@ from algotrade.backtest.metric_format import format_metric
 from algotrade.backtest.report import PLOTLY_CONFIG, REPORT_STYLE, SIMULATED_BANNER
 from algotrade.backtest.report_tables import definition_list
 from algotrade.core.errors import DataError, InputError
-from algotrade.core.timeutil import ns_to_iso
 from algotrade.research.evaluate import ResultRow
 from algotrade.research.objectives import Objective
 from algotrade.research.report_charts import (
@@ -340,9 +340,8 @@ def _walkforward_section(summary: WalkForwardSummary | None, figures: _Figures) 
         rows.append(
             [
                 str(fold.index),
-                f"{_time(fold.is_window[0])} → {_time(fold.is_window[1])} ({fold.is_bars:,} bars)",
-                f"{_time(fold.oos_window[0])} → {_time(fold.oos_window[1])} "
-                f"({fold.oos_bars:,} bars)",
+                _window(fold.is_window, fold.is_bars),
+                _window(fold.oos_window, fold.oos_bars),
                 _params_text(result.params),
                 format_metric(metric, result.is_value),
                 format_metric(metric, result.oos_value),
@@ -372,8 +371,15 @@ def _walkforward_section(summary: WalkForwardSummary | None, figures: _Figures) 
     )
 
 
+def _window(window: tuple[int, int], bars: int) -> str:
+    """``2024-01-01 00:00 → 2024-01-02 06:00, 1,800 bars`` (the end is exclusive)."""
+    return f"{_time(window[0])} → {_time(window[1])}, {bars:,} bars"
+
+
 def _time(ns: int) -> str:
-    return ns_to_iso(ns)
+    """Minutes, or seconds when the time has any: windows sit on bar open times."""
+    moment = datetime.fromtimestamp(ns // 1_000_000_000, UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if moment.second else "%Y-%m-%d %H:%M")
 
 
 def _trials_section(outcome: dict[str, Any] | None) -> str:

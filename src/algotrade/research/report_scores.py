@@ -2,7 +2,8 @@
 
 - Scope: the rows the ranking, heatmap, Pareto front and robustness view are about: the whole
   range when the run has it; a walk-forward sweep's out-of-sample windows (mean over folds:
-  every set was run on them); a walk-forward optimization's last in-sample study.
+  every set was run on every one of them); else (a walk-forward optimization: each fold's
+  winner alone ran out of sample) the last fold's in-sample study.
 - Only parameter sets with a row for every (dataset, window) of the scope are scored: a set cut
   short by pruning or an interruption has no comparable score.
 - Pareto front: sets no other set dominates (no worse on every objective, better on one).
@@ -49,13 +50,22 @@ def scope(rows: Sequence[ResultRow]) -> tuple[str, list[ResultRow]]:
         if parsed is not None:
             phases[parsed[1]].append(row)
     oos = phases["oos"]
-    if len({params_key(row.params) for row in oos}) > 1:
+    if _complete_sets(oos) > 1:  # a sweep: every set ran out of sample in every fold
         return "out of sample, mean over the folds", oos
     is_rows = phases["is"]
     if not is_rows:
         return "no rows", []
     last = max(_fold(row) for row in is_rows)
     return f"in sample of fold {last} (the last)", [r for r in is_rows if _fold(r) == last]
+
+
+def _complete_sets(rows: Sequence[ResultRow]) -> int:
+    """Parameter sets with a row for every (dataset, tag) of ``rows``."""
+    needed = {(row.dataset, row.tag) for row in rows}
+    seen: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for row in rows:
+        seen[params_key(row.params)].add((row.dataset, row.tag))
+    return sum(1 for units in seen.values() if units == needed)
 
 
 def _fold(row: ResultRow) -> int:
