@@ -206,11 +206,18 @@ def test_heatmap_choice_is_checked(tmp_path: Path) -> None:
 
 
 def test_escapes_parameter_text(tmp_path: Path) -> None:
-    rows = [row({"mode": "<b>x</b>", "n": n}, sharpe=float(n), max_drawdown=0.1) for n in range(3)]
+    hostile = "</script><script>alert(1)</script>"
+    rows = [
+        row({"mode": mode, "n": n}, sharpe=float(n), max_drawdown=0.1)
+        for mode in ("<b>x</b>", hostile)
+        for n in range(3)
+    ]
     run_dir = store_run(tmp_path, rows, {**SWEEP_SPEC, "space": [["mode", "<b>x</b>"]]})
     write_run_report(run_dir, tmp_path / "e.html")
     text = read(tmp_path / "e.html")
+    assert "Heatmap: mode × n" in text  # the text values are on a chart axis too
     assert "<b>x</b>" not in text
+    assert "<script>alert" not in text
 
 
 def test_walk_forward_optimization_scope_is_the_last_in_sample_study() -> None:
