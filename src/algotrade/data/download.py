@@ -52,23 +52,6 @@ from algotrade.venues.registry import (
     venue_names,
 )
 
-__all__ = [
-    "BarSink",
-    "CatalogSink",
-    "DownloadObserver",
-    "DownloadRequest",
-    "SymbolPlan",
-    "SymbolReport",
-    "candles_frame",
-    "check_interval",
-    "closed_end_ms",
-    "download_to_catalog",
-    "fetch_plans",
-    "fetch_symbol",
-    "history_factory",
-    "resolve_symbols",
-]
-
 _log = logging.getLogger(__name__)
 
 NS_PER_MS = 1_000_000
@@ -182,18 +165,27 @@ async def fetch_symbol(
     done_before = 0
     try:
         for start, end in plan.windows:
-            async for page in source.candles(plan.symbol, interval, start, end):
-                closed = [
-                    c for c in page if start <= c.open_ms < end and c.open_ms + length_ms <= now_ms
-                ]
-                if not closed:
-                    continue
-                result = await asyncio.to_thread(sink.append, plan.symbol, candles_frame(closed))
-                report.count(result)
-                report.pages += 1
-                report.last_open_ms = closed[-1].open_ms
-                report.done_ms = done_before + min(closed[-1].open_ms + length_ms, end) - start
-                observer.advanced(report)
+            pages = source.candles(plan.symbol, interval, start, end)
+            try:
+                async for page in pages:
+                    closed = [
+                        c
+                        for c in page
+                        if start <= c.open_ms < end and c.open_ms + length_ms <= now_ms
+                    ]
+                    if not closed:
+                        continue
+                    frame = candles_frame(closed)
+                    result = await asyncio.to_thread(sink.append, plan.symbol, frame)
+                    report.count(result)
+                    report.pages += 1
+                    report.last_open_ms = closed[-1].open_ms
+                    report.done_ms = done_before + min(closed[-1].open_ms + length_ms, end) - start
+                    observer.advanced(report)
+            finally:  # a page that failed to store leaves the venue's pager suspended: end it
+                aclose = getattr(pages, "aclose", None)
+                if aclose is not None:
+                    await aclose()
             await asyncio.to_thread(sink.window_done, plan.symbol, (start, end), now_ms)
             done_before += end - start
             report.done_ms = done_before
