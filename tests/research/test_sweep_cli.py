@@ -190,3 +190,47 @@ def test_a_killed_sweep_resumes_without_repeating_finished_batches(
     for row in rows:
         batch = Batch(row.batch_id, str(strategy), [row.params], row.dataset, (None, None), config)
         assert evaluate_batch(batch, bars) == [row]
+
+
+def _parts(data_dir: Path) -> list[Path]:
+    return sorted(data_dir.glob("research/*/results/part-*.parquet"))
+
+
+def _default_sigint() -> None:
+    # A command started in the background inherits an ignored SIGINT; a terminal's is not.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_at_once_and_marks_the_run_interrupted(
+    tmp_path: Path, bars_file: Path
+) -> None:
+    strategy = tmp_path / "gate.py"
+    strategy.write_text(GATE)  # k == 3 blocks until released: never, here
+    data_dir = tmp_path / "d"
+    command = [sys.executable, "-m", "algotrade", "sweep", "--strategy", str(strategy)]
+    command += ["--data", str(bars_file), "--param", "k=0:5:1", "--workers", "1"]
+    command += ["--batch-size", "1", "--data-dir", str(data_dir)]
+    log = tmp_path / "evaluations.log"
+    with (tmp_path / "err").open("wb") as err:
+        proc = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True
+        )
+        try:
+            _wait_for(
+                lambda: len(_parts(data_dir)) == 3 and "3" in log.read_text().split(),
+                proc,
+                "3 stored batches and k=3 running",
+            )
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole group
+            code = proc.wait(timeout=60)  # the blocked batch is not waited for (120 s)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    stderr = (tmp_path / "err").read_text()
+    assert code == 130, stderr
+    assert stderr.strip().splitlines()[-1].startswith("interrupted: 3 of 6 batches stored; ")
+    store = RunStore(data_dir, f"sqlite:///{data_dir / 'algotrade.db'}")
+    with store:
+        (summary,) = store.runs()
+    assert (summary.status, summary.done_batches, summary.total_batches) == ("interrupted", 3, 6)

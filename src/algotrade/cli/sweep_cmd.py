@@ -145,7 +145,15 @@ def sweep(
     url = db_url or f"sqlite:///{(data_dir / 'algotrade.db').as_posix()}"
     with RunStore(data_dir, url) as store, make_executor(cluster, workers=workers) as executor:
         with _progress(plan) as on_batch:
-            outcome = run_sweep(plan, datasets, executor, store, on_batch=on_batch)
+            try:
+                outcome = run_sweep(plan, datasets, executor, store, on_batch=on_batch)
+            except KeyboardInterrupt:
+                stored = len(store.done_batches(plan.run_id))
+                stderr.print(
+                    f"interrupted: {stored} of {len(plan.batches)} batches stored; run the same "
+                    f"command or --resume {plan.run_id} to continue"
+                )
+                raise
         _print_outcome(outcome, plan.objective)
         _write_outputs(outcome, plan, json_out, report)
 

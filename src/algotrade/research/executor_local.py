@@ -12,6 +12,7 @@ not finished, each at most ``retries`` times.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -27,6 +28,7 @@ from algotrade.research.worker_data import BatchOutcome, DatasetPayload, WorkerD
 # Batches queued per worker beyond the running one: keeps workers busy without queueing a
 # whole million-point sweep in memory at once.
 QUEUED_PER_WORKER = 2
+WAIT_SLICE_S = 0.5
 
 
 class WorkerLostError(AlgoTradeError):
@@ -44,6 +46,9 @@ class LocalExecutor:
         self._payloads: list[DatasetPayload] = []
         self._pool: ProcessPoolExecutor | None = None
         self._loads: dict[str, WorkerData] = {}
+        # A run left before its end (Ctrl-C between two batches, a consumer that stopped): its
+        # batches may still be running, and close() must not wait for them.
+        self._unfinished = False
 
     @property
     def workers(self) -> int:
@@ -62,6 +67,7 @@ class LocalExecutor:
         retry: list[Batch] = []
         attempts: dict[str, int] = {}
         limit = self._workers * (1 + QUEUED_PER_WORKER)
+        self._unfinished = True
         try:
             while True:
                 pool = self._ensure_pool()
@@ -72,8 +78,9 @@ class LocalExecutor:
                     attempts[batch.batch_id] = attempts.get(batch.batch_id, 0) + 1
                     in_flight[pool.submit(worker_data.run_installed, batch)] = batch
                 if not in_flight:
+                    self._unfinished = False
                     return
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                done = _first_finished(in_flight)
                 for future in done:
                     batch = in_flight.pop(future)
                     try:
@@ -94,15 +101,15 @@ class LocalExecutor:
                     in_flight.clear()
                     self._shutdown_pool()
         finally:
-            for future in in_flight:
-                future.cancel()
+            if in_flight:  # stopped early (Ctrl-C, an error): do not wait for running batches
+                self._abandon_pool()
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 max_workers=self._workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=worker_data.install,
+                initializer=_start_worker,
                 initargs=(self._payloads,),
             )
         return self._pool
@@ -112,8 +119,25 @@ class LocalExecutor:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def _abandon_pool(self) -> None:
+        """Stop the pool now: queued batches are cancelled and running ones killed (their
+        results would be discarded anyway)."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # ProcessPoolExecutor (before 3.14) has no terminate: its process table is the only way.
+        processes = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=10)
+
     def close(self) -> None:
-        self._shutdown_pool()
+        if self._unfinished:
+            self._abandon_pool()
+        else:
+            self._shutdown_pool()
 
     def __enter__(self) -> Self:
         return self
@@ -125,3 +149,19 @@ class LocalExecutor:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _first_finished(futures: Iterable[Future[BatchOutcome]]) -> set[Future[BatchOutcome]]:
+    """Wait for at least one future. In slices: a signal may be handled by one of the pool's
+    threads, and an endless wait would then keep Ctrl-C from reaching the main thread."""
+    while True:
+        done, _ = wait(futures, timeout=WAIT_SLICE_S, return_when=FIRST_COMPLETED)
+        if done:
+            return done
+
+
+def _start_worker(payloads: list[DatasetPayload]) -> None:
+    """Pool initializer. Ctrl-C reaches the whole process group: the parent alone handles it
+    (stores what finished, shuts the pool down), so the workers ignore it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    worker_data.install(payloads)

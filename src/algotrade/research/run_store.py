@@ -92,6 +92,9 @@ class RunStore:
     def __init__(self, data_dir: Path, db_url: str | None = None) -> None:
         self.root = Path(data_dir) / "research"
         self._store = Store(db_url) if db_url is not None else None
+        # run id -> stored batch ids, from begin() on: counting parts must not list the folder
+        # again after every batch (a run may have 100,000 of them).
+        self._done: dict[str, set[str]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -139,6 +142,7 @@ class RunStore:
             document = {"run_id": run_id, "kind": kind, "created": now.isoformat(), "spec": spec}
             write_atomic(spec_path, json.dumps(document, indent=2, sort_keys=True) + "\n")
         done = self.done_batches(run_id)
+        self._done[run_id] = set(done)
         self._upsert_summary(
             {
                 "run_id": run_id,

@@ -171,11 +171,19 @@ def run_sweep(
         if todo:
             needed = {batch.dataset for batch in todo}
             executor.put_data({key: bars for key, bars in datasets.items() if key in needed})
-            for rows in executor.run(todo):
-                store.write_part(plan.run_id, rows[0].batch_id, rows)
-                stored += 1
-                if on_batch is not None:
-                    on_batch(stored, total, rows)
+            results = executor.run(todo)
+            try:
+                for rows in results:
+                    store.write_part(plan.run_id, rows[0].batch_id, rows)
+                    stored += 1
+                    if on_batch is not None:
+                        on_batch(stored, total, rows)
+            finally:
+                # Now, not whenever the generator is collected: an interrupted run's executor
+                # cancels what is still queued before the interruption goes on.
+                close = getattr(results, "close", None)
+                if close is not None:
+                    close()
     except (KeyboardInterrupt, SweepInterrupted):
         store.finish(plan.run_id, "interrupted")
         raise
