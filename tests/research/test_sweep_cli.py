@@ -91,6 +91,7 @@ def test_sweep_writes_results_json_and_the_summary_row(
     args = ["sweep", "--strategy", "ma_crossover", "--data", str(bars_file)]
     args += ["--param", "fast=2:6:2", "--param", "slow=4,12", "--workers", "1"]
     args += ["--data-dir", str(tmp_path / "d"), "--json", str(out), "--metric", "total_return"]
+    args += ["--report", str(tmp_path / "report.html")]
     code, stdout, stderr = _run(capsys, *args)
     assert code == 0, stderr
     assert "2 invalid combination(s) dropped (fast (4) must be smaller than slow (4))" in stderr
@@ -108,6 +109,7 @@ def test_sweep_writes_results_json_and_the_summary_row(
     assert frame.height == 4
     assert frame["total_return"].max() == values[0]
     assert "top 10 by total_return:max" in stdout
+    assert document["run_id"] in (tmp_path / "report.html").read_text()
 
 
 @pytest.mark.parametrize(
