@@ -38,7 +38,7 @@ def test_migrations_and_models_agree(store_url: str) -> None:
         engine.dispose()
     assert differences == []
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
-    assert current == head == "0002"
+    assert current == head == "0003"
     assert tables == {*ALL_TABLES, "alembic_version"}
 
 
@@ -82,9 +82,11 @@ def test_a_newer_schema_than_this_code_is_refused(store_url: str) -> None:
         with pytest.raises(StoreError, match="9999"):
             Store(store_url).open()
     finally:
-        engine = create_engine(parse_url(store_url))
+        url = parse_url(store_url)
+        head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+        engine = create_engine(url)
         with engine.begin() as connection:  # leave the database usable for the next test
-            connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0002'")
+            connection.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{head}'")
         engine.dispose()
 
 
@@ -93,6 +95,7 @@ def test_migration_files_ship_inside_the_package() -> None:
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0002_risk.py").is_file()
+    assert (MIGRATIONS_DIR / "versions" / "0003_research.py").is_file()
     # Packages (with __init__.py), so setuptools installs env.py and the revisions.
     assert (MIGRATIONS_DIR / "__init__.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "__init__.py").is_file()

@@ -232,8 +232,9 @@ class EventRow(Base):
 
 TRADING_TABLES = ("orders", "fills", "positions", "accounts", "equity_snapshots")
 RISK_TABLES = ("risk_account_state", "risk_lockouts", "risk_log", "risk_audit")
-ALL_TABLES = ("bots", *TRADING_TABLES, "event_log", *RISK_TABLES)
+RESEARCH_TABLES = ("research_runs",)
+ALL_TABLES = ("bots", *TRADING_TABLES, "event_log", *RISK_TABLES, *RESEARCH_TABLES)
 
 # The risk engine's tables live in their own module; importing it here puts them in
 # Base.metadata whoever imports the models first.
-from algotrade.store import models_risk  # noqa: E402, F401
+from algotrade.store import models_research, models_risk  # noqa: E402, F401

@@ -12,5 +12,5 @@ in code (``algotrade.store.engine.alembic_config``). To add a revision after cha
     url = "sqlite:///tmp/schema.db"
     Store(url).open()
     command.revision(alembic_config(parse_url(url)), "what changed", autogenerate=True,
-                     rev_id="0002")
+                     rev_id="0004")
 """
