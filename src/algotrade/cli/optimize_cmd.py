@@ -20,7 +20,13 @@ from algotrade.atomic_file import write_atomic
 from algotrade.cli.backtest_cmd import check_output_paths
 from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption
 from algotrade.cli.errors import parse_decimal
-from algotrade.cli.sweep_cmd import _data_ref, _load_datasets, _stored_options
+from algotrade.cli.research_options import (
+    cell,
+    data_ref,
+    load_datasets,
+    run_options,
+    stored_options,
+)
 from algotrade.core.errors import InputError
 from algotrade.research.evaluate import EvalConfig
 from algotrade.research.executors import check_cluster, make_executor
@@ -116,10 +122,10 @@ def optimize(
     check_output_paths({"--json": json_out, "--report": report})
     kind, size = check_cluster(cluster, workers)
     if resume is not None:
-        given = [name for name, value in _run_options(strategy, param, symbols, data) if value]
+        given = [name for name, value in run_options(strategy, param, symbols, data) if value]
         if given:
             raise InputError(f"--resume takes the run's stored options; drop {', '.join(given)}")
-        options = _stored_options(data_dir, check_run_id(resume), source)
+        options = stored_options(data_dir, check_run_id(resume), source)
     else:
         if strategy is None:
             raise InputError("--strategy: required (or --resume RUN_ID)")
@@ -142,12 +148,12 @@ def optimize(
                 "slippage_bps": slippage_bps,
                 "periods_per_year": periods_per_year,
             },
-            "data": _data_ref(symbols, interval, start, end, source, data),
+            "data": data_ref(symbols, interval, start, end, source, data),
         }
     spec_draft = _spec(options, datasets=())
     spec_draft.check()  # bad options fail before any data is read
     axes = _heatmap_axes(heatmap, spec_draft)
-    datasets = _load_datasets(options["data"], data_dir, source)
+    datasets = load_datasets(options["data"], data_dir, source)
     url = db_url or f"sqlite:///{(data_dir / 'algotrade.db').as_posix()}"
     with RunStore(data_dir, url) as store, make_executor(cluster, workers=workers) as executor:
         if options["parallel"] is None:  # a Dask cluster: its size is known once connected
@@ -167,10 +173,6 @@ def optimize(
         _print_outcome(outcome, spec)
         run_dir = store.run_dir(outcome.run_id)
     _write_outputs(outcome, run_dir, json_out, report, axes)
-
-
-def _run_options(*values: Any) -> list[tuple[str, Any]]:
-    return list(zip(("--strategy", "--param", "--symbols", "--data"), values, strict=True))
 
 
 def _spec(options: dict[str, Any], *, datasets: tuple[str, ...]) -> OptimizeSpec:
@@ -251,7 +253,7 @@ def _print_outcome(outcome: OptimizeOutcome, spec: OptimizeSpec) -> None:
             table.add_row(
                 str(point["number"]),
                 escape(json.dumps(point["params"], sort_keys=True)),
-                *(_cell(value) for value in point["values"]),
+                *(cell(value) for value in point["values"]),
             )
         console.print(table)
         for kind, reason in sorted(study.reasons.items()):
@@ -273,22 +275,14 @@ def _print_walkforward(console: Console, summary: WalkForwardSummary) -> None:
         table.add_row(
             str(result.fold.index),
             escape(json.dumps(result.params, sort_keys=True)),
-            _cell(result.is_value),
-            _cell(result.oos_value),
+            cell(result.is_value),
+            cell(result.oos_value),
             escape(result.note),
         )
-    table.add_row("mean", "", _cell(summary.is_mean), _cell(summary.oos_mean), "")
+    table.add_row("mean", "", cell(summary.is_mean), cell(summary.oos_mean), "")
     console.print(table)
     if summary.oos_total_return is not None:
         console.print(f"compounded out-of-sample return: {summary.oos_total_return:.2%}")
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def _heatmap_axes(text: str | None, spec: OptimizeSpec) -> tuple[str, str] | None:

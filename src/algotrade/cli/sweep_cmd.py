@@ -18,8 +18,15 @@ from rich.table import Table
 
 from algotrade.atomic_file import write_atomic
 from algotrade.cli.backtest_cmd import check_output_paths
-from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption, parse_range
+from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption
 from algotrade.cli.errors import parse_decimal
+from algotrade.cli.research_options import (
+    cell,
+    data_ref,
+    load_datasets,
+    run_options,
+    stored_options,
+)
 from algotrade.core.errors import InputError
 from algotrade.data.bars import BarData
 from algotrade.research.evaluate import EvalConfig, ResultRow
@@ -110,10 +117,10 @@ def sweep(
     if batch_size < 1:
         raise InputError(f"--batch-size: must be at least 1, got {batch_size}")
     if resume is not None:
-        given = [name for name, value in _run_options(strategy, param, symbols, data) if value]
+        given = [name for name, value in run_options(strategy, param, symbols, data) if value]
         if given:
             raise InputError(f"--resume takes the run's stored options; drop {', '.join(given)}")
-        options = _stored_options(data_dir, check_run_id(resume), source)
+        options = stored_options(data_dir, check_run_id(resume), source)
     else:
         if strategy is None:
             raise InputError("--strategy: required (or --resume RUN_ID)")
@@ -132,9 +139,9 @@ def sweep(
             "batch_size": batch_size,
             "folds": folds,
             "oos_fraction": oos_fraction,
-            "data": _data_ref(symbols, interval, start, end, source, data),
+            "data": data_ref(symbols, interval, start, end, source, data),
         }
-    datasets = _load_datasets(options["data"], data_dir, source)
+    datasets = load_datasets(options["data"], data_dir, source)
     plan = _plan(options, datasets)
     if resume is not None and plan.run_id != resume:
         raise InputError(
@@ -158,10 +165,6 @@ def sweep(
         _write_outputs(outcome, plan, json_out, report)
 
 
-def _run_options(*values: Any) -> list[tuple[str, Any]]:
-    return list(zip(("--strategy", "--param", "--symbols", "--data"), values, strict=True))
-
-
 def _objective(metric: str, minimize: bool) -> Objective:
     objective = parse_objective(metric)
     if minimize:
@@ -169,69 +172,6 @@ def _objective(metric: str, minimize: bool) -> Objective:
             raise InputError("--minimize: the --metric already says max or min")
         return Objective(objective.metric, "min")
     return objective
-
-
-def _data_ref(
-    symbols: str | None,
-    interval: str | None,
-    start: str | None,
-    end: str | None,
-    source: str | None,
-    data: list[str] | None,
-) -> dict[str, Any]:
-    if data and symbols:
-        raise InputError("--data and --symbols: give one of them")
-    if data:
-        files = [str(Path(item).resolve()) if "=" not in item else item for item in data]
-        return {"files": files}
-    if symbols is None:
-        raise InputError("--symbols: required (VENUE:SYMBOL[,SYMBOL…]), or --data FILE")
-    if interval is None:
-        raise InputError("--interval: required with --symbols (e.g. 1h)")
-    from algotrade.store.engine import mask_url  # noqa: PLC0415
-
-    start_ns, end_ns = parse_range(start, end)
-    return {
-        "symbols": symbols,
-        "interval": interval,
-        "start_ns": start_ns,
-        "end_ns": end_ns,
-        "source": None if source is None else mask_url(source),
-    }
-
-
-def _stored_options(data_dir: Path, run_id: str, source: str | None) -> dict[str, Any]:
-    stored = RunStore(data_dir).load_run(run_id)
-    spec = stored["spec"]
-    options = dict(spec["options"])
-    if source is None and "***" in str(options["data"].get("source") or ""):
-        raise InputError("--source: the run's database URL has a password; give --source again")
-    return options
-
-
-def _load_datasets(ref: dict[str, Any], data_dir: Path, source: str | None) -> dict[str, BarData]:
-    """One dataset per symbol: ``VENUE:SYMBOL:INTERVAL`` (catalog) or ``file:SYMBOL``."""
-    if "files" in ref:
-        from algotrade.data.loader import load_bars  # noqa: PLC0415
-
-        bars = load_bars(ref["files"])
-        return {f"file:{symbol}": bars.for_symbol(symbol) for symbol in bars.symbols}
-    from algotrade.data.catalog import parse_refs  # noqa: PLC0415
-    from algotrade.data.intervals import interval_ns  # noqa: PLC0415
-    from algotrade.data.sources import load_reference  # noqa: PLC0415
-
-    venue, names = parse_refs(ref["symbols"])
-    interval_ns(ref["interval"], field="--interval")
-    bars = load_reference(
-        venue,
-        names,
-        ref["interval"],
-        ref["start_ns"],
-        ref["end_ns"],
-        data_dir=data_dir,
-        source=source or ref["source"],
-    )
-    return {f"{venue}:{s}:{ref['interval']}": bars.for_symbol(s) for s in bars.symbols}
 
 
 def _plan(options: dict[str, Any], datasets: dict[str, BarData]) -> SweepPlan:
@@ -328,7 +268,7 @@ def _print_outcome(outcome: SweepOutcome, objective: Objective) -> None:
     for column in shown:
         table.add_column(column.removeprefix("param_"), justify="right")
     for record in frame.iter_rows(named=True):
-        table.add_row(*(escape(_cell(record[c])) for c in shown))
+        table.add_row(*(escape(cell(record[c])) for c in shown))
     console.print(table)
     if outcome.walkforward is not None:
         folds = Table(title="walk-forward: each fold's in-sample best, out of sample")
@@ -338,20 +278,12 @@ def _print_outcome(outcome: SweepOutcome, objective: Objective) -> None:
             folds.add_row(
                 str(result.fold.index),
                 escape(json.dumps(result.params, sort_keys=True)),
-                _cell(result.is_value),
-                _cell(result.oos_value),
+                cell(result.is_value),
+                cell(result.oos_value),
                 escape(result.note),
             )
         console.print(folds)
     console.print(f"results: {outcome.run_dir}")
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def _write_outputs(

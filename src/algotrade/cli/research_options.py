@@ -1,0 +1,88 @@
+"""What ``algotrade sweep`` and ``algotrade optimize`` share: where their bars come from
+(``--symbols`` by reference or ``--data`` files), a stored run's options for ``--resume``, and
+how values are shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from algotrade.cli.data_options import parse_range
+from algotrade.core.errors import InputError
+from algotrade.data.bars import BarData
+from algotrade.research.run_store import RunStore
+
+
+def run_options(*values: Any) -> list[tuple[str, Any]]:
+    return list(zip(("--strategy", "--param", "--symbols", "--data"), values, strict=True))
+
+
+def data_ref(
+    symbols: str | None,
+    interval: str | None,
+    start: str | None,
+    end: str | None,
+    source: str | None,
+    data: list[str] | None,
+) -> dict[str, Any]:
+    if data and symbols:
+        raise InputError("--data and --symbols: give one of them")
+    if data:
+        files = [str(Path(item).resolve()) if "=" not in item else item for item in data]
+        return {"files": files}
+    if symbols is None:
+        raise InputError("--symbols: required (VENUE:SYMBOL[,SYMBOL…]), or --data FILE")
+    if interval is None:
+        raise InputError("--interval: required with --symbols (e.g. 1h)")
+    from algotrade.store.engine import mask_url  # noqa: PLC0415
+
+    start_ns, end_ns = parse_range(start, end)
+    return {
+        "symbols": symbols,
+        "interval": interval,
+        "start_ns": start_ns,
+        "end_ns": end_ns,
+        "source": None if source is None else mask_url(source),
+    }
+
+
+def stored_options(data_dir: Path, run_id: str, source: str | None) -> dict[str, Any]:
+    stored = RunStore(data_dir).load_run(run_id)
+    spec = stored["spec"]
+    options = dict(spec["options"])
+    if source is None and "***" in str(options["data"].get("source") or ""):
+        raise InputError("--source: the run's database URL has a password; give --source again")
+    return options
+
+
+def load_datasets(ref: dict[str, Any], data_dir: Path, source: str | None) -> dict[str, BarData]:
+    """One dataset per symbol: ``VENUE:SYMBOL:INTERVAL`` (catalog) or ``file:SYMBOL``."""
+    if "files" in ref:
+        from algotrade.data.loader import load_bars  # noqa: PLC0415
+
+        bars = load_bars(ref["files"])
+        return {f"file:{symbol}": bars.for_symbol(symbol) for symbol in bars.symbols}
+    from algotrade.data.catalog import parse_refs  # noqa: PLC0415
+    from algotrade.data.intervals import interval_ns  # noqa: PLC0415
+    from algotrade.data.sources import load_reference  # noqa: PLC0415
+
+    venue, names = parse_refs(ref["symbols"])
+    interval_ns(ref["interval"], field="--interval")
+    bars = load_reference(
+        venue,
+        names,
+        ref["interval"],
+        ref["start_ns"],
+        ref["end_ns"],
+        data_dir=data_dir,
+        source=source or ref["source"],
+    )
+    return {f"{venue}:{s}:{ref['interval']}": bars.for_symbol(s) for s in bars.symbols}
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
