@@ -178,7 +178,7 @@ def _header(
         ("Scored on", ", ".join(objective.label for objective in objectives)),
         ("Scope", scope_label),
         ("Backtests stored", f"{len(rows):,} ({failed:,} failed)"),
-        ("Data", "SIMULATED (generated prices)" if synthetic else "market data"),
+        ("Data", "SIMULATED (generated prices)" if synthetic else "the datasets above, as stored"),
     ]
     if spec.get("folds"):
         items.append(("Walk-forward", f"{spec['folds']} folds, OOS {spec.get('oos_fraction')}"))
