@@ -234,3 +234,15 @@ def test_projectx_download_failed_for_a_symbol_then_resumed_equals_an_uninterrup
     assert [r.added for r in run(job, tmp_path / "resumed")] == [0, 0]
     assert bar_requests(fake) == []
     assert all(status != 429 for _, _, status in fake.requests)
+
+
+def test_projectx_all_symbols_lists_each_contract_once_by_name(
+    projectx: tuple[FakeProjectX, dict[str, Any]], tmp_path: Path
+) -> None:
+    fake, _ = projectx
+    job = request("projectx", None, "1m", T0, T0 + 10 * MIN_MS, url=fake.base_url)
+    reports = run(job, tmp_path / "all")
+    symbols = [r.symbol for r in reports]
+    assert len(symbols) == len(set(symbols))  # a contract id was listed beside its name
+    assert set(PROJECTX) <= set(symbols)
+    assert not set(PROJECTX.values()) & set(symbols)

@@ -54,7 +54,7 @@ class ProjectXHistory:
     async def symbols(self) -> list[str]:
         self._book.replace(await load_contracts(self._http, live=self._live))
         contracts = self._book.contracts()
-        return [c.name for c in contracts] + [c.id for c in contracts]
+        return [c.name for c in contracts]  # candles() also takes a contract id
 
     async def candles(
         self, symbol: str, interval: str, start_ms: int, end_ms: int
