@@ -14,11 +14,11 @@ import polars as pl
 from algotrade.data.catalog import Catalog
 from algotrade.data.download import (
     DownloadRequest,
-    SymbolPlan,
     SymbolReport,
     download_to_catalog,
     history_factory,
 )
+from algotrade.data.download_plan import SymbolPlan
 from algotrade.venues.registry import HistoryOptions
 
 MIN_MS = 60_000

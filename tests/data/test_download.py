@@ -30,13 +30,10 @@ from download_harness import (
 from algotrade.core.errors import InputError
 from algotrade.data.catalog import AppendResult, Catalog, SeriesKey
 from algotrade.data.download import (
-    SymbolPlan,
     download_to_catalog,
     fetch_symbol,
-    merge_close,
-    present_ranges,
-    subtract,
 )
+from algotrade.data.download_plan import SymbolPlan, merge_close, present_ranges, subtract
 from testkit.fake_hyperliquid import FakeHyperliquid
 from testkit.fake_hyperliquid.wire import BadRequest
 

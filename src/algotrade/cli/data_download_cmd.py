@@ -26,14 +26,13 @@ from algotrade.core.errors import InputError
 from algotrade.core.timeutil import ns_to_iso
 from algotrade.data.catalog import Catalog
 from algotrade.data.download import (
-    NS_PER_MS,
     DownloadRequest,
-    SymbolPlan,
     SymbolReport,
     check_interval,
     download_to_catalog,
     history_factory,
 )
+from algotrade.data.download_plan import NS_PER_MS, SymbolPlan
 from algotrade.venues.registry import HistoryOptions
 
 stdout = Console()

@@ -33,7 +33,6 @@ from algotrade.core.timeutil import iso_to_ns, ns_to_iso
 from algotrade.data.bars import VALUE_COLUMNS, BarData
 from algotrade.data.catalog import AppendResult
 from algotrade.data.download import (
-    SymbolPlan,
     SymbolReport,
     check_interval,
     closed_end_ms,
@@ -42,6 +41,7 @@ from algotrade.data.download import (
     resolve_symbols,
     wall_clock_ms,
 )
+from algotrade.data.download_plan import SymbolPlan
 from algotrade.data.loader import CSV_EXTENSIONS, PARQUET_EXTENSIONS
 from algotrade.venues.registry import HistoryOptions, VenueFactory
 
