@@ -13,6 +13,10 @@ before the executor is closed).
 
     .venv/bin/python benchmarks/sweep_scaling.py            # full: ~10 minutes on 2 cores
     .venv/bin/python benchmarks/sweep_scaling.py --quick    # 40 backtests of 20,000 bars
+    .venv/bin/python benchmarks/sweep_scaling.py --ingest   # then ingest: catalog and COPY
+
+``--ingest`` then runs ``benchmarks/warm_ingest.py`` (bars/s appended to the catalog and
+copied into PostgreSQL), so one command measures the whole research path.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +127,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="40 backtests of 20,000 bars")
     parser.add_argument("--out", type=Path, help="also write the results as JSON")
+    parser.add_argument(
+        "--ingest", action="store_true", help="then measure ingest (benchmarks/warm_ingest.py)"
+    )
     args = parser.parse_args()
     setup = QUICK if args.quick else FULL
     datasets, batches = build(setup)
@@ -149,6 +158,9 @@ def main() -> None:
     print(json.dumps({k: v for k, v in summary.items() if k != "runs"}), flush=True)
     if args.out is not None:
         args.out.write_text(json.dumps(summary, indent=2) + "\n")
+    if args.ingest:
+        ingest = Path(__file__).with_name("warm_ingest.py")
+        subprocess.run([sys.executable, str(ingest)], check=True)
 
 
 if __name__ == "__main__":
