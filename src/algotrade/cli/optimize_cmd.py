@@ -21,10 +21,27 @@ from algotrade.cli.backtest_cmd import check_output_paths
 from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption
 from algotrade.cli.errors import parse_decimal
 from algotrade.cli.research_options import (
+    CashOption,
+    ClusterOption,
+    CommissionOption,
+    DataFilesOption,
+    DbUrlOption,
+    EndOption,
+    IntervalOption,
+    OosFractionOption,
+    PeriodsOption,
+    ReportOption,
+    ResumeOption,
+    SlippageOption,
+    SourceOption,
+    StartOption,
+    StrategyOption,
+    SymbolsOption,
+    WorkersOption,
     cell,
+    check_no_run_options,
     data_ref,
     load_datasets,
-    run_options,
     stored_options,
 )
 from algotrade.core.errors import InputError
@@ -41,9 +58,7 @@ stderr = Console(stderr=True)
 
 
 def optimize(
-    strategy: Annotated[
-        str | None, typer.Option(help="built-in strategy name or a path to a .py file")
-    ] = None,
+    strategy: StrategyOption = None,
     param: Annotated[
         list[str] | None,
         typer.Option(
@@ -51,19 +66,12 @@ def optimize(
             help="NAME=LOW:HIGH[:log], NAME=START:STOP:STEP, NAME=A,B,C or NAME=VALUE; repeat",
         ),
     ] = None,
-    symbols: Annotated[
-        str | None, typer.Option(help="VENUE:SYMBOL[,SYMBOL…] from the catalog (or --source)")
-    ] = None,
-    interval: Annotated[str | None, typer.Option(help="bar interval with --symbols")] = None,
-    start: Annotated[str | None, typer.Option(help="first bar time (ISO-8601 or date)")] = None,
-    end: Annotated[str | None, typer.Option(help="end of the range, exclusive")] = None,
-    source: Annotated[
-        str | None, typer.Option(help="catalog (default) or a postgresql://… warm tier")
-    ] = None,
-    data: Annotated[
-        list[str] | None,
-        typer.Option("--data", help="CSV/Parquet OHLCV file, or SYMBOL=FILE; repeat"),
-    ] = None,
+    symbols: SymbolsOption = None,
+    interval: IntervalOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    source: SourceOption = None,
+    data: DataFilesOption = None,
     metric: Annotated[
         list[str] | None,
         typer.Option(help="objective METRIC[:max|min]; repeat for a Pareto front (NSGA-II)"),
@@ -80,7 +88,7 @@ def optimize(
     folds: Annotated[
         int | None, typer.Option(help="walk-forward: K folds, a study on each in-sample window")
     ] = None,
-    oos_fraction: Annotated[float, typer.Option(help="out-of-sample share of a fold")] = 0.25,
+    oos_fraction: OosFractionOption = 0.25,
     anchored: Annotated[
         bool, typer.Option("--anchored", help="in-sample windows all start at the first bar")
     ] = False,
@@ -88,28 +96,16 @@ def optimize(
         int | None,
         typer.Option(help="trials evaluated at once (default: the workers); part of the seed"),
     ] = None,
-    cluster: Annotated[
-        str, typer.Option(help="local (process pool), local:N (Dask LocalCluster), tcp://…")
-    ] = "local",
-    workers: Annotated[
-        int | None, typer.Option(help="processes of the local pool (default: all cores)")
-    ] = None,
-    cash: Annotated[str, typer.Option(help="initial cash")] = "100000",
-    commission: Annotated[str, typer.Option(help="fee rate per fill, fraction of notional")] = "0",
-    slippage_bps: Annotated[str, typer.Option(help="adverse slippage on market fills")] = "0",
-    periods_per_year: Annotated[int, typer.Option(help="annualisation of daily returns")] = 252,
+    cluster: ClusterOption = "local",
+    workers: WorkersOption = None,
+    cash: CashOption = "100000",
+    commission: CommissionOption = "0",
+    slippage_bps: SlippageOption = "0",
+    periods_per_year: PeriodsOption = 252,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
-    db_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="ALGOTRADE__DATABASE__URL",
-            help="database of the run summaries (default sqlite:///<data-dir>/algotrade.db)",
-        ),
-    ] = None,
-    resume: Annotated[
-        str | None, typer.Option(help="continue the run RUN_ID with its stored options")
-    ] = None,
-    report: Annotated[Path | None, typer.Option(help="write an HTML report of the run")] = None,
+    db_url: DbUrlOption = None,
+    resume: ResumeOption = None,
+    report: ReportOption = None,
     heatmap: Annotated[
         str | None,
         typer.Option(help="X,Y: the report's heatmap parameters (default: most distinct values)"),
@@ -122,9 +118,7 @@ def optimize(
     check_output_paths({"--json": json_out, "--report": report})
     kind, size = check_cluster(cluster, workers)
     if resume is not None:
-        given = [name for name, value in run_options(strategy, param, symbols, data) if value]
-        if given:
-            raise InputError(f"--resume takes the run's stored options; drop {', '.join(given)}")
+        check_no_run_options(strategy, param, symbols, data)
         options = stored_options(data_dir, check_run_id(resume), source)
     else:
         if strategy is None:

@@ -5,16 +5,62 @@ how values are shown."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from algotrade.cli.data_options import parse_range
 from algotrade.core.errors import InputError
 from algotrade.data.bars import BarData
 from algotrade.research.run_store import RunStore
 
+# The options both commands take, spelled once.
+StrategyOption = Annotated[
+    str | None, typer.Option(help="built-in strategy name or a path to a .py file")
+]
+SymbolsOption = Annotated[
+    str | None, typer.Option(help="VENUE:SYMBOL[,SYMBOL…] from the catalog (or --source)")
+]
+IntervalOption = Annotated[str | None, typer.Option(help="bar interval with --symbols")]
+StartOption = Annotated[str | None, typer.Option(help="first bar time (ISO-8601 or date)")]
+EndOption = Annotated[str | None, typer.Option(help="end of the range, exclusive")]
+SourceOption = Annotated[
+    str | None, typer.Option(help="catalog (default) or a postgresql://… warm tier")
+]
+DataFilesOption = Annotated[
+    list[str] | None,
+    typer.Option("--data", help="CSV/Parquet OHLCV file, or SYMBOL=FILE; repeat"),
+]
+OosFractionOption = Annotated[float, typer.Option(help="out-of-sample share of a fold")]
+ClusterOption = Annotated[
+    str, typer.Option(help="local (process pool), local:N (Dask LocalCluster), tcp://…")
+]
+WorkersOption = Annotated[
+    int | None, typer.Option(help="processes of the local pool (default: all cores)")
+]
+CashOption = Annotated[str, typer.Option(help="initial cash")]
+CommissionOption = Annotated[str, typer.Option(help="fee rate per fill, fraction of notional")]
+SlippageOption = Annotated[str, typer.Option(help="adverse slippage on market fills")]
+PeriodsOption = Annotated[int, typer.Option(help="annualisation of daily returns")]
+DbUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="ALGOTRADE__DATABASE__URL",
+        help="database of the run summaries (default sqlite:///<data-dir>/algotrade.db)",
+    ),
+]
+ResumeOption = Annotated[
+    str | None, typer.Option(help="continue the run RUN_ID with its stored options")
+]
+ReportOption = Annotated[Path | None, typer.Option(help="write an HTML report of the run")]
 
-def run_options(*values: Any) -> list[tuple[str, Any]]:
-    return list(zip(("--strategy", "--param", "--symbols", "--data"), values, strict=True))
+
+def check_no_run_options(*values: Any) -> None:
+    """``--resume`` takes the run's stored options: ``InputError`` naming any given again."""
+    names = ("--strategy", "--param", "--symbols", "--data")
+    given = [name for name, value in zip(names, values, strict=True) if value]
+    if given:
+        raise InputError(f"--resume takes the run's stored options; drop {', '.join(given)}")
 
 
 def data_ref(

@@ -21,10 +21,27 @@ from algotrade.cli.backtest_cmd import check_output_paths
 from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption
 from algotrade.cli.errors import parse_decimal
 from algotrade.cli.research_options import (
+    CashOption,
+    ClusterOption,
+    CommissionOption,
+    DataFilesOption,
+    DbUrlOption,
+    EndOption,
+    IntervalOption,
+    OosFractionOption,
+    PeriodsOption,
+    ReportOption,
+    ResumeOption,
+    SlippageOption,
+    SourceOption,
+    StartOption,
+    StrategyOption,
+    SymbolsOption,
+    WorkersOption,
     cell,
+    check_no_run_options,
     data_ref,
     load_datasets,
-    run_options,
     stored_options,
 )
 from algotrade.core.errors import InputError
@@ -49,9 +66,7 @@ TOP_ROWS = 10
 
 
 def sweep(
-    strategy: Annotated[
-        str | None, typer.Option(help="built-in strategy name or a path to a .py file")
-    ] = None,
+    strategy: StrategyOption = None,
     param: Annotated[
         list[str] | None,
         typer.Option(
@@ -59,19 +74,12 @@ def sweep(
             help="NAME=START:STOP:STEP, NAME=A,B,C or NAME=VALUE; repeat per parameter",
         ),
     ] = None,
-    symbols: Annotated[
-        str | None, typer.Option(help="VENUE:SYMBOL[,SYMBOL…] from the catalog (or --source)")
-    ] = None,
-    interval: Annotated[str | None, typer.Option(help="bar interval with --symbols")] = None,
-    start: Annotated[str | None, typer.Option(help="first bar time (ISO-8601 or date)")] = None,
-    end: Annotated[str | None, typer.Option(help="end of the range, exclusive")] = None,
-    source: Annotated[
-        str | None, typer.Option(help="catalog (default) or a postgresql://… warm tier")
-    ] = None,
-    data: Annotated[
-        list[str] | None,
-        typer.Option("--data", help="CSV/Parquet OHLCV file, or SYMBOL=FILE; repeat"),
-    ] = None,
+    symbols: SymbolsOption = None,
+    interval: IntervalOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
+    source: SourceOption = None,
+    data: DataFilesOption = None,
     samples: Annotated[
         int | None, typer.Option(help="random search: this many grid points (default: all)")
     ] = None,
@@ -83,30 +91,18 @@ def sweep(
     folds: Annotated[
         int | None, typer.Option(help="walk-forward: K rolling in/out-of-sample folds")
     ] = None,
-    oos_fraction: Annotated[float, typer.Option(help="out-of-sample share of a fold")] = 0.25,
-    cluster: Annotated[
-        str, typer.Option(help="local (process pool), local:N (Dask LocalCluster), tcp://…")
-    ] = "local",
-    workers: Annotated[
-        int | None, typer.Option(help="processes of the local pool (default: all cores)")
-    ] = None,
+    oos_fraction: OosFractionOption = 0.25,
+    cluster: ClusterOption = "local",
+    workers: WorkersOption = None,
     batch_size: Annotated[int, typer.Option(help="parameter sets per task")] = DEFAULT_BATCH_SIZE,
-    cash: Annotated[str, typer.Option(help="initial cash")] = "100000",
-    commission: Annotated[str, typer.Option(help="fee rate per fill, fraction of notional")] = "0",
-    slippage_bps: Annotated[str, typer.Option(help="adverse slippage on market fills")] = "0",
-    periods_per_year: Annotated[int, typer.Option(help="annualisation of daily returns")] = 252,
+    cash: CashOption = "100000",
+    commission: CommissionOption = "0",
+    slippage_bps: SlippageOption = "0",
+    periods_per_year: PeriodsOption = 252,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
-    db_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="ALGOTRADE__DATABASE__URL",
-            help="database of the run summaries (default sqlite:///<data-dir>/algotrade.db)",
-        ),
-    ] = None,
-    resume: Annotated[
-        str | None, typer.Option(help="continue the run RUN_ID with its stored options")
-    ] = None,
-    report: Annotated[Path | None, typer.Option(help="write an HTML report of the run")] = None,
+    db_url: DbUrlOption = None,
+    resume: ResumeOption = None,
+    report: ReportOption = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="write the ranking as JSON")
     ] = None,
@@ -117,9 +113,7 @@ def sweep(
     if batch_size < 1:
         raise InputError(f"--batch-size: must be at least 1, got {batch_size}")
     if resume is not None:
-        given = [name for name, value in run_options(strategy, param, symbols, data) if value]
-        if given:
-            raise InputError(f"--resume takes the run's stored options; drop {', '.join(given)}")
+        check_no_run_options(strategy, param, symbols, data)
         options = stored_options(data_dir, check_run_id(resume), source)
     else:
         if strategy is None:
