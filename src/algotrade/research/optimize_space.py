@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from optuna.distributions import (
@@ -33,7 +32,7 @@ from optuna.distributions import (
 
 from algotrade.core.errors import InputError
 from algotrade.core.strategy import Strategy
-from algotrade.research.space import parse_space
+from algotrade.research.space import parse_decimal, parse_space
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +96,11 @@ def parse_search_space(strategy: type[Strategy], texts: Sequence[str]) -> Search
 def _parse_one(strategy: type[Strategy], text: str, name: str, spec: str) -> SearchParam:
     parts = spec.split(":")
     continuous = len(parts) == 2 or (len(parts) == 3 and parts[2].strip().lower() == "log")
-    if continuous and "," not in spec and all(_decimal(part) is not None for part in parts[:2]):
+    if (
+        continuous
+        and "," not in spec
+        and all(parse_decimal(part) is not None for part in parts[:2])
+    ):
         return _interval(strategy, name, spec, parts[0].strip(), parts[1].strip(), len(parts) == 3)
     # Grids, choices and fixed values: research.space parses and checks them.
     values = parse_space(strategy, [text]).ranges[0].values
@@ -129,7 +132,7 @@ def _interval(
         if log and low <= 0:
             raise InputError(f"--param {name}: a log range needs a positive low, got {low}")
         return SearchParam(name, spec, IntDistribution(low, high, log=log))
-    low_number, high_number = _decimal(str(low)), _decimal(str(high))
+    low_number, high_number = parse_decimal(str(low)), parse_decimal(str(high))
     if low_number is None or high_number is None:
         raise InputError(f"--param {name}: {spec!r} is a numeric range, but the parameter is not")
     if high_number < low_number:
@@ -145,11 +148,3 @@ def _choice(name: str, value: Any) -> CategoricalChoiceType:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     raise InputError(f"--param {name}: value {value!r} cannot be a choice (not a plain value)")
-
-
-def _decimal(text: str) -> Decimal | None:
-    try:
-        number = Decimal(text.strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None

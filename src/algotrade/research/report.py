@@ -18,7 +18,6 @@ from typing import Any
 
 import plotly.graph_objects as go
 import plotly.io as pio
-import polars as pl
 
 from algotrade.atomic_file import write_atomic
 from algotrade.backtest.metric_format import format_metric
@@ -45,7 +44,7 @@ from algotrade.research.report_scores import (
     score_scope,
     varied_params,
 )
-from algotrade.research.run_store import PARTS_DIR, SPEC_FILE, metric_columns
+from algotrade.research.run_store import SPEC_FILE, read_rows
 from algotrade.research.walkforward import WalkForwardSummary, load_summary
 
 TOP_ROWS = 20
@@ -130,23 +129,7 @@ def _load_json(path: Path) -> dict[str, Any]:
 
 
 def _rows(run_dir: Path) -> list[ResultRow]:
-    parts = sorted((run_dir / PARTS_DIR).glob("part-*.parquet"))
-    if not parts:
-        return []
-    frame = pl.concat([pl.read_parquet(path) for path in parts], how="diagonal_relaxed")
-    names = metric_columns(frame)
-    return [
-        ResultRow(
-            batch_id=record["batch_id"],
-            params=json.loads(record["params"]),
-            dataset=record["dataset"],
-            window=(record["window_start"], record["window_end"]),
-            tag=record["tag"],
-            metrics={} if record["error"] else {name: record[name] for name in names},
-            error=record["error"],
-        )
-        for record in frame.iter_rows(named=True)
-    ]
+    return read_rows(run_dir)
 
 
 def _section(title: str, *parts: str) -> str:

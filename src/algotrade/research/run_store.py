@@ -206,33 +206,12 @@ class RunStore:
     # -- reads -------------------------------------------------------------------------------
 
     def results(self, run_id: str) -> pl.DataFrame:
-        """Every stored row: ``batch_id, row, dataset, window_start, window_end, tag, params``
-        (JSON), ``param_<name>`` columns, metric columns, ``error``; in batch order."""
-        parts = sorted((self.run_dir(run_id) / PARTS_DIR).glob("part-*.parquet"))
-        if not parts:
-            return pl.DataFrame(schema={"batch_id": pl.String, "row": pl.Int64})
-        frame = pl.concat([pl.read_parquet(path) for path in parts], how="diagonal_relaxed")
-        return frame.sort("batch_id", "row")
+        """Every stored row of the run (see ``read_results``)."""
+        return read_results(self.run_dir(run_id))
 
     def rows(self, run_id: str) -> list[ResultRow]:
         """The stored rows as ``ResultRow``s, in batch order."""
-        frame = self.results(run_id)
-        names = metric_columns(frame)
-        rows = []
-        for record in frame.iter_rows(named=True):
-            failed = record["error"] is not None
-            rows.append(
-                ResultRow(
-                    batch_id=record["batch_id"],
-                    params=json.loads(record["params"]),
-                    dataset=record["dataset"],
-                    window=(record["window_start"], record["window_end"]),
-                    tag=record["tag"],
-                    metrics={} if failed else {name: record[name] for name in names},
-                    error=record["error"],
-                )
-            )
-        return rows
+        return read_rows(self.run_dir(run_id))
 
     def top(
         self, run_id: str, n: int, metric: str, *, maximize: bool = True, tag: str | None = None
@@ -333,3 +312,34 @@ def _param_series(name: str, values: list[Any]) -> pl.Series:
     if len(kinds) <= 1:
         return pl.Series(name, values)
     return pl.Series(name, [None if v is None else json.dumps(v) for v in values], dtype=pl.String)
+
+
+def read_results(run_dir: Path) -> pl.DataFrame:
+    """Every row stored in ``run_dir``: ``batch_id, row, dataset, window_start, window_end,
+    tag, params`` (JSON), ``param_<name>`` columns, metric columns, ``error``; in batch order."""
+    parts = sorted((run_dir / PARTS_DIR).glob("part-*.parquet"))
+    if not parts:
+        return pl.DataFrame(schema={"batch_id": pl.String, "row": pl.Int64})
+    frame = pl.concat([pl.read_parquet(path) for path in parts], how="diagonal_relaxed")
+    return frame.sort("batch_id", "row")
+
+
+def read_rows(run_dir: Path) -> list[ResultRow]:
+    """The rows stored in ``run_dir`` as ``ResultRow``s, in batch order."""
+    frame = read_results(run_dir)
+    names = metric_columns(frame)
+    rows = []
+    for record in frame.iter_rows(named=True):
+        failed = record["error"] is not None
+        rows.append(
+            ResultRow(
+                batch_id=record["batch_id"],
+                params=json.loads(record["params"]),
+                dataset=record["dataset"],
+                window=(record["window_start"], record["window_end"]),
+                tag=record["tag"],
+                metrics={} if failed else {name: record[name] for name in names},
+                error=record["error"],
+            )
+        )
+    return rows

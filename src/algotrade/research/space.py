@@ -152,7 +152,7 @@ def _range_texts(name: str, spec: str) -> list[str] | None:
     parts = spec.split(":")
     if len(parts) == 1 or "," in spec:
         return None
-    numbers = [_decimal(part) for part in parts]
+    numbers = [parse_decimal(part) for part in parts]
     if any(number is None for number in numbers):
         return None  # e.g. a text value containing ':'
     if len(parts) != 3:
@@ -171,7 +171,8 @@ def _range_texts(name: str, spec: str) -> list[str] | None:
     return [_plain(start + step * k) for k in range(count)]
 
 
-def _decimal(text: str) -> Decimal | None:
+def parse_decimal(text: str) -> Decimal | None:
+    """A finite decimal number, or None when ``text`` is not one."""
     try:
         number = Decimal(text.strip())
     except InvalidOperation:
