@@ -30,3 +30,21 @@ def pg_url() -> Iterator[str]:
 
     with temporary_database() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def _market_database() -> Iterator[str]:
+    from testkit.postgres import temporary_database
+
+    with temporary_database() as url:
+        yield url
+
+
+@pytest.fixture
+def market_pg_url(_market_database: str) -> str:
+    """An empty PostgreSQL database for the warm tier (market_bars …), apart from the store
+    tests' database (``pg_url``): the store refuses a database holding tables not its own."""
+    from testkit.postgres import reset_schema
+
+    reset_schema(_market_database)
+    return _market_database

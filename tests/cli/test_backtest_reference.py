@@ -161,17 +161,17 @@ def test_universe_where_nothing_ran_fails(run_main: RunMain, data_dir: Path) -> 
 
 @pytest.mark.postgres
 def test_reads_the_warm_tier_by_url(
-    run_main: RunMain, data_dir: Path, tmp_path: Path, pg_url: str
+    run_main: RunMain, data_dir: Path, tmp_path: Path, market_pg_url: str
 ) -> None:
     from algotrade.data.warm import WarmStore
 
-    WarmStore(pg_url).sync_from(Catalog.for_data_dir(data_dir), VENUE, list(SYMBOLS), "1h")
+    WarmStore(market_pg_url).sync_from(Catalog.for_data_dir(data_dir), VENUE, list(SYMBOLS), "1h")
     outputs = {}
-    for source in ("catalog", pg_url):
+    for source in ("catalog", market_pg_url):
         out = tmp_path / f"{len(outputs)}.json"
         run_main(
             "backtest", "--symbols", f"{VENUE}:{','.join(SYMBOLS)}", "--interval", "1h",
             "--source", source, "--data-dir", str(data_dir), *COMMON, "--json", str(out),
         ).ok()  # fmt: skip
         outputs[source] = json.loads(out.read_text())
-    assert outputs[pg_url] == outputs["catalog"]
+    assert outputs[market_pg_url] == outputs["catalog"]

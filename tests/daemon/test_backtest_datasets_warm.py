@@ -7,7 +7,6 @@ import asyncio
 import json
 import pickle
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -61,23 +60,13 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.fixture(scope="module")
-def warm_db() -> Iterator[str]:
-    from testkit.postgres import temporary_database
-
-    with temporary_database() as url:
-        yield url
-
-
 @pytest.fixture
-def warm_url(warm_db: str, data_dir: Path) -> str:
+def warm_url(market_pg_url: str, data_dir: Path) -> str:
     """The warm tier holding a copy of ``data_dir``'s catalog."""
     from algotrade.data.warm import WarmStore
-    from testkit.postgres import reset_schema
 
-    reset_schema(warm_db)
-    WarmStore(warm_db).sync_from(Catalog.for_data_dir(data_dir))
-    return warm_db
+    WarmStore(market_pg_url).sync_from(Catalog.for_data_dir(data_dir))
+    return market_pg_url
 
 
 @pytest.mark.parametrize(

@@ -100,21 +100,21 @@ def test_catalog_reads_do_not_import_psycopg(data_dir: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_gives_the_catalog_bars(data_dir: Path, pg_url: str) -> None:
+def test_postgres_gives_the_catalog_bars(data_dir: Path, market_pg_url: str) -> None:
     from algotrade.data.warm import WarmStore
 
     catalog = Catalog.for_data_dir(data_dir)
-    WarmStore(pg_url).sync_from(catalog, VENUE)
+    WarmStore(market_pg_url).sync_from(catalog, VENUE)
     window = (T0 + 5 * HOUR, T0 + 200 * HOUR)
     expected = catalog.load(VENUE, list(SYMBOLS), "1h", *window)
-    got = load_reference(VENUE, SYMBOLS, "1h", *window, data_dir=data_dir, source=pg_url)
+    got = load_reference(VENUE, SYMBOLS, "1h", *window, data_dir=data_dir, source=market_pg_url)
     key = ["symbol", "ts"]
     assert_frame_equal(got.frame.sort(key), expected.frame.sort(key))
-    assert stored_symbols(VENUE, "1h", data_dir=data_dir, source=pg_url) == sorted(SYMBOLS)
+    assert stored_symbols(VENUE, "1h", data_dir=data_dir, source=market_pg_url) == sorted(SYMBOLS)
     available = load_available(
-        VENUE, ["NOPE", *SYMBOLS], "1h", *window, data_dir=data_dir, source=pg_url
+        VENUE, ["NOPE", *SYMBOLS], "1h", *window, data_dir=data_dir, source=market_pg_url
     )
     assert sorted(available) == sorted(SYMBOLS)
     with pytest.raises(DataError, match="NOPE"):
-        load_reference(VENUE, ["NOPE"], "1h", None, None, data_dir=data_dir, source=pg_url)
-    assert isinstance(open_source(pg_url, data_dir=data_dir), WarmStore)
+        load_reference(VENUE, ["NOPE"], "1h", None, None, data_dir=data_dir, source=market_pg_url)
+    assert isinstance(open_source(market_pg_url, data_dir=data_dir), WarmStore)

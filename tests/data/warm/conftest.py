@@ -1,9 +1,8 @@
-"""PostgreSQL for the warm-tier tests: one throwaway database per test module, emptied
-before each test (skipped without a server, failed under CI: testkit.postgres)."""
+"""PostgreSQL for the warm-tier tests: the session's market database (tests/conftest.py),
+emptied before each test (skipped without a server, failed under CI: testkit.postgres)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,21 +10,10 @@ import pytest
 from algotrade.data.catalog import Catalog
 
 
-@pytest.fixture(scope="module")
-def warm_database() -> Iterator[str]:
-    from testkit.postgres import temporary_database
-
-    with temporary_database() as url:
-        yield url
-
-
 @pytest.fixture
-def warm_url(warm_database: str) -> str:
+def warm_url(market_pg_url: str) -> str:
     """A database with nothing in it (the previous test's tables dropped)."""
-    from testkit.postgres import reset_schema
-
-    reset_schema(warm_database)
-    return warm_database
+    return market_pg_url
 
 
 @pytest.fixture
