@@ -44,6 +44,7 @@ from algotrade.core.strategy import Strategy
 from algotrade.core.timeutil import ns_to_iso
 from algotrade.data.bars import BarData
 from algotrade.strategies.registry import get_strategy_class
+from algotrade.worker_process import exit_with_parent
 
 # Below this many symbols a pool costs more (spawning workers, importing the package in each)
 # than it saves.
@@ -177,7 +178,9 @@ def run_universe(
         # spawn, not fork: a forked child inherits polars' thread pool in whatever state it
         # was, which can deadlock.
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(count, len(pending)), mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            min(count, len(pending)), mp_context=context, initializer=exit_with_parent
+        ) as pool:
             futures: dict[Future[SymbolRun], str] = {
                 pool.submit(run_symbol, s, bars[s], spec, config, periods_per_year, details): s
                 for s in pending

@@ -45,6 +45,7 @@ from algotrade.atomic_file import write_atomic
 from algotrade.backtest.job import REPORT_FILE, JobSpec, run_job
 from algotrade.core.errors import InputError, RetryableError
 from algotrade.daemon.service_api import ServiceError
+from algotrade.worker_process import exit_with_parent
 
 _log = logging.getLogger("algotrade.backtests")
 
@@ -274,7 +275,11 @@ class BacktestJobs:
         while self._queue and len(self._running) < self.max_workers and not self._closed:
             job = self._queue.popleft()
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(self.max_workers, mp_context=get_context("spawn"))
+                self._pool = ProcessPoolExecutor(
+                    self.max_workers,
+                    mp_context=get_context("spawn"),
+                    initializer=exit_with_parent,  # a kill -9 of the daemon ends them too
+                )
             pool = self._pool
             out = str(self.root / job.job_id)
             datasets = str(self.datasets)

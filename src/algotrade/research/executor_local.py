@@ -24,6 +24,7 @@ from algotrade.data.bars import BarData
 from algotrade.research import worker_data
 from algotrade.research.evaluate import Batch, ResultRow
 from algotrade.research.worker_data import BatchOutcome, DatasetPayload, WorkerData
+from algotrade.worker_process import exit_with_parent
 
 # Batches queued per worker beyond the running one: keeps workers busy without queueing a
 # whole million-point sweep in memory at once.
@@ -164,4 +165,5 @@ def _start_worker(payloads: list[DatasetPayload]) -> None:
     """Pool initializer. Ctrl-C reaches the whole process group: the parent alone handles it
     (stores what finished, shuts the pool down), so the workers ignore it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with_parent()
     worker_data.install(payloads)
