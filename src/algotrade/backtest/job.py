@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -29,15 +28,13 @@ from algotrade.backtest.runner import BacktestConfig, run_backtest
 from algotrade.backtest.strategy_failure import create_checked
 from algotrade.core.errors import AlgoTradeError, DataError
 from algotrade.data.bars import BarData
+from algotrade.data.intervals import interval_ns
 from algotrade.data.loader import load_bars
 from algotrade.data.synthetic import generate_bars
 from algotrade.strategies.registry import get_strategy_class
 
 REPORT_FILE = "report.html"
 RESULT_FILE = "result.json"
-INTERVAL_PATTERN = re.compile(r"^([1-9]\d{0,5})(s|m|h|d)$")
-_INTERVAL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_NS_PER_SECOND = 1_000_000_000
 MAX_ERROR_CHARS = 500
 
 
@@ -80,14 +77,6 @@ class JobSpec:
     def from_json(cls, data: dict[str, Any]) -> JobSpec:
         synthetic = data.get("synthetic")
         return cls(**{**data, "synthetic": SyntheticSpec(**synthetic) if synthetic else None})
-
-
-def interval_ns(interval: str) -> int:
-    """``"5m"`` → 300e9; ``ValueError`` for anything but a number and a unit s, m, h or d."""
-    match = INTERVAL_PATTERN.fullmatch(interval)
-    if match is None:
-        raise ValueError("expected a number and a unit s, m, h or d (e.g. 1m, 5m, 1h)")
-    return int(match.group(1)) * _INTERVAL_SECONDS[match.group(2)] * _NS_PER_SECOND
 
 
 # Bars for a dataset name that is not a file, or None when the name is not one it knows. Runs in
