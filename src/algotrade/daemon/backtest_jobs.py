@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from multiprocessing import get_context
+from multiprocessing.connection import wait as wait_for_ready
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
@@ -422,13 +423,7 @@ def _exit_note(workers: list[BaseProcess]) -> str:
     """`` (exit code -9, SIGKILL)`` for the first worker that exited on its own, or ""."""
     for process in workers:
         process.join(2.0)
-        code = process.exitcode
-        # The pool's manager thread reaps the same child: when it wins the race our poll sees
-        # no exit status yet, and the manager's poll records it a moment later.
-        deadline = time.monotonic() + 1.0
-        while code is None and not process.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
-            code = process.exitcode
+        code = _settled_exit_code(process)
         if code is None or code in (0, -signal.SIGTERM):
             continue  # alive, clean, or terminated by the pool after the first one died
         if code < 0:
@@ -436,6 +431,30 @@ def _exit_note(workers: list[BaseProcess]) -> str:
                 return f" (exit code {code}, {signal.Signals(-code).name})"
         return f" (exit code {code})"
     return ""
+
+
+def _settled_exit_code(process: BaseProcess, wait_seconds: float = 1.0) -> int | None:
+    """The exit code of an ended worker, None for one still running.
+
+    The pool's manager thread reaps the same child: when it wins the race our ``waitpid``
+    fails, ``exitcode`` and even ``is_alive()`` report a running process, and the manager
+    records the status on the shared handle a moment later. Whether the process has ended
+    is therefore read from its sentinel (readable once it exits), not from ``is_alive()``."""
+    code = process.exitcode
+    if code is not None or not _has_ended(process):
+        return code
+    deadline = time.monotonic() + wait_seconds
+    while code is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+        code = process.exitcode
+    return code
+
+
+def _has_ended(process: BaseProcess) -> bool:
+    try:
+        return bool(wait_for_ready([process.sentinel], timeout=0))
+    except (ValueError, OSError):  # closed handle: nothing more can be learned from it
+        return False
 
 
 def _join(processes: list[BaseProcess], timeout: float = 5.0) -> None:
