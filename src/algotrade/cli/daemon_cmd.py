@@ -35,6 +35,7 @@ def daemon(
     # command would pay for it at start-up.
     from algotrade.daemon.lock import DataDirLocked  # noqa: PLC0415
     from algotrade.daemon.runtime import PortInUse, run_daemon  # noqa: PLC0415
+    from algotrade.daemon.secret_env import with_secret_files  # noqa: PLC0415
     from algotrade.daemon.settings import load_settings  # noqa: PLC0415
 
     if example and config is not None:
@@ -50,7 +51,9 @@ def daemon(
         overrides.setdefault("daemon", {})["resume_all"] = True
     if db_url is not None:
         overrides.setdefault("database", {})["url"] = db_url
-    settings = load_settings(EXAMPLE_CONFIG if example else config, os.environ, overrides)
+    # ALGOTRADE__…_FILE variables (Docker/systemd secrets) stand for their settings.
+    env = with_secret_files(os.environ)
+    settings = load_settings(EXAMPLE_CONFIG if example else config, env, overrides)
     try:
         code = run_daemon(settings)
     except DataDirLocked as exc:

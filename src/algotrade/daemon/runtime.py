@@ -2,7 +2,9 @@
 
 SIGTERM/SIGINT (or a SHUTDOWN file command): stop taking commands, stop the file channel and
 the API server, detach every bot from its feed, flush what bots did to the store, close, and
-exit 0. SIGHUP (a closed terminal or SSH session) is logged and ignored: reloading is not
+exit 0. Under systemd (``NOTIFY_SOCKET``) it speaks the notify protocol
+(daemon/systemd_notify.py): READY once the API listens, STATUS, WATCHDOG from the loop,
+STOPPING. SIGHUP (a closed terminal or SSH session) is logged and ignored: reloading is not
 supported yet. A second daemon on the same data directory exits non-zero naming the holder's PID.
 """
 
@@ -33,8 +35,10 @@ from algotrade.daemon.lock import DataDirLock
 from algotrade.daemon.logging_setup import configure_logging
 from algotrade.daemon.recorder import BarRecorder
 from algotrade.daemon.recorder_watch import WatchFeeds
+from algotrade.daemon.secret_env import with_secret_files
 from algotrade.daemon.service import BotService
 from algotrade.daemon.settings import DaemonSettings
+from algotrade.daemon.systemd_notify import SystemdNotifier, bot_count_status
 from algotrade.risk.config_loader import RiskConfig, load_risk_config
 from algotrade.store.store import Store
 
@@ -46,6 +50,8 @@ SIGHUP_MESSAGE = "SIGHUP received: ignored (reload is not supported yet)"
 # flood leaves descriptors for the store, the logs and the venues.
 MAX_API_CONNECTIONS = 1024
 MIN_API_CONNECTIONS = 16
+# How often the systemd STATUS line is refreshed (sent only when the bot counts changed).
+STATUS_EVERY_S = 5.0
 
 
 class PortInUse(AlgoTradeError):
@@ -135,7 +141,7 @@ def load_risk(settings: DaemonSettings) -> RiskConfig | None:
 
 def run_daemon(settings: DaemonSettings) -> int:
     """Blocking entry point for ``algotrade daemon``; returns the exit code."""
-    keys = ApiKeys.from_sources(os.environ, settings.api.keys_file)
+    keys = ApiKeys.from_sources(with_secret_files(os.environ), settings.api.keys_file)
     load_risk(settings)  # a bad risk config stops the start here, before anything is locked
     check_bind(settings.api.host, keys)
     data_dir = Path(settings.daemon.data_dir)
@@ -154,7 +160,35 @@ def run_daemon(settings: DaemonSettings) -> int:
         lock.release()
 
 
+async def _wait_listening(server: uvicorn.Server, server_task: asyncio.Task[None]) -> None:
+    """Until the API server listens (uvicorn sets ``started`` once its sockets are bound and
+    accepting) or has given up."""
+    while not server.started and not server_task.done():
+        await asyncio.sleep(0.01)
+
+
+async def _report_status(notifier: SystemdNotifier, service: BotService) -> None:
+    """Keep systemd's STATUS line (``systemctl status``) on the current bot counts."""
+    last = ""
+    while True:
+        await asyncio.sleep(STATUS_EVERY_S)
+        status = bot_count_status(service.health())
+        if status != last:
+            notifier.status(status)
+            last = status
+
+
 async def _serve(settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimits) -> int:
+    notifier = SystemdNotifier.from_env()
+    try:
+        return await _serve_notified(settings, keys, limits, notifier)
+    finally:
+        notifier.close()
+
+
+async def _serve_notified(
+    settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimits, notifier: SystemdNotifier
+) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -218,6 +252,7 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimi
     server_task = loop.create_task(server.serve(), name="api-server")
     channel = FileChannel(Path(settings.daemon.data_dir) / "signals", service)
     await channel.start()
+    await _wait_listening(server, server_task)
     where = f"http://{settings.api.host}:{settings.api.port}"
     _log.info(
         "algotrade %s daemon ready on %s (pid %d, data dir %s, %d bots)",
@@ -236,6 +271,16 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimi
     if not keys.enabled:
         _log.warning("no API keys configured: the API is open to local users (loopback only)")
     sys.stderr.flush()
+    # systemd: ready only now, with the books restored and the API answering; then the
+    # watchdog pings from this loop (a blocked loop stops them) and the STATUS line.
+    ticks: list[asyncio.Task[None]] = []
+    if server.started:
+        notifier.ready(bot_count_status(service.health()))
+        watchdog = notifier.start_watchdog()
+        if notifier.enabled:
+            ticks.append(loop.create_task(_report_status(notifier, service), name="sd-status"))
+        if watchdog is not None:
+            ticks.append(watchdog)
 
     waiters = [
         loop.create_task(stop.wait()),
@@ -248,6 +293,7 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimi
         _log.error("the API server stopped unexpectedly")
         exit_code = 1
     _log.info("shutting down")
+    notifier.stopping("stopping: finishing bots and flushing books")
     timeout = settings.daemon.shutdown_timeout_s
     await channel.stop()
     server.should_exit = True
@@ -267,5 +313,7 @@ async def _serve(settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimi
     await asyncio.to_thread(store.close)
     for waiter in waiters:
         waiter.cancel()
+    for tick in ticks:  # the watchdog pings until the books are flushed: a hang there is real
+        tick.cancel()
     _log.info("stopped")
     return exit_code
