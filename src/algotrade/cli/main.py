@@ -182,6 +182,26 @@ class AlgotradeGroup(LazyGroup):
             "algotrade.cli.optimize_cmd:optimize",
             "Optimize a strategy's parameters with Optuna (TPE, NSGA-II, pruning); resumable.",
         ),
+        "health": LazyCommand(
+            "algotrade.cli.health_cmd:health",
+            "Exit 0 when the daemon answers healthy, 1 otherwise (for probes).",
+        ),
+        "doctor": LazyCommand(
+            "algotrade.cli.doctor_cmd:doctor",
+            "Check config, permissions, database, venues, clock and disk; print what to fix.",
+        ),
+        "db": LazyCommand(
+            "algotrade.cli.db_cmd:db_app",
+            "The daemon's database: backup, restore, upgrade, current, check.",
+        ),
+        "deploy": LazyCommand(
+            "algotrade.cli.deploy_cmd:deploy_app",
+            "Deployment files for this install: systemd unit.",
+        ),
+        "service": LazyCommand(
+            "algotrade.cli.service_cmd:service_app",
+            "Windows service of the daemon: install, start, stop, remove, status.",
+        ),
         "venues": LazyCommand(
             "algotrade.cli.venues_cmd:venues_app",
             "Live venues of a running daemon: connection, reconciliation, blocks, alerts.",
