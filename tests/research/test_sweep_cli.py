@@ -91,7 +91,7 @@ def test_sweep_writes_results_json_and_the_summary_row(
     args = ["sweep", "--strategy", "ma_crossover", "--data", str(bars_file)]
     args += ["--param", "fast=2:6:2", "--param", "slow=4,12", "--workers", "1"]
     args += ["--data-dir", str(tmp_path / "d"), "--json", str(out), "--metric", "total_return"]
-    args += ["--report", str(tmp_path / "report.html")]
+    args += ["--report", str(tmp_path / "report.html"), "--heatmap", "slow,fast"]
     code, stdout, stderr = _run(capsys, *args)
     assert code == 0, stderr
     assert "2 invalid combination(s) dropped (fast (4) must be smaller than slow (4))" in stderr
@@ -109,7 +109,9 @@ def test_sweep_writes_results_json_and_the_summary_row(
     assert frame.height == 4
     assert frame["total_return"].max() == values[0]
     assert "top 10 by total_return:max" in stdout
-    assert document["run_id"] in (tmp_path / "report.html").read_text()
+    report = (tmp_path / "report.html").read_text()
+    assert document["run_id"] in report
+    assert "Heatmap: slow × fast" in report  # by default fast (3 values) would be the x axis
 
 
 @pytest.mark.parametrize(
@@ -121,6 +123,7 @@ def test_sweep_writes_results_json_and_the_summary_row(
         (["--resume", "sweep-abc"], "--resume takes the run's stored options; drop --strategy"),
         (["--batch-size", "0"], "--batch-size: must be at least 1"),
         (["--metric", "sharpe:max", "--minimize"], "--minimize: the --metric already says"),
+        (["--param", "fast=2:5", "--heatmap", "fast,qty"], "--heatmap: expected two different"),
     ],
 )
 def test_bad_options_are_one_line_errors(

@@ -27,6 +27,7 @@ from algotrade.cli.research_options import (
     DataFilesOption,
     DbUrlOption,
     EndOption,
+    HeatmapOption,
     IntervalOption,
     OosFractionOption,
     PeriodsOption,
@@ -41,6 +42,7 @@ from algotrade.cli.research_options import (
     cell,
     check_no_run_options,
     data_ref,
+    heatmap_axes,
     load_datasets,
     stored_options,
 )
@@ -106,10 +108,7 @@ def optimize(
     db_url: DbUrlOption = None,
     resume: ResumeOption = None,
     report: ReportOption = None,
-    heatmap: Annotated[
-        str | None,
-        typer.Option(help="X,Y: the report's heatmap parameters (default: most distinct values)"),
-    ] = None,
+    heatmap: HeatmapOption = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="write the outcome as JSON")
     ] = None,
@@ -146,7 +145,7 @@ def optimize(
         }
     spec_draft = _spec(options, datasets=())
     spec_draft.check()  # bad options fail before any data is read
-    axes = _heatmap_axes(heatmap, spec_draft)
+    axes = heatmap_axes(heatmap, list(spec_draft.params))
     datasets = load_datasets(options["data"], data_dir, source)
     url = db_url or f"sqlite:///{(data_dir / 'algotrade.db').as_posix()}"
     with RunStore(data_dir, url) as store, make_executor(cluster, workers=workers) as executor:
@@ -277,19 +276,6 @@ def _print_walkforward(console: Console, summary: WalkForwardSummary) -> None:
     console.print(table)
     if summary.oos_total_return is not None:
         console.print(f"compounded out-of-sample return: {summary.oos_total_return:.2%}")
-
-
-def _heatmap_axes(text: str | None, spec: OptimizeSpec) -> tuple[str, str] | None:
-    if text is None:
-        return None
-    names = [part.strip() for part in text.split(",")]
-    params = [param.partition("=")[0].strip() for param in spec.params]
-    if len(names) != 2 or names[0] == names[1] or any(name not in params for name in names):
-        raise InputError(
-            f"--heatmap: expected two different --param names X,Y ({', '.join(params)}), "
-            f"got {text!r}"
-        )
-    return names[0], names[1]
 
 
 def _write_outputs(

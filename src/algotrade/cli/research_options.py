@@ -35,6 +35,10 @@ OosFractionOption = Annotated[float, typer.Option(help="out-of-sample share of a
 ClusterOption = Annotated[
     str, typer.Option(help="local (process pool), local:N (Dask LocalCluster), tcp://…")
 ]
+HeatmapOption = Annotated[
+    str | None,
+    typer.Option(help="X,Y: the report's heatmap parameters (default: most distinct values)"),
+]
 WorkersOption = Annotated[
     int | None, typer.Option(help="processes of the local pool (default: all cores)")
 ]
@@ -132,3 +136,17 @@ def cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def heatmap_axes(text: str | None, param_texts: list[str]) -> tuple[str, str] | None:
+    """``--heatmap X,Y`` checked against the run's ``--param`` names, before anything runs."""
+    if text is None:
+        return None
+    names = [part.strip() for part in text.split(",")]
+    params = [param.partition("=")[0].strip() for param in param_texts]
+    if len(names) != 2 or names[0] == names[1] or any(name not in params for name in names):
+        raise InputError(
+            f"--heatmap: expected two different --param names X,Y ({', '.join(params)}), "
+            f"got {text!r}"
+        )
+    return names[0], names[1]

@@ -27,6 +27,7 @@ from algotrade.cli.research_options import (
     DataFilesOption,
     DbUrlOption,
     EndOption,
+    HeatmapOption,
     IntervalOption,
     OosFractionOption,
     PeriodsOption,
@@ -41,6 +42,7 @@ from algotrade.cli.research_options import (
     cell,
     check_no_run_options,
     data_ref,
+    heatmap_axes,
     load_datasets,
     stored_options,
 )
@@ -103,6 +105,7 @@ def sweep(
     db_url: DbUrlOption = None,
     resume: ResumeOption = None,
     report: ReportOption = None,
+    heatmap: HeatmapOption = None,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="write the ranking as JSON")
     ] = None,
@@ -135,6 +138,7 @@ def sweep(
             "oos_fraction": oos_fraction,
             "data": data_ref(symbols, interval, start, end, source, data),
         }
+    axes = heatmap_axes(heatmap, list(options["params"]))
     datasets = load_datasets(options["data"], data_dir, source)
     plan = _plan(options, datasets)
     if resume is not None and plan.run_id != resume:
@@ -156,7 +160,7 @@ def sweep(
                 )
                 raise
         _print_outcome(outcome, plan.objective)
-        _write_outputs(outcome, plan, json_out, report)
+        _write_outputs(outcome, plan, json_out, report, axes)
 
 
 def _objective(metric: str, minimize: bool) -> Objective:
@@ -281,7 +285,11 @@ def _print_outcome(outcome: SweepOutcome, objective: Objective) -> None:
 
 
 def _write_outputs(
-    outcome: SweepOutcome, plan: SweepPlan, json_out: Path | None, report: Path | None
+    outcome: SweepOutcome,
+    plan: SweepPlan,
+    json_out: Path | None,
+    report: Path | None,
+    heatmap: tuple[str, str] | None,
 ) -> None:
     if json_out is not None:
         document = {
@@ -300,5 +308,5 @@ def _write_outputs(
         except ImportError:
             raise InputError("--report: the run report is not available in this build") from None
         report.parent.mkdir(parents=True, exist_ok=True)
-        write_run_report(outcome.run_dir, report)
+        write_run_report(outcome.run_dir, report, heatmap=heatmap)
         stderr.print(f"wrote {report}")
