@@ -190,7 +190,7 @@ def test_a_daemon_is_ready_only_when_its_api_answers_and_stops_with_stopping(
         ready = messages[-1][1]
         assert ready["READY"] == "1"
         assert ready["STATUS"].startswith(f"{answer.json()['bots']} bots")
-        pings = []
+        pings: list[float] = []
         while len(pings) < 4:
             received = notify_socket.receive(3.0)
             assert received is not None, "the watchdog stopped pinging"

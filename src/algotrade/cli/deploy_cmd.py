@@ -1,8 +1,8 @@
 """``algotrade deploy systemd``: the systemd unit for this install.
 
-One template (``deploy_templates/algotrade.service``) makes both the unit this command prints
-and the one shipped as ``deploy/systemd/algotrade.service`` (a test keeps them equal), so the
-documented unit and the generated one cannot drift apart.
+One template (package data ``algotrade/deploy_templates/algotrade.service``) makes both the
+unit this command prints and the one shipped as ``deploy/systemd/algotrade.service`` (a test
+keeps them equal), so the documented unit and the generated one cannot drift apart.
 """
 
 from __future__ import annotations
@@ -121,9 +121,8 @@ def render_unit(*, exec_path: str, config: str, data_dir: str, user: str, watchd
 
 
 def template() -> str:
-    return (resources.files("algotrade.cli") / "deploy_templates" / "algotrade.service").read_text(
-        encoding="utf-8"
-    )
+    unit = resources.files("algotrade") / "deploy_templates" / "algotrade.service"
+    return unit.read_text(encoding="utf-8")
 
 
 def _data_dir_access(data_dir: PurePosixPath) -> str:

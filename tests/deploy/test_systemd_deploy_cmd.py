@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from cli import conftest as cli_conftest
 from cli.conftest import RunMain
+
+run_main = cli_conftest.run_main  # the CLI tests' fixture, here outside tests/cli
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "deploy" / "systemd" / "algotrade.service"
