@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import signal
 import socket
 import threading
 import time
@@ -173,23 +174,74 @@ def test_watchdog_pings_stop_while_the_event_loop_is_blocked(
 
 # -- a real daemon ------------------------------------------------------------------------------
 
+EXAMPLE_CONFIG = (
+    Path(__file__).resolve().parents[2] / "src" / "algotrade" / "daemon" / "example_config.toml"
+)
+
+
+class PortProbe:
+    """Connects to the daemon's port every few milliseconds from launch on, recording each
+    attempt's start, end and outcome: the evidence for "READY only once the API answers"."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.attempts: list[tuple[float, float, bool]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PortProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            began = time.monotonic()
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                accepted = True
+            except OSError:
+                accepted = False
+            self.attempts.append((began, time.monotonic(), accepted))
+            self._stop.wait(0.005)
+
+
+@pytest.fixture
+def daemon_env(notify_socket: NotifySocket) -> dict[str, str]:
+    return {"NOTIFY_SOCKET": notify_socket.address, "WATCHDOG_USEC": "1000000"}
+
 
 @pytest.mark.slow
 def test_a_daemon_is_ready_only_when_its_api_answers_and_stops_with_stopping(
-    tmp_path: Path, notify_socket: NotifySocket
+    tmp_path: Path, notify_socket: NotifySocket, daemon_env: dict[str, str]
 ) -> None:
-    env = {"NOTIFY_SOCKET": notify_socket.address, "WATCHDOG_USEC": "1000000"}
-    daemon = DaemonProcess(tmp_path / "data", None, "--example", env=env)
-    daemon.launch()
+    daemon = DaemonProcess(tmp_path / "data", None, "--example", env=daemon_env)
+    with PortProbe(daemon.port) as probe:
+        daemon.launch()
+        try:
+            messages = notify_socket.wait_for("READY", timeout=60)
+            ready_at = messages[-1][0]
+            answer = httpx.get(f"{daemon.url}/api/health", timeout=5)
+            time.sleep(0.05)  # a few more probes after READY
+        except BaseException:
+            daemon.kill()
+            raise
     try:
-        messages = notify_socket.wait_for("READY", timeout=60)
         # Nothing before READY; at READY the API answers at once.
         assert [fields for _, fields in messages[:-1]] == []
-        answer = httpx.get(f"{daemon.url}/api/health", timeout=5)
         assert answer.status_code == 200
+        refused_after_ready = [a for a in probe.attempts if a[0] > ready_at and not a[2]]
+        assert refused_after_ready == []
+        first_accept = min(end for _, end, ok in probe.attempts if ok)
+        print(f"port first accepted {ready_at - first_accept:+.3f} s before READY arrived")
         ready = messages[-1][1]
         assert ready["READY"] == "1"
-        assert ready["STATUS"].startswith(f"{answer.json()['bots']} bots")
+        health = answer.json()
+        assert ready["STATUS"] == bot_count_status(health)
+        assert ready["STATUS"].startswith(f"{health['bots']} bots")
         pings: list[float] = []
         while len(pings) < 4:
             received = notify_socket.receive(3.0)
@@ -198,8 +250,41 @@ def test_a_daemon_is_ready_only_when_its_api_answers_and_stops_with_stopping(
                 pings.append(received[0])
         gaps = sorted(b - a for a, b in itertools.pairwise(pings))
         assert 0.4 < gaps[len(gaps) // 2] < 0.7, gaps  # every WATCHDOG_USEC / 2
+        print(f"watchdog gaps (WATCHDOG_USEC=1 s): {[round(g, 3) for g in gaps]}")
     finally:
         code, _, err = daemon.terminate()
     assert code == 0, err
     later = notify_socket.wait_for("STOPPING", timeout=5)
     assert later[-1][1]["STOPPING"] == "1"
+
+
+@pytest.mark.slow
+def test_a_reload_is_framed_by_reloading_and_ready(
+    tmp_path: Path, notify_socket: NotifySocket, daemon_env: dict[str, str]
+) -> None:
+    """systemctl reload: SIGHUP → RELOADING=1 (with MONOTONIC_USEC) … READY=1, also when the
+    file is broken (the old config stays and the daemon is ready again; without READY=1
+    systemd would hold the unit in "reloading" until its timeout)."""
+    config = tmp_path / "daemon.toml"
+    config.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+    daemon = DaemonProcess(tmp_path / "data", None, "--config", str(config), env=daemon_env)
+    daemon.launch()
+    try:
+        notify_socket.wait_for("READY", timeout=60)
+        for broken in (False, True):
+            if broken:
+                config.write_text("[api\nport = \n", encoding="utf-8")
+            sent_at = time.monotonic()
+            assert daemon.proc is not None
+            daemon.proc.send_signal(signal.SIGHUP)
+            reload = notify_socket.wait_for("RELOADING", timeout=10)
+            reloading = reload[-1][1]
+            assert reloading["RELOADING"] == "1"
+            # MONOTONIC_USEC is CLOCK_MONOTONIC, the clock of time.monotonic() on Linux.
+            assert sent_at <= int(reloading["MONOTONIC_USEC"]) / 1e6 <= reload[-1][0]
+            ready = notify_socket.wait_for("READY", timeout=30)[-1][1]
+            assert ready["READY"] == "1"
+            assert daemon.healthy()
+    finally:
+        code, _, err = daemon.terminate()
+    assert code == 0, err
