@@ -67,7 +67,8 @@ def _disk_free(path: Path) -> int:
 
 
 def _writable(path: Path) -> bool:
-    return os.access(path, os.W_OK | os.X_OK)
+    # A folder also needs x to create files in it.
+    return os.access(path, os.W_OK | (os.X_OK if path.is_dir() else 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ class DoctorInputs:
     """What ``algotrade doctor`` was given, and the readings tests replace.
 
     ``free_bytes`` reads the free space of a folder's file system; ``writable`` says whether
-    this user may create files in a folder (``os.access``: as root, always)."""
+    this user may write a file or create files in a folder (``os.access``: root always may)."""
 
     config_file: Path | None
     env: Mapping[str, str]

@@ -99,7 +99,7 @@ def check_log_dir(log_dir: Path, writable: Callable[[Path], bool]) -> list[Findi
         ]
     # A daemon once started as root leaves root-owned logs behind: the service user cannot
     # append to them and the next start fails.
-    stuck = [path.name for path in sorted(log_dir.glob("*.log*")) if not _file_writable(path)]
+    stuck = [path.name for path in sorted(log_dir.glob("*.log*")) if not writable(path)]
     if stuck:
         return [
             fail(
@@ -109,12 +109,6 @@ def check_log_dir(log_dir: Path, writable: Callable[[Path], bool]) -> list[Findi
             )
         ]
     return [ok(name, f"{log_dir} is writable")]
-
-
-def _file_writable(path: Path) -> bool:
-    import os  # noqa: PLC0415
-
-    return os.access(path, os.W_OK)
 
 
 def check_disk(data_dir: Path, free_bytes: Callable[[Path], int]) -> Finding:
