@@ -145,7 +145,7 @@ def _check_venue(name: str, config: Any, timeout_s: float) -> list[Finding]:
         answer = httpx.get(url, timeout=timeout_s, follow_redirects=False)
     except httpx.TimeoutException:
         return [_unreachable(check, url, f"no answer within {timeout_s:g} s")]
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
         return [_unreachable(check, url, f"{type(exc).__name__}: {exc}")]
     received = time.time()
     rtt = received - sent
