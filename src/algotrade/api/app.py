@@ -10,6 +10,7 @@ from algotrade.api import (
     routes_backtests,
     routes_bots,
     routes_overview,
+    routes_reload,
     routes_risk,
     routes_session,
     routes_system,
@@ -82,6 +83,7 @@ def create_app(
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_docs(app)
     app.include_router(routes_system.router)
+    app.include_router(routes_reload.router)
     app.include_router(routes_bots.router)
     app.include_router(routes_overview.router)
     app.include_router(routes_risk.router)

@@ -7,7 +7,7 @@ so tests (and a daemon embedding several apps) never share state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from starlette.requests import HTTPConnection
 
@@ -19,8 +19,20 @@ if TYPE_CHECKING:
     from algotrade.api.metrics import ApiMetrics
 
 
-@dataclass(frozen=True, slots=True)
+class ReloadControl(Protocol):
+    """What ``/api/reload`` drives (``daemon.reload.Reloader`` behind an adapter)."""
+
+    async def reload(self, caller: str) -> dict[str, Any]: ...
+
+    def history(self) -> list[dict[str, Any]]: ...
+
+    def busy(self) -> bool: ...
+
+
+@dataclass(slots=True)
 class ApiContext:
+    """Not frozen: a reload swaps ``auth`` (``replace_keys``) and installs ``reloader``."""
+
     service: BotServiceApi
     auth: ApiKeys
     metrics: ApiMetrics
@@ -28,6 +40,15 @@ class ApiContext:
     # Dashboard sessions and the wrong-key throttle: per app, in memory (a restart signs out).
     sessions: SessionStore = field(default_factory=SessionStore)
     throttle: FailureThrottle = field(default_factory=FailureThrottle)
+    reloader: ReloadControl | None = None  # None: this app cannot reload (no config source)
+    # Counts key swaps: an open WebSocket authorised under an older generation is re-checked.
+    keys_generation: int = 0
+
+    def replace_keys(self, keys: ApiKeys) -> None:
+        """Key rotation: every request from now on, each session (its key's fingerprint is
+        looked up in ``auth`` per request) and each WebSocket's next check use ``keys``."""
+        self.auth = keys
+        self.keys_generation += 1
 
 
 def context_of(conn: HTTPConnection) -> ApiContext:

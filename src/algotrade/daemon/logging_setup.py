@@ -105,9 +105,13 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
+        self.secrets: tuple[str, ...] = ()
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
         # Longest first, so a secret that contains another one is masked whole.
-        unique = {s for s in secrets if len(s) >= MIN_SECRET_LENGTH}
-        self.secrets: tuple[str, ...] = tuple(sorted(unique, key=len, reverse=True))
+        unique = {s for s in secrets if len(s) >= MIN_SECRET_LENGTH} | set(self.secrets)
+        self.secrets = tuple(sorted(unique, key=len, reverse=True))
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "_algotrade_redacted", False):
@@ -359,6 +363,21 @@ class LoggingHandles:
     log_dir: Path
     handlers: list[logging.Handler] = field(default_factory=list)
     repeats: RepeatFilter | None = None
+    redactor: RedactingFilter | None = None
+
+    def set_level(self, level_number: int) -> None:
+        """Change the level live (a reload): every handler, the root and the quiet loggers, as
+        ``configure_logging`` sets them (error.log stays at ERROR or above)."""
+        for handler in self.handlers:
+            name = getattr(handler, "baseFilename", "")
+            floor = logging.ERROR if name.endswith("error.log") else logging.NOTSET
+            handler.setLevel(max(floor, level_number))
+        _set_levels(level_number)
+
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        """Mask ``secrets`` too (keys added by a reload; removed ones stay masked)."""
+        if self.redactor is not None:
+            self.redactor.add(secrets)
 
     def close(self) -> None:
         if self.repeats is not None:
@@ -439,10 +458,14 @@ def configure_logging(
         handler.setFormatter(formatter)
         handler._algotrade_installed = True  # type: ignore[attr-defined]
         root.addHandler(handler)
-    root.setLevel(config.level_number)
+    _set_levels(config.level_number)
+    return LoggingHandles(log_dir=log_dir, handlers=handlers, repeats=repeats, redactor=redactor)
+
+
+def _set_levels(level_number: int) -> None:
+    logging.getLogger().setLevel(level_number)
     for name, level in QUIET_LOGGERS.items():
-        logging.getLogger(name).setLevel(max(level, config.level_number))
-    return LoggingHandles(log_dir=log_dir, handlers=handlers, repeats=repeats)
+        logging.getLogger(name).setLevel(max(level, level_number))
 
 
 def _make_log_dir(log_dir: Path) -> None:

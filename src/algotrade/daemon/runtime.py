@@ -4,8 +4,10 @@ SIGTERM/SIGINT (or a SHUTDOWN file command): stop taking commands, stop the file
 the API server, detach every bot from its feed, flush what bots did to the store, close, and
 exit 0. Under systemd (``NOTIFY_SOCKET``) it speaks the notify protocol
 (daemon/systemd_notify.py): READY once the API listens, STATUS, WATCHDOG from the loop,
-STOPPING. SIGHUP (a closed terminal or SSH session) is logged and ignored: reloading is not
-supported yet. A second daemon on the same data directory exits non-zero naming the holder's PID.
+STOPPING. SIGHUP (``kill -HUP``, ``systemctl reload``) reloads the configuration, as do
+``POST /api/reload`` and, with ``[reload] watch = true``, a change of the config file
+(daemon/reload.py, docs/reload.md); RELOADING/READY frame each reload. A second daemon on the
+same data directory exits non-zero naming the holder's PID.
 """
 
 from __future__ import annotations
@@ -27,24 +29,31 @@ import uvicorn
 from algotrade import __version__
 from algotrade.api.app import create_app
 from algotrade.api.auth import ApiKeys
+from algotrade.api.deps import ApiContext
 from algotrade.api.server import ConnectionLimits, server_config
 from algotrade.core.errors import AlgoTradeError, ConfigError
 from algotrade.daemon.bus import EventBus
 from algotrade.daemon.file_channel import FileChannel
 from algotrade.daemon.lock import DataDirLock
-from algotrade.daemon.logging_setup import configure_logging
+from algotrade.daemon.logging_setup import LoggingHandles, configure_logging
 from algotrade.daemon.recorder import BarRecorder
 from algotrade.daemon.recorder_watch import WatchFeeds
+from algotrade.daemon.reload import ApiReload, Reloader
+from algotrade.daemon.reload_apply import ApplyTarget
+from algotrade.daemon.reload_audit import Trigger
+from algotrade.daemon.reload_plan import Keys, Running
+from algotrade.daemon.reload_settings import settings_data
+from algotrade.daemon.reload_watch import FileWatch
 from algotrade.daemon.secret_env import with_secret_files
 from algotrade.daemon.service import BotService
-from algotrade.daemon.settings import DaemonSettings
+from algotrade.daemon.settings import DaemonSettings, SettingsOrigin
 from algotrade.daemon.systemd_notify import SystemdNotifier, bot_count_status
 from algotrade.risk.config_loader import RiskConfig, load_risk_config
 from algotrade.store.store import Store
 
 _log = logging.getLogger("algotrade.daemon")
 
-SIGHUP_MESSAGE = "SIGHUP received: ignored (reload is not supported yet)"
+SIGHUP_MESSAGE = "SIGHUP received: reloading the configuration"
 # API connections the daemon keeps at most (api.server.ConnectionLimits): plenty for the CLI,
 # TUI, dashboards and scripts, and never more than half the open-file limit, so a connection
 # flood leaves descriptors for the store, the logs and the venues.
@@ -153,11 +162,39 @@ def run_daemon(settings: DaemonSettings) -> int:
         limits = connection_limits(raise_open_file_limit())
         try:
             with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-                return runner.run(_serve(settings, keys, limits))
+                return runner.run(_serve(settings, keys, limits, handles))
         finally:
             handles.close()
     finally:
         lock.release()
+
+
+def _listen_for_reloads(
+    reloader: Reloader,
+    settings: DaemonSettings,
+    service: BotService,
+    ticks: list[asyncio.Task[None]],
+) -> None:
+    """SIGHUP reloads from now on; with ``[reload] watch`` so does a changed file."""
+
+    def on_sighup() -> None:
+        _log.warning(SIGHUP_MESSAGE)
+        service.supervisor.spawn(reloader.reload(Trigger.signal("SIGHUP")), name="reload")
+
+    if hasattr(signal, "SIGHUP"):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_sighup)
+    if settings.reload.watch:
+
+        async def on_change(path: Path) -> None:
+            await reloader.reload(Trigger.file(str(path)))
+
+        watch = FileWatch(
+            lambda: _watched_files(reloader),
+            on_change,
+            interval_s=settings.reload.watch_interval_s,
+            debounce_s=settings.reload.debounce_s,
+        )
+        ticks.append(service.supervisor.spawn(watch.run(), name="reload-watch"))
 
 
 async def _wait_listening(server: uvicorn.Server, server_task: asyncio.Task[None]) -> None:
@@ -178,25 +215,79 @@ async def _report_status(notifier: SystemdNotifier, service: BotService) -> None
             last = status
 
 
-async def _serve(settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimits) -> int:
+async def _serve(
+    settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimits, handles: LoggingHandles
+) -> int:
     notifier = SystemdNotifier.from_env()
     try:
-        return await _serve_notified(settings, keys, limits, notifier)
+        return await _serve_notified(settings, keys, limits, notifier, handles)
     finally:
         notifier.close()
 
 
+def _watched_files(reloader: Reloader) -> list[Path]:
+    """What a reload reads: the config file, the keys and risk files in force, and the
+    ``ALGOTRADE…_FILE`` secrets."""
+    running = reloader.running.settings
+    paths = [reloader.origin.config_file, running["api"]["keys_file"]]
+    paths += [running["risk"]["accounts_file"], running["risk"]["rules_file"]]
+    paths += [
+        Path(value)
+        for name, value in os.environ.items()
+        if name.upper().startswith("ALGOTRADE") and name.upper().endswith("_FILE") and value
+    ]
+    return list(dict.fromkeys(Path(path) for path in paths if path is not None))
+
+
+def _make_reloader(
+    settings: DaemonSettings,
+    origin: SettingsOrigin,
+    keys: ApiKeys,
+    service: BotService,
+    store: Store,
+    notifier: SystemdNotifier,
+    app_ctx: ApiContext,
+    handles: LoggingHandles,
+) -> Reloader:
+    def swap_keys(new: Keys) -> None:
+        assert isinstance(new, ApiKeys)
+        handles.add_secrets(new.secrets())  # masked before anyone can send them
+        app_ctx.replace_keys(new)
+
+    def check_keys(new: Keys) -> None:
+        assert isinstance(new, ApiKeys)
+        check_bind(settings.api.host, new)  # the host in force: a change needs a restart
+
+    return Reloader(
+        origin=origin,
+        running=Running(
+            settings_data(settings), keys, service.risk.config if service.risk else None
+        ),
+        target=ApplyTarget(service, swap_keys, handles.set_level),
+        store=store,
+        notifier=notifier,
+        load_keys=ApiKeys.from_sources,
+        check_keys=check_keys,
+    )
+
+
 async def _serve_notified(
-    settings: DaemonSettings, keys: ApiKeys, limits: ConnectionLimits, notifier: SystemdNotifier
+    settings: DaemonSettings,
+    keys: ApiKeys,
+    limits: ConnectionLimits,
+    notifier: SystemdNotifier,
+    handles: LoggingHandles,
 ) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if hasattr(signal, "SIGHUP"):
-        # Its default action kills the process (exit 129): closing the terminal that started
-        # the daemon, or an SSH session, must not stop the bots.
-        loop.add_signal_handler(signal.SIGHUP, _log.warning, SIGHUP_MESSAGE)
+        # Its default action kills the process (exit 129). Until the reloader exists (bots
+        # restoring) a SIGHUP is only logged; from then on it reloads.
+        loop.add_signal_handler(
+            signal.SIGHUP, _log.warning, "SIGHUP received while starting: ignored (no reload yet)"
+        )
 
     store = Store(settings.database_url)
     await asyncio.to_thread(store.open)
@@ -237,6 +328,13 @@ async def _serve_notified(
         data_dir=Path(settings.daemon.data_dir),
         market_data_url=settings.market_data.url,
     )
+    reloader: Reloader | None = None
+    if settings.origin is not None:
+        ctx: ApiContext = app.state.ctx
+        reloader = _make_reloader(
+            settings, settings.origin, keys, service, store, notifier, ctx, handles
+        )
+        ctx.reloader = ApiReload(reloader)
     # uvicorn runs with lifespan="off": the app's startup/shutdown hooks (e.g. the backtest
     # worker pool, killed at shutdown rather than waited for) are run here instead.
     lifespan = app.router.lifespan_context(app)
@@ -274,6 +372,8 @@ async def _serve_notified(
     # systemd: ready only now, with the books restored and the API answering; then the
     # watchdog pings from this loop (a blocked loop stops them) and the STATUS line.
     ticks: list[asyncio.Task[None]] = []
+    if reloader is not None:
+        _listen_for_reloads(reloader, settings, service, ticks)
     if server.started:
         notifier.ready(bot_count_status(service.health()))
         watchdog = notifier.start_watchdog()

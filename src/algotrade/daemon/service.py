@@ -295,7 +295,7 @@ class BotService:
                 f"cannot create bot '{bot_id}': the daemon's limit of {self.max_bots} bots is "
                 "reached (setting daemon.max_bots)"
             )
-        self._validate(config)
+        self.validate_config(config)
         self._reserved.add(bot_id)
         try:
             await self._write(self._store.insert_bot, config.model_dump(mode="json"))
@@ -338,7 +338,7 @@ class BotService:
             candidate = actor.config.with_changes(changes)
         except (ValidationError, ValueError) as exc:
             raise InvalidBotConfig(_one_line(exc)) from exc
-        self._validate(candidate)
+        self.validate_config(candidate)
         config: BotConfig = await actor.submit(Command.UPDATE_CONFIG, changes)
         await self._write(self._store.update_bot_config, bot_id, config.model_dump(mode="json"))
         return config
@@ -447,7 +447,8 @@ class BotService:
     def _bots_of_account(self, account_id: str) -> list[BotActor]:
         return [a for a in self._bots.values() if a.config.account_id == account_id]
 
-    def _validate(self, config: BotConfig) -> None:
+    def validate_config(self, config: BotConfig) -> None:
+        """InvalidBotConfig unless create/update (and a reload) may use ``config``."""
         if self.risk is not None and not self.risk.knows(config.account_id):
             known = ", ".join(sorted(self.risk.engine.accounts))
             raise InvalidBotConfig(

@@ -22,6 +22,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     computed_field,
     field_validator,
@@ -38,6 +39,7 @@ from pydantic_settings import (
 
 from algotrade.core.errors import ConfigError
 from algotrade.daemon.recorder_settings import RecordingSection, check_watch_venues
+from algotrade.daemon.reload_settings import ReloadSection
 from algotrade.daemon.settings_sources import (
     ENV_DELIMITER,
     ENV_PREFIX,
@@ -190,6 +192,15 @@ class RiskSection(_Section):
         return self
 
 
+@dataclass(frozen=True, slots=True)
+class SettingsOrigin:
+    """Where ``load_settings`` read the settings from: a reload reads the same file with the
+    same command-line overrides (and the environment as it is then)."""
+
+    config_file: Path | None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
 class DaemonSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -205,6 +216,7 @@ class DaemonSettings(BaseSettings):
     logging: LoggingSection = Field(default_factory=LoggingSection)
     risk: RiskSection = Field(default_factory=RiskSection)
     recording: RecordingSection = Field(default_factory=RecordingSection)
+    reload: ReloadSection = Field(default_factory=ReloadSection)
     venues: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="[venues.<name>]: each live venue's section (network, URLs, limits; "
@@ -212,8 +224,15 @@ class DaemonSettings(BaseSettings):
     )
     bots: list[dict[str, Any]] = Field(
         default_factory=list,
-        description="bots to create at first start when they do not exist yet (BotConfig each)",
+        description="bots (BotConfig each): created at start when missing; a reload creates "
+        "new ones and applies changed configs (docs/reload.md)",
     )
+    # Set by load_settings; None for settings built in code (they cannot be reloaded).
+    _origin: SettingsOrigin | None = PrivateAttr(default=None)
+
+    @property
+    def origin(self) -> SettingsOrigin | None:
+        return self._origin
 
     @classmethod
     def settings_customise_sources(
@@ -288,6 +307,7 @@ def load_settings(
     if settings.recording.watch:
         where = source_of(("recording", "watch"), cli, env, file_data, file_label)
         check_watch_venues(settings.recording, where)
+    settings._origin = SettingsOrigin(config_file, cli)
     return settings
 
 
