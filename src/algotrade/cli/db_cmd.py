@@ -128,7 +128,6 @@ def restore(
                 detail += f"; the previous database is kept as {kept}"
         else:
             from algotrade.store.backup_postgresql import restore_postgresql  # noqa: PLC0415
-
             from algotrade.store.backup_schema import read_state  # noqa: PLC0415
 
             revision = restore_postgresql(backup_file, url, force=force)

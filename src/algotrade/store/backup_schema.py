@@ -165,8 +165,9 @@ def read_sqlite_state(path: Path, label: str | None = None) -> SchemaState:
         raw.close()
 
 
-def sqlite_state(raw: sqlite3.Connection, where: str) -> SchemaState:
-    """The state of an open SQLite connection (one read transaction: one snapshot)."""
+def sqlite_state(raw: sqlite3.Connection, where: str, *, refuse: bool = True) -> SchemaState:
+    """The state of an open SQLite connection (one read transaction: one snapshot);
+    ``refuse``: ``StoreRefusedError`` for a database that is not ours or is newer."""
     raw.execute("BEGIN")
     try:
         tables = sorted(str(row[0]) for row in raw.execute(SQLITE_TABLES))
@@ -181,7 +182,8 @@ def sqlite_state(raw: sqlite3.Connection, where: str) -> SchemaState:
         }
     finally:
         raw.execute("ROLLBACK")
-    _refuse_foreign(where, revision, set(tables))
+    if refuse:
+        _refuse_foreign(where, revision, set(tables))
     return SchemaState(where, revision, rows)
 
 

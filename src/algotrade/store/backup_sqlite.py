@@ -23,6 +23,7 @@ from algotrade.store.backup_schema import (
     DatabaseUnreachableError,
     SchemaState,
     read_sqlite_state,
+    refuse_newer,
     sqlite_state,
 )
 from algotrade.store.engine import DIR_MODE, FILE_MODE, StoreRefusedError
@@ -117,11 +118,12 @@ def _checked(raw: sqlite3.Connection, where: str) -> SchemaState:
     result = [str(row[0]) for row in raw.execute("PRAGMA integrity_check")]
     if result != ["ok"]:
         raise StoreRefusedError(f"{where}: integrity_check failed: {result[0]}")
-    state = sqlite_state(raw, where)
+    state = sqlite_state(raw, where, refuse=False)
     if state.revision is None:
         raise StoreRefusedError(
             f"{where}: no alembic_version (no algotrade schema); expected an algotrade database"
         )
+    refuse_newer(where, state.revision)
     return state
 
 
