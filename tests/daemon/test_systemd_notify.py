@@ -285,6 +285,8 @@ def test_a_reload_is_framed_by_reloading_and_ready(
             ready = notify_socket.wait_for("READY", timeout=30)[-1][1]
             assert ready["READY"] == "1"
             assert daemon.healthy()
+            outcome = "rejected" if broken else "applied"
+            assert f"(signal: SIGHUP) {outcome}" in daemon.stderr()
     finally:
         code, _, err = daemon.terminate()
     assert code == 0, err
