@@ -17,6 +17,8 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +60,7 @@ def backup_postgresql(url: str, out: Path) -> SchemaState:
         raise BackupError(f"{out.parent}: no such directory")
     temp = out.with_name(f".{out.name}.{os.getpid()}.partial")
     try:
-        with _connect(url) as connection:
+        with _connect(url) as connection, _reported(url):
             connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             row = connection.execute("SELECT pg_export_snapshot()").fetchone()
             assert row is not None
@@ -126,7 +128,7 @@ def restore_postgresql(archive: Path, url: str, *, force: bool) -> str:
     already has tables is refused unless ``force``."""
     revision = archive_revision(archive)
     pg_restore = tool("pg_restore")
-    with _connect(url) as connection:
+    with _connect(url) as connection, _reported(url):
         tables = [
             str(row[0])
             for row in connection.execute(
@@ -165,6 +167,15 @@ def _connect(url: str) -> psycopg.Connection[Any]:
         raise DatabaseUnreachableError(
             f"database {mask_url(url)} is unreachable: {scrub(str(exc), url)}"
         ) from None
+
+
+@contextmanager
+def _reported(url: str) -> Iterator[None]:
+    """A database error (no permission, a lost connection) as one line, password masked."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise BackupError(f"database {mask_url(url)}: {scrub(str(exc), url)}") from None
 
 
 def _tool_env(url: str) -> dict[str, str]:

@@ -195,6 +195,8 @@ def read_postgresql_state(url: str) -> SchemaState:
         raise DatabaseUnreachableError(
             f"database {mask_url(url)} is unreachable: {scrub(str(exc), url)}"
         ) from None
+    except psycopg.Error as exc:  # e.g. no permission to read a table
+        raise BackupError(f"database {mask_url(url)}: {scrub(str(exc), url)}") from None
 
 
 def postgresql_state(connection: psycopg.Connection[Any], where: str) -> SchemaState:
