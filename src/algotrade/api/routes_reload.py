@@ -28,13 +28,14 @@ RELOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
     403: {"model": ErrorResponse, "description": "the key is read-only (trader)"},
     422: {"model": ErrorResponse, "description": "a source is invalid: nothing changed"},
-    503: {"model": ErrorResponse, "description": "this daemon cannot reload"},
+    404: {"model": ErrorResponse, "description": "this app cannot reload (no config source)"},
 }
 
 
 def _reloader(ctx: ApiContext) -> ReloadControl:
     if ctx.reloader is None:
-        raise ApiHttpError(503, "unavailable", "reload is not available in this process")
+        # Like backtests without a data directory: an app embedded without a config source.
+        raise ApiHttpError(404, "reload_disabled", "this daemon has no config source to reload")
     return ctx.reloader
 
 
