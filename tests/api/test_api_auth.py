@@ -45,6 +45,13 @@ def test_keys_from_env_and_file(tmp_path: Path) -> None:
     assert keys.authenticate("ключ-не-ascii-🔑") is None  # non-ASCII input must not crash
 
 
+def test_env_keys_may_be_one_per_line() -> None:
+    """ALGOTRADE_API_KEYS_FILE holds the variable's text: commas or one key per line."""
+    keys = ApiKeys.from_sources({"ALGOTRADE_API_KEYS": f"admin:{ADMIN_KEY}\ntrader:{TRADER_KEY}\n"})
+    assert keys.authenticate(ADMIN_KEY) is Role.ADMIN
+    assert keys.authenticate(TRADER_KEY) is Role.TRADER
+
+
 def test_no_sources_means_no_keys() -> None:
     keys = ApiKeys.from_sources({}, None)
     assert not keys.enabled

@@ -63,7 +63,8 @@ class ApiKeys:
         """
         entries: list[tuple[Role, str, str]] = []
         raw = env.get(ENV_VAR, "")
-        for number, item in enumerate(raw.split(","), start=1):
+        # Commas, or one key per line (ALGOTRADE_API_KEYS_FILE holds the same text).
+        for number, item in enumerate(raw.replace("\n", ",").split(","), start=1):
             if item.strip():
                 entries.append(_parse_entry(item, f"{ENV_VAR} entry {number}"))
         if keys_file is not None:
