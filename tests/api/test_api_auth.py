@@ -186,6 +186,9 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None, int]] = [
     ("GET", f"/api/backtests/{JOB}/report", None, 404),
     ("DELETE", f"/api/backtests/{JOB}", None, 404),
     ("GET", "/api/datasets", None, 404),
+    # Nor a reloader (no config source): reload answers 404 reload_disabled, after the key.
+    ("GET", "/api/reload", None, 404),
+    ("POST", "/api/reload", None, 404),
     # Sign-in checks the key in its body (whatever header is sent); sign-out always answers 204.
     ("POST", "/api/session", {"api_key": TRADER_KEY}, 200),
     ("GET", "/api/session", None, 200),
