@@ -71,15 +71,23 @@ class Reloader:
         async with self._lock:
             record = ReloadRecord(trigger)
             self._notifier.reloading(f"reloading ({trigger.source}: {trigger.actor})")
+            plan: ReloadPlan | None = None
             try:
                 plan = await self._plan(record)
                 if plan is not None:
                     await apply_plan(plan, self._target, record)
                     self._running = self._after(plan)
-            finally:
+            except asyncio.CancelledError:
+                # The daemon is stopping (STOPPING=1 is out): no READY=1 after it.
+                record.error = "cancelled: the daemon is stopping"
+                record.outcome = Outcome.REJECTED if plan is None else Outcome.PARTIAL
                 record.finish()
-                await self._audit(record)
-                self._notifier.ready(bot_count_status(self._target.service.health()))
+                self.history.add(record)
+                _log.warning("%s", record.summary())
+                raise
+            record.finish()
+            await self._audit(record)
+            self._notifier.ready(bot_count_status(self._target.service.health()))
             return record
 
     async def _plan(self, record: ReloadRecord) -> ReloadPlan | None:
