@@ -161,9 +161,9 @@ def test_thousand_bots_restored_and_sigterm_within_ten_seconds(tmp_path: Path) -
     assert code == 0, stderr
 
 
-def test_sighup_is_logged_and_ignored(tmp_path: Path) -> None:
+def test_sighup_reloads_and_never_stops_the_daemon(tmp_path: Path) -> None:
     # Closing the terminal or SSH session that started the daemon sends SIGHUP; its default
-    # action killed the daemon (exit 129, no shutdown).
+    # action killed the daemon (exit 129, no shutdown). Now it reloads (docs/reload.md).
     import signal
 
     from algotrade.daemon.runtime import SIGHUP_MESSAGE

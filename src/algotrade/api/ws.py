@@ -107,9 +107,19 @@ async def websocket_endpoint(
     await _Connection(websocket, ctx).run()
 
 
+def _still_authorized(websocket: WebSocket, ctx: ApiContext) -> bool:
+    try:
+        authorize_connection(websocket, ctx)
+    except ApiHttpError:
+        return False
+    return True
+
+
 class _Connection:
     def __init__(self, websocket: WebSocket, ctx: ApiContext) -> None:
         self.websocket = websocket
+        self.ctx = ctx
+        self.keys_generation = ctx.keys_generation
         self.service = ctx.service
         self.metrics = ctx.metrics
         # topic → bot ids ("*" for all) this client asked for; events are filtered on send.
@@ -154,6 +164,16 @@ class _Connection:
                 return
             if done:
                 return  # the client left (receiver) or the socket broke (sender)
+            if self.ctx.keys_generation != self.keys_generation:
+                # The keys were rotated (a reload): a socket opened with a removed key, or by a
+                # session of one, is closed as a new connection with it would be refused.
+                self.keys_generation = self.ctx.keys_generation
+                if not _still_authorized(self.websocket, self.ctx):
+                    for task in (receiver, sender):
+                        task.cancel()
+                    await asyncio.wait({receiver, sender})
+                    await self._close(CLOSE_UNAUTHORIZED, "unauthorized: the API key was removed")
+                    return
 
     async def _close(self, code: int, reason: str) -> None:
         # RuntimeError: Starlette's answer when the socket is already closed.
