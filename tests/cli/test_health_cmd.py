@@ -6,7 +6,6 @@ import http.server
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 
 from cli.conftest import RunMain
 from testkit.daemon_process import DaemonProcess, free_port
+from testkit.http_stub import serving
 
 
 def unhealthy_line(outcome_stderr: str, *needles: str) -> None:
@@ -64,15 +64,9 @@ def answering() -> Iterator[type[_Answer]]:
     class Handler(_Answer):
         pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    Handler.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
-    try:
+    with serving(Handler) as url:
+        Handler.url = url  # type: ignore[attr-defined]
         yield Handler
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.parametrize(

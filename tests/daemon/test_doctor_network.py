@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.server
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from email.utils import formatdate
@@ -21,6 +20,7 @@ from algotrade.daemon.doctor import Finding, Level
 from algotrade.daemon.doctor_network import check_port, check_venues, configured_venues
 from algotrade.daemon.settings import DaemonSettings, load_settings
 from testkit.daemon_process import DaemonProcess, free_port
+from testkit.http_stub import serving
 
 
 class _Venue(http.server.BaseHTTPRequestHandler):
@@ -43,15 +43,9 @@ def venue_server() -> Iterator[type[_Venue]]:
     class Handler(_Venue):
         pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    Handler.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
-    try:
+    with serving(Handler) as url:
+        Handler.url = url  # type: ignore[attr-defined]
         yield Handler
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
