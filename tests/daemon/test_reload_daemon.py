@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -105,11 +107,12 @@ def stop(daemon: DaemonProcess) -> None:
     assert code == 0, stderr
 
 
-def ws_connect(daemon: DaemonProcess, key: str) -> ClientConnection:
+@contextmanager
+def ws_connect(daemon: DaemonProcess, key: str) -> Iterator[ClientConnection]:
     url = daemon.url.replace("http://", "ws://") + f"/ws?token={key}"
-    ws = connect(url, open_timeout=10)
-    ws.send(json.dumps({"op": "subscribe", "topics": ["logs"], "bot_id": "*"}))
-    return ws
+    with connect(url, open_timeout=10) as ws:
+        ws.send(json.dumps({"op": "subscribe", "topics": ["logs"], "bot_id": "*"}))
+        yield ws
 
 
 def next_reload_event(ws: ClientConnection, timeout: float = 20) -> dict[str, Any]:
