@@ -11,10 +11,10 @@ import pytest
 
 from algotrade.daemon import windows_service_api
 from algotrade.daemon.windows_service_api import ServiceState
-from algotrade.daemon.windows_service_fake import FakeHost, FakeWindowsApi
 from algotrade.daemon.windows_service_host import HostArguments, ServiceHost
 from cli.conftest import RunMain
 from testkit.daemon_process import DaemonProcess, free_port, wait_until
+from testkit.windows_scm import FakeHost, FakeWindowsApi
 
 COMMANDS = [
     ["install", "--config", "daemon.toml"],

@@ -19,7 +19,7 @@ from algotrade.daemon.windows_service_api import (
     ServiceState,
     WindowsServiceError,
 )
-from algotrade.daemon.windows_service_fake import FakeWindowsApi
+from testkit.windows_scm import FakeWindowsApi
 
 
 def write_config(folder: Path, body: str = "") -> Path:

@@ -14,9 +14,6 @@ from algotrade.daemon.doctor import Finding, fail, ok, warn
 
 CHECK = "database"
 _MIGRATE = "run 'algotrade db upgrade' or start the daemon to migrate"
-_SQLITE_TABLES = (
-    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite~_%' ESCAPE '~'"
-)
 
 
 def check_database(url: str, timeout_s: float) -> Finding:
@@ -34,6 +31,8 @@ def check_database(url: str, timeout_s: float) -> Finding:
 
 
 def _check_sqlite(path: Path, timeout_s: float) -> Finding:
+    from algotrade.store.backup_schema import sqlite_tables_and_revision  # noqa: PLC0415
+
     if not path.exists():
         return ok(CHECK, f"{path} does not exist yet; the daemon creates it at the newest schema")
     if path.is_dir():
@@ -45,11 +44,8 @@ def _check_sqlite(path: Path, timeout_s: float) -> Finding:
     except sqlite3.Error as exc:
         return fail(CHECK, f"{path}: cannot open: {exc}", "check the file and its permissions")
     try:
-        tables = {str(row[0]) for row in raw.execute(_SQLITE_TABLES)}
-        revision = None
-        if "alembic_version" in tables:
-            row = raw.execute("SELECT version_num FROM alembic_version").fetchone()
-            revision = None if row is None else str(row[0])
+        names, revision = sqlite_tables_and_revision(raw)
+        tables = set(names)
     except sqlite3.Error as exc:
         return fail(CHECK, f"{path}: {exc}", "point database.url at an algotrade SQLite file")
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from algotrade.daemon.doctor import Finding, fail, ok, warn
-from algotrade.daemon.secret_env import API_KEYS_VAR, FILE_SUFFIX, SETTINGS_PREFIX
+from algotrade.daemon.secret_env import file_variables, is_daemon_secret_var
 
 if TYPE_CHECKING:
     from algotrade.daemon.settings import DaemonSettings
@@ -158,14 +158,12 @@ def _secret_files(
     env: Mapping[str, str], settings: DaemonSettings | None
 ) -> Iterator[tuple[str, Path, bool]]:
     """(where it is named, the path, whether group/others reading it is a FAIL)."""
-    for name in sorted(env):
-        value, upper = env[name].strip(), name.upper()
-        if upper.startswith("ALGOTRADE") and upper.endswith(FILE_SUFFIX) and value:
-            # The daemon's own *_FILE variables are secrets by rule (secret_env); a venue's
-            # user name is not, its key is.
-            base = upper[: -len(FILE_SUFFIX)]
-            own = base == API_KEYS_VAR or base.startswith(SETTINGS_PREFIX)
-            yield name, Path(value), own or any(word in base for word in _SECRET_WORDS)
+    for name, path in sorted(file_variables(env).items()):
+        # The daemon's own *_FILE variables are secrets by rule (secret_env); a venue's
+        # user name is not, its key is.
+        upper = name.upper()
+        own = is_daemon_secret_var(upper)
+        yield name, path, own or any(word in upper[: -len("_FILE")] for word in _SECRET_WORDS)
     if settings is None:
         return
     if settings.api.keys_file is not None:

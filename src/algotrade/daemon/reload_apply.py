@@ -23,6 +23,7 @@ from algotrade.core.errors import AlgoTradeError
 from algotrade.daemon.reload_audit import ReloadRecord
 from algotrade.daemon.reload_plan import BotChange, Keys, ReloadPlan
 from algotrade.daemon.service import BotService
+from algotrade.daemon.settings_sources import one_line
 from algotrade.daemon.status import BotState
 from algotrade.risk.rules_config import RiskRules
 
@@ -56,7 +57,7 @@ async def apply_plan(plan: ReloadPlan, target: ApplyTarget, record: ReloadRecord
             if config.auto_resume:  # as at start-up: a bot that opted in runs
                 await service.start_bot(config.bot_id)
         except AlgoTradeError as exc:
-            record.bots_failed[config.bot_id] = _one_line(exc)
+            record.bots_failed[config.bot_id] = one_line(str(exc))
     for change in plan.update:
         error = await _update_bot(service, change)
         if error is None:
@@ -71,7 +72,7 @@ async def apply_plan(plan: ReloadPlan, target: ApplyTarget, record: ReloadRecord
             await service.delete_bot(bot_id)
             record.bots_deleted.append(bot_id)
         except AlgoTradeError as exc:
-            record.bots_failed[bot_id] = _one_line(exc)
+            record.bots_failed[bot_id] = one_line(str(exc))
     record.bots_kept = dict(plan.keep)
 
 
@@ -105,24 +106,20 @@ async def _update_bot(service: BotService, change: BotChange) -> str | None:
         if was in _ACTIVE:
             await service.stop_bot(bot_id)
     except AlgoTradeError as exc:
-        return _one_line(exc)
+        return one_line(str(exc))
     error: str | None = None
     try:
         await service.update_config(bot_id, change.changes)
     except AlgoTradeError as exc:
-        error = f"config not changed: {_one_line(exc)}"
+        error = f"config not changed: {one_line(str(exc))}"
     if was in _ACTIVE:
         try:
             await service.start_bot(bot_id)
             if was is BotState.PAUSED:
                 await service.pause_bot(bot_id)
         except AlgoTradeError as exc:
-            restart = f"could not be started again ({_one_line(exc)})"
+            restart = f"could not be started again ({one_line(str(exc))})"
             error = f"{error}; {restart}" if error else f"config changed but {restart}"
     if error is not None:
         _log.warning("reload: bot %s: %s", bot_id, error)
     return error
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())

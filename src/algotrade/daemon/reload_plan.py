@@ -25,6 +25,7 @@ from algotrade.daemon.reload_settings import (
     settings_data,
 )
 from algotrade.daemon.settings import DaemonSettings, SettingsOrigin, load_settings, redact_url
+from algotrade.daemon.settings_sources import one_line
 from algotrade.daemon.status import BotState, BotStatus
 from algotrade.risk.config_loader import RiskConfig, load_risk_config
 from algotrade.risk.rules_config import RiskRules
@@ -199,7 +200,7 @@ async def _plan_bots(
         try:
             candidate = existing[0].with_changes(changes)
         except ValueError as exc:  # pydantic's ValidationError is one
-            raise ConfigError(f"{where}: {_one_line(exc)}") from None
+            raise ConfigError(f"{where}: {one_line(str(exc))}") from None
         _check(validate, candidate, where)
         plan.update.append(BotChange(config.bot_id, changes))
     if not plan.settings.reload.prune:
@@ -229,7 +230,7 @@ def _check(validate: BotValidator, config: BotConfig, where: str) -> None:
     try:
         validate(config)
     except AlgoTradeError as exc:
-        raise ConfigError(f"{where}: {_one_line(exc)}") from None
+        raise ConfigError(f"{where}: {one_line(str(exc))}") from None
 
 
 def _show(name: str, value: Any) -> str:
@@ -238,7 +239,3 @@ def _show(name: str, value: Any) -> str:
     if name in _URL_SETTINGS and isinstance(value, str):
         return redact_url(value)
     return str(value)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())

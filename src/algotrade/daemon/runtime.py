@@ -44,7 +44,7 @@ from algotrade.daemon.reload_audit import Trigger
 from algotrade.daemon.reload_plan import Keys, Running
 from algotrade.daemon.reload_settings import settings_data
 from algotrade.daemon.reload_watch import FileWatch
-from algotrade.daemon.secret_env import with_secret_files
+from algotrade.daemon.secret_env import file_variables, with_secret_files
 from algotrade.daemon.service import BotService
 from algotrade.daemon.settings import DaemonSettings, SettingsOrigin
 from algotrade.daemon.systemd_notify import SystemdNotifier, bot_count_status
@@ -231,11 +231,7 @@ def _watched_files(reloader: Reloader) -> list[Path]:
     running = reloader.running.settings
     paths = [reloader.origin.config_file, running["api"]["keys_file"]]
     paths += [running["risk"]["accounts_file"], running["risk"]["rules_file"]]
-    paths += [
-        Path(value)
-        for name, value in os.environ.items()
-        if name.upper().startswith("ALGOTRADE") and name.upper().endswith("_FILE") and value
-    ]
+    paths += file_variables(os.environ).values()
     return list(dict.fromkeys(Path(path) for path in paths if path is not None))
 
 

@@ -14,6 +14,7 @@ The files are read again on every call, so a reload picks up a rotated secret.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from algotrade.venues.live.credentials import env_value
 
@@ -27,7 +28,7 @@ def with_secret_files(env: Mapping[str, str]) -> dict[str, str]:
 
     ``ConfigError`` naming the variable (never the value) for both set, or a bad file."""
     expanded = dict(env)
-    for file_var in [name for name in env if _is_secret_file_var(name)]:
+    for file_var in [name for name in env if is_daemon_secret_var(name)]:
         name = file_var[: -len(FILE_SUFFIX)]
         value = env_value(env, name, file_var, secret=True)
         del expanded[file_var]
@@ -36,7 +37,19 @@ def with_secret_files(env: Mapping[str, str]) -> dict[str, str]:
     return expanded
 
 
-def _is_secret_file_var(name: str) -> bool:
+def file_variables(env: Mapping[str, str]) -> dict[str, Path]:
+    """Every ``ALGOTRADE…_FILE`` variable that names a file — the daemon's own and the venues'
+    credentials — by variable name (what a reload watches and doctor checks)."""
+    found: dict[str, Path] = {}
+    for name, value in env.items():
+        upper = name.upper()
+        if upper.startswith("ALGOTRADE") and upper.endswith(FILE_SUFFIX) and value.strip():
+            found[name] = Path(value.strip())
+    return found
+
+
+def is_daemon_secret_var(name: str) -> bool:
+    """``name`` is a ``*_FILE`` variable of the daemon's own settings or API keys."""
     if not name.endswith(FILE_SUFFIX):
         return False
     base = name[: -len(FILE_SUFFIX)]

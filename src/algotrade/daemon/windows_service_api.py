@@ -3,8 +3,9 @@ the service's registry parameters, its security descriptor and the event log.
 
 Everything the installer, the CLI and the service host ask of Windows goes through
 :class:`WindowsServiceApi`. :class:`Pywin32Api` implements it with pywin32 (the ``windows``
-extra); tests on Linux pass an in-memory SCM instead (``windows_service_fake``), so the logic
-around these calls is tested everywhere while the calls themselves only run on Windows.
+extra); tests on Linux pass an in-memory SCM instead (``tests/testkit/windows_scm.py``), so
+the logic around these calls is tested everywhere while the calls themselves only run on
+Windows.
 """
 
 from __future__ import annotations

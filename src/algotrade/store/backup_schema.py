@@ -165,16 +165,22 @@ def read_sqlite_state(path: Path, label: str | None = None) -> SchemaState:
         raw.close()
 
 
+def sqlite_tables_and_revision(raw: sqlite3.Connection) -> tuple[list[str], str | None]:
+    """The tables of an open SQLite database, sorted, and its Alembic revision (None: none)."""
+    tables = sorted(str(row[0]) for row in raw.execute(SQLITE_TABLES))
+    revision = None
+    if "alembic_version" in tables:
+        row = raw.execute("SELECT version_num FROM alembic_version").fetchone()
+        revision = None if row is None else str(row[0])
+    return tables, revision
+
+
 def sqlite_state(raw: sqlite3.Connection, where: str, *, refuse: bool = True) -> SchemaState:
     """The state of an open SQLite connection (one read transaction: one snapshot);
     ``refuse``: ``StoreRefusedError`` for a database that is not ours or is newer."""
     raw.execute("BEGIN")
     try:
-        tables = sorted(str(row[0]) for row in raw.execute(SQLITE_TABLES))
-        revision = None
-        if "alembic_version" in tables:
-            row = raw.execute("SELECT version_num FROM alembic_version").fetchone()
-            revision = None if row is None else str(row[0])
+        tables, revision = sqlite_tables_and_revision(raw)
         rows = {
             table: int(raw.execute(f"SELECT count(*) FROM {quoted(table)}").fetchone()[0])
             for table in tables
