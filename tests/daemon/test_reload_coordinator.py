@@ -53,6 +53,7 @@ class FakeStore:
 class FakeNotifier:
     def __init__(self) -> None:
         self.sent: list[str] = []
+        self.readied = True  # the daemon is up unless a test says it is still starting
 
     def reloading(self, status: str = "") -> None:
         self.sent.append("RELOADING")
@@ -109,6 +110,17 @@ def test_a_second_reload_waits_for_the_first_and_reads_the_files_again(tmp_path:
     assert second.bots_created == ["late"]
     assert notifier.sent == ["RELOADING", "READY", "RELOADING", "READY"]
     assert [event.kind for event in store.events] == ["reload", "reload"]
+
+
+def test_a_reload_while_starting_sends_no_ready_before_the_daemon_is_up(tmp_path: Path) -> None:
+    # SIGHUP is taken from before the API listens; READY=1 then would tell systemd too early.
+    reloader, service, store, notifier = make(tmp_path, BOT.format(id="early"))
+    notifier.readied = False
+    record = asyncio.run(reloader.reload(Trigger.signal()))
+    assert record.outcome is Outcome.APPLIED
+    assert service.created == ["early"]
+    assert notifier.sent == []
+    assert [event.kind for event in store.events] == ["reload"]
 
 
 def test_a_rejected_reload_is_framed_audited_and_changes_nothing(tmp_path: Path) -> None:

@@ -70,7 +70,11 @@ class Reloader:
         """Reload now (after a reload already running); the audit record."""
         async with self._lock:
             record = ReloadRecord(trigger)
-            self._notifier.reloading(f"reloading ({trigger.source}: {trigger.actor})")
+            # A reload while starting (before READY=1) is not framed: its READY=1 would tell
+            # systemd the daemon is up before the API listens.
+            framed = self._notifier.readied
+            if framed:
+                self._notifier.reloading(f"reloading ({trigger.source}: {trigger.actor})")
             plan: ReloadPlan | None = None
             try:
                 plan = await self._plan(record)
@@ -87,7 +91,8 @@ class Reloader:
                 raise
             record.finish()
             await self._audit(record)
-            self._notifier.ready(bot_count_status(self._target.service.health()))
+            if framed:
+                self._notifier.ready(bot_count_status(self._target.service.health()))
             return record
 
     async def _plan(self, record: ReloadRecord) -> ReloadPlan | None:

@@ -331,6 +331,11 @@ async def _serve_notified(
             settings, settings.origin, keys, service, store, notifier, ctx, handles
         )
         ctx.reloader = ApiReload(reloader)
+    # Reloads are taken from here on, before the API listens: a client that saw the API answer
+    # and then sent SIGHUP gets a reload, never the start-up "ignored".
+    ticks: list[asyncio.Task[None]] = []
+    if reloader is not None:
+        _listen_for_reloads(reloader, settings, service, ticks)
     # uvicorn runs with lifespan="off": the app's startup/shutdown hooks (e.g. the backtest
     # worker pool, killed at shutdown rather than waited for) are run here instead.
     lifespan = app.router.lifespan_context(app)
@@ -367,9 +372,6 @@ async def _serve_notified(
     sys.stderr.flush()
     # systemd: ready only now, with the books restored and the API answering; then the
     # watchdog pings from this loop (a blocked loop stops them) and the STATUS line.
-    ticks: list[asyncio.Task[None]] = []
-    if reloader is not None:
-        _listen_for_reloads(reloader, settings, service, ticks)
     if server.started:
         notifier.ready(bot_count_status(service.health()))
         watchdog = notifier.start_watchdog()

@@ -38,6 +38,7 @@ class SystemdNotifier:
         self.watchdog_usec = watchdog_usec
         self._socket: socket.socket | None = None
         self._failed = False
+        self.readied = False  # READY=1 sent at least once (start-up is over)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SystemdNotifier:
@@ -59,6 +60,7 @@ class SystemdNotifier:
     # -- messages -------------------------------------------------------------------------------
 
     def ready(self, status: str | None = None) -> None:
+        self.readied = True
         self.send("READY=1", *_status_line(status))
 
     def status(self, status: str) -> None:
