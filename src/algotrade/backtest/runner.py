@@ -25,7 +25,7 @@ from algotrade.venues.paper import PaperVenue, PaperVenueConfig
 if TYPE_CHECKING:
     from algotrade.data.bars import BarData
 
-CHUNK_BARS = 65_536
+CHUNK_BARS = 8_192
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -74,11 +74,10 @@ def _run_loop(engine: Engine, data: BarData, progress: ProgressCallback | None) 
     engine.start()
     on_bar = engine.on_bar
     for chunk in data.iter_chunks(CHUNK_BARS):
-        count = 0
         for bar in chunk:
             on_bar(bar)
-            count += 1
-        done += count
+        # Every chunk but the last holds CHUNK_BARS bars: no counting in the per-bar loop.
+        done = min(done + CHUNK_BARS, total)
         if progress is not None:
             progress(done, total)
     engine.stop()

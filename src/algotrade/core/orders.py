@@ -213,10 +213,13 @@ class Order:
             OrderStatus.FILLED if new_filled == self.request.qty else OrderStatus.PARTIALLY_FILLED
         )
         self._move(target, fill.ts)
-        filled_value = EXACT.fma(
-            self.avg_fill_price, self.filled_qty, EXACT.multiply(fill.price, fill.qty)
-        )
-        self.avg_fill_price = derived_price(EXACT.divide(filled_value, new_filled))
+        if self.filled_qty:
+            filled_value = EXACT.fma(
+                self.avg_fill_price, self.filled_qty, EXACT.multiply(fill.price, fill.qty)
+            )
+            self.avg_fill_price = derived_price(EXACT.divide(filled_value, new_filled))
+        else:  # the first fill: (price × qty) ÷ qty is the price itself, exactly
+            self.avg_fill_price = derived_price(fill.price)
         self.filled_qty = new_filled
         self.fees += fill.fee
         self.fill_ids.append(fill.trade_id)

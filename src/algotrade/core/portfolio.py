@@ -176,9 +176,15 @@ class Portfolio:
     def apply_fill(self, fill: OrderFilled) -> ClosedTrade | None:
         """Book a fill; returns the round trip it closed, if any."""
         with localcontext(EXACT):  # money sums beyond 28 digits stay exact
-            for name in ("qty", "price", "fee"):
-                if not isinstance(getattr(fill, name), Decimal):
-                    raise TypeError(f"fill {fill.trade_id}: {name} must be Decimal")
+            if not (
+                isinstance(fill.qty, Decimal)
+                and isinstance(fill.price, Decimal)
+                and isinstance(fill.fee, Decimal)
+            ):
+                name = next(
+                    n for n in ("qty", "price", "fee") if not isinstance(getattr(fill, n), Decimal)
+                )
+                raise TypeError(f"fill {fill.trade_id}: {name} must be Decimal")
             fee = book_money(fill.fee)  # venues charge on a grid of their own; we book on ours
             pos = self.position(fill.symbol)
             signed = fill.signed_qty
