@@ -82,10 +82,14 @@ class Position:
 
     def apply(self, signed_qty: Decimal, price: Decimal, fee: Decimal) -> Decimal:
         """Apply one execution; returns the gross PnL it realized (booked)."""
+        return self.apply_booked(signed_qty, book_product(signed_qty, price, self.multiplier), fee)
+
+    def apply_booked(self, signed_qty: Decimal, notional: Decimal, fee: Decimal) -> Decimal:
+        """``apply`` with the execution's booked notional (``signed qty × price × multiplier``)
+        already computed, as the portfolio does once per fill for cash, position and ledger."""
         self.fees += fee
         old = self.qty
         new = old + signed_qty
-        notional = book_product(signed_qty, price, self.multiplier)
         realized = ZERO
         if old == 0 or (old > 0) == (signed_qty > 0):
             self.cost += notional  # opening or adding
@@ -189,12 +193,15 @@ class Portfolio:
             pos = self.position(fill.symbol)
             signed = fill.signed_qty
             qty_before = pos.qty
-            realized = pos.apply(signed, fill.price, fee)
-            self.cash -= book_product(signed, fill.price, pos.multiplier) + fee
+            # Booked once for cash, position and ledger (rounding half-even is symmetric, so
+            # the ledger's unsigned value is its absolute value).
+            notional = book_product(signed, fill.price, pos.multiplier)
+            realized = pos.apply_booked(signed, notional, fee)
+            self.cash -= notional + fee
             self.fees_paid += fee
             self.realized_pnl += realized
             self.marks.setdefault(fill.symbol, fill.price)
-            return self.ledger.record(fill, qty_before, pos.multiplier)
+            return self.ledger.record_booked(fill, qty_before, pos.multiplier, abs(notional), fee)
 
     def update_mark(self, symbol: str, price: float | Decimal) -> None:
         self.marks[symbol] = price

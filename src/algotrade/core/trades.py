@@ -64,10 +64,23 @@ class TradeLedger:
         self, fill: OrderFilled, qty_before: Decimal, multiplier: Decimal
     ) -> ClosedTrade | None:
         """Book ``fill`` given the position before it; returns the round trip it closed."""
+        value = book_product(fill.qty, fill.price, multiplier)
+        return self.record_booked(fill, qty_before, multiplier, value, book_money(fill.fee))
+
+    def record_booked(
+        self,
+        fill: OrderFilled,
+        qty_before: Decimal,
+        multiplier: Decimal,
+        value: Decimal,
+        fee: Decimal,
+    ) -> ClosedTrade | None:
+        """``record`` with the fill's booked value (``qty × price × multiplier``, unsigned)
+        and booked fee already computed."""
         signed = fill.signed_qty
         remaining_qty = fill.qty
-        remaining_fee = book_money(fill.fee)
-        remaining_value = book_product(fill.qty, fill.price, multiplier)
+        remaining_fee = fee
+        remaining_value = value
         finished: ClosedTrade | None = None
         trade = self.open.get(fill.symbol)
         if qty_before and trade is None:
