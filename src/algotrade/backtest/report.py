@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import plotly.graph_objects as go
 import plotly.io as pio
 import polars as pl
 
@@ -21,7 +20,7 @@ from algotrade.atomic_file import write_atomic
 from algotrade.backtest.benchmark import benchmark_metrics
 from algotrade.backtest.metric_format import display_metrics
 from algotrade.backtest.metrics import compute_metrics
-from algotrade.backtest.report_charts import PriceSeries, equity_figure, price_figure
+from algotrade.backtest.report_charts import Figure, PriceSeries, equity_figure, price_figure
 from algotrade.backtest.report_tables import (
     definition_list,
     fills_section,
@@ -125,7 +124,7 @@ def _header_section(result: BacktestResult, heading: str) -> str:
 
 
 def _charts_section(result: BacktestResult, bars: pl.DataFrame) -> str:
-    figures: list[go.Figure] = []
+    figures: list[Figure] = []
     notes: list[str] = []
     if result.equity.size:
         figures.append(
@@ -166,7 +165,8 @@ def _charts_section(result: BacktestResult, bars: pl.DataFrame) -> str:
                 full_html=False,
                 config=PLOTLY_CONFIG,
                 default_width="100%",
-                default_height=f"{figure.layout.height}px",
+                default_height=f"{figure['layout']['height']}px",
+                validate=False,  # built as plotly.js JSON already (see report_charts)
             )
         )
     return f"<section><h2>Charts</h2>{''.join(parts)}</section>"

@@ -156,7 +156,9 @@ def write_universe_report(
             float(universe.initial_cash),
             synthetic=False,
         )
-        chart = pio.to_html(figure, include_plotlyjs=True, full_html=False, default_width="100%")
+        chart = pio.to_html(
+            figure, include_plotlyjs=True, full_html=False, default_width="100%", validate=False
+        )
         body.append(f"<section><h2>Equal-weight portfolio</h2>{chart}</section>")
     body.append(_symbols_table(universe, path))
     notes = "".join(f"<li>{html.escape(line)}</li>" for line in summary_lines(universe))
