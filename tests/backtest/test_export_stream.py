@@ -62,6 +62,8 @@ def test_chunk_borders_and_awkward_values_match(
     fills[1] = dataclasses.replace(fills[1], client_order_id="id\n\t{}", qty=Decimal("1.500"))
     trades = list(result.trades)
     trades[0] = dataclasses.replace(trades[0], fees=Decimal("1E+2"), exit_ts=trades[0].exit_ts + 7)
+    trades[1] = dataclasses.replace(trades[1], gross_pnl=Decimal("-0.000"), qty=Decimal("2.50"))
+    fills[2] = dataclasses.replace(fills[2], fee=Decimal("0E-8"), price=Decimal("1.2E+3"))
     changed = dataclasses.replace(
         result, equity=equity, equity_ts=ts, fills=fills, trades=trades, params={"x": "é"}
     )
