@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("algotrade.daemon.bot")
 EQUITY_SNAPSHOT_SECONDS = 60.0
+_ACTIVE = frozenset({BotState.RUNNING, BotState.PAUSED})  # states that take market data
 
 
 class BotActor:
@@ -103,6 +104,7 @@ class BotActor:
         # Listing 10,000 bots must not rebuild 10,000 statuses: each is cached until its bot
         # changes (state, market data, committed activity).
         self._status: BotStatus | None = None
+        self._changes = context.status_changes
         self._status_json: tuple[BotStatus, bytes] | None = None
         self.handle = BotHandle(self)
 
@@ -195,7 +197,7 @@ class BotActor:
             self._account_changed = True
             self._ctx.mark_dirty(self)
         self.config = config
-        self._status = None
+        self._status_changed()
         self.handle = BotHandle(self)
         if self.engine is not None:
             # The next start builds a new engine (new strategy or parameters) around the same
@@ -207,7 +209,7 @@ class BotActor:
 
     async def _set_state(self, state: BotState) -> None:
         self.state = state
-        self._status = None
+        self._status_changed()
         if self.engine is not None:
             self.engine.suppress_orders = state is not BotState.RUNNING
         self.runtime["last_error"] = self.last_error
@@ -283,9 +285,14 @@ class BotActor:
         engine.suppress_orders = False
 
     def on_bar(self, bar: Bar) -> None:
-        """Called by the feed for every bar; never raises (a failing bot goes to ``error``)."""
+        """Called by the feed for every bar; never raises (a failing bot goes to ``error``).
+
+        The per-bar path of every running bot: a thousand bots on one stream run it a thousand
+        times per bar, so it only records what changed (the status is rebuilt when read, the
+        bar is published only while someone listens, nothing is persisted unless the engine
+        touched orders or an equity snapshot is due)."""
         engine = self.engine
-        if engine is None or self.state not in (BotState.RUNNING, BotState.PAUSED):
+        if engine is None or self.state not in _ACTIVE:
             return
         try:
             engine.on_bar(bar)
@@ -295,15 +302,19 @@ class BotActor:
         self.heartbeat_ns = time.time_ns()
         self.last_price = bar.close
         self._status = None
+        self._changes.count += 1
         self.recent_bars.append(bar)
         bus = self._ctx.bus
-        if bus.wants_topic(Topic.BARS):  # most of the time nobody watches: no dict per bar
+        if bus.subscriber_count and bus.wants_topic(Topic.BARS):  # no dict per bar otherwise
             bus.publish(Topic.BARS, self.config.bot_id, bar_to_api(bar))
         risk = self._ctx.risk
         if risk is not None and self.portfolio.position_qty(bar.symbol):
             risk.on_mark(self.config.account_id, bar.symbol, bar.close)
-        snapshot_due = time.monotonic() - self._last_snapshot >= EQUITY_SNAPSHOT_SECONDS
-        if self._orders_touched or self._fills or snapshot_due:
+        if (
+            self._orders_touched
+            or self._fills
+            or time.monotonic() - self._last_snapshot >= EQUITY_SNAPSHOT_SECONDS
+        ):
             self._ctx.mark_dirty(self)
 
     def _account_guard(self, request: OrderRequest) -> tuple[bool, str]:
@@ -378,7 +389,7 @@ class BotActor:
         if reason == self.blocked:
             return
         self.blocked = reason
-        self._status = None
+        self._status_changed()
         if reason is None:
             self._event("info", "unblocked", "venue state agrees again; trading allowed")
         else:
@@ -386,7 +397,7 @@ class BotActor:
         self._ctx.bus.publish(Topic.STATUS, self.config.bot_id, self.status().model_dump())
 
     def _fail(self, exc: BaseException, *, traceback: bool = True) -> None:
-        self._status = None
+        self._status_changed()
         self._detach_feed()
         self._record_error(exc)
         self.state = BotState.ERROR
@@ -457,7 +468,7 @@ class BotActor:
 
     def on_committed(self, activity: Activity) -> None:
         """Publish what is now durable."""
-        self._status = None
+        self._status_changed()
         view = self._views_in_flight.pop(id(activity), None)
         if view is not None:
             self.committed_books = view
@@ -473,6 +484,11 @@ class BotActor:
             bus.publish(Topic.STATUS, bot_id, self.status().model_dump())
 
     # ------------------------------------------------------------------ status
+    def _status_changed(self) -> None:
+        """Drop the cached status; the service's cached listings see the change too."""
+        self._status = None
+        self._changes.count += 1
+
     def status(self) -> BotStatus:
         if self._status is None:
             self._status = build_status(self)

@@ -14,6 +14,7 @@ from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.bus import EventBus
 from algotrade.daemon.feeds import BotFeed
 from algotrade.daemon.status import BotStatus
+from algotrade.daemon.status_board import StatusChanges
 from algotrade.daemon.supervisor import Spawn, TaskSupervisor
 from algotrade.store.records import OrderRecord
 
@@ -57,6 +58,8 @@ class ActorContext:
     load_open_order_trade_ids: Callable[[str], Awaitable[dict[str, list[str]]]] | None = None
     # Runs the actor's task (the daemon's TaskSupervisor.spawn: named, referenced, logged).
     spawn: Spawn = field(default_factory=lambda: TaskSupervisor().spawn)
+    # Bumped by every change of a bot's status: what the service's cached listings check.
+    status_changes: StatusChanges = field(default_factory=StatusChanges)
 
 
 class BotHandle:

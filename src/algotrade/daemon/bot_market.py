@@ -8,6 +8,7 @@ midnight) and rolls over from the last equity shown when a new UTC day begins.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -36,13 +37,12 @@ def bar_to_api(bar: Bar) -> dict[str, Any]:
 class RecentBars:
     """The last ``RECENT_BARS`` bars the bot's strategy saw, oldest first."""
 
-    __slots__ = ("_bars",)
+    __slots__ = ("_bars", "append")
 
     def __init__(self, size: int = RECENT_BARS) -> None:
         self._bars: deque[Bar] = deque(maxlen=size)
-
-    def append(self, bar: Bar) -> None:
-        self._bars.append(bar)
+        # The deque's own method: called for every bar of every bot, without a Python frame.
+        self.append: Callable[[Bar], None] = self._bars.append
 
     def latest(self, limit: int) -> list[dict[str, Any]]:
         if limit <= 0:

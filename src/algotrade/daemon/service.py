@@ -11,7 +11,6 @@ import asyncio
 import logging
 import os
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, localcontext
@@ -29,6 +28,7 @@ from algotrade.daemon.bot_handle import ActorContext, Command
 from algotrade.daemon.bot_market import DAY_NS
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.daemon.feeds import feed_factory, validate_feed_options
+from algotrade.daemon.heap import collector_paused
 from algotrade.daemon.recorder import BarRecorder
 from algotrade.daemon.risk_service import RiskService
 from algotrade.daemon.service_api import (
@@ -42,6 +42,8 @@ from algotrade.daemon.service_api import (
 )
 from algotrade.daemon.sim_feed import SimFeedHub
 from algotrade.daemon.status import BotState, BotStatus
+from algotrade.daemon.status_board import StatusBoard, StatusChanges
+from algotrade.daemon.status_publishers import publish_heartbeats, publish_summaries
 from algotrade.daemon.summary import LogCounter, build_summary
 from algotrade.daemon.supervisor import TaskSupervisor
 from algotrade.daemon.venues import VenueHub
@@ -54,6 +56,7 @@ from algotrade.strategies.registry import create_strategy
 
 _log = logging.getLogger("algotrade.daemon")
 T = TypeVar("T")
+FREEZE_FROM_BOTS = 1_000  # a smaller registry costs a collection next to nothing
 
 
 class BotService:
@@ -83,6 +86,8 @@ class BotService:
         self.hub = SimFeedHub(self.supervisor)
         self.writer = ActivityWriter(store, self._write_executor, supervisor=self.supervisor)
         self._bots: dict[str, BotActor] = {}
+        # The listings (GET /api/bots, health's counts) are cached until a status changes.
+        self.board = StatusBoard(self._bots, StatusChanges())
         # Stored bots that could not be loaded at start-up → why (kept on disk as they are).
         self.skipped_bots: dict[str, str] = {}
         self._reserved: set[str] = set()
@@ -130,6 +135,7 @@ class BotService:
             load_open_order_trade_ids=lambda bot_id: self._read(
                 self._store.open_order_trade_ids, bot_id
             ),
+            status_changes=self.board.changes,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -150,8 +156,11 @@ class BotService:
                 await self.create_bot(config)
                 if config.auto_resume:
                     to_start.append(config.bot_id)
-        self._heartbeat_task = self.supervisor.spawn(self._heartbeats(), name="bot-heartbeats")
-        self.supervisor.spawn(self._publish_summaries(), name="summary")
+        self._heartbeat_task = self.supervisor.spawn(
+            publish_heartbeats(self.bus, self._bots, self._heartbeat_interval),
+            name="bot-heartbeats",
+        )
+        self.supervisor.spawn(publish_summaries(self.bus, self.summary), name="summary")
         results = await asyncio.gather(
             *(self.start_bot(bot_id) for bot_id in to_start), return_exceptions=True
         )
@@ -168,47 +177,52 @@ class BotService:
         counts = await self._read(self._store.order_fill_counts)
         day_start = time.time_ns() // DAY_NS * DAY_NS
         day_open = await self._read(self._store.equity_before, day_start)
-        for problem in unreadable:
-            self._skip(problem.bot_id, problem.reason)
-        resume: dict[str, bool] = {}
-        demoted: list[tuple[str, str, dict[str, Any]]] = []
-        for record in records:
-            if record.bot_id in bad_fills:
-                self._skip(record.bot_id, bad_fills[record.bot_id])
-                continue
-            try:
-                config = BotConfig.model_validate(record.config)
-                was = BotState(record.state)
-                portfolio = Portfolio(config.initial_capital, keep_closed_trades=False)
-                # Everything derived (positions, cost bases, cash, PnL, round trips in
-                # progress) comes from the persisted fills, in the order they were booked.
-                portfolio.rebuild(f.to_fill() for f in fills.get(record.bot_id, ()))
-            except ValidationError as exc:
-                self._skip(record.bot_id, f"invalid config: {_validation_line(exc)}")
-                continue
-            except (ValueError, ArithmeticError, AlgoTradeError) as exc:
-                self._skip(record.bot_id, _one_line(exc))
-                continue
-            orders, fill_count = counts.get(config.bot_id, (0, 0))
-            stored_fills = fills.get(record.bot_id)
-            state = BotState.ERROR if was is BotState.ERROR else BotState.STOPPED
-            actor = BotActor(
-                config,
-                self._context,
-                state=state,
-                runtime=record.runtime,
-                portfolio=portfolio,
-                order_count=orders,
-                fill_count=fill_count,
-                last_fill_ts=stored_fills[-1].ts if stored_fills else None,
-                day_open_equity=day_open.get(config.bot_id),
-            )
-            actor.start_task()
-            self._bots[config.bot_id] = actor
-            running = was in (BotState.RUNNING, BotState.PAUSED)
-            resume[config.bot_id] = running and (config.auto_resume or self.resume_all)
-            if running and not resume[config.bot_id]:
-                demoted.append((config.bot_id, BotState.STOPPED.value, dict(record.runtime)))
+        # Thousands of long-lived objects are built here: a collection in the middle would scan
+        # all built so far again (half of the restore of 10,000 bots). A large registry is then
+        # frozen out of later collections, which would otherwise scan it on the bars' path.
+        with collector_paused(freeze=len(records) >= FREEZE_FROM_BOTS):
+            for problem in unreadable:
+                self._skip(problem.bot_id, problem.reason)
+            resume: dict[str, bool] = {}
+            demoted: list[tuple[str, str, dict[str, Any]]] = []
+            for record in records:
+                if record.bot_id in bad_fills:
+                    self._skip(record.bot_id, bad_fills[record.bot_id])
+                    continue
+                try:
+                    config = BotConfig.model_validate(record.config)
+                    was = BotState(record.state)
+                    portfolio = Portfolio(config.initial_capital, keep_closed_trades=False)
+                    # Everything derived (positions, cost bases, cash, PnL, round trips in
+                    # progress) comes from the persisted fills, in the order they were booked.
+                    portfolio.rebuild(f.to_fill() for f in fills.get(record.bot_id, ()))
+                except ValidationError as exc:
+                    self._skip(record.bot_id, f"invalid config: {_validation_line(exc)}")
+                    continue
+                except (ValueError, ArithmeticError, AlgoTradeError) as exc:
+                    self._skip(record.bot_id, _one_line(exc))
+                    continue
+                orders, fill_count = counts.get(config.bot_id, (0, 0))
+                stored_fills = fills.get(record.bot_id)
+                state = BotState.ERROR if was is BotState.ERROR else BotState.STOPPED
+                actor = BotActor(
+                    config,
+                    self._context,
+                    state=state,
+                    runtime=record.runtime,
+                    portfolio=portfolio,
+                    order_count=orders,
+                    fill_count=fill_count,
+                    last_fill_ts=stored_fills[-1].ts if stored_fills else None,
+                    day_open_equity=day_open.get(config.bot_id),
+                )
+                actor.start_task()
+                self._bots[config.bot_id] = actor
+                running = was in (BotState.RUNNING, BotState.PAUSED)
+                resume[config.bot_id] = running and (config.auto_resume or self.resume_all)
+                if running and not resume[config.bot_id]:
+                    demoted.append((config.bot_id, BotState.STOPPED.value, dict(record.runtime)))
+        self.board.changed()
         # What is on disk says what the bots are now: stopped unless they resume. Bots about to
         # resume keep their stored state, so a crash before they are running again does not
         # turn them into stopped bots that would never resume.
@@ -219,30 +233,6 @@ class BotService:
     def _skip(self, bot_id: str, reason: str) -> None:
         self.skipped_bots[bot_id] = reason
         _log.error("stored bot %s skipped: %s", bot_id, reason)
-
-    async def _heartbeats(self) -> None:
-        """Status of every bot that handled market data since the last beat, periodically."""
-        seen: dict[str, int | None] = {}
-        while True:
-            await asyncio.sleep(self._heartbeat_interval)
-            for bot_id, actor in list(self._bots.items()):
-                if actor.heartbeat_ns != seen.get(bot_id):
-                    seen[bot_id] = actor.heartbeat_ns
-                    self.bus.publish(Topic.STATUS, bot_id, actor.status().model_dump())
-
-    async def _publish_summaries(self) -> None:
-        """The summary to its WebSocket topic, at most once a second, when it changed."""
-        last: dict[str, Any] | None = None
-        while True:
-            await asyncio.sleep(1.0)
-            if not self.bus.wants_topic(Topic.SUMMARY):
-                last = None  # a new listener gets its snapshot, then every change
-                continue
-            summary = await self.summary()
-            comparable = {k: v for k, v in summary.items() if k != "updated_at"}
-            if comparable != last:
-                last = comparable
-                self.bus.publish(Topic.SUMMARY, None, summary)
 
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Stop taking commands, detach every bot from its feed, flush, close the store."""
@@ -278,8 +268,8 @@ class BotService:
         return [actor.status() for actor in self._bots.values()]
 
     async def list_bots_json(self) -> bytes:
-        """``list_bots`` as a JSON array, from each bot's cached serialised status."""
-        return b"[" + b",".join(actor.status_json() for actor in self._bots.values()) + b"]"
+        """``list_bots`` as a JSON array, cached until any bot's status changes."""
+        return self.board.listing_json()
 
     async def get_bot(self, bot_id: str) -> tuple[BotConfig, BotStatus]:
         actor = self._actor(bot_id)
@@ -306,6 +296,7 @@ class BotService:
         actor = BotActor(config, self._context)
         actor.start_task()
         self._bots[bot_id] = actor
+        self.board.changed()
         status = actor.status()
         self.bus.publish(Topic.STATUS, bot_id, status.model_dump())
         return status
@@ -316,6 +307,7 @@ class BotService:
         await actor.submit(Command.SHUTDOWN)
         await self.writer.flush()
         del self._bots[bot_id]
+        self.board.changed()
         await self._write(self._store.delete_bot, bot_id)
         self.bus.publish(Topic.STATUS, bot_id, {"bot_id": bot_id, "deleted": True})
 
@@ -412,13 +404,12 @@ class BotService:
             raise VenueNotConnected(str(exc)) from None
 
     def health(self) -> dict[str, Any]:
-        states = Counter(actor.state.value for actor in self._bots.values())
         health = {
             "state": "running" if self._accepting else "stopping",
             "pid": os.getpid(),
             "uptime_s": round(time.time() - self._started_at, 3),
             "bots": len(self._bots),
-            "by_state": dict(states),
+            "by_state": self.board.by_state(),
             "database": self._store.backend,
             "writer_commits": self.writer.commits,
             "writer_failures": self.writer.failures,
