@@ -1,4 +1,9 @@
-"""``algotrade backtest``: run a strategy over historical bars and report."""
+"""``algotrade backtest``: run a strategy over historical bars and report.
+
+Everything heavy (polars, numpy, plotly, the engine) is imported inside the functions that use
+it, so ``algotrade backtest --help`` and a mistyped option answer without loading it; only
+typer and rich (which typer uses for help anyway) load with the module.
+"""
 
 from __future__ import annotations
 
@@ -8,42 +13,20 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from algotrade.backtest.benchmark import benchmark_metrics
-from algotrade.backtest.export import write_json
-from algotrade.backtest.metric_format import display_metrics, metric_rows
-from algotrade.backtest.metrics import compute_metrics
-from algotrade.backtest.report import write_report
-from algotrade.backtest.result import BacktestResult
-from algotrade.backtest.runner import BacktestConfig, run_backtest
-from algotrade.backtest.strategy_failure import StrategyFailedError, create_checked
-from algotrade.backtest.universe import (
-    StrategySpec,
-    UniverseResult,
-    run_universe,
-)
-from algotrade.backtest.universe_report import (
-    summary_lines,
-    table_rows,
-    write_universe_json,
-    write_universe_report,
-)
 from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption, parse_range
 from algotrade.cli.errors import parse_decimal, parse_params
 from algotrade.core.errors import DataError, InputError
-from algotrade.data.bars import BarData
-from algotrade.data.catalog import parse_refs
-from algotrade.data.intervals import interval_ns
-from algotrade.data.loader import load_bars
-from algotrade.data.sources import load_available, load_reference
-from algotrade.strategies.registry import get_strategy_class
+
+if TYPE_CHECKING:
+    from algotrade.backtest.result import BacktestResult
+    from algotrade.backtest.runner import BacktestConfig
+    from algotrade.backtest.universe import StrategySpec, UniverseResult
+    from algotrade.data.bars import BarData
 
 PROGRESS_MIN_BARS = 200_000
 stderr = Console(stderr=True)
@@ -102,6 +85,13 @@ def backtest(
     ] = False,
 ) -> None:
     """Backtest a strategy on historical bars with the paper venue."""
+    from algotrade.backtest.runner import BacktestConfig  # noqa: PLC0415 (see module docstring)
+    from algotrade.backtest.strategy_failure import create_checked  # noqa: PLC0415
+    from algotrade.backtest.universe import StrategySpec  # noqa: PLC0415
+    from algotrade.data.loader import load_bars  # noqa: PLC0415
+    from algotrade.data.sources import load_reference  # noqa: PLC0415
+    from algotrade.strategies.registry import get_strategy_class  # noqa: PLC0415
+
     with strategy_traceback(debug):
         reference = check_data_options(data, symbols, interval, start, end, source, workers)
         config = BacktestConfig(
@@ -175,6 +165,9 @@ def check_data_options(
         if given:
             raise InputError(f"{given[0]}: only with --symbols (a --data file has its own bars)")
         return None
+    from algotrade.data.catalog import parse_refs  # noqa: PLC0415
+    from algotrade.data.intervals import interval_ns  # noqa: PLC0415
+
     if interval is None:
         raise InputError("--interval: required with --symbols, e.g. --interval 1h")
     interval_ns(interval, field="--interval")
@@ -184,6 +177,8 @@ def check_data_options(
 @contextmanager
 def strategy_traceback(debug: bool) -> Iterator[None]:
     """With ``debug``, print the strategy's original traceback before its one-line error."""
+    from algotrade.backtest.strategy_failure import StrategyFailedError  # noqa: PLC0415
+
     try:
         yield
     except StrategyFailedError as exc:
@@ -203,8 +198,19 @@ def run_and_report(
     report: Path | None,
     synthetic: bool = False,
 ) -> BacktestResult:
+    from algotrade.backtest.benchmark import benchmark_metrics  # noqa: PLC0415
+    from algotrade.backtest.metrics import compute_metrics  # noqa: PLC0415
+    from algotrade.backtest.runner import run_backtest  # noqa: PLC0415
+
     check_output_paths({"--json": json_out, "--report": report})
     if len(bars) >= PROGRESS_MIN_BARS and stderr.is_terminal:
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
         with Progress(
             TextColumn("backtest"),
             BarColumn(),
@@ -228,9 +234,13 @@ def run_and_report(
     print_metrics(result)
     try:
         if json_out is not None:
+            from algotrade.backtest.export import write_json  # noqa: PLC0415
+
             write_json(result, json_out)
             stderr.print(f"wrote {json_out}")
         if report is not None:
+            from algotrade.backtest.report import write_report  # noqa: PLC0415
+
             write_report(result, bars.frame, report)
             stderr.print(f"wrote {report}")
     except OSError as exc:
@@ -266,6 +276,11 @@ def check_output_paths(targets: dict[str, Path | None]) -> None:
 
 def print_metrics(result: BacktestResult) -> None:
     """The metrics table, formatted like the HTML report's (``backtest.metric_format``)."""
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from algotrade.backtest.metric_format import display_metrics, metric_rows  # noqa: PLC0415
+
     console = Console()
     title = f"{result.strategy} on {', '.join(result.symbols)}"
     if result.synthetic:
@@ -300,6 +315,15 @@ def run_universe_command(
 ) -> UniverseResult:
     """``backtest --symbols VENUE:A,B,…``: each symbol its own backtest, a table per symbol
     with the aggregate row, and the universe's JSON / HTML outputs."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+
+    from algotrade.backtest.universe import run_universe  # noqa: PLC0415
+    from algotrade.backtest.universe_report import (  # noqa: PLC0415
+        write_universe_json,
+        write_universe_report,
+    )
+    from algotrade.data.sources import load_available  # noqa: PLC0415
+
     check_output_paths({"--json": json_out, "--report": report})
     bars = load_available(venue, symbols, interval, *window, data_dir=data_dir, source=source)
     if not bars:
@@ -344,6 +368,11 @@ def run_universe_command(
 
 
 def print_universe(universe: UniverseResult, title: str) -> None:
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from algotrade.backtest.universe_report import summary_lines, table_rows  # noqa: PLC0415
+
     headings, rows, total = table_rows(universe)
     table = Table(title=escape(title), show_header=True, header_style="bold")
     for number, heading in enumerate(headings):

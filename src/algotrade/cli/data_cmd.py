@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
 from rich.console import Console
@@ -23,10 +23,10 @@ from algotrade.cli.data_options import (
 from algotrade.cli.main import FlagGroup, LazyCommand, LazyGroup
 from algotrade.core.errors import InputError
 from algotrade.core.timeutil import ns_to_iso
-from algotrade.data.catalog import Catalog, Coverage, SeriesKey
-from algotrade.data.catalog.layout import series_dir
-from algotrade.data.catalog.resample import resample, resample_ratio
-from algotrade.data.loader import load_bars, save_bars
+
+# The catalog (polars) is imported by each command when it runs, not for --help.
+if TYPE_CHECKING:
+    from algotrade.data.catalog import Catalog, Coverage
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -104,6 +104,8 @@ def list_series(
     json_flag: JsonFlag = False,
 ) -> None:
     """Every series in the catalog: first and last bar, rows, gaps."""
+    from algotrade.data.catalog import Catalog  # noqa: PLC0415
+
     found = _matching(Catalog.for_data_dir(data_dir), venue, symbols, interval)
     if json_flag:
         typer.echo(json.dumps([_coverage_json(c) for c in found], indent=1))
@@ -134,6 +136,9 @@ def show(
     json_flag: JsonFlag = False,
 ) -> None:
     """One series: coverage, files and their size on disk."""
+    from algotrade.data.catalog import Catalog, SeriesKey  # noqa: PLC0415
+    from algotrade.data.catalog.layout import series_dir  # noqa: PLC0415
+
     catalog = Catalog.for_data_dir(data_dir)
     key = SeriesKey(venue, symbol, interval)
     coverage = catalog.coverage(key)
@@ -158,6 +163,8 @@ def gaps(
     json_flag: JsonFlag = False,
 ) -> None:
     """The missing stretches of every matching series ([start, end) of bar open times)."""
+    from algotrade.data.catalog import Catalog  # noqa: PLC0415
+
     found = _matching(Catalog.for_data_dir(data_dir), venue, symbols, interval)
     rows: list[dict[str, Any]] = [
         {
@@ -191,6 +198,9 @@ def import_files(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
 ) -> None:
     """Add bar files to the catalog (bars already stored are skipped, not duplicated)."""
+    from algotrade.data.catalog import Catalog, SeriesKey  # noqa: PLC0415
+    from algotrade.data.loader import load_bars  # noqa: PLC0415
+
     catalog = Catalog.for_data_dir(data_dir)
     data = load_bars([str(f) for f in files])
     keys = [SeriesKey(venue, symbol, interval) for symbol in data.symbols]  # checked first
@@ -219,6 +229,9 @@ def resample_series(
     ] = False,
 ) -> None:
     """Aggregate a series into a longer interval and store it in the catalog."""
+    from algotrade.data.catalog import Catalog, SeriesKey  # noqa: PLC0415
+    from algotrade.data.catalog.resample import resample, resample_ratio  # noqa: PLC0415
+
     catalog = Catalog.for_data_dir(data_dir)
     sources = _matching(catalog, venue, symbols, interval)
     if not sources:
@@ -245,6 +258,9 @@ def export(
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
 ) -> None:
     """Write catalog bars to a file ``algotrade backtest --data`` reads."""
+    from algotrade.data.catalog import Catalog  # noqa: PLC0415
+    from algotrade.data.loader import save_bars  # noqa: PLC0415
+
     wanted = parse_symbol_list(symbols)
     if wanted is None:
         raise InputError("--symbols: name the symbols to export (A,B), not all")

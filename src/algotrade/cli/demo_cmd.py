@@ -9,12 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from algotrade.backtest.runner import BacktestConfig
-from algotrade.cli.backtest_cmd import run_and_report
 from algotrade.core.errors import InputError
-from algotrade.data.loader import save_bars
-from algotrade.data.synthetic import generate_bars
-from algotrade.strategies.registry import create_strategy
+
+# The engine, numpy and polars are imported by the commands when they run, not for --help.
 
 
 def demo(
@@ -25,6 +22,11 @@ def demo(
     """Backtest ma_crossover on SIMULATED prices and write out/demo-report.html."""
     if bars < 100:
         raise InputError("--bars: need at least 100 bars")
+    from algotrade.backtest.runner import BacktestConfig  # noqa: PLC0415
+    from algotrade.cli.backtest_cmd import run_and_report  # noqa: PLC0415
+    from algotrade.data.synthetic import generate_bars  # noqa: PLC0415
+    from algotrade.strategies.registry import create_strategy  # noqa: PLC0415
+
     out.mkdir(parents=True, exist_ok=True)
     console = Console(stderr=True)
     console.print(
@@ -53,5 +55,8 @@ def generate_data(
     """Write SIMULATED 1-minute OHLCV bars (seeded random walk) to a file."""
     if bars < 1:
         raise InputError("--bars: must be at least 1")
+    from algotrade.data.loader import save_bars  # noqa: PLC0415
+    from algotrade.data.synthetic import generate_bars  # noqa: PLC0415
+
     save_bars(generate_bars(bars, symbol=symbol, seed=seed), out)
     Console(stderr=True).print(f"wrote {bars:,} SIMULATED bars to {out}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,7 +17,13 @@ from algotrade.backtest.metric_format import MISSING
 from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption, parse_symbol_list
 from algotrade.cli.data_options import parse_time_ns as parse_time
 from algotrade.core.errors import InputError
-from algotrade.research.screen import SORTS, ScreenResult, screen
+
+if TYPE_CHECKING:
+    from algotrade.research.screen import ScreenResult
+
+# research.screen.SORTS's names (a test keeps them equal): that module loads polars, and the
+# option's help needs only the names.
+SORT_NAMES = ("liquidity", "volatility", "trend")
 
 stderr = Console(stderr=True)
 
@@ -32,7 +38,7 @@ def screen_command(
         str, typer.Option(help="all (every stored symbol at --interval) or A,B,…")
     ] = "all",
     sort: Annotated[
-        str, typer.Option(help=f"rank by: {', '.join(SORTS)} (largest first)")
+        str, typer.Option(help=f"rank by: {', '.join(SORT_NAMES)} (largest first)")
     ] = "liquidity",
     top: Annotated[int | None, typer.Option(min=1, help="show the best N only")] = None,
     end: Annotated[
@@ -47,8 +53,12 @@ def screen_command(
     ] = None,
 ) -> None:
     """Rank a venue's symbols by liquidity, volatility and trend over a lookback window."""
-    if sort not in SORTS:
-        raise InputError(f"--sort: {sort!r} is not a measure; expected one of {', '.join(SORTS)}")
+    if sort not in SORT_NAMES:
+        raise InputError(
+            f"--sort: {sort!r} is not a measure; expected one of {', '.join(SORT_NAMES)}"
+        )
+    from algotrade.research.screen import screen  # noqa: PLC0415 (polars: only when it runs)
+
     if json_out is not None and json_out.is_dir():
         raise InputError(f"--json {json_out}: is a folder, expected a file path")
     result = screen(

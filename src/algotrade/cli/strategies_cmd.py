@@ -8,14 +8,15 @@ unknown name or a file that does not load is one line on stderr and exit code 2.
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from algotrade.strategies.catalog import ParameterInfo, builtin_summaries, describe
+if TYPE_CHECKING:
+    from algotrade.strategies.catalog import ParameterInfo
 
 DASH = "–"
 
@@ -39,6 +40,8 @@ def _print_json(data: object) -> None:
 @strategies_app.command("list")
 def list_strategies(json_flag: JsonFlag = False) -> None:
     """The built-in strategies, one line each."""
+    from algotrade.strategies.catalog import builtin_summaries  # noqa: PLC0415 (pydantic: lazy)
+
     summaries = builtin_summaries()
     if json_flag:
         _print_json([{"name": name, "summary": text} for name, text in summaries])
@@ -60,6 +63,8 @@ def show(
     json_flag: JsonFlag = False,
 ) -> None:
     """A strategy's parameters: type, default, bounds and description."""
+    from algotrade.strategies.catalog import describe  # noqa: PLC0415 (pydantic: lazy)
+
     info = describe(strategy)
     if json_flag:
         _print_json(info.to_json())
