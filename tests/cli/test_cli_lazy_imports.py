@@ -38,6 +38,7 @@ LIGHT_COMMANDS = (
     "demo",
     "generate-data",
     "data",
+    "fetch-data",
     "screen",
     "strategies",
     "health",
@@ -45,7 +46,7 @@ LIGHT_COMMANDS = (
     "db",
     "deploy",
 )
-LIGHT_DATA_COMMANDS = ("sync",)
+LIGHT_DATA_COMMANDS = ("download", "sync")
 
 
 def heavy_modules_after(code: str) -> list[str]:
