@@ -5,6 +5,12 @@ drains every dirty bot, writes all of it in ONE transaction on the store's singl
 thread, and only after the commit lets each bot publish (WebSocket, status). Batching across
 bots keeps a thousand busy bots at a handful of transactions per second.
 
+The event loop is never held long: draining bots and publishing what committed are done in
+slices of at most ``slice_seconds`` (then the writer yields to the loop), a commit carries at
+most about ``max_batch_records`` records (the rest goes into the next one, at once), and the
+publishing of one commit runs while the next commit is on the store thread. The order stays:
+a bot's activity is committed in the order it was drained, and published in commit order.
+
 Failures are isolated, never allowed to stop persistence for everyone:
 
 - a batch that fails is written again bot by bot; a bot whose activity still fails is written
@@ -20,9 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from algotrade.core.errors import HaltError
 from algotrade.daemon.supervisor import TaskSupervisor
@@ -36,6 +45,13 @@ if TYPE_CHECKING:
 _log = logging.getLogger("algotrade.daemon.writer")
 
 Item = tuple["BotActor", Activity]
+# The longest stretch the writer holds the event loop before it yields (a bot's drain or
+# publication is not split, so a stretch can end up to one bot longer).
+SLICE_SECONDS = 0.004
+# Records (orders, fills, positions, ...) a commit aims at: enough for SQLite and PostgreSQL
+# to write at full speed, few enough that a commit (and so every acknowledgement) never waits
+# behind seconds of backlog.
+MAX_BATCH_RECORDS = 20_000
 
 
 class PersistenceFailed(HaltError):
@@ -50,22 +66,35 @@ class ActivityWriter:
         *,
         max_delay: float = 0.02,
         supervisor: TaskSupervisor | None = None,
+        slice_seconds: float = SLICE_SECONDS,
+        max_batch_records: int = MAX_BATCH_RECORDS,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._store = store
         self._supervisor = supervisor or TaskSupervisor()
         self._executor = executor
         self._dirty: dict[str, BotActor] = {}
         self._pending: list[Item] = []
+        # Taken for a commit that has not ended yet (by id of the activity): counted as not
+        # stored if the writer is cancelled meanwhile.
+        self._in_flight: dict[int, Item] = {}
+        # What committed and is still to be told (each entry: one bot's publication), in
+        # commit order.
+        self._to_publish: deque[Callable[[], None]] = deque()
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
         self._max_delay = max_delay  # gathering window: more bots per transaction
+        self._slice_seconds = slice_seconds
+        self._max_batch_records = max_batch_records
+        self._clock = clock
         self._stopping = False
         self._backoff = 0
         self.commits = 0
         self.failures = 0
         self.conflicts = 0
+        self.yields = 0  # times the writer gave the loop back mid-work (tests, benchmarks)
 
     def mark_dirty(self, actor: BotActor) -> None:
         self._dirty[actor.config.bot_id] = actor
@@ -75,32 +104,93 @@ class ActivityWriter:
     def start(self) -> None:
         self._task = self._supervisor.spawn(self._run(), name="activity-writer")
 
+    def _has_work(self) -> bool:
+        return bool(self._dirty or self._pending or self._to_publish)
+
     async def _run(self) -> None:
-        while not self._stopping or self._dirty or self._pending:
+        backlog = False
+        while not self._stopping or self._has_work():
             await self._wakeup.wait()
             self._wakeup.clear()
-            if self._max_delay and not self._stopping:
+            if self._max_delay and not self._stopping and not backlog:
                 await asyncio.sleep(self._max_delay)
+            backlog = False
             try:
                 await self._write_once()
+                if self._dirty or self._pending:  # a full batch left some: next one at once
+                    backlog = True
+                    self._wakeup.set()
+                else:
+                    await self._publish()
             except Exception:  # a bug here must not end persistence for every bot
                 _log.exception("the activity writer failed; it carries on")
                 await asyncio.sleep(0.1)
                 self._wakeup.set()
-            if not self._dirty and not self._pending:
+            if not self._has_work():
                 self._idle.set()
 
-    async def _write_once(self) -> None:
-        dirty, self._dirty = self._dirty, {}
-        for actor in dirty.values():
+    async def _yield(self) -> None:
+        self.yields += 1
+        await asyncio.sleep(0)
+
+    async def _take_batch(self) -> list[Item]:
+        """Up to about ``max_batch_records`` records: activity kept from a failed attempt
+        first (it is older), then drained from dirty bots, oldest mark first; yields the loop
+        every ``slice_seconds``."""
+        limit = self._max_batch_records
+        records = 0
+        taken = 0
+        for _, activity in self._pending:
+            if records >= limit:
+                break
+            records += _count(activity)
+            taken += 1
+        batch, self._pending = self._pending[:taken], self._pending[taken:]
+        if self._pending:
+            return batch
+        started = self._clock()
+        while self._dirty and records < limit:
+            bot_id = next(iter(self._dirty))
+            actor = self._dirty.pop(bot_id)
             activity = actor.drain_activity()
             if not activity.is_empty:
-                self._pending.append((actor, activity))
-        if not self._pending:
+                batch.append((actor, activity))
+                records += _count(activity)
+            if self._clock() - started >= self._slice_seconds and self._dirty:
+                await self._yield()
+                started = self._clock()
+        return batch
+
+    async def _publish(self) -> None:
+        """Publish what committed, in commit order, yielding every ``slice_seconds``."""
+        started = self._clock()
+        queue = self._to_publish
+        while queue:
+            queue.popleft()()
+            if self._clock() - started >= self._slice_seconds and queue:
+                await self._yield()
+                started = self._clock()
+
+    async def _write_once(self) -> None:
+        batch = await self._take_batch()
+        if not batch:
             return
-        batch, self._pending = self._pending, []
+        self._in_flight = {id(activity): (actor, activity) for actor, activity in batch}
         try:
-            conflicts = await self._commit(batch)
+            await self._write(batch)
+        finally:
+            self._in_flight = {}
+
+    async def _write(self, batch: list[Item]) -> None:
+        commit = asyncio.ensure_future(self._commit(batch))
+        # What the previous commit stored is told while this one is on the store thread.
+        try:
+            await self._publish()
+        except BaseException:
+            commit.add_done_callback(_retrieve)  # cancelled meanwhile: nobody awaits it
+            raise
+        try:
+            conflicts = await commit
         except StoreUnavailableError as exc:
             await self._retry_later(batch, exc)
             return
@@ -144,10 +234,12 @@ class ActivityWriter:
                 error = exc
                 continue
             self._committed([(actor, part)], conflicts)
+        self._in_flight.pop(id(activity), None)
         self.failures += 1
         reason = f"store refused {failed} record(s) of this bot: {_one_line(error)}"
         _log.error("bot %s: %s", actor.config.bot_id, reason)
-        actor.persistence_failed(PersistenceFailed(reason))
+        # After what of it was stored is told (queued before this).
+        self._to_publish.append(partial(actor.persistence_failed, PersistenceFailed(reason)))
 
     async def _retry_later(self, items: list[Item], exc: Exception) -> None:
         """The store is unavailable: keep everything, retry with backoff."""
@@ -156,6 +248,8 @@ class ActivityWriter:
         delay = min(0.05 * 2**self._backoff, 2.0)
         _log.warning("the store is unavailable (%s); retrying in %.2f s", exc, delay)
         self._pending = items + self._pending
+        for _, activity in items:
+            self._in_flight.pop(id(activity), None)
         await asyncio.sleep(delay)
         self._wakeup.set()
 
@@ -165,28 +259,33 @@ class ActivityWriter:
         return await loop.run_in_executor(self._executor, self._store.record_activity_batch, pairs)
 
     def _committed(self, items: Sequence[Item], conflicts: list[FillConflict]) -> None:
+        """Queue the publication of each bot's committed activity (``_publish`` tells it)."""
         self.commits += 1
         by_bot: dict[str, list[FillConflict]] = {}
         for conflict in conflicts:
             by_bot.setdefault(conflict.bot_id, []).append(conflict)
         for actor, activity in items:
+            self._in_flight.pop(id(activity), None)
             mine = by_bot.get(actor.config.bot_id, [])
-            try:
-                actor.on_committed(activity)
-                if mine:
-                    self.conflicts += len(mine)
-                    message = mine[0].describe()
-                    if len(mine) > 1:
-                        message += f" (and {len(mine) - 1} more)"
-                    _log.error("bot %s: %s", actor.config.bot_id, message)
-                    actor.persistence_failed(PersistenceFailed(message))
-            except Exception:  # publishing must never undo or block the commit
-                _log.exception("publishing committed activity of %s failed", actor.config.bot_id)
+            self._to_publish.append(partial(self._tell, actor, activity, mine))
+
+    def _tell(self, actor: BotActor, activity: Activity, conflicts: list[FillConflict]) -> None:
+        try:
+            actor.on_committed(activity)
+            if conflicts:
+                self.conflicts += len(conflicts)
+                message = conflicts[0].describe()
+                if len(conflicts) > 1:
+                    message += f" (and {len(conflicts) - 1} more)"
+                _log.error("bot %s: %s", actor.config.bot_id, message)
+                actor.persistence_failed(PersistenceFailed(message))
+        except Exception:  # publishing must never undo or block the commit
+            _log.exception("publishing committed activity of %s failed", actor.config.bot_id)
 
     async def flush(self) -> None:
         """Return once everything marked so far is committed (raises if the writer task has
         ended, instead of waiting forever)."""
-        if self._dirty or self._pending:
+        if self._has_work():
             self._wakeup.set()
         task = self._task
         if task is None:
@@ -214,15 +313,20 @@ class ActivityWriter:
             return
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        left = sum(_count(activity) for _, activity in self._pending)
-        left += len(self._dirty)
+        unstored = self._pending + list(self._in_flight.values())
+        left = sum(_count(activity) for _, activity in unstored) + len(self._dirty)
         _log.error(
             "the store did not take the last activity within %.1f s: %d record(s) of %d bot(s) "
             "not stored (never published)",
             timeout or 0.0,
             left,
-            len({actor.config.bot_id for actor, _ in self._pending} | set(self._dirty)),
+            len({actor.config.bot_id for actor, _ in unstored} | set(self._dirty)),
         )
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # logged by nobody: the writer is being cancelled
 
 
 def _count(activity: Activity) -> int:

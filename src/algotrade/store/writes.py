@@ -6,11 +6,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Insert, Table, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 
+from algotrade.store.bulk_rows import BulkTable
 from algotrade.store.models import Base
 from algotrade.store.records import (
     AccountRecord,
@@ -26,11 +27,7 @@ from algotrade.store.records import (
 Row = dict[str, Any]
 
 _T = Base.metadata.tables
-_ORDER_FIELDS = tuple(f.name for f in fields(OrderRecord))
 _FILL_FIELDS = tuple(f.name for f in fields(FillRecord))
-_POSITION_FIELDS = tuple(f.name for f in fields(PositionRecord))
-_ACCOUNT_FIELDS = tuple(f.name for f in fields(AccountRecord))
-_EQUITY_FIELDS = tuple(f.name for f in fields(EquityRecord))
 _EVENT_FIELDS = tuple(f.name for f in fields(EventRecord) if f.name != "id")  # id: assigned
 
 
@@ -64,16 +61,16 @@ def event_row(event: EventRecord) -> Row:
 
 @dataclass(slots=True)
 class PreparedBatch:
-    """Rows to write, deduplicated: the last version of an order/position/account wins, the
+    """Records to write, deduplicated: the last version of an order/position/account wins, the
     first copy of a fill is kept (a later copy with other content is a conflict)."""
 
     bot_ids: set[str] = field(default_factory=set)
-    orders: list[Row] = field(default_factory=list)
-    fills: list[Row] = field(default_factory=list)
-    positions: list[Row] = field(default_factory=list)
-    accounts: list[Row] = field(default_factory=list)
-    equity: list[Row] = field(default_factory=list)
-    events: list[Row] = field(default_factory=list)
+    orders: list[OrderRecord] = field(default_factory=list)
+    fills: list[FillRecord] = field(default_factory=list)
+    positions: list[PositionRecord] = field(default_factory=list)
+    accounts: list[AccountRecord] = field(default_factory=list)
+    equity: list[EquityRecord] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
     conflicts: list[FillConflict] = field(default_factory=list)
 
     @property
@@ -106,62 +103,77 @@ def _is_empty(activity: ActivityLike) -> bool:
     )
 
 
-def _last_wins(rows: Iterable[Row], key: Callable[[Row], Any]) -> list[Row]:
-    latest: dict[Any, Row] = {}
-    for row in rows:
-        latest.pop(key(row), None)  # re-insert so the dict keeps the latest position
-        latest[key(row)] = row
+_R = TypeVar("_R")
+
+
+def _last_wins(records: Iterable[_R], key: Callable[[_R], Any]) -> list[_R]:
+    latest: dict[Any, _R] = {}
+    for record in records:
+        k = key(record)
+        latest.pop(k, None)  # re-insert so the dict keeps the latest position
+        latest[k] = record
     return list(latest.values())
 
 
-def _fill_key(row: Row) -> tuple[str, str]:
-    return row["bot_id"], row["trade_id"]
+_fill_key = attrgetter("bot_id", "trade_id")
+_fill_values = attrgetter(*_FILL_FIELDS)
 
 
-def _differences(stored: Row, new: Row) -> dict[str, tuple[Any, Any]]:
-    return {name: (stored[name], new[name]) for name in _FILL_FIELDS if stored[name] != new[name]}
+def _differences(stored: Any, new: Any) -> dict[str, tuple[Any, Any]]:
+    """Field → (stored, new) where two fills differ (values compared as values: money is
+    Decimal, so 2 and 2.0 are the same quantity)."""
+    pairs = zip(_FILL_FIELDS, _fill_values(stored), _fill_values(new), strict=True)
+    return {name: (a, b) for name, a, b in pairs if _plain(a) != _plain(b)}
 
 
-def _unique_fills(rows: Iterable[Row], conflicts: list[FillConflict]) -> list[Row]:
+def _unique_fills(fills: Iterable[FillRecord], conflicts: list[FillConflict]) -> list[FillRecord]:
     """The first copy of each fill; an identical later copy is a re-report (dropped), a
     different one a conflict (reported, not written)."""
-    first: dict[tuple[str, str], Row] = {}
-    for row in rows:
-        key = _fill_key(row)
-        kept = first.setdefault(key, row)
-        if kept is not row and (changed := _differences(kept, row)):
+    first: dict[tuple[str, str], FillRecord] = {}
+    for fill in fills:
+        key = _fill_key(fill)
+        kept = first.setdefault(key, fill)
+        if kept is not fill and (changed := _differences(kept, fill)):
             conflicts.append(FillConflict(key[0], key[1], changed))
     return list(first.values())
 
 
 class ActivityWriter:
-    """Prepared statements for one dialect. Upserts are dialect-specific (``ON CONFLICT``)
-    because a read-then-write would cost a round trip per row and race with other writers."""
+    """Bulk statements for one dialect. Upserts are dialect-specific (``ON CONFLICT``)
+    because a read-then-write would cost a round trip per row and race with other writers;
+    the rows go to the driver as tuples (``bulk_rows``)."""
 
     def __init__(self, dialect_name: str) -> None:
-        insert: Callable[[Table], Any]
-        if dialect_name == "sqlite":
-            insert = sqlite.insert
-        elif dialect_name == "postgresql":
-            insert = postgresql.insert
-        else:  # pragma: no cover - parse_url allows only these two
+        if dialect_name not in ("sqlite", "postgresql"):  # pragma: no cover - parse_url
             raise ValueError(f"unsupported dialect {dialect_name!r}")
-        self._orders = _upsert(insert(_T["orders"]), ("bot_id", "client_order_id"), ("created_ts",))
-        self._positions = _upsert(insert(_T["positions"]), ("bot_id", "symbol"))
-        self._accounts = _upsert(insert(_T["accounts"]), ("bot_id",))
-        # A plain insert: fills already stored are sorted out first (``_new_fills``), so a
-        # duplicate key here is a bug that must fail loudly, never a silently dropped fact.
-        self._fills = _T["fills"].insert()
-        self._equity = _T["equity_snapshots"].insert()
-        self._events = _T["event_log"].insert()
+        d = dialect_name
+        self._orders = BulkTable(
+            _T["orders"],
+            OrderRecord,
+            d,
+            conflict=("bot_id", "client_order_id"),
+            keep=("created_ts",),
+        )
+        self._positions = BulkTable(
+            _T["positions"], PositionRecord, d, conflict=("bot_id", "symbol")
+        )
+        self._accounts = BulkTable(_T["accounts"], AccountRecord, d, conflict=("bot_id",))
+        # Fills are inserted once: a (bot, trade id) already stored is skipped by the insert
+        # and then compared with what is stored (``_settle_skipped_fills``), so a skipped
+        # fill is always either a re-report or a reported conflict, never a dropped fact.
+        self._fills = BulkTable(
+            _T["fills"], FillRecord, d, conflict=("bot_id", "trade_id"), do_nothing=True
+        )
+        self._equity = BulkTable(_T["equity_snapshots"], EquityRecord, d)
+        self._events = _T["event_log"].insert()  # JSON and datetime: typed by SQLAlchemy
 
     def prepare(self, items: Sequence[tuple[str, ActivityLike]]) -> PreparedBatch:
-        """Check that every record belongs to the bot it is filed under and build the rows."""
+        """Check that every record belongs to the bot it is filed under, deduplicate."""
         batch = PreparedBatch()
-        orders: list[Row] = []
-        fills: list[Row] = []
-        positions: list[Row] = []
-        accounts: list[Row] = []
+        orders: list[OrderRecord] = []
+        fills: list[FillRecord] = []
+        positions: list[PositionRecord] = []
+        accounts: list[AccountRecord] = []
         for bot_id, activity in items:
             if _is_empty(activity):
                 continue
@@ -172,18 +184,18 @@ class ActivityWriter:
             _check_owner(bot_id, "event", activity.events, allow_none=True)
             if activity.account is not None:
                 _check_owner(bot_id, "account", [activity.account])
-                accounts.append(_row(activity.account, _ACCOUNT_FIELDS))
+                accounts.append(activity.account)
             batch.bot_ids.add(bot_id)
-            orders.extend(_row(order, _ORDER_FIELDS) for order in activity.orders)
-            fills.extend(_row(fill, _FILL_FIELDS) for fill in activity.fills)
-            positions.extend(_row(position, _POSITION_FIELDS) for position in activity.positions)
-            batch.equity.extend(_row(point, _EQUITY_FIELDS) for point in activity.equity)
-            batch.events.extend(event_row(event) for event in activity.events)
+            orders.extend(activity.orders)
+            fills.extend(activity.fills)
+            positions.extend(activity.positions)
+            batch.equity.extend(activity.equity)
+            batch.events.extend(activity.events)
         # Two versions of one key in one executemany would be applied in order anyway; keeping
         # only the last also keeps PostgreSQL's "cannot affect row a second time" away for good.
-        batch.orders = _last_wins(orders, lambda row: (row["bot_id"], row["client_order_id"]))
-        batch.positions = _last_wins(positions, lambda row: (row["bot_id"], row["symbol"]))
-        batch.accounts = _last_wins(accounts, lambda row: row["bot_id"])
+        batch.orders = _last_wins(orders, attrgetter("bot_id", "client_order_id"))
+        batch.positions = _last_wins(positions, attrgetter("bot_id", "symbol"))
+        batch.accounts = _last_wins(accounts, attrgetter("bot_id"))
         batch.fills = _unique_fills(fills, batch.conflicts)
         return batch
 
@@ -192,45 +204,61 @@ class ActivityWriter:
         executemany per table. Fills stored already are not written again: identical ones are
         re-reports, different ones are returned as conflicts (with those found in the batch)."""
         conflicts = list(batch.conflicts)
-        fills = _new_fills(connection, batch.fills, conflicts)
-        for statement, rows in (
+        for table, records in (
             (self._orders, batch.orders),
-            (self._fills, fills),
+            (self._fills, batch.fills),
             (self._positions, batch.positions),
             (self._accounts, batch.accounts),
             (self._equity, batch.equity),
-            (self._events, batch.events),
         ):
-            if rows:
-                connection.execute(statement, rows)
+            if not records:
+                continue
+            written = table.write(connection, records)
+            if table is self._fills and written != len(records):
+                _settle_skipped_fills(connection, batch.fills, conflicts)
+        if batch.events:
+            connection.execute(self._events, [event_row(event) for event in batch.events])
         return conflicts
 
 
-def _new_fills(connection: Connection, rows: list[Row], conflicts: list[FillConflict]) -> list[Row]:
-    """``rows`` less those whose (bot id, trade id) is stored; stored ones with other content
-    are added to ``conflicts``."""
-    if not rows:
-        return rows
+def _settle_skipped_fills(
+    connection: Connection, fills: list[FillRecord], conflicts: list[FillConflict]
+) -> None:
+    """Some fills were stored already (the insert skipped them): compare each fill of the
+    batch with the stored one; those stored with other content are conflicts. (The fills
+    the insert just wrote compare equal to themselves.)"""
     table = _T["fills"]
     key_columns = tuple_(table.c.bot_id, table.c.trade_id)
     columns = [table.c[name] for name in _FILL_FIELDS]
+    keys = [_fill_key(fill) for fill in fills]
     stored: dict[tuple[str, str], Row] = {}
-    keys = [_fill_key(row) for row in rows]
     for start in range(0, len(keys), 400):  # two parameters a key: under SQLite's limit
         query = select(*columns).where(key_columns.in_(keys[start : start + 400]))
         for found in connection.execute(query):
             row = dict(zip(_FILL_FIELDS, found, strict=True))
-            stored[_fill_key(row)] = row
-    if not stored:
-        return rows
-    new: list[Row] = []
-    for row in rows:
-        existing = stored.get(_fill_key(row))
-        if existing is None:
-            new.append(row)
-        elif changed := _differences(existing, row):
-            conflicts.append(FillConflict(row["bot_id"], row["trade_id"], changed))
-    return new
+            stored[(row["bot_id"], row["trade_id"])] = row
+    for fill in fills:
+        existing = stored.get(_fill_key(fill))
+        if existing is None:  # pragma: no cover - the insert stored or skipped every fill
+            raise AssertionError(f"fill {fill.trade_id} neither stored nor found")
+        changed = _differences(_AsAttributes(existing), fill)
+        if changed:
+            conflicts.append(FillConflict(fill.bot_id, fill.trade_id, changed))
+
+
+class _AsAttributes:
+    """A stored row (dict) read like a record."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: Row) -> None:
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._row[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 def _upsert(statement: Any, keys: tuple[str, ...], keep: tuple[str, ...] = ()) -> Insert:
