@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from algotrade.cli.main import AlgotradeGroup
+from algotrade.cli.risk_cmd import LOG_KINDS
 from algotrade.cli.screen_cmd import SORT_NAMES
 
 # Not pydantic: typer itself (typer._adapters) imports it when it parses a command line.
@@ -26,7 +27,6 @@ HEAVY = (
     "httpx",
     "websockets",
     "algotrade.core.engine",
-    "algotrade.daemon",
     "algotrade.store",
     "algotrade.api",
 )
@@ -45,6 +45,10 @@ LIGHT_COMMANDS = (
     "doctor",
     "db",
     "deploy",
+    "service",
+    "tui",
+    "risk",
+    "venues",
 )
 LIGHT_DATA_COMMANDS = ("download", "sync")
 
@@ -112,3 +116,9 @@ def test_screen_sort_names_are_the_screeners() -> None:
     from algotrade.research.screen import SORTS
 
     assert tuple(SORTS) == SORT_NAMES
+
+
+def test_risk_log_kinds_are_the_stores() -> None:
+    from algotrade.store.records_risk import LOG_KINDS as STORED_KINDS  # SQLAlchemy: only here
+
+    assert STORED_KINDS == LOG_KINDS

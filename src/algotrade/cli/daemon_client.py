@@ -19,14 +19,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import typer
 
 from algotrade.cli.errors import EXIT_BAD_INPUT, EXIT_FAILURE, fail
-from algotrade.client import AlgoTradeClient, ApiError, DaemonUnreachable, StreamClosedError
 from algotrade.core.errors import AlgoTradeError, InputError
+
+# algotrade.client (httpx, websockets) is imported when a command calls the daemon, not when
+# the command's module loads: ``algotrade bots --help`` needs neither.
+if TYPE_CHECKING:
+    from algotrade.client import AlgoTradeClient
 
 DEFAULT_DAEMON_URL = "http://127.0.0.1:8080"
 DAEMON_URL_ENV = "ALGOTRADE_DAEMON_URL"
@@ -107,6 +111,8 @@ def client_options(
 
 def call(options: ClientOptions, request: Callable[[AlgoTradeClient], T]) -> T:
     """``request`` with a client of the daemon; every failure a one-line error."""
+    from algotrade.client import AlgoTradeClient  # noqa: PLC0415 (see the imports)
+
     with client_errors(), AlgoTradeClient(options.daemon_url, options.api_key) as client:
         return request(client)
 
@@ -121,6 +127,12 @@ def exit_code_for(status: int) -> int:
 def client_errors() -> Iterator[None]:
     """Errors of a daemon client command → one line on stderr and the exit code; never a
     traceback."""
+    from algotrade.client import (  # noqa: PLC0415 (see the imports)
+        ApiError,
+        DaemonUnreachable,
+        StreamClosedError,
+    )
+
     try:
         yield
     except ApiError as exc:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -34,12 +34,24 @@ from algotrade.cli.daemon_client import (
     client_options,
 )
 from algotrade.cli.errors import fail
-from algotrade.client import AlgoTradeClient
 from algotrade.core.errors import InputError
-from algotrade.risk.config_loader import load_risk_config
-from algotrade.risk.event_codec import format_ts, read_events
-from algotrade.risk.replay import replay as run_replay
-from algotrade.store.records_risk import LOG_KINDS
+
+if TYPE_CHECKING:
+    from algotrade.client import AlgoTradeClient
+
+# store.records_risk.LOG_KINDS (a test keeps them equal): the store package loads SQLAlchemy,
+# and the option's help needs only the names. The client, the replay and the store are
+# imported when a command runs.
+LOG_KINDS: tuple[str, ...] = (
+    "breach",
+    "lockout",
+    "unlock",
+    "expiry",
+    "reset",
+    "enforcement",
+    "alert",
+    "rules_change",
+)
 
 DASH = "–"
 PAGE = 1000  # the API's largest page
@@ -121,6 +133,10 @@ def replay(
     group = ctx.find_object(ClientOptions)
     if group is not None and group.json:
         fail("risk replay: --json takes a file to write the result to: risk replay ... --json OUT")
+    from algotrade.risk.config_loader import load_risk_config  # noqa: PLC0415
+    from algotrade.risk.event_codec import read_events  # noqa: PLC0415
+    from algotrade.risk.replay import replay as run_replay  # noqa: PLC0415
+
     with client_errors():
         config = load_risk_config(accounts, rules)
         loaded = list(read_events(events))  # the whole file is checked before anything runs
@@ -254,6 +270,8 @@ LOG_COLUMNS: tuple[Column, ...] = (
 
 
 def _ns(ns: int | None) -> str | None:
+    from algotrade.risk.event_codec import format_ts  # noqa: PLC0415
+
     return None if ns is None else format_ts(ns)
 
 
