@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from algotrade.cli import bots_cmd
 from algotrade.cli.main import AlgotradeGroup
 from algotrade.cli.risk_cmd import LOG_KINDS
 from algotrade.cli.screen_cmd import SORT_NAMES
@@ -49,6 +50,7 @@ LIGHT_COMMANDS = (
     "tui",
     "risk",
     "venues",
+    "bots",
 )
 LIGHT_DATA_COMMANDS = ("download", "sync")
 
@@ -122,3 +124,10 @@ def test_risk_log_kinds_are_the_stores() -> None:
     from algotrade.store.records_risk import LOG_KINDS as STORED_KINDS  # SQLAlchemy: only here
 
     assert STORED_KINDS == LOG_KINDS
+
+
+def test_bots_id_pattern_and_modes_are_the_daemons() -> None:
+    from algotrade.daemon import bot_config  # pydantic, the venue registry: only here
+
+    assert bot_config.BOT_ID_PATTERN == bots_cmd.BOT_ID_PATTERN
+    assert [m.value for m in bot_config.ExecutionMode] == [m.value for m in bots_cmd.ExecutionMode]

@@ -11,8 +11,9 @@ import json
 import re
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -29,10 +30,22 @@ from algotrade.cli.daemon_client import (
     client_options,
 )
 from algotrade.cli.errors import EXIT_FAILURE, fail, parse_decimal
-from algotrade.client import AlgoTradeClient, AsyncAlgoTradeClient, ClientError
 from algotrade.core.errors import InputError
-from algotrade.daemon.bot_config import BOT_ID_PATTERN, ExecutionMode
 from algotrade.daemon.bus import ALL_BOTS, Topic
+
+if TYPE_CHECKING:
+    from algotrade.client import AlgoTradeClient
+
+# The client (httpx, websockets) is imported when a command calls the daemon; the bot config
+# model (pydantic, the venue registry) not at all. Its id pattern and modes are repeated here
+# (a test keeps them equal to daemon.bot_config's): ``bots --help`` needs only these.
+BOT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class ExecutionMode(StrEnum):
+    PAPER = "paper"
+    LIVE = "live"
+
 
 DEFAULT_TOPICS = (Topic.STATUS, Topic.ORDERS, Topic.FILLS)
 
@@ -113,6 +126,16 @@ def config(
     _show(options, stored, render.config_detail)
 
 
+def _client_method(name: str) -> Callable[..., Any]:
+    """``AlgoTradeClient.<name>``, looked up on the client it is called with (the client
+    module is not imported when the commands are defined)."""
+
+    def invoke(client: AlgoTradeClient, *args: Any, **kwargs: Any) -> Any:
+        return getattr(client, name)(*args, **kwargs)
+
+    return invoke
+
+
 def _history_command(
     what: str, read: Callable[..., dict[str, Any]], human: Callable[[Any], None], doc: str
 ) -> None:
@@ -140,12 +163,12 @@ def _history_command(
 
 
 _history_command(
-    "orders", AlgoTradeClient.orders, render.orders_table, "A page of the bot's orders."
+    "orders", _client_method("orders"), render.orders_table, "A page of the bot's orders."
 )
-_history_command("fills", AlgoTradeClient.fills, render.fills_table, "A page of the bot's fills.")
+_history_command("fills", _client_method("fills"), render.fills_table, "A page of the bot's fills.")
 _history_command(
     "equity",
-    AlgoTradeClient.equity,
+    _client_method("equity"),
     render.equity_table,
     "The bot's recent equity snapshots: equity, cash, PnL, fees.",
 )
@@ -272,7 +295,7 @@ def _print_created(status: dict[str, Any]) -> None:
 # -- control -------------------------------------------------------------------------------
 
 
-def _control_command(name: str, method: Callable[[AlgoTradeClient, str], Any], doc: str) -> None:
+def _control_command(name: str, method: Callable[..., Any], doc: str) -> None:
     def command(
         ctx: typer.Context,
         bot_id: BotId,
@@ -288,16 +311,16 @@ def _control_command(name: str, method: Callable[[AlgoTradeClient, str], Any], d
     bots_app.command(name)(command)
 
 
-_control_command("start", AlgoTradeClient.start_bot, "Start a stopped (or failed) bot.")
+_control_command("start", _client_method("start_bot"), "Start a stopped (or failed) bot.")
 _control_command(
-    "stop", AlgoTradeClient.stop_bot, "Stop a running or paused bot (positions stay open)."
+    "stop", _client_method("stop_bot"), "Stop a running or paused bot (positions stay open)."
 )
 _control_command(
     "pause",
-    AlgoTradeClient.pause_bot,
+    _client_method("pause_bot"),
     "Pause a running bot: it keeps receiving prices but sends no new orders.",
 )
-_control_command("resume", AlgoTradeClient.resume_bot, "Resume a paused bot.")
+_control_command("resume", _client_method("resume_bot"), "Resume a paused bot.")
 
 
 @bots_app.command()
@@ -355,6 +378,8 @@ def watch(
 
 
 async def _watch(options: ClientOptions, topics: list[Topic], bot_id: str) -> None:
+    from algotrade.client import AsyncAlgoTradeClient, ClientError  # noqa: PLC0415 (lazy)
+
     as_json = options.json
     async with AsyncAlgoTradeClient(options.daemon_url, options.api_key) as client:
         subscribed = False

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import typer
 
@@ -36,9 +36,11 @@ from algotrade.cli.daemon_client import (
     client_options,
 )
 from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption
-from algotrade.client import AlgoTradeClient, ApiError
 from algotrade.core.errors import InputError
 from algotrade.research.objectives import Objective, params_key, parse_objective
+
+if TYPE_CHECKING:
+    from algotrade.client import AlgoTradeClient  # httpx: imported when a command runs
 
 MAX_BOT_ID = 64
 DIGEST_CHARS = 8
@@ -257,6 +259,8 @@ def create_bots(
 ) -> list[tuple[str, BotPlan, dict[str, Any] | None]]:
     """``(created|exists, plan, status)`` per plan; a bot whose name is taken is left as it
     is (also when another client created it a moment ago: the daemon answers 409)."""
+    from algotrade.client import ApiError  # noqa: PLC0415 (httpx: when a command runs)
+
     existing = {bot["bot_id"] for bot in client.list_bots()}
     outcomes: list[tuple[str, BotPlan, dict[str, Any] | None]] = []
     for plan in plans:
