@@ -85,6 +85,7 @@ def create_app(
     app.include_router(routes_system.router)
     app.include_router(routes_reload.router)
     app.include_router(routes_bots.router)
+    routes_bots.install_direct_listing(app)
     app.include_router(routes_overview.router)
     app.include_router(routes_risk.router)
     app.include_router(routes_venues.router)
