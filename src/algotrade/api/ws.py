@@ -17,7 +17,9 @@ Protocol (JSON text frames):
 
 Each connection has one bus subscription, a sender task draining it and a receiver task for
 client messages. Publishing never waits for a client: the bus drops a subscriber whose queue is
-full, and this module then closes that socket with 1013.
+full, and this module then closes that socket with 1013. A client that fell behind (events
+queued) is sent the backlog in chunks, with a bot's status snapshots in one state coalesced to
+the newest (``coalesce_statuses``: every state change and every other event is still sent).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, WebSocket
@@ -57,6 +60,10 @@ SNAPSHOT_LIMIT = 100
 # enough to close a stalled client promptly, rarely enough to cost nothing with many clients.
 DROP_CHECK_SECONDS = 0.25
 CLOSE_TIMEOUT_SECONDS = 5.0
+# A sender takes at most this many queued events at a time, and yields the loop after this
+# long sending them.
+SEND_CHUNK = 256
+SEND_SLICE_SECONDS = 0.004
 # Client messages are small commands; the server (api.server) refuses larger frames with 1009.
 MAX_MESSAGE_BYTES = 64 * 1024
 # How a vanished client shows up: Starlette turns the server's OSError into WebSocketDisconnect.
@@ -316,19 +323,29 @@ class _Connection:
     async def _send_loop(self) -> None:
         queue = self.subscription.queue
         while not self.subscription.dropped:
-            message = await queue.get()
+            messages = [await queue.get()]
+            # A client that fell behind gets what piled up in one go, a bot's status
+            # snapshots coalesced (see ``coalesce_statuses``); the loop is given back
+            # every SEND_SLICE_SECONDS, so a long backlog never holds it.
+            while len(messages) < SEND_CHUNK and not queue.empty():
+                messages.append(queue.get_nowait())
             if self.subscription.dropped:
                 return  # the supervisor closes with 1013
-            async with self.send_lock:
-                if self._wanted(message):  # interests may have changed while it was queued
-                    await self._send_unlocked(
-                        {
-                            "type": "event",
-                            "topic": message.topic,
-                            "bot_id": message.bot_id,
-                            "data": message.data,
-                        }
-                    )
+            started = time.perf_counter()
+            for message in coalesce_statuses(messages):
+                async with self.send_lock:
+                    if self._wanted(message):  # interests may have changed while queued
+                        await self._send_unlocked(
+                            {
+                                "type": "event",
+                                "topic": message.topic,
+                                "bot_id": message.bot_id,
+                                "data": message.data,
+                            }
+                        )
+                if time.perf_counter() - started >= SEND_SLICE_SECONDS:
+                    await asyncio.sleep(0)
+                    started = time.perf_counter()
 
     async def _send(self, payload: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -340,6 +357,24 @@ class _Connection:
     async def _send_unlocked(self, payload: dict[str, Any]) -> None:
         # default=str: records may carry Decimal or datetime; exact text is what clients want.
         await self.websocket.send_text(json.dumps(payload, separators=(",", ":"), default=str))
+
+
+def coalesce_statuses(messages: list[BusMessage]) -> list[BusMessage]:
+    """``messages`` without the status snapshots a later status of the same bot, in the same
+    state, makes redundant (a status is the bot's whole state; only its newest is worth
+    sending). Every change of state is kept, and everything else is sent as it came."""
+    newest: dict[str | None, int] = {}
+    redundant: set[int] = set()
+    for index, message in enumerate(messages):
+        if message.topic is not Topic.STATUS:
+            continue
+        earlier = newest.get(message.bot_id)
+        if earlier is not None and messages[earlier].data.get("state") == message.data.get("state"):
+            redundant.add(earlier)
+        newest[message.bot_id] = index
+    if not redundant:
+        return messages
+    return [message for index, message in enumerate(messages) if index not in redundant]
 
 
 async def _cancel_and_wait(*tasks: asyncio.Task[None]) -> None:
