@@ -204,3 +204,19 @@ async def test_shutdown_under_load_stores_every_fill_booked_and_told(tmp_path: P
     assert set(told) <= stored
     assert not subscription.dropped
     store.close()
+
+
+async def test_activity_drained_before_a_failing_drain_is_still_committed() -> None:
+    log: list[tuple[str, str]] = []
+    bots = [FakeBot(f"b{i}", 2, log) for i in range(10)]
+    store = FakeStore(log)
+    broken = bots[5]
+
+    def fail() -> Activity:
+        raise RuntimeError("a bug in one bot's drain")
+
+    broken.drain_activity = fail  # type: ignore[method-assign]
+    await _run_writer(bots, store)
+    committed = [bot_id for items in store.commits for bot_id, _ in items]
+    assert sorted(committed) == sorted(b.bot_id for b in bots if b is not broken)
+    assert all(len(b.told) == 1 for b in bots if b is not broken)

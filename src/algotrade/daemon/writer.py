@@ -149,16 +149,21 @@ class ActivityWriter:
         if self._pending:
             return batch
         started = self._clock()
-        while self._dirty and records < limit:
-            bot_id = next(iter(self._dirty))
-            actor = self._dirty.pop(bot_id)
-            activity = actor.drain_activity()
-            if not activity.is_empty:
-                batch.append((actor, activity))
-                records += _count(activity)
-            if self._clock() - started >= self._slice_seconds and self._dirty:
-                await self._yield()
-                started = self._clock()
+        try:
+            while self._dirty and records < limit:
+                bot_id = next(iter(self._dirty))
+                actor = self._dirty.pop(bot_id)
+                activity = actor.drain_activity()
+                if not activity.is_empty:
+                    batch.append((actor, activity))
+                    records += _count(activity)
+                if self._clock() - started >= self._slice_seconds and self._dirty:
+                    await self._yield()
+                    started = self._clock()
+        except BaseException:
+            # A failing drain (a bug) or a cancel mid-way: what was drained is not lost.
+            self._pending = batch + self._pending
+            raise
         return batch
 
     async def _publish(self) -> None:
