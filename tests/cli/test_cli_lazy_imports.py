@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from algotrade.cli import bots_cmd
+from algotrade.cli import bots_cmd, sweep_cmd
 from algotrade.cli.main import AlgotradeGroup
 from algotrade.cli.risk_cmd import LOG_KINDS
 from algotrade.cli.screen_cmd import SORT_NAMES
@@ -51,6 +51,8 @@ LIGHT_COMMANDS = (
     "risk",
     "venues",
     "bots",
+    "sweep",
+    "optimize",
 )
 LIGHT_DATA_COMMANDS = ("download", "sync")
 
@@ -131,3 +133,9 @@ def test_bots_id_pattern_and_modes_are_the_daemons() -> None:
 
     assert bot_config.BOT_ID_PATTERN == bots_cmd.BOT_ID_PATTERN
     assert [m.value for m in bot_config.ExecutionMode] == [m.value for m in bots_cmd.ExecutionMode]
+
+
+def test_sweep_default_batch_size_is_the_sweeps() -> None:
+    from algotrade.research.sweep import DEFAULT_BATCH_SIZE  # polars: only here
+
+    assert DEFAULT_BATCH_SIZE == sweep_cmd.DEFAULT_BATCH_SIZE

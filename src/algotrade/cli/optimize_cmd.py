@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -47,14 +47,13 @@ from algotrade.cli.research_options import (
     stored_options,
 )
 from algotrade.core.errors import InputError
-from algotrade.research.evaluate import EvalConfig
-from algotrade.research.executors import check_cluster, make_executor
-from algotrade.research.objectives import parse_objectives
-from algotrade.research.optimize import OptimizeOutcome, OptimizeSpec, run_optimization
-from algotrade.research.optimize_spec import PRUNERS, SAMPLERS
-from algotrade.research.optimize_study import ProgressCallback
-from algotrade.research.run_store import RunStore, check_run_id
-from algotrade.research.walkforward import WalkForwardSummary
+
+# The research stack (polars, the engine, SQLAlchemy, Optuna) is imported by the functions
+# that run an optimization, not for --help.
+if TYPE_CHECKING:
+    from algotrade.research.optimize import OptimizeOutcome, OptimizeSpec
+    from algotrade.research.optimize_study import ProgressCallback
+    from algotrade.research.walkforward import WalkForwardSummary
 
 stderr = Console(stderr=True)
 
@@ -114,6 +113,10 @@ def optimize(
     ] = None,
 ) -> None:
     """Optimize a strategy's parameters with Optuna (TPE, NSGA-II, pruning); resumable."""
+    from algotrade.research.executors import check_cluster, make_executor  # noqa: PLC0415
+    from algotrade.research.optimize import run_optimization  # noqa: PLC0415
+    from algotrade.research.run_store import RunStore, check_run_id  # noqa: PLC0415
+
     check_output_paths({"--json": json_out, "--report": report})
     kind, size = check_cluster(cluster, workers)
     if resume is not None:
@@ -169,6 +172,11 @@ def optimize(
 
 
 def _spec(options: dict[str, Any], *, datasets: tuple[str, ...]) -> OptimizeSpec:
+    from algotrade.research.evaluate import EvalConfig  # noqa: PLC0415
+    from algotrade.research.objectives import parse_objectives  # noqa: PLC0415
+    from algotrade.research.optimize import OptimizeSpec  # noqa: PLC0415
+    from algotrade.research.optimize_spec import PRUNERS, SAMPLERS  # noqa: PLC0415
+
     if options["sampler"] and options["sampler"] not in SAMPLERS:
         raise InputError(f"--sampler: expected tpe or nsga2, got {options['sampler']!r}")
     if options["pruner"] not in PRUNERS:

@@ -5,14 +5,16 @@ how values are shown."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from algotrade.cli.data_options import parse_range
 from algotrade.core.errors import InputError
-from algotrade.data.bars import BarData
-from algotrade.research.run_store import RunStore
+
+# Bars and the run store (polars, SQLAlchemy) are imported when a run needs them.
+if TYPE_CHECKING:
+    from algotrade.data.bars import BarData
 
 # The options both commands take, spelled once.
 StrategyOption = Annotated[
@@ -97,6 +99,8 @@ def data_ref(
 
 
 def stored_options(data_dir: Path, run_id: str, source: str | None) -> dict[str, Any]:
+    from algotrade.research.run_store import RunStore  # noqa: PLC0415
+
     stored = RunStore(data_dir).load_run(run_id)
     spec = stored["spec"]
     options = dict(spec["options"])

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -47,21 +47,17 @@ from algotrade.cli.research_options import (
     stored_options,
 )
 from algotrade.core.errors import InputError
-from algotrade.data.bars import BarData
-from algotrade.research.evaluate import EvalConfig, ResultRow
-from algotrade.research.executors import check_cluster, make_executor
-from algotrade.research.objectives import Objective, parse_objective
-from algotrade.research.run_store import RunStore, check_run_id
-from algotrade.research.space import parse_space
-from algotrade.research.sweep import (
-    DEFAULT_BATCH_SIZE,
-    SweepOutcome,
-    SweepPlan,
-    plan_sweep,
-    ranking_frame,
-    run_sweep,
-)
-from algotrade.strategies.registry import get_strategy_class
+
+# The research stack (polars, the engine, SQLAlchemy, the executors) is imported by the
+# functions that run a sweep, not for --help; research.sweep.DEFAULT_BATCH_SIZE is repeated
+# for the option's default (a test keeps them equal).
+DEFAULT_BATCH_SIZE = 8
+
+if TYPE_CHECKING:
+    from algotrade.data.bars import BarData
+    from algotrade.research.evaluate import ResultRow
+    from algotrade.research.objectives import Objective
+    from algotrade.research.sweep import SweepOutcome, SweepPlan
 
 stderr = Console(stderr=True)
 TOP_ROWS = 10
@@ -111,6 +107,10 @@ def sweep(
     ] = None,
 ) -> None:
     """Sweep a strategy's parameters (grid or random) over symbols; stored and resumable."""
+    from algotrade.research.executors import check_cluster, make_executor  # noqa: PLC0415
+    from algotrade.research.run_store import RunStore, check_run_id  # noqa: PLC0415
+    from algotrade.research.sweep import run_sweep  # noqa: PLC0415
+
     check_output_paths({"--json": json_out, "--report": report})
     check_cluster(cluster, workers)
     if batch_size < 1:
@@ -164,6 +164,8 @@ def sweep(
 
 
 def _objective(metric: str, minimize: bool) -> Objective:
+    from algotrade.research.objectives import Objective, parse_objective  # noqa: PLC0415
+
     objective = parse_objective(metric)
     if minimize:
         if ":" in metric:
@@ -173,6 +175,12 @@ def _objective(metric: str, minimize: bool) -> Objective:
 
 
 def _plan(options: dict[str, Any], datasets: dict[str, BarData]) -> SweepPlan:
+    from algotrade.research.evaluate import EvalConfig  # noqa: PLC0415
+    from algotrade.research.objectives import parse_objective  # noqa: PLC0415
+    from algotrade.research.space import parse_space  # noqa: PLC0415
+    from algotrade.research.sweep import plan_sweep  # noqa: PLC0415
+    from algotrade.strategies.registry import get_strategy_class  # noqa: PLC0415
+
     config = options["config"]
     if config["periods_per_year"] < 1:
         raise InputError("--periods-per-year: must be a positive integer")
@@ -248,6 +256,8 @@ def _progress(plan: SweepPlan) -> Iterator[Any]:
 
 
 def _print_outcome(outcome: SweepOutcome, objective: Objective) -> None:
+    from algotrade.research.sweep import ranking_frame  # noqa: PLC0415
+
     if outcome.skipped_batches:
         stderr.print(
             f"resumed: {outcome.skipped_batches} of {outcome.total_batches} batches were stored"
@@ -291,6 +301,8 @@ def _write_outputs(
     report: Path | None,
     heatmap: tuple[str, str] | None,
 ) -> None:
+    from algotrade.research.sweep import ranking_frame  # noqa: PLC0415
+
     if json_out is not None:
         document = {
             "run_id": outcome.run_id,
