@@ -33,7 +33,7 @@ from algotrade.core.trades import ClosedTrade
 
 IsoUnit = Literal["s", "ms"]
 T = TypeVar("T")
-CHUNK_ROWS = 65_536  # equity points / records formatted at once: bounds the text in memory
+CHUNK_ROWS = 4096  # equity points / records formatted at once: bounds the text in memory
 # polars formats these float64s exactly like ``float.__repr__`` (json's own float text) and
 # timestamps from 1970 on like numpy's ISO strings; outside (exponent notation below 1e-4,
 # nan/inf, stamps before 1970) a chunk takes the plain Python path instead. int64 ns end in

@@ -115,12 +115,16 @@ def max_drawdown(equity: FloatArray) -> float:
     equity goes negative). 0.0 when the curve never falls or never has a positive peak."""
     if equity.size == 0:
         return 0.0
-    peak = np.maximum.accumulate(equity)
-    positive = peak > 0
+    # One float temporary the size of the curve (a 1M-bar run's peak memory counts): the
+    # running peak, overwritten by equity / peak where it is positive. max(1 - e/p) is
+    # 1 - min(e/p), rounding included, as 1 - x is monotonic.
+    ratio = np.maximum.accumulate(equity)
+    positive = ratio > 0
     if not positive.any():
         return 0.0
-    drawdown = 1.0 - equity[positive] / peak[positive]
-    return max(0.0, float(drawdown.max()))
+    np.divide(equity, ratio, out=ratio, where=positive)
+    smallest = float(np.min(ratio, where=positive, initial=np.inf))
+    return max(0.0, 1.0 - smallest)
 
 
 def max_drawdown_duration_ns(times: IntArray, equity: FloatArray) -> int:
@@ -129,8 +133,11 @@ def max_drawdown_duration_ns(times: IntArray, equity: FloatArray) -> int:
     if equity.size < 2:
         return 0
     at_peak = equity >= np.maximum.accumulate(equity)
-    index = np.arange(equity.size)
-    last_peak = np.maximum.accumulate(np.where(at_peak, index, 0))
+    # The index of the last point at a peak, for every point: indices where at a peak, 0
+    # elsewhere, then a running maximum, in place.
+    last_peak = np.arange(equity.size)
+    last_peak *= at_peak
+    np.maximum.accumulate(last_peak, out=last_peak)
     # A recovery is a point at a peak right after a point below it; its drawdown began at the
     # last peak before that.
     recovered = np.flatnonzero(at_peak[1:] & ~at_peak[:-1]) + 1
