@@ -47,7 +47,8 @@ def test_chunk_borders_and_awkward_values_match(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small chunks: several per list, some taking the fast path, some the Python one.
-    monkeypatch.setattr(export, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(export, "EQUITY_CHUNK_ROWS", 7)
+    monkeypatch.setattr(export, "RECORD_CHUNK_ROWS", 3)
     result = small_run(300)
     equity = result.equity.copy()
     equity[10] = np.nan  # -> null

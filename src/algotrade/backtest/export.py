@@ -33,7 +33,10 @@ from algotrade.core.trades import ClosedTrade
 
 IsoUnit = Literal["s", "ms"]
 T = TypeVar("T")
-CHUNK_ROWS = 4096  # equity points / records formatted at once: bounds the text in memory
+# Rows formatted at once: few enough that the text never raises a 1M-bar run's peak memory,
+# many enough that polars' per-call cost stays small (a fill's text is ~10x an equity point's).
+EQUITY_CHUNK_ROWS = 65_536
+RECORD_CHUNK_ROWS = 8_192
 # polars formats these float64s exactly like ``float.__repr__`` (json's own float text) and
 # timestamps from 1970 on like numpy's ISO strings; outside (exponent notation below 1e-4,
 # nan/inf, stamps before 1970) a chunk takes the plain Python path instead. int64 ns end in
@@ -181,8 +184,8 @@ def _records_text(items: Sequence[T], chunk_text: Callable[[Sequence[T]], str]) 
         yield "[]"
         return
     yield "[\n"
-    for start in range(0, len(items), CHUNK_ROWS):
-        text = chunk_text(items[start : start + CHUNK_ROWS])
+    for start in range(0, len(items), RECORD_CHUNK_ROWS):
+        text = chunk_text(items[start : start + RECORD_CHUNK_ROWS])
         yield text if start == 0 else ",\n" + text
     yield "\n ]"
 
@@ -245,9 +248,9 @@ def _equity_points(ts: npt.NDArray[np.int64], equity: npt.NDArray[np.float64]) -
         return
     unit = _iso_unit(ts)  # one unit for the whole curve, as ``iso_times`` picks it
     yield "[\n"
-    for start in range(0, ts.size, CHUNK_ROWS):
-        times = ts[start : start + CHUNK_ROWS]
-        values = np.round(equity[start : start + CHUNK_ROWS], 8)
+    for start in range(0, ts.size, EQUITY_CHUNK_ROWS):
+        times = ts[start : start + EQUITY_CHUNK_ROWS]
+        values = np.round(equity[start : start + EQUITY_CHUNK_ROWS], 8)
         text = _fast_points(times, values, unit) or _python_points(times, values, unit)
         yield text if start == 0 else ",\n" + text
     yield "\n ]"
