@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from algotrade.core.events import OrderFilled
+from algotrade.core.events import OrderFilled, OrderSide
 from algotrade.core.instruments import InstrumentRegistry
 
 
@@ -38,31 +38,39 @@ def equity_curve(
         return times, equity, 0.0
     single_symbol = times.size == ts_all.size and bars["symbol"].n_unique() == 1
 
+    # The per-fill Decimal steps are the only Python loop here (tens of thousands of fills
+    # for a 1M-bar run): multipliers are looked up once per symbol, and a multiplier of 1 is
+    # not multiplied by (exact either way).
+    symbols = dict.fromkeys(fill.symbol for fill in fills)  # first-fill order, as summed
+    multipliers = {symbol: instruments.get(symbol).multiplier for symbol in symbols}
     cash = initial_cash
-    cash_steps = [float(initial_cash)]
-    for fill in fills:
-        multiplier = instruments.get(fill.symbol).multiplier
-        cash -= fill.signed_qty * fill.price * multiplier + fill.fee
-        cash_steps.append(float(cash))
+    cash_steps = np.empty(len(fills) + 1, dtype=np.float64)
+    cash_steps[0] = float(initial_cash)
+    qty_by_symbol: dict[str, Decimal] = dict.fromkeys(multipliers, Decimal(0))
+    qty_steps: dict[str, list[float]] = {symbol: [0.0] for symbol in multipliers}
+    ts_by_symbol: dict[str, list[int]] = {symbol: [] for symbol in multipliers}
+    buy = OrderSide.BUY
+    for number, fill in enumerate(fills, start=1):
+        symbol = fill.symbol
+        signed = fill.qty if fill.side is buy else -fill.qty
+        multiplier = multipliers[symbol]
+        notional = signed * fill.price
+        cash -= (notional if multiplier == 1 else notional * multiplier) + fill.fee
+        cash_steps[number] = float(cash)
+        qty = qty_by_symbol[symbol] = qty_by_symbol[symbol] + signed
+        qty_steps[symbol].append(float(qty))
+        ts_by_symbol[symbol].append(fill.ts)
     fill_ts = np.fromiter((f.ts for f in fills), dtype=np.int64, count=len(fills))
     index = np.searchsorted(fill_ts, times, side="right")
-    np.take(np.asarray(cash_steps), index, out=equity)
+    np.take(cash_steps, index, out=equity)
 
-    by_symbol: dict[str, list[OrderFilled]] = {}
-    for fill in fills:
-        by_symbol.setdefault(fill.symbol, []).append(fill)
     exposed = np.zeros(times.shape, dtype=bool)
     held = np.empty(times.shape, dtype=np.float64)
-    for symbol, own in by_symbol.items():
-        qty = Decimal(0)
-        qty_steps = [0.0]
-        for fill in own:
-            qty += fill.signed_qty
-            qty_steps.append(float(qty))
-        own_ts = np.fromiter((f.ts for f in own), dtype=np.int64, count=len(own))
+    for symbol in multipliers:
+        own_ts = np.asarray(ts_by_symbol[symbol], dtype=np.int64)
         del index  # free before the next one is allocated: peak memory matters at 1M bars
         index = np.searchsorted(own_ts, times, side="right")
-        np.take(np.asarray(qty_steps), index, out=held)
+        np.take(np.asarray(qty_steps[symbol]), index, out=held)
         exposed |= held != 0
         if single_symbol:  # one bar per timestamp: the closes line up with ``times``
             held *= bars["close"].to_numpy()
