@@ -273,7 +273,7 @@ def child_restore(started: float, db: str) -> dict[str, Any]:
         opened = time.time()
         service = BotService(store)
         reads: dict[str, float] = {}
-        for name in ("load_bots", "all_accounts", "all_positions", "order_fill_counts"):
+        for name in ("load_bots_checked", "fills_by_bot", "order_fill_counts", "equity_before"):
             reads[name] = 0.0
             setattr(store, name, timed(getattr(store, name), reads, name))
         writes: dict[str, float] = {"set_bot_states": 0.0}
@@ -436,8 +436,16 @@ def measure_restore(work: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- 2. latency
 def child_latency(
-    started: float, n_bots: str, n_bars: str, strategy: str, warmup: str, interval: str
+    started: float,
+    n_bots: str,
+    n_bars: str,
+    strategy: str,
+    warmup: str,
+    interval: str,
+    switch_interval: str = "0",
 ) -> dict[str, Any]:
+    if float(switch_interval):  # an experiment: how long a thread may hold the GIL
+        sys.setswitchinterval(float(switch_interval))
     return asyncio.run(_latency(int(n_bots), int(n_bars), strategy, int(warmup), float(interval)))
 
 
@@ -692,6 +700,7 @@ def measure_latency(args: argparse.Namespace) -> list[dict[str, Any]]:
             strategy,
             str(args.warmup_bars),
             interval or "0",
+            str(args.switch_interval),
         )
         results.append(r)
         t, g, w = r["tick_to_order_ms"], r["gc"], r["writer"]
@@ -941,6 +950,12 @@ def main() -> None:
         default="flip,ma,ma-mixed,flip@1",
         help="strategy[@seconds between bars], comma-separated; strategies: flip, ma, ma-mixed; "
         "no @ = back-to-back with sleep(0) (--bars), @s = one bar every s seconds (--paced-bars)",
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=0.0,
+        help="experiment: sys.setswitchinterval in the latency child (0 = Python's 5 ms)",
     )
     parser.add_argument("--api-bots", type=int, default=1_000)
     parser.add_argument("--api-seconds", type=float, default=10.0)

@@ -77,8 +77,11 @@ class BotActor:
         self.instruments = self.portfolio.instruments
         self.engine: Engine | None = None
         self._feed: BotFeed | None = None
-        self._inbox: asyncio.Queue[Envelope] = asyncio.Queue()
+        # The inbox and its task exist from the first command on: ten thousand restored bots
+        # that nobody commands cost neither a task nor a queue.
+        self._inbox: asyncio.Queue[Envelope] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._accepting = False  # opened by start_task, closed by SHUTDOWN
         self._orders_touched: dict[str, Order] = {}
         self._fills: list[OrderFilled] = []
         self._events: list[EventRecord] = []
@@ -110,19 +113,28 @@ class BotActor:
 
     # ------------------------------------------------------------------ task and inbox
     def start_task(self) -> None:
-        bot_id = self.config.bot_id
-        self._task = self._ctx.spawn(self._run(), name=f"bot:{bot_id}", bot_id=bot_id)
+        """Take commands from now on; the task serving them starts with the first one."""
+        self._accepting = True
 
     async def submit(self, command: Command, payload: Any = None) -> Any:
-        if self._task is None or self._task.done():
+        if not self._accepting or (self._task is not None and self._task.done()):
             raise InvalidTransition(f"bot '{self.config.bot_id}' is shut down")
+        if self._inbox is None:
+            if command is Command.SHUTDOWN:  # never commanded: nothing queued to wait for
+                self._accepting = False
+                return await self._dispatch(command, payload)
+            bot_id = self.config.bot_id
+            self._inbox = asyncio.Queue()
+            self._task = self._ctx.spawn(
+                self._run(self._inbox), name=f"bot:{bot_id}", bot_id=bot_id
+            )
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._inbox.put_nowait(Envelope(command, payload, reply))
         return await reply
 
-    async def _run(self) -> None:
+    async def _run(self, inbox: asyncio.Queue[Envelope]) -> None:
         while True:
-            envelope = await self._inbox.get()
+            envelope = await inbox.get()
             try:
                 result = await self._dispatch(envelope.command, envelope.payload)
             except Exception as exc:  # the caller gets the error; the actor lives on

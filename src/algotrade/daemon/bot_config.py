@@ -26,6 +26,11 @@ _MAX_DEPTH = 4
 # Parameter names that look like credentials: a bot config is stored and returned by the API,
 # so it must never carry one (credentials come from the environment or secret files).
 _SECRET_WORDS = ("secret", "password", "private_key", "privatekey", "api_key", "apikey", "token")
+_SECRET_PATTERN = re.compile("|".join(_SECRET_WORDS))
+# Plain values already found sane, by (type, value): a restore validates ten thousand configs
+# whose parameters repeat (qty 1, a seed, a fee). Bounded: cleared when full.
+_SANE_SCALARS: set[tuple[type, Any]] = set()
+_SANE_SCALARS_MAX = 10_000
 
 
 class FeedKind(StrEnum):
@@ -167,8 +172,7 @@ class BotConfig(BaseModel):
     @classmethod
     def _no_secrets(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key in value:
-            lowered = key.lower()
-            if any(word in lowered for word in _SECRET_WORDS):
+            if _SECRET_PATTERN.search(key.lower()):
                 raise ValueError(
                     f"'{key}' looks like a credential; secrets come from the environment or a "
                     "secrets file, never from a bot config"
@@ -214,6 +218,19 @@ def _check_value(item: Any, where: str, depth: int) -> None:
     precision (also when written as a string), a string is short and printable."""
     if item is None or isinstance(item, bool):
         return
+    # Exact types only (no Decimal: a signalling NaN cannot even be hashed); short texts only.
+    kind = type(item)
+    scalar = kind is int or kind is float or (kind is str and len(item) <= 100)
+    if scalar and (kind, item) in _SANE_SCALARS:
+        return
+    _check_fresh_value(item, where, depth)
+    if scalar:
+        if len(_SANE_SCALARS) >= _SANE_SCALARS_MAX:
+            _SANE_SCALARS.clear()
+        _SANE_SCALARS.add((kind, item))
+
+
+def _check_fresh_value(item: Any, where: str, depth: int) -> None:
     if isinstance(item, int | float | Decimal):
         if isinstance(item, float) and not math.isfinite(item):
             raise ValueError(f"{where}: expected a finite number, got {item}")

@@ -1,0 +1,92 @@
+"""A bot's inbox and task start with its first command: idle bots cost no task, and a bot
+never commanded still shuts down, is deleted and refuses commands afterwards like any other."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from algotrade.daemon.bot_config import BotConfig
+from algotrade.daemon.bot_handle import Command
+from algotrade.daemon.service import BotService
+from algotrade.daemon.service_api import BotNotFound, InvalidTransition
+from algotrade.daemon.status import BotState
+from algotrade.store.store import Store
+
+
+def sim_bot(bot_id: str) -> BotConfig:
+    raw: dict[str, Any] = {
+        "bot_id": bot_id,
+        "symbol": "SIM-INBOX",
+        "strategy": "ma_crossover",
+        "params": {"fast": 2, "slow": 4, "qty": 1},
+        "feed_options": {"seed": 3, "tick_seconds": 86400},
+    }
+    return BotConfig.model_validate(raw)
+
+
+async def open_service(path: Path) -> BotService:
+    store = Store(f"sqlite:///{path / 'bots.db'}")
+    await asyncio.to_thread(store.open)
+    service = BotService(store)
+    await service.start()
+    return service
+
+
+def bot_tasks(service: BotService) -> list[str]:
+    return [name for name in service.supervisor.running if name.startswith("bot:")]
+
+
+async def test_task_starts_with_the_first_command(tmp_path: Path) -> None:
+    service = await open_service(tmp_path)
+    try:
+        for name in ("a", "b"):
+            await service.create_bot(sim_bot(name))
+        assert bot_tasks(service) == []  # created, listed, never commanded
+        assert [s.bot_id for s in await service.list_bots()] == ["a", "b"]
+        assert (await service.start_bot("a")).state is BotState.RUNNING
+        assert bot_tasks(service) == ["bot:a"]
+        assert (await service.stop_bot("a")).state is BotState.STOPPED
+    finally:
+        await service.shutdown(timeout=10)
+        service._store.close()
+    assert bot_tasks(service) == []
+
+
+async def test_restored_bots_have_no_task_until_commanded(tmp_path: Path) -> None:
+    service = await open_service(tmp_path)
+    await service.create_bot(sim_bot("a"))
+    await service.create_bot(sim_bot("b"))
+    await service.shutdown(timeout=10)
+    service._store.close()
+
+    service = await open_service(tmp_path)
+    try:
+        assert bot_tasks(service) == []
+        assert service.health()["bots"] == 2
+        await service.start_bot("b")
+        assert bot_tasks(service) == ["bot:b"]
+        await service.delete_bot("a")  # never commanded: shut down inline, then removed
+        with pytest.raises(BotNotFound):
+            await service.start_bot("a")
+    finally:
+        await service.shutdown(timeout=10)
+        service._store.close()
+
+
+async def test_a_bot_shut_down_before_any_command_refuses_commands(tmp_path: Path) -> None:
+    service = await open_service(tmp_path)
+    try:
+        await service.create_bot(sim_bot("a"))
+        actor = service._bots["a"]
+        status = await actor.submit(Command.SHUTDOWN)
+        assert status.state is BotState.STOPPED
+        with pytest.raises(InvalidTransition, match="shut down"):
+            await actor.submit(Command.START)
+        assert bot_tasks(service) == []
+    finally:
+        await service.shutdown(timeout=10)
+        service._store.close()
