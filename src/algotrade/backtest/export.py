@@ -270,7 +270,14 @@ def _fast_points(
     if not plain_floats or int(times.min()) < 0:
         return None
     stamp = "%Y-%m-%dT%H:%M:%S" if unit == "s" else "%Y-%m-%dT%H:%M:%S%.3f"
-    frame = pl.DataFrame({"ts": times, "value": values})
+    # Handed over as memoryviews (read as sequences): polars' numpy path asks numpy.ma for a
+    # mask, and importing numpy.ma costs a CLI run 0.1-0.2 s, more than reading 1M numbers.
+    frame = pl.DataFrame(
+        {
+            "ts": pl.Series(np.ascontiguousarray(times).data, dtype=pl.Int64),
+            "value": pl.Series(np.ascontiguousarray(values).data, dtype=pl.Float64),
+        }
+    )
     text = frame.select(
         pl.format(
             _EQUITY_POINT,
