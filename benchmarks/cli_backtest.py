@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 STRATEGY = ("--strategy", "ma_crossover", "--param", "fast=10", "--param", "slow=30")
 COSTS = ("--commission", "0.001")
@@ -60,7 +61,7 @@ def measure(argv: list[str]) -> dict[str, float]:
     }
 
 
-def best_of(argv: list[str], repeat: int) -> dict[str, object]:
+def best_of(argv: list[str], repeat: int) -> dict[str, Any]:
     runs = [measure(argv) for _ in range(repeat)]
     best = min(runs, key=lambda run: run["wall_s"])
     return {
@@ -152,7 +153,12 @@ def main() -> None:
             f"  {name:28s} {row['wall_s']:8.3f} {row['cpu_s']:8.3f} "
             f"{row['peak_rss_mb']:12.1f}  {row['all_wall_s']}"
         )
-    print(f"  outputs: JSON {sizes['json_mb']:.1f} MB, report {sizes['report_mb']:.1f} MB")
+    plain, full = results["backtest"], results["backtest --json --report"]
+    print(
+        f"  --json --report cost: {full['wall_s'] - plain['wall_s']:+.3f} s wall, "
+        f"{full['peak_rss_mb'] - plain['peak_rss_mb']:+.1f} MB peak RSS "
+        f"(JSON {sizes['json_mb']:.1f} MB, report {sizes['report_mb']:.1f} MB)"
+    )
     if imports:
         print("  slowest imports of 'backtest' (cumulative s, one run, -X importtime):")
         for name, seconds in imports:
