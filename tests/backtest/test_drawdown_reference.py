@@ -47,3 +47,19 @@ def test_drawdowns_match_a_loop(seed: int) -> None:
     times = np.cumsum(rng.integers(1, 10**9, size)).astype(np.int64)
     assert max_drawdown(equity) == pytest.approx(loop_max_drawdown(equity.tolist()), abs=1e-15)
     assert max_drawdown_duration_ns(times, equity) == loop_duration(times.tolist(), equity.tolist())
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_start_point_counts_as_the_first_point(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    size = int(rng.integers(1, 40))
+    equity = np.round(np.cumsum(rng.normal(0, 1, size)) + 4.0, int(seed % 2))
+    times = 1_000 + np.cumsum(rng.integers(1, 10**9, size)).astype(np.int64)
+    initial = float(rng.choice([4.0, 6.0, 0.0]))
+    with_start = [initial, *equity.tolist()]
+    assert max_drawdown(equity, start=initial) == pytest.approx(
+        loop_max_drawdown(with_start), abs=1e-15
+    )
+    assert max_drawdown_duration_ns(times, equity, start=(0, initial)) == loop_duration(
+        [0, *times.tolist()], with_start
+    )

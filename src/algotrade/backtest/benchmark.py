@@ -111,7 +111,7 @@ def benchmark_metrics(result: BacktestResult) -> dict[str, Any]:
         "final_equity": round(final, 8),
         "total_return": total,
         "cagr": cagr_of(initial, final, result.end_ns - result.start_ns),
-        "max_drawdown": max_drawdown(np.concatenate(([initial], benchmark.equity))),
+        "max_drawdown": max_drawdown(benchmark.equity, start=initial),
         "excess_return": (
             strategy_total - total if strategy_total is not None and total is not None else None
         ),

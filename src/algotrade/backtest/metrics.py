@@ -50,9 +50,12 @@ def compute_metrics(result: BacktestResult, *, periods_per_year: int = 252) -> d
         raise ValueError(f"periods_per_year must be positive, got {periods_per_year}")
     times, equity = _sorted_curve(result)
     returns = daily_returns(times, equity)
-    dd_times, dd_equity = _with_initial_cash(result, times, equity)
+    # Drawdowns start from the initial cash at the start: the recorded curve begins after the
+    # first bar, so fees and losses of that bar would otherwise never count as a drawdown.
+    initial = float(result.initial_cash)
+    start_ns = min(result.start_ns, int(times[0])) if times.size else result.start_ns
     cagr = _cagr(result)
-    max_dd = max_drawdown(dd_equity)
+    max_dd = max_drawdown(equity, start=initial)
     metrics: dict[str, Any] = {
         "initial_cash": decimal_text(result.initial_cash),
         "final_equity": decimal_text(result.final_equity),
@@ -64,7 +67,9 @@ def compute_metrics(result: BacktestResult, *, periods_per_year: int = 252) -> d
         "cagr": cagr,
         **return_statistics(returns, periods_per_year),
         "max_drawdown": max_dd,
-        "max_drawdown_duration_days": max_drawdown_duration_ns(dd_times, dd_equity) / NS_PER_DAY,
+        "max_drawdown_duration_days": (
+            max_drawdown_duration_ns(times, equity, start=(start_ns, initial)) / NS_PER_DAY
+        ),
         "calmar": _ratio(cagr, max_dd),
         **trade_statistics(result),
         "exposure": _finite_or_none(result.exposure),
@@ -110,15 +115,22 @@ def return_statistics(returns: FloatArray, periods_per_year: int) -> dict[str, f
     return stats
 
 
-def max_drawdown(equity: FloatArray) -> float:
+def max_drawdown(equity: FloatArray, *, start: float | None = None) -> float:
     """Largest fall from a running peak as a positive fraction (1.0 = wiped out, > 1 when
-    equity goes negative). 0.0 when the curve never falls or never has a positive peak."""
+    equity goes negative). 0.0 when the curve never falls or never has a positive peak.
+
+    ``start`` is a value before the curve (the initial cash): the running peak begins with it,
+    as if it were the curve's first point, without copying the curve to prepend it.
+    """
     if equity.size == 0:
         return 0.0
     # One float temporary the size of the curve (a 1M-bar run's peak memory counts): the
     # running peak, overwritten by equity / peak where it is positive. max(1 - e/p) is
-    # 1 - min(e/p), rounding included, as 1 - x is monotonic.
+    # 1 - min(e/p), rounding included, as 1 - x is monotonic; the start point itself would
+    # add 1 - start/start = 0, which ``max(0.0, ...)`` covers.
     ratio = np.maximum.accumulate(equity)
+    if start is not None:
+        np.maximum(ratio, start, out=ratio)
     positive = ratio > 0
     if not positive.any():
         return 0.0
@@ -127,24 +139,39 @@ def max_drawdown(equity: FloatArray) -> float:
     return max(0.0, 1.0 - smallest)
 
 
-def max_drawdown_duration_ns(times: IntArray, equity: FloatArray) -> int:
+def max_drawdown_duration_ns(
+    times: IntArray, equity: FloatArray, *, start: tuple[int, float] | None = None
+) -> int:
     """Longest span from a peak to the first time equity is back at or above it, or to the
-    last timestamp when it never recovers."""
-    if equity.size < 2:
+    last timestamp when it never recovers. ``start`` is a (time, value) point before the
+    curve, which counts as its first point."""
+    if equity.size < (1 if start is not None else 2):
         return 0
-    at_peak = equity >= np.maximum.accumulate(equity)
-    # The index of the last point at a peak, for every point: indices where at a peak, 0
-    # elsewhere, then a running maximum, in place.
-    last_peak = np.arange(equity.size)
+    running = np.maximum.accumulate(equity)
+    if start is not None:
+        np.maximum(running, start[1], out=running)
+    at_peak = equity >= running
+    del running
+    # For every point, the last point at a peak so far, numbered from 1 when there is a start
+    # point (0 is then the start, always at its own peak) and from 0 otherwise: the numbers of
+    # the points at a peak, 0 elsewhere, then a running maximum, in place.
+    first = 1 if start is not None else 0
+    last_peak = np.arange(first, equity.size + first)
     last_peak *= at_peak
     np.maximum.accumulate(last_peak, out=last_peak)
+
+    def peak_times(numbers: IntArray) -> IntArray:
+        if start is None:
+            return times[numbers]
+        return np.where(numbers == 0, start[0], times[numbers - 1])
+
     # A recovery is a point at a peak right after a point below it; its drawdown began at the
     # last peak before that.
     recovered = np.flatnonzero(at_peak[1:] & ~at_peak[:-1]) + 1
-    spans = times[recovered] - times[last_peak[recovered - 1]]
+    spans = times[recovered] - peak_times(last_peak[recovered - 1])
     longest = int(spans.max()) if spans.size else 0
     if not at_peak[-1]:
-        longest = max(longest, int(times[-1] - times[last_peak[-1]]))
+        longest = max(longest, int(times[-1] - peak_times(last_peak[-1:])[0]))
     return longest
 
 
@@ -172,21 +199,6 @@ def _sorted_curve(result: BacktestResult) -> tuple[IntArray, FloatArray]:
         order = np.argsort(times, kind="stable")
         times, equity = times[order], equity[order]
     return times, equity
-
-
-def _with_initial_cash(
-    result: BacktestResult, times: IntArray, equity: FloatArray
-) -> tuple[IntArray, FloatArray]:
-    """The curve preceded by the initial cash at the start, for drawdowns.
-
-    The recorded curve begins after the first bar, so fees and losses of that bar would
-    otherwise never count as a drawdown.
-    """
-    start = min(result.start_ns, int(times[0])) if times.size else result.start_ns
-    return (
-        np.concatenate(([start], times)).astype(np.int64),
-        np.concatenate(([float(result.initial_cash)], equity)),
-    )
 
 
 def _total_return(result: BacktestResult) -> float | None:
