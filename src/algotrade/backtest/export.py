@@ -35,7 +35,7 @@ IsoUnit = Literal["s", "ms"]
 T = TypeVar("T")
 # Rows formatted at once: few enough that the text never raises a 1M-bar run's peak memory,
 # many enough that polars' per-call cost stays small (a fill's text is ~10x an equity point's).
-EQUITY_CHUNK_ROWS = 65_536
+EQUITY_CHUNK_ROWS = 32_768
 RECORD_CHUNK_ROWS = 8_192
 # polars formats these float64s exactly like ``float.__repr__`` (json's own float text) and
 # timestamps from 1970 on like numpy's ISO strings; outside (exponent notation below 1e-4,
