@@ -133,10 +133,10 @@ class ActivityWriter:
         self.yields += 1
         await asyncio.sleep(0)
 
-    async def _take_batch(self) -> list[Item]:
+    async def _take_batch(self, until: asyncio.Future[Any] | None = None) -> list[Item]:
         """Up to about ``max_batch_records`` records: activity kept from a failed attempt
         first (it is older), then drained from dirty bots, oldest mark first; yields the loop
-        every ``slice_seconds``."""
+        every ``slice_seconds`` (and stops at a yield once ``until`` is done)."""
         limit = self._max_batch_records
         records = 0
         taken = 0
@@ -160,11 +160,18 @@ class ActivityWriter:
                 if self._clock() - started >= self._slice_seconds and self._dirty:
                     await self._yield()
                     started = self._clock()
+                    if until is not None and until.done():
+                        break
         except BaseException:
             # A failing drain (a bug) or a cancel mid-way: what was drained is not lost.
             self._pending = batch + self._pending
             raise
         return batch
+
+    async def _drain_ahead(self, commit: asyncio.Future[Any]) -> None:
+        if self._pending or self._stopping or commit.done():
+            return  # a retry is under way, or stopping, or no time: nothing to gain
+        self._pending = await self._take_batch(until=commit)
 
     async def _publish(self) -> None:
         """Publish what committed, in commit order, yielding every ``slice_seconds``."""
@@ -181,16 +188,18 @@ class ActivityWriter:
         if not batch:
             return
         self._in_flight = {id(activity): (actor, activity) for actor, activity in batch}
-        try:
-            await self._write(batch)
-        finally:
-            self._in_flight = {}
+        await self._write(batch)
+        # Cancelled meanwhile: left as it is, so ``stop`` counts what is not known stored.
+        self._in_flight = {}
 
     async def _write(self, batch: list[Item]) -> None:
         commit = asyncio.ensure_future(self._commit(batch))
-        # What the previous commit stored is told while this one is on the store thread.
+        # While this commit is on the store thread: tell what the previous one stored, then
+        # drain the next batch (kept in ``_pending``, behind anything this one gives back),
+        # so the store thread finds it ready.
         try:
             await self._publish()
+            await self._drain_ahead(commit)
         except BaseException:
             commit.add_done_callback(_retrieve)  # cancelled meanwhile: nobody awaits it
             raise
