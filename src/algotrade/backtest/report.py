@@ -21,7 +21,13 @@ from algotrade.backtest.benchmark import benchmark_metrics
 from algotrade.backtest.export import atomic_text_file
 from algotrade.backtest.metric_format import display_metrics
 from algotrade.backtest.metrics import compute_metrics
-from algotrade.backtest.report_charts import Figure, PriceSeries, equity_figure, price_figure
+from algotrade.backtest.report_charts import (
+    Figure,
+    PriceSeries,
+    equity_figure,
+    plotly_bundle_script,
+    price_figure,
+)
 from algotrade.backtest.report_tables import (
     definition_list,
     fills_section,
@@ -163,11 +169,13 @@ def _charts_section(result: BacktestResult, bars: pl.DataFrame) -> Iterator[str]
 
     yield "<section><h2>Charts</h2>"
     yield "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes)
-    for number, figure in enumerate(figures):
+    if figures:
+        yield from plotly_bundle_script()  # inline once, for all charts
+    for figure in figures:
         yield str(
             pio.to_html(
                 figure,
-                include_plotlyjs=number == 0,  # the inline bundle once, for all charts
+                include_plotlyjs=False,
                 full_html=False,
                 config=PLOTLY_CONFIG,
                 default_width="100%",
