@@ -15,6 +15,8 @@ figure it could distort. ``--importtime`` adds the top cumulative imports of ``b
 from ``python -X importtime``.
 
     .venv/bin/python benchmarks/cli_backtest.py --bars 1000000 --repeat 3
+    git archive COMMIT src | tar -x -C /tmp/old
+    .venv/bin/python benchmarks/cli_backtest.py --src /tmp/old/src  # that commit's CLI
 """
 
 from __future__ import annotations
@@ -100,7 +102,15 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--importtime", type=int, default=12, metavar="N", help="0: skip")
     parser.add_argument("--keep", type=Path, help="keep the data and outputs in this folder")
+    parser.add_argument(
+        "--src",
+        type=Path,
+        help="run the CLI from this source folder (PYTHONPATH), e.g. a `git archive` of an "
+        "older commit's src/ for a before/after on the same machine state",
+    )
     args = parser.parse_args()
+    if args.src is not None:
+        os.environ["PYTHONPATH"] = str(args.src.resolve())  # inherited by every child
 
     python = str(Path(sys.executable))
     cli = [python, "-m", "algotrade"]
