@@ -4,6 +4,9 @@
 BENCHMARK-ONLY strategy targeting -1/+1 on alternate bars, so one market order and one fill
 per bot and bar). Measured, each scenario in a fresh child process:
 
+0. Commits alone: ``Store.record_activity_batch`` with nothing else running, 20 commits of
+   1,000 bots × (order, fill, position, account, equity point): fills/s.
+
 1. In process (``BotService`` over a temporary store, the activity writer running), the
    benchmark dispatches the bars itself like ``benchmarks/daemon_scale.py``: back-to-back
    (``await asyncio.sleep(0)`` between bars: bars come as fast as the bots take them) and
@@ -412,6 +415,90 @@ async def _inprocess(
     }
 
 
+# --------------------------------------------------------------------------- commits alone
+def child_commits(backend: str, n_bots: str, rounds: str) -> dict[str, Any]:
+    """``Store.record_activity_batch`` alone, nothing else running: ``rounds`` commits of
+    ``n_bots`` bots × (order, fill, position, account, equity point) — what one bar of
+    ``bench_flip`` gives the writer."""
+    from algotrade.daemon.bot_config import BotConfig
+    from algotrade.store.records import (
+        AccountRecord,
+        Activity,
+        EquityRecord,
+        FillRecord,
+        OrderRecord,
+        PositionRecord,
+    )
+    from algotrade.store.store import Store
+
+    tmp = Path(tempfile.mkdtemp(prefix="daemon-persistence-commits-"))
+    drop_db: Callable[[], None] | None = None
+    try:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp / 'bots.db'}"
+        else:
+            url, drop_db = pg_fresh_database(backend)
+        store = Store(url)
+        store.open()
+        bots = [f"bot-{i:05d}" for i in range(int(n_bots))]
+        store.insert_bots(
+            [
+                BotConfig.model_validate(bot_config(i, "ma_crossover", 1.0)).model_dump(mode="json")
+                for i in range(len(bots))
+            ]
+        )
+        price, fee, cash = Decimal("60123.45678"), Decimal("0.0601234"), Decimal("999000.12")
+        batches = []
+        for r in range(int(rounds)):
+            items = []
+            ts = 1_763_700_000 * 10**9 + r
+            for b in bots:
+                coid = f"{b}-{r + 1}"
+                qty = Decimal(2 if r else 1)
+                side = "buy" if r % 2 else "sell"
+                orders = [
+                    OrderRecord(b, coid, f"v{coid}", "SIM-LAT", side, "market", qty, None, None,
+                                "gtc", False, "filled", qty, price, fee, "", "", ts, ts)
+                ]  # fmt: skip
+                fills = [
+                    FillRecord(b, f"{coid}-F1", coid, f"v{coid}", "SIM-LAT", side, qty, price,
+                               fee, "taker", ts)
+                ]  # fmt: skip
+                position = PositionRecord(b, "SIM-LAT", Decimal(1 - 2 * (r % 2)), price,
+                                          fee, fee)  # fmt: skip
+                account = AccountRecord(b, Decimal(1000000), cash, fee, fee, ts)
+                point = EquityRecord(b, ts, cash, cash, fee, fee, fee)
+                items.append((b, Activity(orders, fills, [position], account, [point])))
+            batches.append(items)
+        seconds = []
+        for items in batches:
+            t = time.perf_counter()
+            store.record_activity_batch(items)
+            seconds.append(time.perf_counter() - t)
+        store.close()
+    finally:
+        if drop_db is not None:
+            drop_db()
+        shutil.rmtree(tmp, ignore_errors=True)
+    fills = len(bots) * len(batches)
+    return {
+        "backend": "sqlite" if backend == "sqlite" else "postgresql",
+        "commits": len(batches),
+        "fills_per_commit": len(bots),
+        "commit_ms_mean": 1000 * sum(seconds) / len(seconds),
+        "fills_per_s": fills / sum(seconds),
+    }
+
+
+def show_commits(r: dict[str, Any]) -> None:
+    print(
+        f"  {r['backend']}, commits alone: {r['commits']} commits of {r['fills_per_commit']:,} "
+        f"bots × (order, fill, position, account, equity): {r['commit_ms_mean']:.0f} ms each, "
+        f"{r['fills_per_s']:,.0f} fills/s",
+        flush=True,
+    )
+
+
 # --------------------------------------------------------------------------- SIGTERM
 def free_port() -> int:
     with socket.socket() as sock:
@@ -616,7 +703,11 @@ def show_sigterm(r: dict[str, Any]) -> None:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         mode, *rest = sys.argv[2:]
-        runner = {"inprocess": child_inprocess, "sigterm": child_sigterm}[mode]
+        runner = {
+            "inprocess": child_inprocess,
+            "sigterm": child_sigterm,
+            "commits": child_commits,
+        }[mode]
         print(json.dumps(runner(*rest)))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -625,7 +716,7 @@ def main() -> None:
     parser.add_argument("--paced-bars", type=int, default=20, help="bars at one a second")
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--runs", default="inprocess,paced,sigterm")
+    parser.add_argument("--runs", default="commits,inprocess,paced,sigterm")
     parser.add_argument(
         "--ticks",
         default="0.25,0.05",
@@ -647,6 +738,10 @@ def main() -> None:
             print(f"  PostgreSQL at {args.pg_url} does not answer: skipped")
     runs = args.runs.split(",")
     for backend in backends:
+        if "commits" in runs:
+            r = run_child("commits", backend, str(args.bots), "20")
+            show_commits(r)
+            results["runs"].append(r)
         if "inprocess" in runs:
             r = run_child("inprocess", backend, str(args.bots), str(args.bars), "0", args.slice_ms)
             show_inprocess(r)

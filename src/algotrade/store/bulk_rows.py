@@ -128,7 +128,8 @@ def _text(value: Any) -> Any:
 
 def _tuple_builder(table: Table, names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     """``record → (value of each column, converted)`` as one generated expression: money
-    through ``money_text``, strings through ``_text``, the rest as they are. Generated
+    through ``money_text``, strings that are not plain ``str`` through ``_text``, the rest as
+    they are. Generated
     because it is the per-row cost of every bulk write (a loop over columns is 3× slower);
     ``names`` are dataclass field names, so the source is plain attribute access."""
     parts = []
@@ -139,7 +140,7 @@ def _tuple_builder(table: Table, names: tuple[str, ...]) -> Callable[[Any], tupl
         if isinstance(column_type, DecimalText):
             parts.append(f"_money(r.{name})")
         elif isinstance(column_type, String):
-            parts.append(f"_text(r.{name})")
+            parts.append(f"(v if (v := r.{name}).__class__ is str else _text(v))")
         else:
             parts.append(f"r.{name}")
     source = f"lambda r: ({', '.join(parts)},)"
