@@ -129,9 +129,8 @@ def _text(value: Any) -> Any:
 def _tuple_builder(table: Table, names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     """``record → (value of each column, converted)`` as one generated expression: money
     through ``money_text``, strings that are not plain ``str`` through ``_text``, the rest as
-    they are. Generated
-    because it is the per-row cost of every bulk write (a loop over columns is 3× slower);
-    ``names`` are dataclass field names, so the source is plain attribute access."""
+    they are. Generated because it is the per-row cost of every bulk write (a loop over
+    columns is 3× slower); ``names`` are dataclass field names: plain attribute access."""
     parts = []
     for name in names:
         if not name.isidentifier():  # pragma: no cover - dataclass fields always are
