@@ -89,6 +89,7 @@ class ActivityWriter:
         self._slice_seconds = slice_seconds
         self._max_batch_records = max_batch_records
         self._clock = clock
+        self._slice_started = 0.0  # when the writer last got the loop back
         self._stopping = False
         self._backoff = 0
         self.commits = 0
@@ -114,6 +115,7 @@ class ActivityWriter:
             self._wakeup.clear()
             if self._max_delay and not self._stopping and not backlog:
                 await asyncio.sleep(self._max_delay)
+            self._slice_started = self._clock()
             backlog = False
             try:
                 await self._write_once()
@@ -129,9 +131,15 @@ class ActivityWriter:
             if not self._has_work():
                 self._idle.set()
 
+    def _slice_spent(self) -> bool:
+        """Whether the writer has held the loop for ``slice_seconds`` since it last got it
+        back (one budget for draining, telling and the commit's bookkeeping together)."""
+        return self._clock() - self._slice_started >= self._slice_seconds
+
     async def _yield(self) -> None:
         self.yields += 1
         await asyncio.sleep(0)
+        self._slice_started = self._clock()
 
     async def _take_batch(self, until: asyncio.Future[Any] | None = None) -> list[Item]:
         """Up to about ``max_batch_records`` records: activity kept from a failed attempt
@@ -148,20 +156,18 @@ class ActivityWriter:
         batch, self._pending = self._pending[:taken], self._pending[taken:]
         if self._pending:
             return batch
-        started = self._clock()
         try:
             while self._dirty and records < limit:
+                if self._slice_spent():
+                    await self._yield()
+                    if until is not None and until.done():
+                        break
                 bot_id = next(iter(self._dirty))
                 actor = self._dirty.pop(bot_id)
                 activity = actor.drain_activity()
                 if not activity.is_empty:
                     batch.append((actor, activity))
                     records += _count(activity)
-                if self._clock() - started >= self._slice_seconds and self._dirty:
-                    await self._yield()
-                    started = self._clock()
-                    if until is not None and until.done():
-                        break
         except BaseException:
             # A failing drain (a bug) or a cancel mid-way: what was drained is not lost.
             self._pending = batch + self._pending
@@ -175,13 +181,11 @@ class ActivityWriter:
 
     async def _publish(self) -> None:
         """Publish what committed, in commit order, yielding every ``slice_seconds``."""
-        started = self._clock()
         queue = self._to_publish
         while queue:
-            queue.popleft()()
-            if self._clock() - started >= self._slice_seconds and queue:
+            if self._slice_spent():
                 await self._yield()
-                started = self._clock()
+            queue.popleft()()
 
     async def _write_once(self) -> None:
         batch = await self._take_batch()
@@ -205,6 +209,7 @@ class ActivityWriter:
             raise
         try:
             conflicts = await commit
+            self._slice_started = self._clock()
         except StoreUnavailableError as exc:
             await self._retry_later(batch, exc)
             return
