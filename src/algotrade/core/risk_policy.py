@@ -44,13 +44,20 @@ class BasicRiskPolicy:
             )
         if request.qty < instrument.min_qty:
             raise OrderRejectedError(f"qty {request.qty} is below minimum {instrument.min_qty}")
-        for name in ("limit_price", "stop_price"):
-            price = getattr(request, name)
+        for name, price in (
+            ("limit_price", request.limit_price),
+            ("stop_price", request.stop_price),
+        ):
             if price is not None and instrument.round_price(price) != price:
                 raise OrderRejectedError(
                     f"{name} {price} is not on tick size {instrument.tick_size}"
                 )
-        ref_price = request.limit_price or request.stop_price or account.mark_price(request.symbol)
+        if instrument.min_notional <= 0 and self.max_leverage is None:
+            ref_price = None  # nothing below needs it: no mark conversion per order
+        else:
+            ref_price = request.limit_price or request.stop_price
+            if ref_price is None:
+                ref_price = account.mark_price(request.symbol)
         if ref_price is not None and instrument.min_notional > 0:
             notional = request.qty * ref_price * instrument.multiplier
             if notional < instrument.min_notional:
@@ -64,9 +71,11 @@ class BasicRiskPolicy:
             raise OrderRejectedError("reduce-only order would not reduce the position")
         if self.max_leverage is not None and ref_price is not None:
             projected = abs(position + request.qty * request.side.sign)
+            if projected <= abs(position):
+                return  # reducing: no valuation of the account needed
             exposure = projected * ref_price * instrument.multiplier
             limit = account.equity() * self.max_leverage
-            if projected > abs(position) and exposure > limit:
+            if exposure > limit:
                 raise OrderRejectedError(
                     f"position value {exposure} would exceed {self.max_leverage}x equity ({limit})"
                 )
