@@ -453,6 +453,7 @@ async def _latency(
     n_bots: int, n_bars: int, strategy: str, warmup_bars: int, interval: float
 ) -> dict[str, Any]:
     from algotrade.daemon.actor import BotActor
+    from algotrade.daemon.heap import settle_after_start
     from algotrade.daemon.service import BotService
     from algotrade.store.store import Store
 
@@ -488,6 +489,9 @@ async def _latency(
         t = time.perf_counter()
         await asyncio.gather(*(service.start_bot(c["bot_id"]) for c in configs))
         start_all_s = time.perf_counter() - t
+        # As the daemon does once its bots run (daemon/runtime.py): without it this process
+        # would measure the interpreter's default collector thresholds, not the daemon's.
+        settle_after_start()
         stream = service.hub.stream_of(configs[0]["bot_id"])
         assert stream is not None
         assert len(stream.subscribers) == n_bots

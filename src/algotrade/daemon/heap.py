@@ -25,3 +25,18 @@ def collector_paused(*, freeze: bool = False) -> Iterator[None]:
             gc.freeze()
         if enabled:
             gc.enable()
+
+
+# Young objects collected every YOUNG_THRESHOLD allocations once the daemon runs (default 700):
+# a bar's path allocates a little in every bot, and each young collection walks the newest
+# orders, fills and activity of them all.
+YOUNG_THRESHOLD = 50_000
+
+
+def settle_after_start() -> None:
+    """The collector policy of a running daemon, applied once start-up (restore, resumed bots)
+    is done: collect once, freeze what start-up built (it lives as long as the daemon, and full
+    sweeps of a large heap stall every bot), and collect young objects less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_THRESHOLD, 20, 100)

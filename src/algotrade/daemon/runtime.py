@@ -34,6 +34,7 @@ from algotrade.api.server import ConnectionLimits, server_config
 from algotrade.core.errors import AlgoTradeError, ConfigError
 from algotrade.daemon.bus import EventBus
 from algotrade.daemon.file_channel import FileChannel
+from algotrade.daemon.heap import settle_after_start
 from algotrade.daemon.lock import DataDirLock
 from algotrade.daemon.logging_setup import LoggingHandles, configure_logging
 from algotrade.daemon.recorder import BarRecorder
@@ -307,11 +308,7 @@ async def _serve_notified(
         await service.start(seed_bots=settings.bots)
     finally:
         gc.enable()
-    # What restore built lives as long as the daemon: move it out of the collector's way, and
-    # collect young objects less often (full sweeps of a large heap stall every bot).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    settle_after_start()
     watch: WatchFeeds | None = None
     if recorder is not None and settings.recording.watch:
         specs = settings.recording.watch_specs()
