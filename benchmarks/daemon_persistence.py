@@ -349,11 +349,10 @@ async def _inprocess(
 
         probe = asyncio.create_task(lag_probe())
 
-        if os.environ.get("BENCH_GC") == "freeze":  # what gc.freeze() after start-up would give
-            gc.collect()
-            gc.freeze()
-        elif os.environ.get("BENCH_GC") == "off":
-            gc.disable()
+        # The running daemon's collector policy (runtime.py does this after start-up).
+        from algotrade.daemon.heap import settle_after_start
+
+        settle_after_start()
         dispatch_s: list[float] = []
         timer.clear()
         commits.clear()
