@@ -14,26 +14,12 @@ import pytest
 
 from algotrade.core.timeutil import ns_to_iso
 from algotrade.daemon import actor as actor_module
-from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.bus import Topic
 from algotrade.daemon.heap import collector_paused
 from algotrade.daemon.service import BotService
 from algotrade.daemon.status import BotState
 from algotrade.store.store import Store
-
-
-def parked_bot(bot_id: str, **extra: Any) -> BotConfig:
-    """A sim bot whose stream's own timer never fires: the test hands it every bar."""
-    raw: dict[str, Any] = {
-        "bot_id": bot_id,
-        "symbol": "SIM-BOARD",
-        "strategy": "ma_crossover",
-        "params": {"fast": 2, "slow": 4, "qty": 1},
-        "feed_options": {"seed": 5, "tick_seconds": 86400, "volatility": 0.01},
-        "initial_capital": "100000",
-    }
-    raw.update(extra)
-    return BotConfig.model_validate(raw)
+from testkit.parked_bot import parked_bot
 
 
 async def open_service(path: Path, **kwargs: Any) -> BotService:

@@ -29,6 +29,7 @@ from algotrade.core.orders import Order, OrderRequest, OrderStatus
 from algotrade.core.portfolio import Portfolio
 from algotrade.core.timeutil import ns_to_iso
 from algotrade.daemon import persist
+from algotrade.daemon.activity_publish import publish_committed
 from algotrade.daemon.bot_books import BooksView
 from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.bot_handle import ActorContext, BotHandle, Command, Envelope
@@ -484,16 +485,7 @@ class BotActor:
         view = self._views_in_flight.pop(id(activity), None)
         if view is not None:
             self.committed_books = view
-        bus = self._ctx.bus
-        bot_id = self.config.bot_id
-        for order in activity.orders:
-            bus.publish(Topic.ORDERS, bot_id, order.to_api())
-        for fill in activity.fills:
-            bus.publish(Topic.FILLS, bot_id, fill.to_api())
-        for event in activity.events:
-            bus.publish(Topic.LOGS, bot_id, event.to_api())
-        if activity.orders or activity.fills:
-            bus.publish(Topic.STATUS, bot_id, self.status().model_dump())
+        publish_committed(self._ctx.bus, self.config.bot_id, activity, self.status)
 
     # ------------------------------------------------------------------ status
     def _status_changed(self) -> None:
