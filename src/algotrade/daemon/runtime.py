@@ -390,21 +390,29 @@ async def _serve_notified(
     _log.info("shutting down")
     notifier.stopping("stopping: finishing bots and flushing books")
     timeout = settings.daemon.shutdown_timeout_s
-    await channel.stop()
+    # One budget for the whole stop: what the API and the file channel leave goes to the bots
+    # and the flush of their books (a fixed share left a busy flush 2.5 s of 10).
+    deadline = loop.time() + timeout
+    await channel.stop(timeout=timeout / 3)
     server.should_exit = True
     with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
         await asyncio.wait_for(server_task, timeout=timeout / 3)
     await lifespan.__aexit__(None, None, None)
     if watch is not None:
         watch.stop()
+    recorder_share = timeout / 4 if recorder is not None else 0.0
+    budget = max(0.5, deadline - loop.time() - recorder_share)
     try:
-        await service.shutdown(timeout=timeout / 2)
+        await service.shutdown(timeout=budget)
     except TimeoutError:
-        _log.error("bots did not stop within %.1f s; exiting anyway", timeout / 2)
+        _log.error(
+            "bots and the flush of their books did not finish within %.1f s; exiting anyway",
+            budget,
+        )
         exit_code = exit_code or 1
     finally:
         if recorder is not None:  # after every feed stopped: the last bars are flushed
-            await recorder.close(timeout=timeout / 4)
+            await recorder.close(timeout=max(0.5, min(recorder_share, deadline - loop.time())))
     await asyncio.to_thread(store.close)
     for waiter in waiters:
         waiter.cancel()

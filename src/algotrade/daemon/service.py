@@ -235,7 +235,16 @@ class BotService:
         _log.error("stored bot %s skipped: %s", bot_id, reason)
 
     async def shutdown(self, timeout: float = 10.0) -> None:
-        """Stop taking commands, detach every bot from its feed, flush, close the store."""
+        """Stop taking commands, detach every bot from its feed, flush, close the store; all
+        within ``timeout`` (``TimeoutError`` if not): the flush gets what the steps before it
+        left, less a little for closing."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        closing_share = timeout / 10  # writer and background tasks after the flush
+
+        def left() -> float:
+            return max(0.1, deadline - loop.time() - closing_share)
+
         self._accepting = False
         logging.getLogger("algotrade").removeHandler(self.log_counts)
         if self._heartbeat_task is not None:
@@ -245,20 +254,23 @@ class BotService:
         # restart when they opted in; it only stops market data and ends the actor's task.
         await asyncio.wait_for(
             asyncio.gather(*(a.submit(Command.SHUTDOWN) for a in actors), return_exceptions=True),
-            timeout=timeout / 2,
+            timeout=min(timeout / 2, left()),
         )
         await self.hub.stop()
         if self.watches is not None:
-            await asyncio.wait_for(self.watches.stop(), timeout=timeout / 4)
-        await asyncio.wait_for(self.venues.stop(), timeout=timeout / 4)
+            await asyncio.wait_for(self.watches.stop(), timeout=min(timeout / 4, left()))
+        await asyncio.wait_for(self.venues.stop(), timeout=min(timeout / 4, left()))
         if self.risk is not None:
-            await asyncio.wait_for(self.risk.stop(), timeout=timeout / 4)
+            await asyncio.wait_for(self.risk.stop(), timeout=min(timeout / 4, left()))
         try:
-            await asyncio.wait_for(self.writer.flush(), timeout=timeout / 2)
+            await asyncio.wait_for(self.writer.flush(), timeout=left())
         finally:
-            await self.writer.stop(timeout=timeout / 4)
+            closing = max(0.1, min(timeout / 4, deadline - loop.time()))
+            await self.writer.stop(timeout=closing)
             self._write_executor.shutdown(wait=False)
-            await self.supervisor.shutdown(timeout=timeout / 4)
+            await self.supervisor.shutdown(
+                timeout=max(0.1, min(timeout / 4, deadline - loop.time()))
+            )
 
     async def request_shutdown(self) -> None:
         self.shutdown_requested.set()
