@@ -158,6 +158,9 @@ function renderHeader() {
 function showConnection(state, manager) {
   const banner = document.getElementById("conn-banner");
   if (!banner) return;
+  // The same state again (every reconnect attempt reports "reconnecting"): keep the banner as
+  // it is. Rebuilt on each attempt, its "Retry now" button was replaced under the pointer.
+  if (banner.dataset.state === state && !banner.hidden && banner.childElementCount) return;
   clearInterval(showConnection.tick);
   banner.dataset.state = state;
   if (state === "connected" || state === "idle" || state === "connecting") {
