@@ -55,21 +55,8 @@ from typing import Any
 
 import numpy as np
 
-FLIP_STRATEGY = '''"""BENCHMARK ONLY (benchmarks/daemon_persistence.py): -1/+1 on alternate bars."""
+from flip_strategy_source import FLIP_STRATEGY  # a sibling module: the script folder is on sys.path
 
-from algotrade.core.strategy import Strategy
-
-
-class BenchFlip(Strategy):
-    name = "bench_flip"
-
-    def on_start(self) -> None:
-        self._sign = 1
-
-    def on_bar(self, bar) -> None:
-        self._sign = -self._sign
-        self.ctx.target_position(bar.symbol, self._sign)
-'''
 PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 

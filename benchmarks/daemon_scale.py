@@ -67,23 +67,10 @@ from typing import Any
 
 import numpy as np
 
+from flip_strategy_source import FLIP_STRATEGY  # a sibling module: the script folder is on sys.path
+
 SYMBOLS = [f"SIM-{i:02d}" for i in range(20)]
 T0_NS = 1_763_700_000 * 10**9
-FLIP_STRATEGY = '''"""BENCHMARK ONLY (benchmarks/daemon_scale.py): -1/+1 on alternate bars."""
-
-from algotrade.core.strategy import Strategy
-
-
-class BenchFlip(Strategy):
-    name = "bench_flip"
-
-    def on_start(self) -> None:
-        self._sign = 1
-
-    def on_bar(self, bar) -> None:
-        self._sign = -self._sign
-        self.ctx.target_position(bar.symbol, self._sign)
-'''
 
 
 # --------------------------------------------------------------------------- small helpers

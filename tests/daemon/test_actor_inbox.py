@@ -3,7 +3,6 @@ never commanded still shuts down, is deleted and refuses commands afterwards lik
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from algotrade.daemon.bot_handle import Command
 from algotrade.daemon.service import BotService
 from algotrade.daemon.service_api import BotNotFound, InvalidTransition
 from algotrade.daemon.status import BotState
-from algotrade.store.store import Store
+from testkit.service_harness import open_service
 
 
 def sim_bot(bot_id: str) -> BotConfig:
@@ -26,14 +25,6 @@ def sim_bot(bot_id: str) -> BotConfig:
         "feed_options": {"seed": 3, "tick_seconds": 86400},
     }
     return BotConfig.model_validate(raw)
-
-
-async def open_service(path: Path) -> BotService:
-    store = Store(f"sqlite:///{path / 'bots.db'}")
-    await asyncio.to_thread(store.open)
-    service = BotService(store)
-    await service.start()
-    return service
 
 
 def bot_tasks(service: BotService) -> list[str]:

@@ -12,7 +12,6 @@ import pytest
 from algotrade.backtest.runner import BacktestConfig, run_backtest
 from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.bus import Topic
-from algotrade.daemon.service import BotService
 from algotrade.daemon.service_api import (
     BotExists,
     BotLimitReached,
@@ -24,8 +23,8 @@ from algotrade.daemon.service_api import (
 from algotrade.daemon.status import BotState
 from algotrade.data.loader import save_bars
 from algotrade.data.synthetic import generate_bars
-from algotrade.store.store import Store
 from algotrade.strategies.registry import create_strategy
+from testkit.service_harness import close_service, open_service
 
 
 def sim_bot(bot_id: str, **extra: Any) -> BotConfig:
@@ -39,19 +38,6 @@ def sim_bot(bot_id: str, **extra: Any) -> BotConfig:
     }
     raw.update(extra)
     return BotConfig.model_validate(raw)
-
-
-async def open_service(path: Path, **kwargs: Any) -> BotService:
-    store = Store(f"sqlite:///{path / 'bots.db'}")
-    await asyncio.to_thread(store.open)
-    service = BotService(store, **kwargs)
-    await service.start()
-    return service
-
-
-async def close_service(service: BotService) -> None:
-    await service.shutdown(timeout=10)
-    service._store.close()
 
 
 async def wait_for(predicate, timeout: float = 10.0) -> None:

@@ -9,22 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from algotrade.daemon.service import BotService
-from algotrade.store.store import Store
-
-
-async def started_service(tmp_path: Path) -> BotService:
-    store = Store(f"sqlite:///{tmp_path / 'bots.db'}")
-    await asyncio.to_thread(store.open)
-    service = BotService(store)
-    await service.start()
-    return service
+from testkit.service_harness import open_service
 
 
 async def test_a_long_flush_gets_the_rest_of_the_budget(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service = await started_service(tmp_path)
+    service = await open_service(tmp_path)
     flushed = asyncio.Event()
 
     async def slow_flush() -> None:
@@ -42,7 +33,7 @@ async def test_a_long_flush_gets_the_rest_of_the_budget(
 async def test_a_flush_beyond_the_budget_ends_the_stop_in_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service = await started_service(tmp_path)
+    service = await open_service(tmp_path)
 
     async def endless_flush() -> None:
         await asyncio.sleep(60)

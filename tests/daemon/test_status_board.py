@@ -18,21 +18,8 @@ from algotrade.daemon.bus import Topic
 from algotrade.daemon.heap import collector_paused
 from algotrade.daemon.service import BotService
 from algotrade.daemon.status import BotState
-from algotrade.store.store import Store
 from testkit.parked_bot import parked_bot
-
-
-async def open_service(path: Path, **kwargs: Any) -> BotService:
-    store = Store(f"sqlite:///{path / 'bots.db'}")
-    await asyncio.to_thread(store.open)
-    service = BotService(store, **kwargs)
-    await service.start()
-    return service
-
-
-async def close_service(service: BotService) -> None:
-    await service.shutdown(timeout=10)
-    service._store.close()
+from testkit.service_harness import close_service, open_service
 
 
 async def listing(service: BotService) -> dict[str, dict[str, Any]]:

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from decimal import Decimal
 from json.encoder import encode_basestring_ascii  # the C escaper json.dumps itself uses
 from pathlib import Path
-from typing import IO, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from algotrade.atomic_file import atomic_text_file
 from algotrade.backtest.benchmark import benchmark_metrics
 from algotrade.backtest.result import BacktestResult
 from algotrade.core.events import Liquidity, OrderFilled, OrderSide
@@ -150,22 +149,6 @@ def json_text(result: BacktestResult) -> Iterator[str]:
     yield ',\n "equity": '
     yield from _equity_points(np.asarray(result.equity_ts), np.asarray(result.equity))
     yield "\n}\n"
-
-
-@contextmanager
-def atomic_text_file(path: Path) -> Iterator[IO[str]]:
-    """A text file that replaces ``path`` only when the block completes (like
-    ``atomic_file.write_atomic``, whose dotfile and fsync it follows, but written in pieces)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class _DecimalTexts(dict[Decimal, str]):

@@ -17,8 +17,8 @@ import numpy.typing as npt
 import plotly.io as pio
 import polars as pl
 
+from algotrade.atomic_file import atomic_text_file
 from algotrade.backtest.benchmark import benchmark_metrics
-from algotrade.backtest.export import atomic_text_file
 from algotrade.backtest.metric_format import display_metrics
 from algotrade.backtest.metrics import compute_metrics
 from algotrade.backtest.report_charts import (
