@@ -204,7 +204,7 @@ async def test_a_conflicting_fill_stops_its_bot_and_keeps_the_stored_fact(
         (stored,) = (await service.fills("a", 0, 1)).items
         # The same trade id reported again with another price: not written, bot stopped.
         forged = _record({**stored, "price": str(Decimal(stored["price"]) + 1)})
-        actor._fills.append(forged)
+        actor._unsaved.fills.append(forged)
         service.writer.mark_dirty(actor)
         await wait_for(lambda: actor.state is BotState.ERROR)
         assert actor.last_error is not None

@@ -30,6 +30,7 @@ from algotrade.core.portfolio import Portfolio
 from algotrade.core.timeutil import ns_to_iso
 from algotrade.daemon import persist
 from algotrade.daemon.activity_publish import publish_committed
+from algotrade.daemon.bot_activity import UnsavedActivity
 from algotrade.daemon.bot_books import BooksView
 from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.bot_handle import ActorContext, BotHandle, Command, Envelope
@@ -42,14 +43,13 @@ from algotrade.daemon.feeds import BotFeed
 from algotrade.daemon.service_api import InvalidTransition
 from algotrade.daemon.status import BotState, BotStatus
 from algotrade.daemon.venues import RecoversOrders, build_bot_venue
-from algotrade.store.records import Activity, EventRecord, FillRecord, OrderRecord
+from algotrade.store.records import Activity, EventRecord
 from algotrade.strategies.registry import create_strategy
 
 if TYPE_CHECKING:
     from algotrade.core.ports import ExecutionVenue
 
 _log = logging.getLogger("algotrade.daemon.bot")
-EQUITY_SNAPSHOT_SECONDS = 60.0
 _ACTIVE = frozenset({BotState.RUNNING, BotState.PAUSED})  # states that take market data
 
 
@@ -83,11 +83,8 @@ class BotActor:
         self._inbox: asyncio.Queue[Envelope] | None = None
         self._task: asyncio.Task[None] | None = None
         self._accepting = False  # opened by start_task, closed by SHUTDOWN
-        self._orders_touched: dict[str, Order] = {}
-        self._fills: list[OrderFilled] = []
-        self._events: list[EventRecord] = []
+        self._unsaved = UnsavedActivity()
         self._open_orders_loaded = False
-        self._account_changed = False
         # Open orders and the order sequence handed from an engine replaced by a config change.
         self._carried_orders: list[Order] = []
         self._carried_seq = 0
@@ -104,7 +101,6 @@ class BotActor:
         # Set by live-venue reconciliation (fail closed): every order is refused meanwhile.
         self.blocked: str | None = None
         self.last_price: float | None = None
-        self._last_snapshot = 0.0
         # Listing 10,000 bots must not rebuild 10,000 statuses: each is cached until its bot
         # changes (state, market data, committed activity).
         self._status: BotStatus | None = None
@@ -207,7 +203,7 @@ class BotActor:
             # Cash moves by the difference: the same as replaying the stored fills from the
             # new initial capital, which is what a restart does.
             self.portfolio.set_initial_cash(config.initial_capital)
-            self._account_changed = True
+            self._unsaved.account_changed = True
             self._ctx.mark_dirty(self)
         self.config = config
         self._status_changed()
@@ -323,11 +319,7 @@ class BotActor:
         risk = self._ctx.risk
         if risk is not None and self.portfolio.position_qty(bar.symbol):
             risk.on_mark(self.config.account_id, bar.symbol, bar.close)
-        if (
-            self._orders_touched
-            or self._fills
-            or time.monotonic() - self._last_snapshot >= EQUITY_SNAPSHOT_SECONDS
-        ):
+        if self._unsaved.is_due():
             self._ctx.mark_dirty(self)
 
     def _account_guard(self, request: OrderRequest) -> tuple[bool, str]:
@@ -372,10 +364,10 @@ class BotActor:
             if isinstance(event, OrderFilled):
                 risk.on_fill(self.config.account_id, self.config.bot_id, event)
             risk.on_order(self.config.account_id, self.config.bot_id, order)
-        self._orders_touched[order.client_order_id] = order
+        self._unsaved.orders[order.client_order_id] = order
         self._ctx.mark_dirty(self)  # live venues report between bars
         if isinstance(event, OrderFilled):
-            self._fills.append(event)
+            self._unsaved.fills.append(event)
             self.fill_count += 1
             self._last_fill_ts = event.ts
         elif isinstance(event, OrderRejected):
@@ -443,40 +435,17 @@ class BotActor:
         self._append_event(persist.event_record(self.config.bot_id, level, kind, message))
 
     def _append_event(self, record: EventRecord) -> None:
-        self._events.append(record)
-        if len(self._events) > 1000:  # a runaway strategy log must not eat memory
-            del self._events[:-1000]
+        self._unsaved.add_event(record)
         self._ctx.mark_dirty(self)
 
     # ------------------------------------------------------------------ persistence
     def drain_activity(self) -> Activity:
         """Snapshot what changed since the last drain, as immutable records."""
-        bot_id = self.config.bot_id
-        now = time.time_ns()
-        orders = [OrderRecord.from_order(bot_id, o) for o in self._orders_touched.values()]
-        fills = [FillRecord.from_fill(bot_id, f) for f in self._fills]
-        symbols = {o.symbol for o in self._orders_touched.values()}
-        positions = [
-            persist.position_record(bot_id, p)
-            for s, p in self.portfolio.positions.items()
-            if s in symbols
-        ]
-        account_due = orders or self._account_changed
-        account = persist.account_record(bot_id, self.portfolio, now) if account_due else None
-        self._account_changed = False
-        snapshot_due = time.monotonic() - self._last_snapshot >= EQUITY_SNAPSHOT_SECONDS
         active = self.state in (BotState.RUNNING, BotState.PAUSED)
-        equity = []
-        if fills or (snapshot_due and active):
-            equity.append(persist.equity_record(bot_id, self.portfolio, now))
-            self._last_snapshot = time.monotonic()
-        activity = Activity(orders, fills, positions, account, equity, self._events)
-        if fills or account is not None:
+        activity = self._unsaved.drain(self.config.bot_id, self.portfolio, active=active)
+        if activity.fills or activity.account is not None:
             view = BooksView.of(self.portfolio, self.fill_count, self._last_fill_ts)
             self._views_in_flight[id(activity)] = view
-        self._orders_touched = {}
-        self._fills = []
-        self._events = []
         return activity
 
     def on_committed(self, activity: Activity) -> None:

@@ -48,6 +48,7 @@ from algotrade.daemon.reload_watch import FileWatch
 from algotrade.daemon.secret_env import file_variables, with_secret_files
 from algotrade.daemon.service import BotService
 from algotrade.daemon.settings import DaemonSettings, SettingsOrigin
+from algotrade.daemon.stop_budget import StopBudget
 from algotrade.daemon.systemd_notify import SystemdNotifier, bot_count_status
 from algotrade.risk.config_loader import RiskConfig, load_risk_config
 from algotrade.store.store import Store
@@ -392,7 +393,8 @@ async def _serve_notified(
     timeout = settings.daemon.shutdown_timeout_s
     # One budget for the whole stop: what the API and the file channel leave goes to the bots
     # and the flush of their books (a fixed share left a busy flush 2.5 s of 10).
-    deadline = loop.time() + timeout
+    recorder_share = timeout / 4 if recorder is not None else 0.0
+    budget = StopBudget(timeout, reserve=recorder_share)
     await channel.stop(timeout=timeout / 3)
     server.should_exit = True
     with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
@@ -400,19 +402,18 @@ async def _serve_notified(
     await lifespan.__aexit__(None, None, None)
     if watch is not None:
         watch.stop()
-    recorder_share = timeout / 4 if recorder is not None else 0.0
-    budget = max(0.5, deadline - loop.time() - recorder_share)
+    service_s = budget.left(floor=0.5)
     try:
-        await service.shutdown(timeout=budget)
+        await service.shutdown(timeout=service_s)
     except TimeoutError:
         _log.error(
             "bots and the flush of their books did not finish within %.1f s; exiting anyway",
-            budget,
+            service_s,
         )
         exit_code = exit_code or 1
     finally:
         if recorder is not None:  # after every feed stopped: the last bars are flushed
-            await recorder.close(timeout=max(0.5, min(recorder_share, deadline - loop.time())))
+            await recorder.close(timeout=budget.closing(recorder_share, floor=0.5))
     await asyncio.to_thread(store.close)
     for waiter in waiters:
         waiter.cancel()

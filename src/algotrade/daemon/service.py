@@ -44,6 +44,7 @@ from algotrade.daemon.sim_feed import SimFeedHub
 from algotrade.daemon.status import BotState, BotStatus
 from algotrade.daemon.status_board import StatusBoard, StatusChanges
 from algotrade.daemon.status_publishers import publish_heartbeats, publish_summaries
+from algotrade.daemon.stop_budget import StopBudget
 from algotrade.daemon.summary import LogCounter, build_summary
 from algotrade.daemon.supervisor import TaskSupervisor
 from algotrade.daemon.venues import VenueHub
@@ -238,13 +239,7 @@ class BotService:
         """Stop taking commands, detach every bot from its feed, flush, close the store; all
         within ``timeout`` (``TimeoutError`` if not): the flush gets what the steps before it
         left, less a little for closing."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        closing_share = timeout / 10  # writer and background tasks after the flush
-
-        def left() -> float:
-            return max(0.1, deadline - loop.time() - closing_share)
-
+        budget = StopBudget(timeout, reserve=timeout / 10)  # the reserve: writer, tasks
         self._accepting = False
         logging.getLogger("algotrade").removeHandler(self.log_counts)
         if self._heartbeat_task is not None:
@@ -254,23 +249,20 @@ class BotService:
         # restart when they opted in; it only stops market data and ends the actor's task.
         await asyncio.wait_for(
             asyncio.gather(*(a.submit(Command.SHUTDOWN) for a in actors), return_exceptions=True),
-            timeout=min(timeout / 2, left()),
+            timeout=budget.left(timeout / 2),
         )
         await self.hub.stop()
         if self.watches is not None:
-            await asyncio.wait_for(self.watches.stop(), timeout=min(timeout / 4, left()))
-        await asyncio.wait_for(self.venues.stop(), timeout=min(timeout / 4, left()))
+            await asyncio.wait_for(self.watches.stop(), timeout=budget.left(timeout / 4))
+        await asyncio.wait_for(self.venues.stop(), timeout=budget.left(timeout / 4))
         if self.risk is not None:
-            await asyncio.wait_for(self.risk.stop(), timeout=min(timeout / 4, left()))
+            await asyncio.wait_for(self.risk.stop(), timeout=budget.left(timeout / 4))
         try:
-            await asyncio.wait_for(self.writer.flush(), timeout=left())
+            await asyncio.wait_for(self.writer.flush(), timeout=budget.left())
         finally:
-            closing = max(0.1, min(timeout / 4, deadline - loop.time()))
-            await self.writer.stop(timeout=closing)
+            await self.writer.stop(timeout=budget.closing(timeout / 4))
             self._write_executor.shutdown(wait=False)
-            await self.supervisor.shutdown(
-                timeout=max(0.1, min(timeout / 4, deadline - loop.time()))
-            )
+            await self.supervisor.shutdown(timeout=budget.closing(timeout / 4))
 
     async def request_shutdown(self) -> None:
         self.shutdown_requested.set()
