@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from bench_child import clean_env, run_script_child
 from flip_strategy_source import FLIP_STRATEGY  # a sibling module: the script folder is on sys.path
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -64,22 +65,8 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else 0.0
 
 
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("ALGOTRADE")}
-
-
 def run_child(*args: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-    )
-    if out.returncode:
-        raise RuntimeError(f"child {args} failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return run_script_child(__file__, "--child", *args)
 
 
 def bot_config(i: int, strategy_path: str, tick_seconds: float, **extra: Any) -> dict[str, Any]:

@@ -67,6 +67,7 @@ from typing import Any
 
 import numpy as np
 
+from bench_child import clean_env, run_script_child
 from flip_strategy_source import FLIP_STRATEGY  # a sibling module: the script folder is on sys.path
 
 SYMBOLS = [f"SIM-{i:02d}" for i in range(20)]
@@ -100,24 +101,8 @@ def pct(values: list[float] | np.ndarray, q: float) -> float:
     return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
-def clean_env() -> dict[str, str]:
-    """The environment without algotrade settings or API keys: an open loopback daemon."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("ALGOTRADE")}
-
-
 def run_child(mode: str, *args: str) -> dict[str, Any]:
-    started = time.time()
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", mode, repr(started), *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-    )
-    if out.returncode:
-        raise RuntimeError(f"child {mode} failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return run_script_child(__file__, "--child", mode, repr(time.time()), *args)
 
 
 # --------------------------------------------------------------------------- the stored bots
