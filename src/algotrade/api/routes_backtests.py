@@ -28,7 +28,7 @@ from starlette.responses import FileResponse
 from algotrade.api.auth import require_access
 from algotrade.api.errors import ApiHttpError
 from algotrade.api.schemas import READ_RESPONSES, WRITE_RESPONSES
-from algotrade.backtest.job import JobSpec, SyntheticSpec
+from algotrade.backtest.job_spec import JobSpec, SyntheticSpec
 from algotrade.core.errors import AlgoTradeError, InputError
 from algotrade.core.timeutil import datetime_to_ns
 from algotrade.daemon.backtest_datasets import (
@@ -42,8 +42,8 @@ from algotrade.daemon.backtest_datasets import (
 from algotrade.daemon.backtest_jobs import JOB_ID_PATTERN, BacktestJobs
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.daemon.service_api import ServiceError
+from algotrade.data.bar_files import ACCEPTED_EXTENSIONS
 from algotrade.data.intervals import INTERVAL_PATTERN, interval_ns
-from algotrade.data.loader import ACCEPTED_EXTENSIONS
 from algotrade.strategies.registry import builtin_strategy_names, get_strategy_class
 
 _log = logging.getLogger("algotrade.api.backtests")

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,13 @@ import polars as pl
 from algotrade.atomic_file import write_atomic
 from algotrade.backtest.benchmark import benchmark_metrics
 from algotrade.backtest.export import write_json
+from algotrade.backtest.job_spec import (
+    REPORT_FILE,
+    RESULT_FILE,
+    BarLoader,
+    JobSpec,
+    SyntheticSpec,
+)
 from algotrade.backtest.metrics import compute_metrics
 from algotrade.backtest.runner import BacktestConfig, run_backtest
 from algotrade.backtest.strategy_failure import create_checked
@@ -33,55 +38,8 @@ from algotrade.data.loader import load_bars
 from algotrade.data.synthetic import generate_bars
 from algotrade.strategies.registry import get_strategy_class
 
-REPORT_FILE = "report.html"
-RESULT_FILE = "result.json"
 MAX_ERROR_CHARS = 500
-
-
-@dataclass(frozen=True, slots=True)
-class SyntheticSpec:
-    """Parameters of ``data.synthetic.generate_bars`` (SIMULATED prices, labelled as such)."""
-
-    bars: int = 2_000
-    seed: int = 0
-    start_price: float = 100.0
-    volatility: float = 0.0005
-    start: str = "2024-01-01T00:00:00Z"
-
-
-@dataclass(frozen=True, slots=True)
-class JobSpec:
-    """What to backtest: exactly one of ``dataset`` and ``synthetic``. ``dataset`` is a file
-    name under the datasets folder, or a name the job's ``loader`` knows (the daemon's are
-    series of the catalog or the warm tier: ``daemon.backtest_datasets``). ``start_ns`` and
-    ``end_ns`` keep the dataset's bars opening in ``[start_ns, end_ns)``. Money fields are
-    decimal strings (exact)."""
-
-    strategy: str
-    params: dict[str, Any] = field(default_factory=dict)
-    dataset: str | None = None
-    synthetic: SyntheticSpec | None = None
-    symbol: str | None = None
-    interval: str = "1m"
-    fee: str = "0"
-    slippage_bps: str = "0"
-    initial_cash: str = "100000"
-    periods_per_year: int = 252
-    start_ns: int | None = None
-    end_ns: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> JobSpec:
-        synthetic = data.get("synthetic")
-        return cls(**{**data, "synthetic": SyntheticSpec(**synthetic) if synthetic else None})
-
-
-# Bars for a dataset name that is not a file, or None when the name is not one it knows. Runs in
-# the worker, so it must pickle (a module-level function, or a dataclass holding plain values).
-BarLoader = Callable[[JobSpec], "BarData | None"]
+__all__ = ["REPORT_FILE", "RESULT_FILE", "BarLoader", "JobSpec", "SyntheticSpec", "run_job"]
 
 
 def run_job(

@@ -13,12 +13,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import polars as pl
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from algotrade.atomic_file import write_atomic
+from algotrade.cli.console import err_console
 from algotrade.core.errors import DataError, InputError
 from algotrade.core.timeutil import iso_to_ns, ns_to_iso
+from algotrade.data.bar_files import CSV_EXTENSIONS, PARQUET_EXTENSIONS
 from algotrade.data.bars import VALUE_COLUMNS, BarData
 from algotrade.data.catalog import AppendResult
 from algotrade.data.download import (
@@ -31,7 +32,6 @@ from algotrade.data.download import (
     wall_clock_ms,
 )
 from algotrade.data.download_plan import SymbolPlan
-from algotrade.data.loader import CSV_EXTENSIONS, PARQUET_EXTENSIONS
 from algotrade.venues.registry import HistoryOptions, VenueFactory
 
 NS_PER_MS = 1_000_000
@@ -42,7 +42,6 @@ _PAGE_SCHEMA: dict[str, type[pl.DataType]] = {
     OPEN_MS: pl.Int64,
     **dict.fromkeys(VALUE_COLUMNS, pl.Float64),
 }
-stderr = Console(stderr=True)
 
 
 def run_fetch(
@@ -86,7 +85,7 @@ def run_fetch(
     except OSError as exc:
         raise InputError(f"--out: cannot write {out}: {exc.strerror or exc}") from exc
     store.remove()
-    stderr.print(
+    err_console().print(
         f"wrote {len(bars):,} {job.symbol} {job.interval} bars "
         f"({ns_to_iso(bars.start_ns)} .. {ns_to_iso(bars.end_ns)}) to {out}"
     )
@@ -234,7 +233,7 @@ async def _download(
         if not plan.windows:
             return store
         if store.stored:
-            stderr.print(
+            err_console().print(
                 f"resuming after {store.stored:,} stored bars "
                 f"(from {ns_to_iso(store.resume_ms * NS_PER_MS)})"
             )
@@ -243,9 +242,9 @@ async def _download(
             BarColumn(),
             TextColumn("{task.fields[bars]:,} bars"),
             TimeElapsedColumn(),
-            console=stderr,
+            console=err_console(),
             transient=True,
-            disable=not stderr.is_terminal,
+            disable=not err_console().is_terminal,
         ) as progress:
             task = progress.add_task("fetch", total=job.end_ms - job.start_ms, bars=store.stored)
             observer = _BarProgress(progress, task, store)

@@ -7,19 +7,28 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
-from algotrade.backtest.job import JobSpec, run_job
+from algotrade.backtest.job_spec import JobSpec
 from algotrade.core.errors import DataError, InputError
 from algotrade.core.timeutil import ns_to_iso
-from algotrade.daemon.backtest_jobs import Runner
-from algotrade.data.bars import BarData
-from algotrade.data.catalog import Catalog, SeriesKey
-from algotrade.data.loader import ACCEPTED_EXTENSIONS
+from algotrade.daemon.backtest_jobs import Runner, run_job
+from algotrade.data.bar_files import ACCEPTED_EXTENSIONS, PARQUET_EXTENSIONS
+from algotrade.data.catalog.layout import SeriesKey
+
+if TYPE_CHECKING:
+    from algotrade.data.bars import BarData
+    from algotrade.data.catalog.store import Catalog
 
 SMALL_CSV_BYTES = 8 << 20  # counting the lines of a bigger CSV is not "cheap"
+
+
+def _catalog(root: Path) -> Catalog:
+    """The catalog at ``root``; polars and pyarrow load with the first use (always in a thread
+    or a worker), not with the daemon."""
+    from algotrade.data.catalog.store import Catalog  # noqa: PLC0415 - see the docstring
+
+    return Catalog(root)
 
 
 def list_datasets(folder: Path) -> list[dict[str, Any]]:
@@ -53,7 +62,9 @@ def list_datasets(folder: Path) -> list[dict[str, Any]]:
 def _rows(path: Path, size: int) -> int | None:
     name = path.name.lower()
     try:
-        if name.endswith((".parquet", ".pq")):
+        if name.endswith(PARQUET_EXTENSIONS):
+            import polars as pl  # noqa: PLC0415 - listing runs in a thread; the daemon starts without polars
+
             return int(pl.scan_parquet(path).select(pl.len()).collect().item())
         if name.endswith(".csv") and size <= SMALL_CSV_BYTES:
             with path.open("rb") as handle:
@@ -119,7 +130,7 @@ def catalog_datasets(catalog_root: Path) -> list[dict[str, Any]]:
         return []
     return [
         _series_entry(CATALOG_SOURCE, c.key, c.rows, c.first_ns, c.last_ns)
-        for c in Catalog(catalog_root).series()
+        for c in _catalog(catalog_root).series()
     ]
 
 
@@ -183,7 +194,7 @@ class SeriesLoader:
         self, venue: str, symbols: list[str], interval: str, start: int | None, end: int | None
     ) -> BarData:
         try:
-            return Catalog(Path(self.catalog_root)).load(venue, symbols, interval, start, end)
+            return _catalog(Path(self.catalog_root)).load(venue, symbols, interval, start, end)
         except DataError as exc:
             # The catalog names its folder; a job's error must not show the daemon's paths.
             message = str(exc).replace(f"catalog {self.catalog_root}", "the catalog")
@@ -204,7 +215,7 @@ def series_dataset_problem(
     Looks at the catalog's manifest or the warm tier's ``market_series``; reads no bars."""
     key = SeriesKey(dataset.venue, dataset.symbol, dataset.interval)
     if dataset.source == CATALOG_SOURCE:
-        if Catalog(catalog_root).coverage(key) is None:
+        if _catalog(catalog_root).coverage(key) is None:
             return f"the catalog has no series {key} (see GET /api/datasets)"
         return None
     if market_data_url is None:

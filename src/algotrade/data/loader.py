@@ -25,12 +25,10 @@ import polars as pl
 
 from algotrade.atomic_file import write_atomic
 from algotrade.core.errors import DataError
+from algotrade.data.bar_files import ACCEPTED_EXTENSIONS, CSV_EXTENSIONS, PARQUET_EXTENSIONS
 from algotrade.data.bars import VALUE_COLUMNS, BarData, find_value_problem, format_ns
 from algotrade.data.timestamps import timestamps_to_ns
 
-CSV_EXTENSIONS = (".csv", ".csv.gz")
-PARQUET_EXTENSIONS = (".parquet", ".pq")
-ACCEPTED_EXTENSIONS = CSV_EXTENSIONS + PARQUET_EXTENSIONS
 TIMESTAMP = "timestamp"
 SYMBOL = "symbol"
 REQUIRED_COLUMNS = (TIMESTAMP, *VALUE_COLUMNS)

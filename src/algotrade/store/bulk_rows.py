@@ -18,7 +18,6 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection, String, Table
 from sqlalchemy.exc import DBAPIError, StatementError
 
@@ -88,6 +87,8 @@ class BulkTable:
         rows = self.rows(records)
         if not self._copy:
             return int(connection.exec_driver_sql(self.sql, rows).rowcount)
+        import psycopg  # noqa: PLC0415 - loaded already with a PostgreSQL URL; SQLite never needs it
+
         raw = connection.connection.driver_connection
         sql = self._copy_sql
         try:

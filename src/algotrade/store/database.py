@@ -9,12 +9,12 @@ one-line messages that never carry the SQL, its parameters or the password.
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
 
-import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 
@@ -32,7 +32,11 @@ from algotrade.store.errors import StoreError, StoreUnavailableError
 
 def _is_transient(exc: DBAPIError) -> bool:
     """Busy or unreachable right now (a lost connection, a locked SQLite file): retryable."""
-    if exc.connection_invalidated or isinstance(exc.orig, psycopg.OperationalError):
+    if exc.connection_invalidated:
+        return True
+    # psycopg is loaded by a PostgreSQL URL only; a daemon on SQLite starts without it.
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(exc.orig, psycopg.OperationalError):
         return True
     return isinstance(exc.orig, sqlite3.OperationalError) and any(
         word in str(exc.orig) for word in ("locked", "busy")
