@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from algotrade.cli.console import err_console
 from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption, parse_range
 from algotrade.cli.errors import parse_decimal, parse_params
 from algotrade.core.errors import DataError, InputError
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from algotrade.data.bars import BarData
 
 PROGRESS_MIN_BARS = 200_000
-stderr = Console(stderr=True)
 
 
 def backtest(
@@ -203,7 +203,7 @@ def run_and_report(
     from algotrade.backtest.runner import run_backtest  # noqa: PLC0415
 
     check_output_paths({"--json": json_out, "--report": report})
-    if len(bars) >= PROGRESS_MIN_BARS and stderr.is_terminal:
+    if len(bars) >= PROGRESS_MIN_BARS and err_console().is_terminal:
         from rich.progress import (  # noqa: PLC0415
             BarColumn,
             Progress,
@@ -216,7 +216,7 @@ def run_and_report(
             BarColumn(),
             TextColumn("{task.completed:,}/{task.total:,} bars"),
             TimeRemainingColumn(),
-            console=stderr,
+            console=err_console(),
             transient=True,
         ) as progress:
             task = progress.add_task("run", total=len(bars))
@@ -237,12 +237,12 @@ def run_and_report(
             from algotrade.backtest.export import write_json  # noqa: PLC0415
 
             write_json(result, json_out)
-            stderr.print(f"wrote {json_out}")
+            err_console().print(f"wrote {json_out}")
         if report is not None:
             from algotrade.backtest.report import write_report  # noqa: PLC0415
 
             write_report(result, bars.frame, report)
-            stderr.print(f"wrote {report}")
+            err_console().print(f"wrote {report}")
     except OSError as exc:
         raise InputError(f"cannot write output: {exc}") from exc
     return result
@@ -336,9 +336,9 @@ def run_universe_command(
         BarColumn(),
         TextColumn("{task.completed}/{task.total} symbols"),
         TimeRemainingColumn(),
-        console=stderr,
+        console=err_console(),
         transient=True,
-        disable=not stderr.is_terminal,
+        disable=not err_console().is_terminal,
     ) as progress:
         task = progress.add_task("run", total=len(symbols))
         universe = run_universe(
@@ -355,10 +355,10 @@ def run_universe_command(
     try:
         if json_out is not None:
             write_universe_json(universe, json_out, venue=venue, interval=interval)
-            stderr.print(f"wrote {json_out}")
+            err_console().print(f"wrote {json_out}")
         if report is not None:
             write_universe_report(universe, bars, report, venue=venue, interval=interval)
-            stderr.print(f"wrote {report} (and one report per symbol beside it)")
+            err_console().print(f"wrote {report} (and one report per symbol beside it)")
     except OSError as exc:
         raise InputError(f"cannot write output: {exc}") from exc
     if not universe.succeeded:

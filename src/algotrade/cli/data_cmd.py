@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from algotrade.cli.console import err_console, out_console
 from algotrade.cli.data_options import (
     DEFAULT_DATA_DIR,
     DataDirOption,
@@ -27,9 +27,6 @@ from algotrade.core.timeutil import ns_to_iso
 # The catalog (polars) is imported by each command when it runs, not for --help.
 if TYPE_CHECKING:
     from algotrade.data.catalog import Catalog, Coverage
-
-stdout = Console()
-stderr = Console(stderr=True)
 
 
 class DataGroup(LazyGroup, FlagGroup):
@@ -111,7 +108,7 @@ def list_series(
         typer.echo(json.dumps([_coverage_json(c) for c in found], indent=1))
         return
     if not found:
-        stdout.print(f"the catalog in {data_dir / 'catalog'} holds no bars yet")
+        out_console().print(f"the catalog in {data_dir / 'catalog'} holds no bars yet")
         return
     table = Table(
         title=f"catalog {data_dir / 'catalog'}: {len(found)} series (venue:symbol:interval)"
@@ -124,7 +121,7 @@ def list_series(
     for c in found:
         gap_text = f"{len(c.gaps)} ({c.missing_bars:,})" if c.gaps else "0"
         table.add_row(str(c.key), _short(c.first_ns), _short(c.last_ns), f"{c.rows:,}", gap_text)
-    stdout.print(table)
+    out_console().print(table)
 
 
 @data_app.command()
@@ -151,7 +148,7 @@ def show(
         typer.echo(json.dumps({**info, "file_list": list(coverage.files)}, indent=1))
         return
     for name, value in info.items():
-        stdout.print(f"{name:>13}: {value}")
+        out_console().print(f"{name:>13}: {value}")
 
 
 @data_app.command()
@@ -180,14 +177,14 @@ def gaps(
         typer.echo(json.dumps(rows, indent=1))
         return
     if not rows:
-        stdout.print(f"no gaps in {len(found)} series")
+        out_console().print(f"no gaps in {len(found)} series")
         return
     table = Table(title=f"{len(rows)} gaps in {len(found)} series")
     for header in ("series", "start", "end", "bars"):
         table.add_column(header)
     for row in rows:
         table.add_row(row["series"], row["start"], row["end"], f"{row['bars']:,}")
-    stdout.print(table)
+    out_console().print(table)
 
 
 @data_app.command("import")
@@ -207,7 +204,7 @@ def import_files(
     for key in keys:
         frame = data.frame.filter(data.frame["symbol"] == key.symbol)
         result = catalog.append(key, frame)
-        stdout.print(
+        out_console().print(
             f"{key}: {result.added:,} bars added, {result.skipped:,} already stored"
             + (
                 f", {result.conflicts:,} differed from stored bars (kept)"
@@ -244,7 +241,7 @@ def resample_series(
         bars, dropped = resample(frame, key, to, complete_only=not partial)
         result = catalog.append(SeriesKey(key.venue, key.symbol, to), bars)
         note = f", {dropped:,} incomplete left out (--partial keeps them)" if dropped else ""
-        stdout.print(f"{key} → {to}: {result.added:,} bars added{note}")
+        out_console().print(f"{key} → {to}: {result.added:,} bars added{note}")
 
 
 @data_app.command()
@@ -267,4 +264,4 @@ def export(
     start_ns, end_ns = parse_range(start, end)
     data = Catalog.for_data_dir(data_dir).load(venue, wanted, interval, start_ns, end_ns)
     save_bars(data, out)
-    stderr.print(f"wrote {len(data):,} bars of {', '.join(data.symbols)} to {out}")
+    err_console().print(f"wrote {len(data):,} bars of {', '.join(data.symbols)} to {out}")

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from algotrade.cli.console import err_console, out_console
 from algotrade.cli.data_options import parse_symbol_list
 from algotrade.cli.data_options import parse_time_ns as _parse_time_ns
 from algotrade.cli.errors import EXIT_FAILURE, fail
@@ -28,8 +29,6 @@ from algotrade.data.download import (
 from algotrade.data.download_plan import NS_PER_MS, SymbolPlan
 from algotrade.venues.registry import HistoryOptions
 
-stdout = Console()
-stderr = Console(stderr=True)
 LEDGER_DIR = "downloads"
 
 
@@ -165,7 +164,7 @@ class _Observer:
 
 
 def _observer() -> _Observer:
-    return _Observer(stderr)
+    return _Observer(err_console())
 
 
 def _outcome(report: SymbolReport) -> str:
@@ -192,4 +191,4 @@ def _print_summary(reports: Sequence[SymbolReport], title: str) -> None:
         table.add_row(escape(r.symbol), f"{r.added:,}", skipped, f"{r.gaps_left:,}", result)
     total = sum(r.added for r in reports)
     table.caption = f"{total:,} bars added; {sum(r.error is not None for r in reports)} failed"
-    stdout.print(table)
+    out_console().print(table)

@@ -11,9 +11,9 @@ import time
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from algotrade.cli.console import err_console
 from algotrade.cli.data_options import (
     DEFAULT_DATA_DIR,
     DataDirOption,
@@ -21,8 +21,6 @@ from algotrade.cli.data_options import (
     parse_symbol_list,
 )
 from algotrade.core.errors import InputError
-
-stderr = Console(stderr=True)
 
 
 def sync(
@@ -62,7 +60,7 @@ def sync(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=stderr,
+        console=err_console(),
         transient=True,
     ) as progress:
         task = progress.add_task("reading the catalog", total=None)
@@ -80,7 +78,7 @@ def sync(
         result = store.sync_from(catalog, venue, chosen, interval, start_ns, end_ns, progress=show)
     elapsed = time.perf_counter() - began
     if store.note:
-        stderr.print(f"note: {store.note}")
+        err_console().print(f"note: {store.note}")
     kind = "a TimescaleDB hypertable" if result.storage == "hypertable" else "a plain table"
     rate = result.rows_copied / elapsed if elapsed > 0 else 0.0
     typer.echo(

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from algotrade.atomic_file import write_atomic
 from algotrade.cli.backtest_cmd import check_output_paths
+from algotrade.cli.console import err_console
 from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption
 from algotrade.cli.errors import parse_decimal
 from algotrade.cli.research_options import (
@@ -54,8 +55,6 @@ if TYPE_CHECKING:
     from algotrade.research.optimize import OptimizeOutcome, OptimizeSpec
     from algotrade.research.optimize_study import ProgressCallback
     from algotrade.research.walkforward import WalkForwardSummary
-
-stderr = Console(stderr=True)
 
 
 def optimize(
@@ -155,7 +154,7 @@ def optimize(
         if options["parallel"] is None:  # a Dask cluster: its size is known once connected
             options["parallel"] = executor.workers
         spec = _spec(options, datasets=tuple(datasets))
-        stderr.print(
+        err_console().print(
             f"optimize {spec.strategy} ({kind}): {spec.trials} trials × "
             f"{len(datasets)} dataset(s){f' × {spec.folds} folds' if spec.folds else ''}, "
             f"{spec.sampler_name}, {spec.parallel} at a time"
@@ -165,7 +164,9 @@ def optimize(
                 spec, datasets, executor, store, options=options, progress=progress
             )
         if resume is not None and outcome.run_id != resume:
-            stderr.print(f"note: the data changed since run {resume}; this is run {outcome.run_id}")
+            err_console().print(
+                f"note: the data changed since run {resume}; this is run {outcome.run_id}"
+            )
         _print_outcome(outcome, spec)
         run_dir = store.run_dir(outcome.run_id)
     _write_outputs(outcome, run_dir, json_out, report, axes)
@@ -212,11 +213,11 @@ def _spec(options: dict[str, Any], *, datasets: tuple[str, ...]) -> OptimizeSpec
 @contextmanager
 def _progress() -> Iterator[ProgressCallback]:
     """Trials done per study: a live bar on a terminal, a line per wave otherwise."""
-    if not stderr.is_terminal:
+    if not err_console().is_terminal:
 
         def line(study: str, done: int, total: int) -> None:
             if done == total or done * 10 // total != (done - 1) * 10 // total:
-                stderr.print(f"{study}: {done}/{total} trials")  # about every tenth
+                err_console().print(f"{study}: {done}/{total} trials")  # about every tenth
 
         yield line
         return
@@ -226,7 +227,7 @@ def _progress() -> Iterator[ProgressCallback]:
         MofNCompleteColumn(),
         TextColumn("trials"),
         TimeRemainingColumn(),
-        console=stderr,
+        console=err_console(),
         transient=True,
     ) as progress:
         tasks: dict[str, Any] = {}
@@ -258,10 +259,10 @@ def _print_outcome(outcome: OptimizeOutcome, spec: OptimizeSpec) -> None:
             )
         console.print(table)
         for kind, reason in sorted(study.reasons.items()):
-            stderr.print(f"{study.name}: {kind} trials, e.g.: {escape(reason)}")
+            err_console().print(f"{study.name}: {kind} trials, e.g.: {escape(reason)}")
     if outcome.walkforward is not None:
         _print_walkforward(console, outcome.walkforward)
-    stderr.print(
+    err_console().print(
         f"{outcome.evaluated} backtests run, {outcome.reused} answered from the cache; "
         f"run {outcome.run_id}"
     )
@@ -297,10 +298,10 @@ def _write_outputs(
         document = {"path": str(run_dir), **outcome.to_json()}
         json_out.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(json_out, json.dumps(document, indent=2, default=str) + "\n")
-        stderr.print(f"wrote {json_out}")
+        err_console().print(f"wrote {json_out}")
     if report is not None:
         from algotrade.research.report import write_run_report  # noqa: PLC0415 (plotly)
 
         report.parent.mkdir(parents=True, exist_ok=True)
         write_run_report(run_dir, report, heatmap=heatmap)
-        stderr.print(f"wrote {report}")
+        err_console().print(f"wrote {report}")

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from algotrade.atomic_file import write_atomic
 from algotrade.cli.bots_render import money, print_json
+from algotrade.cli.console import out_console
 from algotrade.cli.daemon_client import (
     ApiKey,
     ClientOptions,
@@ -55,7 +55,6 @@ LOG_KINDS: tuple[str, ...] = (
 
 DASH = "–"
 PAGE = 1000  # the API's largest page
-OUT = Console(highlight=False)  # follows sys.stdout (and its width) at each print
 
 risk_app = typer.Typer(
     name="risk",
@@ -82,7 +81,7 @@ Column = tuple[str, str | Callable[[Row], object]]  # header, key or getter
 
 def print_table(title: str, columns: Sequence[Column], items: Sequence[Row]) -> None:
     if not items:
-        OUT.print(Text(f"{title}: none"))
+        out_console(highlight=False).print(Text(f"{title}: none"))
         return
     table = Table(title=Text(f"{title} ({len(items)})"), title_justify="left")
     for header, _ in columns:
@@ -91,11 +90,11 @@ def print_table(title: str, columns: Sequence[Column], items: Sequence[Row]) -> 
         table.add_row(
             *(_text(item[get] if isinstance(get, str) else get(item)) for _, get in columns)
         )
-    OUT.print(table)
+    out_console(highlight=False).print(table)
 
 
 def print_line(text: str) -> None:
-    OUT.print(Text(text))
+    out_console(highlight=False).print(Text(text))
 
 
 def write_json_atomic(path: Path, data: Any) -> None:

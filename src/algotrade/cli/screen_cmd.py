@@ -14,6 +14,7 @@ from rich.table import Table
 
 from algotrade.atomic_file import write_atomic
 from algotrade.backtest.metric_format import MISSING
+from algotrade.cli.console import err_console
 from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption, parse_symbol_list
 from algotrade.cli.data_options import parse_time_ns as parse_time
 from algotrade.core.errors import InputError
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
 # research.screen.SORTS's names (a test keeps them equal): that module loads polars, and the
 # option's help needs only the names.
 SORT_NAMES = ("liquidity", "volatility", "trend")
-
-stderr = Console(stderr=True)
 
 
 def screen_command(
@@ -79,7 +78,7 @@ def screen_command(
             write_atomic(json_out, json.dumps(result.to_dict(), indent=1, allow_nan=False) + "\n")
         except OSError as exc:
             raise InputError(f"--json {json_out}: cannot write: {exc}") from exc
-        stderr.print(f"wrote {json_out}")
+        err_console().print(f"wrote {json_out}")
 
 
 def _number(value: Any, spec: str) -> str:

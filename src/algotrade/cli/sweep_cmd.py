@@ -18,6 +18,7 @@ from rich.table import Table
 
 from algotrade.atomic_file import write_atomic
 from algotrade.cli.backtest_cmd import check_output_paths
+from algotrade.cli.console import err_console
 from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption
 from algotrade.cli.errors import parse_decimal
 from algotrade.cli.research_options import (
@@ -59,7 +60,6 @@ if TYPE_CHECKING:
     from algotrade.research.objectives import Objective
     from algotrade.research.sweep import SweepOutcome, SweepPlan
 
-stderr = Console(stderr=True)
 TOP_ROWS = 10
 
 
@@ -154,7 +154,7 @@ def sweep(
                 outcome = run_sweep(plan, datasets, executor, store, on_batch=on_batch)
             except KeyboardInterrupt:
                 stored = len(store.done_batches(plan.run_id))
-                stderr.print(
+                err_console().print(
                     f"interrupted: {stored} of {len(plan.batches)} batches stored; run the same "
                     f"command or --resume {plan.run_id} to continue"
                 )
@@ -221,7 +221,7 @@ def _say_plan(plan: SweepPlan) -> None:
     )
     datasets = len(plan.spec["datasets"])
     windows = len(plan.spec["windows"])
-    stderr.print(
+    err_console().print(
         f"sweep {plan.run_id}: {len(sample.param_sets)} parameter sets × {datasets} datasets "
         f"× {windows} windows = {len(sample.param_sets) * datasets * windows} backtests "
         f"in {len(plan.batches)} batches{escape(dropped)}"
@@ -231,10 +231,10 @@ def _say_plan(plan: SweepPlan) -> None:
 @contextmanager
 def _progress(plan: SweepPlan) -> Iterator[Any]:
     """A per-batch callback: a live bar on a terminal, a line per batch otherwise."""
-    if not stderr.is_terminal:
+    if not err_console().is_terminal:
 
         def line(done: int, total: int, rows: list[ResultRow]) -> None:
-            stderr.print(f"batch {rows[0].batch_id} stored ({done}/{total})")
+            err_console().print(f"batch {rows[0].batch_id} stored ({done}/{total})")
 
         yield line
         return
@@ -244,7 +244,7 @@ def _progress(plan: SweepPlan) -> Iterator[Any]:
         MofNCompleteColumn(),
         TextColumn("batches"),
         TimeRemainingColumn(),
-        console=stderr,
+        console=err_console(),
         transient=True,
     ) as progress:
         task = progress.add_task("sweep", total=len(plan.batches))
@@ -259,13 +259,13 @@ def _print_outcome(outcome: SweepOutcome, objective: Objective) -> None:
     from algotrade.research.sweep import ranking_frame  # noqa: PLC0415
 
     if outcome.skipped_batches:
-        stderr.print(
+        err_console().print(
             f"resumed: {outcome.skipped_batches} of {outcome.total_batches} batches were stored"
         )
     errors = sum(1 for row in outcome.rows if row.error)
     if errors:
         first = next(row.error for row in outcome.rows if row.error)
-        stderr.print(f"{errors} backtests failed; first: {escape(first or '')}")
+        err_console().print(f"{errors} backtests failed; first: {escape(first or '')}")
     console = Console()
     scope = "mean out of sample" if outcome.walkforward else "mean over datasets"
     table = Table(title=f"top {TOP_ROWS} by {objective.label} ({scope}) — run {outcome.run_id}")
@@ -313,7 +313,7 @@ def _write_outputs(
         }
         json_out.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(json_out, json.dumps(document, indent=2, default=str) + "\n")
-        stderr.print(f"wrote {json_out}")
+        err_console().print(f"wrote {json_out}")
     if report is not None:
         try:
             from algotrade.research.report import write_run_report  # noqa: PLC0415
@@ -321,4 +321,4 @@ def _write_outputs(
             raise InputError("--report: the run report is not available in this build") from None
         report.parent.mkdir(parents=True, exist_ok=True)
         write_run_report(outcome.run_dir, report, heatmap=heatmap)
-        stderr.print(f"wrote {report}")
+        err_console().print(f"wrote {report}")
