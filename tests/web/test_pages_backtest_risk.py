@@ -216,6 +216,13 @@ def test_risk_page_follows_a_lockout_live_and_an_admin_unlocks(
     expect(admin.get_by_test_id("risk-lockout")).to_have_count(1)
     expect(admin.get_by_test_id("risk-lockout")).to_contain_text("daily_realized_loss")
     expect(admin.locator('[data-testid="risk-log-line"][data-kind="lockout"]')).to_have_count(1)
+    # The locked bot's orders keep being rejected, each a "risk" event that repaints the page:
+    # a reason typed meanwhile keeps every key (a repaint used to take the focus away).
+    reason = account.get_by_test_id("risk-unlock-reason")
+    account.evaluate("panel => { panel.dataset.painted = 'before typing' }")
+    reason.press_sequentially("checked the losing bot", delay=120)
+    assert account.evaluate("panel => panel.dataset.painted || null") is None, "no repaint"
+    expect(reason).to_have_value("checked the losing bot")
     daemon.ok("PUT", "/api/bots/loser/stop")
 
     trader, trader_watch = new_page()

@@ -21,7 +21,7 @@
 // Mutating controls render only when ctx.canWrite. Elements tests use carry data-testid.
 
 import { ApiError, makeApi } from "./lib/api.js";
-import { clear, confirmDialog, fmt, h, toast } from "./lib/dom.js";
+import { clear, confirmDialog, fmt, h, keepingFocus, toast } from "./lib/dom.js";
 import { WsManager } from "./lib/ws.js";
 
 const ROUTES = [
@@ -58,6 +58,7 @@ export const ctx = {
   ws,
   h,
   clear,
+  keepingFocus,
   fmt,
   toast,
   confirm: (message) => confirmDialog(message),

@@ -34,6 +34,21 @@ export function clear(el) {
   while (el.firstChild) el.firstChild.remove();
 }
 
+// Runs paint(), then gives focus and caret back to the text field that had them, when paint()
+// detached and re-inserted it (a page keeps such a field across live repaints): a detached
+// element loses focus, and what the user typed next would go nowhere. Synchronous, so no
+// keystroke can come in between.
+export function keepingFocus(paint) {
+  const active = document.activeElement;
+  const field = active && (active.tagName === "INPUT" || active.tagName === "TEXTAREA") ? active : null;
+  const caret = field ? [field.selectionStart, field.selectionEnd, field.selectionDirection] : null;
+  paint();
+  if (field && field.isConnected && document.activeElement !== field) {
+    field.focus({ preventScroll: true });
+    if (caret[0] !== null) field.setSelectionRange(...caret);
+  }
+}
+
 // -- formatting -----------------------------------------------------------------------------
 // Money arrives as exact decimal strings; it is formatted as text (never through a float) so
 // the page shows exactly what the daemon booked.

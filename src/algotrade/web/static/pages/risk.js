@@ -72,7 +72,7 @@ export async function render(root, ctx) {
       throw err;
     }
     const [lockouts, log] = await Promise.all([ctx.api("/api/risk/lockouts?active_only=true&limit=200", { signal }), newestLog()]);
-    paintAccounts(accounts || []);
+    ctx.keepingFocus(() => paintAccounts(accounts || [])); // the unlock reason being typed keeps focus
     paintLockouts(lockouts?.items || []);
     paintLog(log);
     updated.textContent = `Updated ${fmt.time(new Date().toISOString())}`;
