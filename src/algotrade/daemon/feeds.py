@@ -14,7 +14,7 @@ from pydantic import Field, StrictBool, field_validator
 from algotrade.core.events import Bar
 from algotrade.daemon.bot_config import BotConfig, FeedKind
 from algotrade.daemon.feed_options import FeedOptions
-from algotrade.daemon.sim_feed import SimFeedHub, SimOptions
+from algotrade.daemon.sim_feed import Pace, SimFeedHub, SimOptions, no_pace
 from algotrade.daemon.supervisor import TaskSupervisor
 from algotrade.venues.registry import get_venue
 
@@ -89,9 +89,11 @@ class ReplayBotFeed:
         handler: BarHandler,
         supervisor: TaskSupervisor | None = None,
         on_error: FeedErrorHandler | None = None,
+        pace: Pace = no_pace,
     ) -> None:
         self._config = config
         self._handler = handler
+        self._pace = pace  # awaited before each bar: the replay never outruns the store
         self._supervisor = supervisor or TaskSupervisor()
         self._on_error = on_error
         self._task: asyncio.Task[None] | None = None
@@ -128,6 +130,7 @@ class ReplayBotFeed:
         while True:
             async for event in ReplayFeed(data, speed=options.speed).stream():
                 assert isinstance(event, Bar)
+                await self._pace()
                 self._handler(event)
             if not options.loop:
                 break
@@ -195,7 +198,7 @@ def feed_factory(
         if config.feed is FeedKind.SIM:
             return SimBotFeed(hub, config, handler)
         if config.feed is FeedKind.REPLAY:
-            return ReplayBotFeed(config, handler, tasks, on_feed_error)
+            return ReplayBotFeed(config, handler, tasks, on_feed_error, hub.pace)
         if venues is None:
             raise RuntimeError("this daemon has no live venue connections")
         return VenueBotFeed(venues, config, handler, recorder)

@@ -84,8 +84,9 @@ class BotService:
         self.resume_all = resume_all
         # SQLite allows one writer: every write goes through this one thread, in order.
         self._write_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-write")
-        self.hub = SimFeedHub(self.supervisor)
         self.writer = ActivityWriter(store, self._write_executor, supervisor=self.supervisor)
+        # Simulated prices (sim and replay feeds) wait for the store when it falls behind.
+        self.hub = SimFeedHub(self.supervisor, pace=self.writer.keep_pace)
         self._bots: dict[str, BotActor] = {}
         # The listings (GET /api/bots, health's counts) are cached until a status changes.
         self.board = StatusBoard(self._bots, StatusChanges())

@@ -15,7 +15,7 @@ import logging
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,9 @@ from algotrade.daemon.supervisor import TaskSupervisor
 _log = logging.getLogger("algotrade.daemon.sim")
 
 BarHandler = Callable[[Bar], None]
+# Awaited before each bar of a simulated feed: returns once the store keeps up with what the
+# bots book (``ActivityWriter.keep_pace``), so simulated prices never outrun persistence.
+Pace = Callable[[], Awaitable[None]]
 HISTORY = 5_000  # bars kept per stream for warm-up of bots that subscribe later
 SUB_STEPS = 4
 
@@ -48,10 +51,15 @@ class SimOptions(FeedOptions):
         return value
 
 
+async def no_pace() -> None:
+    """The pace of a feed with no store to keep up with (tests, tools)."""
+
+
 class SimStream:
-    def __init__(self, symbol: str, options: SimOptions) -> None:
+    def __init__(self, symbol: str, options: SimOptions, pace: Pace = no_pace) -> None:
         self.symbol = symbol
         self.options = options
+        self._pace = pace
         seed = zlib.crc32(symbol.encode()) ^ options.seed  # same seed, other symbol: other path
         self._rng = np.random.default_rng(seed)
         self._price = options.start_price
@@ -94,6 +102,7 @@ class SimStream:
             else:
                 next_at = time.monotonic()  # fell behind: do not burst to catch up
                 await asyncio.sleep(0)
+            await self._pace()
             if not self.subscribers:
                 break
             self.dispatch(self.next_bar(time.time_ns()))
@@ -102,11 +111,13 @@ class SimStream:
 class SimFeedHub:
     """Owns the sim streams; bots subscribe by id."""
 
-    def __init__(self, supervisor: TaskSupervisor | None = None) -> None:
+    def __init__(self, supervisor: TaskSupervisor | None = None, pace: Pace = no_pace) -> None:
         """``supervisor`` runs the stream tasks (and, through ``feed_factory``, the replay
         feeds'). Without one the hub keeps a private supervisor: the tasks are still
-        referenced, named and logged when they fail, and ``stop()`` still ends them."""
+        referenced, named and logged when they fail, and ``stop()`` still ends them. Every
+        stream (and, through ``feed_factory``, every replay) awaits ``pace`` before a bar."""
         self.supervisor = supervisor or TaskSupervisor()
+        self.pace = pace
         self._streams: dict[tuple[str, SimOptions], SimStream] = {}
         self._subscribed: dict[str, SimStream] = {}
 
@@ -118,7 +129,7 @@ class SimFeedHub:
         key = (symbol, options)
         stream = self._streams.get(key)
         if stream is None:
-            stream = self._streams[key] = SimStream(symbol, options)
+            stream = self._streams[key] = SimStream(symbol, options, self.pace)
         if warmup > len(stream.history):  # a fresh stream: make up simulated history
             start = time.time_ns() - warmup * int(options.tick_seconds * 1e9)
             for i in range(warmup - len(stream.history)):

@@ -20,6 +20,14 @@ Failures are isolated, never allowed to stop persistence for everyone:
   kept and retried with backoff, never dropped;
 - a fill whose trade id is stored with other content is not written (the stored fact stands)
   and its bot goes to ``error``: its books no longer match the store.
+
+Simulated feeds keep pace with the store (``keep_pace``): bots on sim or replay prices can
+trade faster than one process commits (1,000 bots ordering on every bar of a 50 ms tick), and
+without a brake the activity not yet stored grew without bound: statuses and WebSocket clients
+fell seconds behind, and a stop could not store it all in time. Those feeds wait before their
+next bar while the oldest activity not yet taken for a commit is older than
+``MAX_UNSTORED_SECONDS``. Live feeds never wait (the market does not), nor does anything while
+the store is unavailable (activity is then kept for the retry, as before).
 """
 
 from __future__ import annotations
@@ -52,6 +60,11 @@ SLICE_SECONDS = 0.004
 # to write at full speed, few enough that a commit (and so every acknowledgement) never waits
 # behind seconds of backlog.
 MAX_BATCH_RECORDS = 20_000
+# The age of the oldest activity not yet taken for a commit beyond which simulated feeds wait
+# for the store (``keep_pace``): what a stop must still store stays about a second's worth.
+MAX_UNSTORED_SECONDS = 1.0
+# How often a waiting feed looks again (the writer takes a batch within a commit or so).
+PACE_POLL_SECONDS = 0.005
 
 
 class PersistenceFailed(HaltError):
@@ -74,6 +87,8 @@ class ActivityWriter:
         self._supervisor = supervisor or TaskSupervisor()
         self._executor = executor
         self._dirty: dict[str, BotActor] = {}
+        # When each dirty bot was first marked, in the same (oldest first) order as _dirty.
+        self._dirty_since: dict[str, float] = {}
         self._pending: list[Item] = []
         # Taken for a commit that has not ended yet (by id of the activity): counted as not
         # stored if the writer is cancelled meanwhile.
@@ -96,11 +111,39 @@ class ActivityWriter:
         self.failures = 0
         self.conflicts = 0
         self.yields = 0  # times the writer gave the loop back mid-work (tests, benchmarks)
+        self.paced = 0  # times a simulated feed waited for the store (tests, benchmarks)
 
     def mark_dirty(self, actor: BotActor) -> None:
-        self._dirty[actor.config.bot_id] = actor
+        bot_id = actor.config.bot_id
+        if bot_id not in self._dirty_since:
+            self._dirty_since[bot_id] = self._clock()
+        self._dirty[bot_id] = actor
         self._idle.clear()
         self._wakeup.set()
+
+    def unstored_seconds(self) -> float:
+        """How long the oldest activity not yet taken for a commit has waited (0 if none)."""
+        for since in self._dirty_since.values():  # the first is the oldest
+            return max(0.0, self._clock() - since)
+        return 0.0
+
+    def _behind(self) -> bool:
+        running = self._task is not None and not self._task.done()
+        return (
+            running
+            and not self._stopping
+            and not self._backoff  # the store is unavailable: nothing to wait for
+            and self.unstored_seconds() > MAX_UNSTORED_SECONDS
+        )
+
+    async def keep_pace(self) -> None:
+        """Return once the store keeps up (at once, nearly always): a simulated feed awaits
+        this before each bar, so its bots cannot book faster than their books are stored."""
+        if not self._behind():
+            return
+        self.paced += 1
+        while self._behind():
+            await asyncio.sleep(PACE_POLL_SECONDS)
 
     def start(self) -> None:
         self._task = self._supervisor.spawn(self._run(), name="activity-writer")
@@ -164,6 +207,7 @@ class ActivityWriter:
                         break
                 bot_id = next(iter(self._dirty))
                 actor = self._dirty.pop(bot_id)
+                self._dirty_since.pop(bot_id, None)
                 activity = actor.drain_activity()
                 if not activity.is_empty:
                     batch.append((actor, activity))
