@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import gc
 import json
 import math
@@ -415,14 +416,17 @@ def child_latency(
     warmup: str,
     interval: str,
     switch_interval: str = "0",
+    profile_to: str = "",
 ) -> dict[str, Any]:
     if float(switch_interval):  # an experiment: how long a thread may hold the GIL
         sys.setswitchinterval(float(switch_interval))
-    return asyncio.run(_latency(int(n_bots), int(n_bars), strategy, int(warmup), float(interval)))
+    return asyncio.run(
+        _latency(int(n_bots), int(n_bars), strategy, int(warmup), float(interval), profile_to)
+    )
 
 
 async def _latency(
-    n_bots: int, n_bars: int, strategy: str, warmup_bars: int, interval: float
+    n_bots: int, n_bars: int, strategy: str, warmup_bars: int, interval: float, profile_to: str
 ) -> dict[str, Any]:
     from algotrade.daemon.actor import BotActor
     from algotrade.daemon.heap import settle_after_start
@@ -525,9 +529,15 @@ async def _latency(
 
         record = store.record_activity_batch
 
+        committing = [0]  # > 0 while the store thread is inside a commit
+
         def timed_record(items: Any) -> None:
             t = time.perf_counter()
-            record(items)
+            committing[0] += 1
+            try:
+                record(items)
+            finally:
+                committing[0] -= 1
             commits.append((time.perf_counter() - t, len(items)))
 
         BotActor.drain_activity = timed_drain  # type: ignore[method-assign]
@@ -546,6 +556,8 @@ async def _latency(
 
         # ---- the bars
         dispatch_ns: list[int] = []
+        bar_orders: list[int] = []  # orders sent on each counted bar
+        bar_flags: list[str] = []  # C: a commit ran on the store thread meanwhile; G: a GC ran
         quiet_ns: list[int] = []  # bars on which no bot sent an order or had a fill
         actors = list(service._bots.values())
 
@@ -557,10 +569,15 @@ async def _latency(
         counted_from = 0
         t_bars = time.perf_counter()
         due = clock()
+        # --profile: cProfile over the counted dispatches only (the times above then include
+        # the profiler's own cost; use the profile for shares, not for absolute figures).
+        profiler = cProfile.Profile() if profile_to else None
         for n in range(warmup_bars + n_bars):
             if n == warmup_bars:  # warm-up bars are not counted
                 counted_from = len(since_dispatch)
                 dispatch_ns.clear()
+                bar_orders.clear()
+                bar_flags.clear()
                 quiet_ns.clear()
                 late_ns.clear()
                 gc_pauses.clear()
@@ -569,9 +586,20 @@ async def _latency(
                 t_bars = time.perf_counter()
             bar = stream.next_bar(time.time_ns())
             orders_before = len(since_dispatch)
+            commit_seen, gc_seen = len(commits) + committing[0], len(gc_pauses)
             dispatch_start[0] = t0 = clock()
-            stream.dispatch(bar)
+            if profiler is not None and n >= warmup_bars:
+                profiler.enable()
+                stream.dispatch(bar)
+                profiler.disable()
+            else:
+                stream.dispatch(bar)
             dispatch_ns.append(clock() - t0)
+            bar_orders.append(len(since_dispatch) - orders_before)
+            bar_flags.append(
+                ("C" if committing[0] or commit_seen != len(commits) else "")
+                + ("G" if gc_seen != len(gc_pauses) else "")
+            )
             fills_now = fills_booked()  # outside the timed dispatch
             if len(since_dispatch) == orders_before and fills_now == fills_seen:
                 quiet_ns.append(dispatch_ns[-1])
@@ -583,6 +611,8 @@ async def _latency(
             else:
                 await asyncio.sleep(0)
         bars_s = time.perf_counter() - t_bars
+        if profiler is not None:
+            profiler.dump_stats(profile_to)
         gc.callbacks.remove(on_gc)
         flushed = time.perf_counter()
         await service.writer.flush()
@@ -652,6 +682,7 @@ async def _latency(
             "gen2_max_pause_ms": max(gen2, default=0.0) * 1000,
             "max_pause_ms": max((p for _, p in gc_pauses), default=0.0) * 1000,
             "total_ms": sum(p for _, p in gc_pauses) * 1000,
+            "pauses": [[g, round(p * 1000, 2)] for g, p in gc_pauses],  # [generation, ms]
         },
         "writer": {
             "commits": n_commits,
@@ -662,6 +693,12 @@ async def _latency(
             "final_flush_s": flush_s,
         },
         "orders_stored_first_10_bots": orders_stored,
+        # Each counted bar: [orders sent on it, its dispatch in ms, C if a commit ran on the
+        # store thread meanwhile + G if the collector ran] (where the p99 comes from).
+        "per_bar": [
+            [k, round(float(ms), 3), flags]
+            for k, ms, flags in zip(bar_orders, dispatch_ms, bar_flags, strict=True)
+        ],
     }
 
 
@@ -677,6 +714,7 @@ def measure_latency(args: argparse.Namespace) -> list[dict[str, Any]]:
             str(args.warmup_bars),
             interval or "0",
             str(args.switch_interval),
+            str(args.profile / f"latency-{run}.pstats") if args.profile else "",
         )
         results.append(r)
         t, g, w = r["tick_to_order_ms"], r["gc"], r["writer"]
@@ -933,6 +971,11 @@ def main() -> None:
         default=0.0,
         help="experiment: sys.setswitchinterval in the latency child (0 = Python's 5 ms)",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="folder: cProfile each latency run's counted dispatches to latency-<run>.pstats",
+    )
     parser.add_argument("--api-bots", type=int, default=1_000)
     parser.add_argument("--api-seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32)
@@ -952,6 +995,8 @@ def main() -> None:
         print(json.dumps(run(float(started), *rest)))
         return
 
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     parts = set(args.only.split(","))
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "args": dict(vars(args))}
     results["args"]["json"] = str(args.json) if args.json else None
