@@ -106,7 +106,9 @@ async def test_unstored_seconds_is_the_age_of_the_oldest_mark_not_yet_taken() ->
     executor.shutdown()
 
 
-async def test_keep_pace_waits_while_a_held_commit_leaves_old_activity_untaken() -> None:
+async def test_keep_pace_waits_while_a_held_commit_leaves_old_activity_untaken(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     clock = ManualClock()
     store = GatedStore()
     writer, executor = _writer(store, clock)
@@ -130,6 +132,9 @@ async def test_keep_pace_waits_while_a_held_commit_leaves_old_activity_untaken()
     await asyncio.sleep(0.05)
     assert not pacing.done()
     assert writer.paced == 1
+    [record] = [r for r in caplog.records if r.name == "algotrade.daemon.writer"]
+    assert record.getMessage().startswith("simulated feeds wait for the store")
+    assert "1.1 s old" in record.getMessage()
     store.open.set()  # the store catches up: b is taken, the feed goes on
     await asyncio.wait_for(pacing, timeout=5)
     assert b.drained == 1

@@ -65,6 +65,8 @@ MAX_BATCH_RECORDS = 20_000
 MAX_UNSTORED_SECONDS = 1.0
 # How often a waiting feed looks again (the writer takes a batch within a commit or so).
 PACE_POLL_SECONDS = 0.005
+# The log says that simulated feeds wait at most this often (a busy daemon waits many times).
+PACE_LOG_SECONDS = 60.0
 
 
 class PersistenceFailed(HaltError):
@@ -112,6 +114,7 @@ class ActivityWriter:
         self.conflicts = 0
         self.yields = 0  # times the writer gave the loop back mid-work (tests, benchmarks)
         self.paced = 0  # times a simulated feed waited for the store (tests, benchmarks)
+        self._paced_logged: float | None = None
 
     def mark_dirty(self, actor: BotActor) -> None:
         bot_id = actor.config.bot_id
@@ -142,6 +145,14 @@ class ActivityWriter:
         if not self._behind():
             return
         self.paced += 1
+        now = self._clock()
+        if self._paced_logged is None or now - self._paced_logged >= PACE_LOG_SECONDS:
+            self._paced_logged = now
+            _log.warning(
+                "simulated feeds wait for the store: bots book faster than it commits (the "
+                "oldest activity not taken for a commit is %.1f s old); sim time runs slower",
+                self.unstored_seconds(),
+            )
         while self._behind():
             await asyncio.sleep(PACE_POLL_SECONDS)
 
