@@ -235,7 +235,7 @@ async def test_sim_bots_stop_booking_while_the_store_is_held_and_go_on_after(
         await asyncio.sleep(0.3)  # 60 ticks of 5 ms
         assert stream.bars_generated == bars
         assert sum(actor.fill_count for actor in actors) == fills
-        assert service.writer.paced >= 1
+        assert service.health()["writer_paced"] == service.writer.paced >= 1
 
         held.set()
         await wait_for(lambda: stream.bars_generated > bars + 10)

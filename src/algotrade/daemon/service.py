@@ -418,6 +418,8 @@ class BotService:
             "database": self._store.backend,
             "writer_commits": self.writer.commits,
             "writer_failures": self.writer.failures,
+            # Times a sim stream or replay waited for the store (simulated time ran slower).
+            "writer_paced": self.writer.paced,
             "skipped_bots": dict(self.skipped_bots),
         }
         if self.recorder is not None:
