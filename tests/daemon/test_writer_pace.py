@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,10 @@ from algotrade.daemon.feeds import feed_factory
 from algotrade.daemon.sim_feed import SimFeedHub, SimOptions
 from algotrade.daemon.writer import ActivityWriter
 from algotrade.store.errors import StoreUnavailableError
-from algotrade.store.records import Activity, EventRecord, FillConflict
+from algotrade.store.records import Activity, FillConflict
 from daemon.test_bot_service import sim_bot, wait_for
 from daemon.test_supervisor import replay_config
+from daemon.test_writer_slices import FakeBot, FakeStore
 from testkit.service_harness import close_service, open_service
 
 
@@ -38,50 +38,25 @@ class ManualClock:
         return self.now
 
 
-class _Config:
-    def __init__(self, bot_id: str) -> None:
-        self.bot_id = bot_id
-
-
-class FakeBot:
-    """What the writer uses of a ``BotActor``."""
-
-    def __init__(self, bot_id: str) -> None:
-        self.config = _Config(bot_id)
-        self.drained = 0
-        self.told = 0
-
-    def drain_activity(self) -> Activity:
-        self.drained += 1
-        now = datetime.now(UTC)
-        return Activity(events=[EventRecord(self.config.bot_id, now, "info", "t", "x", {})])
-
-    def on_committed(self, _activity: Activity) -> None:
-        self.told += 1
-
-    def persistence_failed(self, exc: BaseException) -> None:  # pragma: no cover - not here
-        raise AssertionError(f"unexpected persistence failure: {exc}")
-
-
-class GatedStore:
-    """Commits pass while ``open`` is set; ``unavailable`` makes them fail as an outage."""
+class OutageStore(FakeStore):
+    """``FakeStore`` (its ``gate`` holds commits after the first) that fails every commit as
+    an outage while ``unavailable``."""
 
     def __init__(self) -> None:
-        self.open = threading.Event()
-        self.open.set()
+        super().__init__([])
         self.unavailable = False
-        self.commits = 0
 
     def record_activity_batch(self, items: list[tuple[str, Activity]]) -> list[FillConflict]:
         if self.unavailable:
             raise StoreUnavailableError("database is locked")
-        if not self.open.wait(timeout=10):
-            raise AssertionError("the test never opened the store")
-        self.commits += 1
-        return []
+        return super().record_activity_batch(items)
 
 
-def _writer(store: GatedStore, clock: ManualClock) -> tuple[ActivityWriter, ThreadPoolExecutor]:
+def _bot(bot_id: str) -> FakeBot:
+    return FakeBot(bot_id, 1, [])
+
+
+def _writer(store: FakeStore, clock: ManualClock) -> tuple[ActivityWriter, ThreadPoolExecutor]:
     executor = ThreadPoolExecutor(max_workers=1)
     writer = ActivityWriter(store, executor, max_delay=0, clock=clock)  # type: ignore[arg-type]
     return writer, executor
@@ -89,8 +64,8 @@ def _writer(store: GatedStore, clock: ManualClock) -> tuple[ActivityWriter, Thre
 
 async def test_unstored_seconds_is_the_age_of_the_oldest_mark_not_yet_taken() -> None:
     clock = ManualClock()
-    writer, executor = _writer(GatedStore(), clock)
-    a, b = FakeBot("a"), FakeBot("b")
+    writer, executor = _writer(OutageStore(), clock)
+    a, b = _bot("a"), _bot("b")
     assert writer.unstored_seconds() == 0.0
     writer.mark_dirty(a)  # type: ignore[arg-type]
     clock.now += 0.4
@@ -100,7 +75,7 @@ async def test_unstored_seconds_is_the_age_of_the_oldest_mark_not_yet_taken() ->
     assert writer.unstored_seconds() == pytest.approx(0.7)
     writer.start()
     await asyncio.wait_for(writer.flush(), timeout=5)
-    assert (a.told, b.told) == (1, 1)
+    assert (len(a.told), len(b.told)) == (1, 1)
     assert writer.unstored_seconds() == 0.0
     await writer.stop(timeout=5)
     executor.shutdown()
@@ -110,18 +85,18 @@ async def test_keep_pace_waits_while_a_held_commit_leaves_old_activity_untaken(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     clock = ManualClock()
-    store = GatedStore()
+    store = OutageStore()
     writer, executor = _writer(store, clock)
     writer.start()
-    a, b = FakeBot("a"), FakeBot("b")
+    a, b = _bot("a"), _bot("b")
     writer.mark_dirty(a)  # type: ignore[arg-type]
-    await wait_for(lambda: a.told == 1)
-    store.open.clear()
+    store.gate = threading.Event()  # the commits after this one wait for it
+    await wait_for(lambda: len(a.told) == 1)
     writer.mark_dirty(a)  # type: ignore[arg-type]  # its commit is held
-    await wait_for(lambda: a.drained == 2)
+    await wait_for(lambda: len(a.drained) == 2)
     writer.mark_dirty(b)  # type: ignore[arg-type]  # waits behind the held commit
     await asyncio.sleep(0.02)
-    assert b.drained == 0
+    assert not b.drained
 
     clock.now += writer_module.MAX_UNSTORED_SECONDS  # exactly the limit: no wait
     await asyncio.wait_for(writer.keep_pace(), timeout=1)
@@ -135,9 +110,9 @@ async def test_keep_pace_waits_while_a_held_commit_leaves_old_activity_untaken(
     [record] = [r for r in caplog.records if r.name == "algotrade.daemon.writer"]
     assert record.getMessage().startswith("simulated feeds wait for the store")
     assert "1.1 s old" in record.getMessage()
-    store.open.set()  # the store catches up: b is taken, the feed goes on
+    store.gate.set()  # the store catches up: b is taken, the feed goes on
     await asyncio.wait_for(pacing, timeout=5)
-    assert b.drained == 1
+    assert len(b.drained) == 1
     await asyncio.wait_for(writer.flush(), timeout=5)
     await writer.stop(timeout=5)
     executor.shutdown()
@@ -145,9 +120,9 @@ async def test_keep_pace_waits_while_a_held_commit_leaves_old_activity_untaken(
 
 async def test_keep_pace_never_waits_for_an_unavailable_store_or_a_stopped_writer() -> None:
     clock = ManualClock()
-    store = GatedStore()
+    store = OutageStore()
     writer, executor = _writer(store, clock)
-    a = FakeBot("a")
+    a = _bot("a")
     writer.mark_dirty(a)  # type: ignore[arg-type]
     clock.now += 60
     # Not started: nothing would ever take the activity.
@@ -156,14 +131,14 @@ async def test_keep_pace_never_waits_for_an_unavailable_store_or_a_stopped_write
     store.unavailable = True
     writer.start()
     await wait_for(lambda: writer.failures >= 1)  # the outage: kept for the retry
-    writer.mark_dirty(FakeBot("b"))  # type: ignore[arg-type]
+    writer.mark_dirty(_bot("b"))  # type: ignore[arg-type]
     clock.now += 60
     await asyncio.wait_for(writer.keep_pace(), timeout=1)
 
     store.unavailable = False
     await asyncio.wait_for(writer.flush(), timeout=10)
     await writer.stop(timeout=5)
-    writer.mark_dirty(FakeBot("c"))  # type: ignore[arg-type]
+    writer.mark_dirty(_bot("c"))  # type: ignore[arg-type]
     clock.now += 60
     await asyncio.wait_for(writer.keep_pace(), timeout=1)
     assert writer.paced == 0
