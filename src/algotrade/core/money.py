@@ -49,27 +49,33 @@ EXACT = Context(
 )
 
 
+# Bound once: these run several times per fill, and a keyword argument or an attribute lookup
+# on each call costs more than the decimal operation itself.
+_multiply = EXACT.multiply
+_divide = EXACT.divide
+
+
 def book_money(value: Decimal) -> Decimal:
     """Round an amount of money to the booking quantum (1e-8, half-even)."""
-    return value.quantize(MONEY_QUANTUM, rounding=MONEY_ROUNDING, context=EXACT)
+    return value.quantize(MONEY_QUANTUM, MONEY_ROUNDING, EXACT)
 
 
 def derived_price(value: Decimal) -> Decimal:
     """Round a derived price (an average) to 1e-12, half-even."""
-    return value.quantize(DERIVED_PRICE_QUANTUM, rounding=MONEY_ROUNDING, context=EXACT)
+    return value.quantize(DERIVED_PRICE_QUANTUM, MONEY_ROUNDING, EXACT)
 
 
 def book_product(*factors: Decimal) -> Decimal:
     """The exact product of ``factors`` (qty × price × multiplier [× rate]), booked."""
     product = ONE
     for factor in factors:
-        product = EXACT.multiply(product, factor)
-    return book_money(product)
+        product = _multiply(product, factor)
+    return product.quantize(MONEY_QUANTUM, MONEY_ROUNDING, EXACT)
 
 
 def book_share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
     """``amount × part ÷ whole`` (a pro-rata share of booked money), booked."""
-    return book_money(EXACT.divide(EXACT.multiply(amount, part), whole))
+    return _divide(_multiply(amount, part), whole).quantize(MONEY_QUANTUM, MONEY_ROUNDING, EXACT)
 
 
 def to_decimal(value: Decimal | int | float | str) -> Decimal:
@@ -95,7 +101,7 @@ def quantize_to_step(value: Decimal, step: Decimal, rounding: str = ROUND_HALF_E
     """Round ``value`` to a multiple of ``step`` (tick or lot size) with the given rounding."""
     if step <= 0:
         raise ValueError(f"step must be positive, got {step}")
-    units = (value / step).quantize(ONE, rounding=rounding)
+    units = (value / step).quantize(ONE, rounding)
     return (units * step).quantize(step)
 
 

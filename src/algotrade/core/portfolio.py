@@ -240,5 +240,11 @@ class Portfolio:
             )
 
     def equity(self) -> Decimal:
+        """Cash plus the market value of every open position (asked before each order that
+        adds exposure: one exact context for the whole sum, not one per part)."""
         with localcontext(EXACT):  # money sums beyond 28 digits stay exact
-            return self.cash + self.market_value()
+            total = self.cash + ZERO  # the exponent ``cash + market_value()`` has
+            for pos in self.positions.values():
+                if pos.qty:
+                    total += pos.market_value(self.mark(pos.symbol))
+            return total

@@ -37,6 +37,12 @@ class BasicRiskPolicy:
         raise TypeError(f"unknown signal {signal!r}")  # pragma: no cover
 
     def check(self, request: OrderRequest, account: AccountView) -> None:
+        self.checked_budget(request, account)
+
+    def checked_budget(self, request: OrderRequest, account: AccountView) -> Decimal | None:
+        """``check``, returning equity × ``max_leverage`` when the leverage check valued the
+        account for this order (an order adding exposure at a known price), else None: a
+        subclass with limits of its own on that budget needs no second valuation."""
         instrument = account.instrument(request.symbol)
         if instrument.round_qty(request.qty) != request.qty:
             raise OrderRejectedError(
@@ -69,13 +75,15 @@ class BasicRiskPolicy:
             position == 0 or (position > 0) == (request.side is OrderSide.BUY)
         ):
             raise OrderRejectedError("reduce-only order would not reduce the position")
-        if self.max_leverage is not None and ref_price is not None:
-            projected = abs(position + request.qty * request.side.sign)
-            if projected <= abs(position):
-                return  # reducing: no valuation of the account needed
-            exposure = projected * ref_price * instrument.multiplier
-            limit = account.equity() * self.max_leverage
-            if exposure > limit:
-                raise OrderRejectedError(
-                    f"position value {exposure} would exceed {self.max_leverage}x equity ({limit})"
-                )
+        if self.max_leverage is None or ref_price is None:
+            return None
+        projected = abs(position + request.qty * request.side.sign)
+        if projected <= abs(position):
+            return None  # reducing: no valuation of the account needed
+        exposure = projected * ref_price * instrument.multiplier
+        limit = account.equity() * self.max_leverage
+        if exposure > limit:
+            raise OrderRejectedError(
+                f"position value {exposure} would exceed {self.max_leverage}x equity ({limit})"
+            )
+        return limit

@@ -35,20 +35,19 @@ class BotRiskPolicy(BasicRiskPolicy):
         self.risk_per_trade_pct = risk_per_trade_pct
 
     def check(self, request: OrderRequest, account: AccountView) -> None:
-        super().check(request, account)
+        # The basic checks value the account for an order adding exposure at a known price
+        # (their leverage is this policy's); their budget is this one's, valued once.
+        budget = self.checked_budget(request, account)
         if self.account_guard is not None:
             allowed, reason = self.account_guard(request)
             if not allowed:
                 raise OrderRejectedError(reason)
+        if budget is None:
+            return  # reducing (always allowed), or no price to value the order at
         price = request.limit_price or request.stop_price or account.mark_price(request.symbol)
-        if price is None:
-            return
+        assert price is not None  # the basic checks valued the order at this price
         instrument = account.instrument(request.symbol)
-        position = account.position_qty(request.symbol)
-        after = position + request.qty * request.side.sign
-        if abs(after) <= abs(position):
-            return  # reducing is always allowed
-        budget = account.equity() * self.leverage
+        after = account.position_qty(request.symbol) + request.qty * request.side.sign
         order_value = request.qty * price * instrument.multiplier
         if order_value > budget * self.risk_per_trade_pct / HUNDRED:
             raise OrderRejectedError(
