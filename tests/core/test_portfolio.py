@@ -101,6 +101,25 @@ def test_rebuild_from_fills_gives_the_same_books(sequence) -> None:
     assert set(rebuilt.ledger.open) == set(original.ledger.open)
 
 
+def test_rebuild_marks_each_symbol_at_its_last_fill() -> None:
+    """Defect: a restarted daemon valued a stopped bot's short at its first fill, years old
+    (equity 10,034.72 instead of 9,992.17), because the rebuild kept the first mark."""
+    portfolio = Portfolio(D(10_000))
+    portfolio.rebuild(
+        [
+            fill("buy", "1", "2.5", "0", symbol="A", ts=1),
+            fill("sell", "2", "45", "0", symbol="A", ts=2),
+            fill("buy", "3", "7", "0", symbol="B", ts=3),
+            fill("sell", "1", "8", "0", symbol="B", ts=4),
+        ]
+    )
+    assert portfolio.mark("A") == D("45")
+    assert portfolio.mark("B") == D("8")
+    assert portfolio.unrealized_pnl("A") == D(0)  # short 1 opened at 45, marked at 45
+    assert portfolio.unrealized_pnl("B") == D(2)  # long 2 at 7, marked at 8
+    assert portfolio.equity() == D(10_000) - D("2.5") + D(90) - D(21) + D(8) - D(45) + D(16)
+
+
 def test_average_price_has_no_division_noise() -> None:
     """Defect: realized PnL read 108.4833811200000000000000017 (an unrounded average)."""
     portfolio = Portfolio(D(100_000))

@@ -362,3 +362,34 @@ async def test_a_replay_feed_that_fails_sends_its_bot_to_error(
         assert actor.last_error == "OSError: replay file vanished"
     finally:
         await close_service(service)
+
+
+async def test_a_restored_stopped_bot_values_its_position_at_the_last_fill(
+    tmp_path: Path,
+) -> None:
+    """Defect: after a restart a stopped bot's open position was valued at its FIRST fill's
+    price (a replayed short of 1 at 45.10 showed +42.68 unrealized, valued at 2.42): the
+    rebuild of the books kept the first mark of each symbol."""
+    service = await open_service(tmp_path)
+    await service.create_bot(sim_bot("held"))
+    await service.start_bot("held")
+    actor = service._bots["held"]
+    await wait_for(lambda: actor.fill_count >= 4 and bool(actor.portfolio.position_qty("SIM-X")))
+    await service.stop_bot("held")
+    fills = await _stored_fills(service, "held")
+    await close_service(service)
+    assert len({f["price"] for f in fills}) > 1, "the fills must not all have one price"
+    service = await open_service(tmp_path)
+    try:
+        restored = service._bots["held"]
+        assert restored.state is BotState.STOPPED
+        position = restored.portfolio.position("SIM-X")
+        assert position.qty, "the position was not restored"
+        last_price = Decimal(fills[-1]["price"])
+        status = restored.status()
+        assert Decimal(status.unrealized_pnl) == position.unrealized_pnl(last_price)
+        assert Decimal(status.equity) == _replay(fills, "100000").cash + position.market_value(
+            last_price
+        )
+    finally:
+        await close_service(service)

@@ -167,15 +167,22 @@ class Portfolio:
     def rebuild(self, fills: Iterable[OrderFilled]) -> None:
         """Start over from the initial cash and book ``fills`` in order (a daemon restart):
         positions, cost bases, cash, PnL and the round trips in progress all come from the
-        persisted fills, so nothing derived can disagree with what was stored."""
+        persisted fills, so nothing derived can disagree with what was stored.
+
+        Each symbol is then marked at its last fill's price, the latest price the books know,
+        until the market gives a newer one (``apply_fill`` alone keeps a mark it has, because
+        within a bar the close it was marked at is later than a fill at the open)."""
         self.cash = self.initial_cash
         self.fees_paid = ZERO
         self.realized_pnl = ZERO
         self.positions = {}
         self.marks.clear()
         self.ledger = TradeLedger(keep_closed=self.ledger.keep_closed)
+        last_prices: dict[str, Decimal] = {}
         for fill in fills:
             self.apply_fill(fill)
+            last_prices[fill.symbol] = fill.price
+        self.marks.update(last_prices)
 
     def apply_fill(self, fill: OrderFilled) -> ClosedTrade | None:
         """Book a fill; returns the round trip it closed, if any."""
