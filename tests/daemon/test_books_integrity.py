@@ -393,3 +393,28 @@ async def test_a_restored_stopped_bot_values_its_position_at_the_last_fill(
         )
     finally:
         await close_service(service)
+
+
+async def test_a_config_change_keeps_the_count_of_orders_sent(tmp_path: Path) -> None:
+    """Defect: a stopped bot showed ``order_count`` 0 after a config change (130 before it)
+    until the daemon restarted: the count came from the engine the change discards."""
+    service = await open_service(tmp_path)
+    try:
+        await service.create_bot(sim_bot("a"))
+        await service.start_bot("a")
+        actor = service._bots["a"]
+        await wait_for(lambda: actor.fill_count >= 4)
+        await service.stop_bot("a")
+        await service.writer.flush()
+        sent = actor.status().order_count
+        stored = (await service.orders("a", 0, 100_000)).total
+        assert sent == stored > 0
+        await service.update_config("a", {"commission": "0.001"})
+        assert actor.status().order_count == sent
+        await service.start_bot("a")
+        await wait_for(lambda: actor.status().order_count > sent)
+        await service.stop_bot("a")
+        await service.writer.flush()
+        assert actor.status().order_count == (await service.orders("a", 0, 100_000)).total
+    finally:
+        await close_service(service)

@@ -213,6 +213,8 @@ class BotActor:
             # portfolio; open orders move over with it.
             self._carried_orders = list(self.engine.open_orders())
             self._carried_seq = self.engine.order_sequence
+            # The status counted the orders sent by this engine; the count outlives it.
+            self.order_count = max(self.order_count, self._carried_seq)
             self.engine = None
         return config
 
