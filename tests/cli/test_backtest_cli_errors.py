@@ -105,6 +105,11 @@ def test_wrong_parameter_type(tmp_path: Path) -> None:
         (["--param", "bogus=1"], "bogus"),
         (["--cash", "lots"], "--cash"),
         (["--commission", "-0.1"], "--commission"),
+        # Defect: at or above the paper venue's bounds these were validation tracebacks.
+        (["--commission", "2"], "--commission: must be below 1"),
+        (["--commission", "1"], "--commission: must be below 1"),
+        (["--slippage-bps", "20000"], "--slippage-bps: must be below 10000"),
+        (["--slippage-bps", "1e9"], "--slippage-bps: must be below 10000"),
         (["--param", "fast=40"], "fast"),
     ],
 )

@@ -104,6 +104,8 @@ def test_optimize_runs_stores_reports_and_reruns_for_free(
         (["--param", "fast=2:5", "--heatmap", "fast,qty"], "--heatmap: expected two different"),
         (["--param", "fast=2:5", "--resume", "optimize-abc"], "--resume takes the run's stored"),
         (["--param", "fast=2:5", "--folds", "1000"], "too few bars per fold"),
+        (["--param", "fast=2:5", "--commission", "1"], "--commission: must be below 1"),
+        (["--param", "fast=2:5", "--slippage-bps", "10000"], "--slippage-bps: must be below"),
     ],
 )
 def test_bad_options_are_one_line_errors(

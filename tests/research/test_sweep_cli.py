@@ -124,6 +124,8 @@ def test_sweep_writes_results_json_and_the_summary_row(
         (["--batch-size", "0"], "--batch-size: must be at least 1"),
         (["--metric", "sharpe:max", "--minimize"], "--minimize: the --metric already says"),
         (["--param", "fast=2:5", "--heatmap", "fast,qty"], "--heatmap: expected two different"),
+        (["--commission", "2"], "--commission: must be below 1"),
+        (["--slippage-bps", "20000"], "--slippage-bps: must be below 10000"),
     ],
 )
 def test_bad_options_are_one_line_errors(

@@ -20,7 +20,7 @@ from rich.console import Console
 
 from algotrade.cli.console import err_console
 from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption, parse_range
-from algotrade.cli.errors import parse_decimal, parse_params
+from algotrade.cli.errors import parse_params
 from algotrade.core.errors import DataError, InputError
 
 if TYPE_CHECKING:
@@ -88,18 +88,16 @@ def backtest(
     from algotrade.backtest.runner import BacktestConfig  # noqa: PLC0415 (see module docstring)
     from algotrade.backtest.strategy_failure import create_checked  # noqa: PLC0415
     from algotrade.backtest.universe import StrategySpec  # noqa: PLC0415
+    from algotrade.cli.costs import parse_costs  # noqa: PLC0415
     from algotrade.data.loader import load_bars  # noqa: PLC0415
     from algotrade.data.sources import load_reference  # noqa: PLC0415
     from algotrade.strategies.registry import get_strategy_class  # noqa: PLC0415
 
     with strategy_traceback(debug):
         reference = check_data_options(data, symbols, interval, start, end, source, workers)
+        costs = parse_costs(cash, commission, slippage_bps)
         config = BacktestConfig(
-            initial_cash=parse_decimal("--cash", cash, minimum=parse_decimal("", "0.01")),
-            commission=parse_decimal("--commission", commission, minimum=parse_decimal("", "0")),
-            slippage_bps=parse_decimal(
-                "--slippage-bps", slippage_bps, minimum=parse_decimal("", "0")
-            ),
+            initial_cash=costs.cash, commission=costs.commission, slippage_bps=costs.slippage_bps
         )
         if periods_per_year < 1:
             raise InputError("--periods-per-year: must be a positive integer")

@@ -32,7 +32,11 @@ def run_guarded(func: Callable[[], T]) -> T:
         fail("interrupted", 130)
 
 
-def parse_decimal(option: str, text: str, *, minimum: Decimal | None = None) -> Decimal:
+def parse_decimal(
+    option: str, text: str, *, minimum: Decimal | None = None, below: Decimal | None = None
+) -> Decimal:
+    """A number given as ``option``, at least ``minimum`` and under ``below`` when given;
+    ``InputError`` naming the option otherwise."""
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
@@ -41,6 +45,8 @@ def parse_decimal(option: str, text: str, *, minimum: Decimal | None = None) -> 
         raise InputError(f"{option}: expected a finite number, got {text!r}")
     if minimum is not None and value < minimum:
         raise InputError(f"{option}: must be at least {minimum}, got {text!r}")
+    if below is not None and value >= below:
+        raise InputError(f"{option}: must be below {below}, got {text!r}")
     return value
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,7 +19,6 @@ from algotrade.atomic_file import write_atomic
 from algotrade.cli.backtest_cmd import check_output_paths
 from algotrade.cli.console import err_console
 from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption
-from algotrade.cli.errors import parse_decimal
 from algotrade.cli.research_options import (
     CashOption,
     ClusterOption,
@@ -175,6 +173,7 @@ def _objective(metric: str, minimize: bool) -> Objective:
 
 
 def _plan(options: dict[str, Any], datasets: dict[str, BarData]) -> SweepPlan:
+    from algotrade.cli.costs import parse_costs  # noqa: PLC0415
     from algotrade.research.evaluate import EvalConfig  # noqa: PLC0415
     from algotrade.research.objectives import parse_objective  # noqa: PLC0415
     from algotrade.research.space import parse_space  # noqa: PLC0415
@@ -184,10 +183,11 @@ def _plan(options: dict[str, Any], datasets: dict[str, BarData]) -> SweepPlan:
     config = options["config"]
     if config["periods_per_year"] < 1:
         raise InputError("--periods-per-year: must be a positive integer")
+    costs = parse_costs(config["cash"], config["commission"], config["slippage_bps"])
     eval_config = EvalConfig(
-        cash=parse_decimal("--cash", config["cash"], minimum=Decimal("0.01")),
-        commission=parse_decimal("--commission", config["commission"], minimum=Decimal(0)),
-        slippage_bps=parse_decimal("--slippage-bps", config["slippage_bps"], minimum=Decimal(0)),
+        cash=costs.cash,
+        commission=costs.commission,
+        slippage_bps=costs.slippage_bps,
         periods_per_year=config["periods_per_year"],
     )
     space = parse_space(get_strategy_class(options["strategy"]), options["params"])
