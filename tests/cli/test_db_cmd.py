@@ -145,6 +145,25 @@ def test_backup_writes_a_checked_copy_and_refuses_to_overwrite_without_force(
     assert not list(tmp_path.rglob("*.partial"))
 
 
+def test_backup_to_a_folder_that_does_not_exist_yet(run_main: RunMain, tmp_path: Path) -> None:
+    """Defect: the README's ``db backup backups/`` wrote a FILE named ``backups`` (the trailing
+    '/' was dropped), and a file in a missing folder failed with exit 1."""
+    data = tmp_path / "data"
+    add_bot_row(migrated(data), "b1")
+    folder = tmp_path / "backups" / "daily"
+    run_main("db", "backup", f"{folder}/", "--data-dir", str(data)).ok()
+    assert folder.is_dir()
+    assert folder.stat().st_mode & 0o777 == 0o700
+    (written,) = folder.iterdir()
+    assert written.name.startswith("algotrade-")
+    assert written.suffix == ".db"
+    with sqlite3.connect(written) as raw:
+        assert raw.execute("SELECT bot_id FROM bots").fetchall() == [("b1",)]
+    nested = tmp_path / "more" / "copy.db"
+    run_main("db", "backup", str(nested), "--data-dir", str(data)).ok()
+    assert nested.is_file()
+
+
 def test_backup_of_a_foreign_sqlite_file_is_refused(run_main: RunMain, tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()

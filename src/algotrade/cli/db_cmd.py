@@ -56,8 +56,13 @@ def _backup_name(backend: str, now: datetime) -> str:
 
 @db_app.command()
 def backup(
-    out: Annotated[
-        Path, typer.Argument(help="file to write (a folder: a timestamped file inside it)")
+    out_arg: Annotated[
+        str,
+        typer.Argument(
+            metavar="OUT",
+            help="file to write; a folder (existing, or ending in '/'): a timestamped file "
+            "inside it. Missing folders are created (owner-only).",
+        ),
     ],
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
@@ -71,7 +76,14 @@ def backup(
     settings = _settings(config, data_dir, db_url)
     url = settings.database_url
     source = sqlite_path(url)
-    if out.is_dir():
+    out = Path(out_arg)
+    # A trailing separator says "folder" even where none exists yet (Path drops it).
+    folder = out if out_arg.endswith(("/", os.sep)) or out.is_dir() else out.parent
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"{folder}: cannot create the folder: {exc.strerror or exc}", EXIT_FAILURE)
+    if folder == out:
         out = out / _backup_name("sqlite" if source else "postgresql", datetime.now(UTC))
     if out.exists() and not force:
         fail(f"{out} exists; choose another file, or pass --force to overwrite it")
