@@ -54,6 +54,31 @@ def test_a_bad_bots_entry_names_the_file_entry_and_field_and_writes_nothing(
     assert not data_dir.exists()  # refused before a lock, a log or a database was created
 
 
+BOT = 'bot_id = "{id}"\nsymbol = "SIM-X"\nstrategy = "rsi"\nparams = {params}\n'
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ("{ perod = 3 }", "strategy rsi: unknown parameter 'perod'"),
+        ('{ period = "soon" }', "strategy rsi: parameter 'period'"),
+    ],
+)
+def test_a_bots_entry_the_strategy_refuses_is_named_and_nothing_is_created(
+    tmp_path: Path, params: str, expected: str
+) -> None:
+    """Defect: bad strategy parameters in [[bots]] gave an error naming neither the file nor
+    the entry, after the database was created and the entries before it were stored."""
+    config = tmp_path / "config.toml"
+    good = BOT.format(id="good", params="{ period = 14 }")
+    bad = BOT.format(id="bad", params=params)
+    config.write_text(f"[[bots]]\n{good}\n[[bots]]\n{bad}", encoding="utf-8")
+    data_dir = tmp_path / "data"
+    message = one_line_error(run_daemon(tmp_path, "--config", str(config), "--data-dir", "data"))
+    assert message.startswith(f"{config}: bots[1] (bot_id 'bad'): {expected}")
+    assert not data_dir.exists()  # refused before a lock, a log or a database was created
+
+
 def test_a_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "data").write_text("not a folder")
     message = one_line_error(run_daemon(tmp_path, "--data-dir", str(tmp_path / "data")))

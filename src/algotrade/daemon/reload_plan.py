@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from algotrade.core.errors import AlgoTradeError, ConfigError
+from algotrade.daemon.bot_checks import bot_entry
 from algotrade.daemon.bot_config import BotConfig, ExecutionMode
 from algotrade.daemon.reload_settings import (
     Change,
@@ -186,7 +187,7 @@ async def _plan_bots(
     for index, raw in enumerate(plan.settings.bots):
         config = BotConfig.model_validate(raw)  # load_settings has checked it
         listed.add(config.bot_id)
-        where = f"{source}: bots[{index}] (bot_id {config.bot_id!r})"
+        where = bot_entry(source, index, config.bot_id)
         existing = current.get(config.bot_id)
         if existing is None:
             _check(validate, config, where)

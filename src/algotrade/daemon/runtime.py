@@ -32,6 +32,7 @@ from algotrade.api.auth import ApiKeys
 from algotrade.api.deps import ApiContext
 from algotrade.api.server import ConnectionLimits, server_config
 from algotrade.core.errors import AlgoTradeError, ConfigError
+from algotrade.daemon.bot_checks import check_configured_bots
 from algotrade.daemon.bus import EventBus
 from algotrade.daemon.file_channel import FileChannel
 from algotrade.daemon.heap import settle_after_start
@@ -153,7 +154,8 @@ def load_risk(settings: DaemonSettings) -> RiskConfig | None:
 def run_daemon(settings: DaemonSettings) -> int:
     """Blocking entry point for ``algotrade daemon``; returns the exit code."""
     keys = ApiKeys.from_sources(with_secret_files(os.environ), settings.api.keys_file)
-    load_risk(settings)  # a bad risk config stops the start here, before anything is locked
+    risk = load_risk(settings)  # a bad risk config stops the start here, before any lock
+    check_configured_bots(settings, risk.accounts if risk is not None else None)
     check_bind(settings.api.host, keys)
     data_dir = Path(settings.daemon.data_dir)
     lock = DataDirLock(data_dir)

@@ -18,16 +18,17 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from algotrade.core.errors import AlgoTradeError, ConfigError
+from algotrade.core.errors import AlgoTradeError
 from algotrade.core.money import EXACT
 from algotrade.core.portfolio import Portfolio
 from algotrade.daemon.account_watch import AccountWatches
 from algotrade.daemon.actor import BotActor
+from algotrade.daemon.bot_checks import check_bot_config
 from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.bot_handle import ActorContext, Command
 from algotrade.daemon.bot_market import DAY_NS
 from algotrade.daemon.bus import EventBus, Topic
-from algotrade.daemon.feeds import feed_factory, validate_feed_options
+from algotrade.daemon.feeds import feed_factory
 from algotrade.daemon.heap import collector_paused
 from algotrade.daemon.recorder import BarRecorder
 from algotrade.daemon.risk_service import RiskService
@@ -53,7 +54,6 @@ from algotrade.risk.config_loader import RiskConfig
 from algotrade.store.errors import DuplicateBotError
 from algotrade.store.risk_store import RiskStore
 from algotrade.store.store import Store
-from algotrade.strategies.registry import create_strategy
 
 _log = logging.getLogger("algotrade.daemon")
 T = TypeVar("T")
@@ -447,16 +447,7 @@ class BotService:
 
     def validate_config(self, config: BotConfig) -> None:
         """InvalidBotConfig unless create/update (and a reload) may use ``config``."""
-        if self.risk is not None and not self.risk.knows(config.account_id):
-            known = ", ".join(sorted(self.risk.engine.accounts))
-            raise InvalidBotConfig(
-                f"account_id: unknown account '{config.account_id}' (accounts.yaml has: {known})"
-            )
-        try:
-            validate_feed_options(config)
-            create_strategy(config.strategy, config.params)
-        except (ValueError, ConfigError) as exc:
-            raise InvalidBotConfig(_one_line(exc)) from exc
+        check_bot_config(config, self.risk.engine.accounts if self.risk is not None else None)
 
     async def _persist_state(self, bot_id: str, state: str, runtime: dict[str, Any]) -> None:
         await self._write(self._store.set_bot_state, bot_id, state, runtime)
