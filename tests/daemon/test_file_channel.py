@@ -486,6 +486,21 @@ async def test_done_folder_removed_between_polls_is_recreated_for_the_archive(
     assert (signals / "done" / "001.cmd").exists()
 
 
+async def test_the_folders_it_creates_are_owner_only(tmp_path: Path, service: FakeService) -> None:
+    """Defect: signals/ and its processing/, done/ and failed/ were created 0755, though
+    docs/daemon.md promises 0700 for the folders the daemon creates."""
+    chan = make_channel(tmp_path, service)
+    await chan.start()
+    try:
+        signals = chan.directory
+        shutil.rmtree(signals / "done")
+        assert (await run(signals, "001", "ACTION=START\nBOT=beta\n"))["result"] == "ok"
+        for folder in (signals, *(signals / name for name in ("processing", "done", "failed"))):
+            assert folder.stat().st_mode & 0o777 == 0o700, folder
+    finally:
+        await chan.stop()
+
+
 class RecordedPauses:
     """Stands in for the channel's wait between polls: records each delay the loop asks for
     and returns at once, until ``limit`` pauses, where it holds the loop until released. The

@@ -382,7 +382,7 @@ class FileChannel:
                 continue
             if folder.exists() or folder.is_symlink():
                 raise NotADirectoryError(errno.ENOTDIR, "exists and is not a folder", str(folder))
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             created.append(folder)
         return created
 
@@ -427,7 +427,7 @@ class FileChannel:
             if not path.exists():  # the folder holding the claimed file was removed
                 logger.warning("file command %s: vanished before it could be archived", path.name)
                 return
-            folder.mkdir(parents=True, exist_ok=True)  # done/ or failed/ was removed
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)  # done/ or failed/ was removed
             os.replace(path, target)
         os.utime(target)  # prune keeps the most recently handled ones
         self._archived[kind] += 1
