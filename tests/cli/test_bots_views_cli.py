@@ -34,6 +34,7 @@ class NoisyMoneyService(FakeBotService):
                 "realized_pnl": NOISY,
                 "unrealized_pnl": "-0.0049999999999999999999999",
                 "fees": "1.2345",
+                "pnl_today": "-19.32266145",  # an equity change: 8 decimals as booked
             }
         )
 
@@ -118,6 +119,8 @@ def test_list_and_show_round_money_for_display(bots: Callable[..., Any]) -> None
     assert "-0.00" not in lines["unrealized_pnl"]
     assert "0.00" in lines["unrealized_pnl"]
     assert "1.23" in lines["fees"]
+    assert "-19.32" in lines["pnl_today"]
+    assert "-19.322" not in lines["pnl_today"]
     assert "0000000000" not in detail
 
 

@@ -35,7 +35,16 @@ _MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
 _MONEY_MAX_DIGITS = 18  # integer digits shown in full
 # Money fields of a bot status (and of an equity snapshot) that are rounded for display.
 MONEY_FIELDS = frozenset(
-    {"equity", "cash", "realized_pnl", "unrealized_pnl", "fees", "pnl", "initial_capital"}
+    {
+        "equity",
+        "cash",
+        "realized_pnl",
+        "unrealized_pnl",
+        "fees",
+        "pnl",
+        "pnl_today",
+        "initial_capital",
+    }
 )
 SIM_NOTE = "SIM = simulated prices or fills (sim feed / paper venue): no real money, no exchange"
 _STATE_STYLES = {"running": "green", "paused": "yellow", "stopped": "dim", "error": "bold red"}
