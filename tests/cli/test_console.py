@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+from rich.table import Table
 
-from algotrade.cli.console import err_console, out_console
+from algotrade.cli.console import PIPED_WIDTH, err_console, out_console
 
 CLI = Path(__file__).resolve().parents[2] / "src" / "algotrade" / "cli"
 
@@ -28,3 +29,21 @@ def test_no_command_module_builds_a_console_when_imported() -> None:
     at_import = re.compile(r"^\w+\s*(?::[^=]+)?=\s*Console\(", re.MULTILINE)
     offenders = [p.name for p in sorted(CLI.glob("*.py")) if at_import.search(p.read_text())]
     assert offenders == []
+
+
+def test_output_to_a_pipe_keeps_table_rows_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defect: piped or redirected output was laid out for 80 columns, and tables folded
+    numbers in the middle (``48948.0`` over ``0``)."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr("sys.stdout.isatty", lambda: False)
+    console = out_console()
+    assert console.width == PIPED_WIDTH
+    table = Table()
+    for header in ("account", "day", "equity", "day start", "pnl", "trades", "state", "lock"):
+        table.add_column(header, overflow="fold")
+    table.add_row("acct-1", "2024-06-05", "48948.00", "48948.00", "0.00", "0", "flat", "-")
+    with console.capture() as captured:
+        console.print(table)
+    assert "48948.00" in captured.get()
+    monkeypatch.setenv("COLUMNS", "50")  # asked for: the table folds to it
+    assert out_console().width == 50
