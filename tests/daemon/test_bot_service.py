@@ -123,7 +123,8 @@ async def test_a_failing_bot_goes_to_error_and_others_keep_trading(tmp_path: Pat
         await service.start_bot("bad")
         await wait_for(lambda: service._bots["bad"].state is BotState.ERROR)
         _, status = await service.get_bot("bad")
-        assert status.last_error == "RuntimeError: boom at SIM-X"
+        # Named like a backtest names it: the strategy's file, line and method.
+        assert status.last_error == f"strategy {broken}:5 in on_bar: RuntimeError: boom at SIM-X"
         fills_before = service._bots["good"].fill_count
         await wait_for(lambda: service._bots["good"].fill_count > fills_before + 2)
         assert service._bots["good"].state is BotState.RUNNING

@@ -15,6 +15,7 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from algotrade.backtest.strategy_failure import strategy_failure
 from algotrade.core.engine import Engine
 from algotrade.core.events import (
     Bar,
@@ -430,7 +431,10 @@ class BotActor:
         self._fail(exc, traceback=False)
 
     def _record_error(self, exc: BaseException) -> None:
-        self.last_error = f"{type(exc).__name__}: {exc}"
+        # The strategy's own bug names its file and line, as a backtest of it would.
+        engine = self.engine
+        failure = strategy_failure(exc, type(engine.strategy)) if engine is not None else None
+        self.last_error = str(failure) if failure is not None else f"{type(exc).__name__}: {exc}"
         self._event("error", "error", self.last_error)
 
     def _event(self, level: str, kind: str, message: str) -> None:
