@@ -191,6 +191,21 @@ async def test_info_retries_server_errors_and_transport_errors() -> None:
     assert http.stats.transport_errors == 1
 
 
+async def test_a_venue_it_cannot_reach_is_named_in_the_error() -> None:
+    """Defect: offline, 'data download --venue hyperliquid' ended in 'info:meta: cannot
+    connect: ConnectError: ...', naming no host to check."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno -2] Name or service not known", request=request)
+
+    http, _, _ = make_http(handler, max_retries=1)
+    async with http:
+        with pytest.raises(
+            HlRequestFailed, match=r"^info:meta: cannot connect to http://hl\.test/info: "
+        ):
+            await http.info({"type": "meta"})
+
+
 async def test_info_server_errors_give_up_with_request_failed() -> None:
     http, _, sleeps = make_http(lambda request: httpx.Response(500, text="boom"), max_retries=1)
     async with http:

@@ -240,7 +240,8 @@ class HlHttp(AsyncClosing):
             except _NOT_SENT as exc:
                 self.stats.transport_errors += 1
                 error: Exception = HlRequestFailed(
-                    f"{label}: cannot connect: {describe_error(exc)}"
+                    f"{label}: cannot connect to {client.base_url.join(path)}: "
+                    f"{describe_error(exc)}"
                 )
                 error.__cause__ = exc
             except httpx.TransportError as exc:
