@@ -106,7 +106,9 @@ async def test_max_bots_limit(tmp_path: Path) -> None:
         await close_service(service)
 
 
-async def test_a_failing_bot_goes_to_error_and_others_keep_trading(tmp_path: Path) -> None:
+async def test_a_failing_bot_goes_to_error_and_others_keep_trading(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     broken = tmp_path / "broken.py"
     broken.write_text(
         "from algotrade.core.strategy import Strategy\n"
@@ -125,6 +127,10 @@ async def test_a_failing_bot_goes_to_error_and_others_keep_trading(tmp_path: Pat
         _, status = await service.get_bot("bad")
         # Named like a backtest names it: the strategy's file, line and method.
         assert status.last_error == f"strategy {broken}:5 in on_bar: RuntimeError: boom at SIM-X"
+        # The log says which bot and why, tagged with the bot (the "[bot=<id>]" suffix).
+        [logged] = [r for r in caplog.records if r.getMessage().startswith("bot bad failed")]
+        assert logged.getMessage() == f"bot bad failed: {status.last_error}"
+        assert getattr(logged, "bot_id", None) == "bad"
         fills_before = service._bots["good"].fill_count
         await wait_for(lambda: service._bots["good"].fill_count > fills_before + 2)
         assert service._bots["good"].state is BotState.RUNNING
@@ -265,5 +271,25 @@ async def test_order_ids_continue_after_a_config_change_without_open_orders(tmp_
         assert len(after) > len(before)
         for order in before:  # the new engine reused no id, so no stored order was overwritten
             assert after[order["client_order_id"]] == order
+    finally:
+        await close_service(service)
+
+
+async def test_a_bot_that_cannot_start_says_why_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Defect: a start refused through the API (409, a replay file missing) left no line in
+    daemon.log: an operator reading the log could not tell why the bot was in error."""
+    missing = tmp_path / "gone.csv"
+    service = await open_service(tmp_path)
+    try:
+        bot = sim_bot("r", feed="replay", feed_options={"path": str(missing)})
+        await service.create_bot(bot)
+        with pytest.raises(InvalidTransition, match="failed to start"):
+            await service.start_bot("r")
+        [logged] = [r for r in caplog.records if r.getMessage().startswith("bot r failed to start")]
+        assert str(missing) in logged.getMessage()
+        assert logged.levelname == "WARNING"
+        assert getattr(logged, "bot_id", None) == "r"
     finally:
         await close_service(service)

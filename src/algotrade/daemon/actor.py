@@ -188,7 +188,9 @@ class BotActor:
             self._detach_feed()
             self._record_error(exc)
             await self._set_state(BotState.ERROR)
-            raise InvalidTransition(f"bot '{self.config.bot_id}' failed to start: {exc}") from exc
+            bot_id = self.config.bot_id
+            _log.warning("bot %s failed to start: %s", bot_id, exc, extra={"bot_id": bot_id})
+            raise InvalidTransition(f"bot '{bot_id}' failed to start: {exc}") from exc
         self.runtime["started_at"] = ns_to_iso(time.time_ns())
         await self._set_state(BotState.RUNNING)
 
@@ -412,7 +414,14 @@ class BotActor:
         if self.engine is not None:
             self.engine.suppress_orders = True
         self.runtime["last_error"] = self.last_error
-        _log.error("bot %s failed", self.config.bot_id, exc_info=exc if traceback else None)
+        bot_id = self.config.bot_id
+        _log.error(
+            "bot %s failed: %s",
+            bot_id,
+            self.last_error,
+            exc_info=exc if traceback else None,
+            extra={"bot_id": bot_id},
+        )
         self._ctx.on_error(self)
 
     def feed_failed(self, exc: BaseException) -> None:

@@ -135,7 +135,10 @@ class ReplayBotFeed:
             if not options.loop:
                 break
         self.finished = True
-        _log.info("replay of %s finished for bot %s", options.path, self._config.bot_id)
+        bot_id = self._config.bot_id
+        _log.info(
+            "replay of %s finished for bot %s", options.path, bot_id, extra={"bot_id": bot_id}
+        )
 
     def stop(self) -> None:
         if self._task is not None:

@@ -168,7 +168,7 @@ class BotService:
         )
         for bot_id, result in zip(to_start, results, strict=True):
             if isinstance(result, BaseException):
-                _log.error("bot %s could not resume: %s", bot_id, result)
+                _log.error("bot %s could not resume: %s", bot_id, result, extra={"bot_id": bot_id})
 
     async def restore(self) -> dict[str, bool]:
         """Load every bot and rebuild its books from its stored fills; returns bot id →
@@ -234,7 +234,7 @@ class BotService:
 
     def _skip(self, bot_id: str, reason: str) -> None:
         self.skipped_bots[bot_id] = reason
-        _log.error("stored bot %s skipped: %s", bot_id, reason)
+        _log.error("stored bot %s skipped: %s", bot_id, reason, extra={"bot_id": bot_id})
 
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Stop taking commands, detach every bot from its feed, flush, close the store; all
