@@ -70,6 +70,12 @@ def test_unreadable_file(tmp_path: Path) -> None:
     assert_one_line_error(result, "nope.csv")
 
 
+def test_a_folder_given_as_data_is_named_as_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "bars").mkdir()
+    result = algotrade("backtest", "--data", "bars", "--strategy", "ma_crossover", cwd=tmp_path)
+    assert_one_line_error(result, "bars: is a folder; give a bar file (.csv")
+
+
 def test_unknown_strategy(tmp_path: Path) -> None:
     data = write(tmp_path, "ok.csv", HEADER + "".join(GOOD))
     result = algotrade("backtest", "--data", str(data), "--strategy", "moon", cwd=tmp_path)

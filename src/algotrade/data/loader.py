@@ -204,6 +204,9 @@ def _open_text(path: Path) -> IO[str]:
 
 def _load_file(path: Path, *, symbol: str | None) -> _FileBars:
     extension = _extension(path)
+    if path.is_dir():
+        kinds = ", ".join(ACCEPTED_EXTENSIONS)
+        raise DataError(f"{path}: is a folder; give a bar file ({kinds}) or SYMBOL=file")
     if not extension:
         raise DataError(_unknown_extension(path))
     _check_readable(path)
