@@ -64,6 +64,19 @@ def test_invalid_json_body(client: TestClient) -> None:
     assert "invalid JSON" in _error(response, 422, "validation_error")
 
 
+def test_a_body_that_is_not_declared_json_says_so(client: TestClient) -> None:
+    headers = {**ADMIN, "Content-Type": "text/plain"}
+    response = client.post("/api/bots", content=b'{"bot_id": "x"}', headers=headers)
+    message = _error(response, 422, "validation_error")
+    assert message == "body: expected JSON (Content-Type: application/json), got text/plain"
+
+
+def test_a_check_that_names_its_field_is_not_named_twice(client: TestClient) -> None:
+    body = {"bot_id": "x", "symbol": "SIM-X", "strategy": "rsi", "initial_capital": "1e20"}
+    message = _error(client.post("/api/bots", json=body, headers=ADMIN), 422, "validation_error")
+    assert message == "body.initial_capital: expected a magnitude below 1e15, got 1E+20"
+
+
 def test_query_and_path_validation(client: TestClient) -> None:
     response = client.get("/api/bots/alpha/orders?limit=0", headers=ADMIN)
     assert _error(response, 422, "validation_error").startswith("query.limit: ")

@@ -81,6 +81,8 @@ def format_validation_errors(errors: Sequence[Any], whole: str = "request") -> s
             parts.append(f"body: invalid JSON at character {position}")
             continue
         message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        if loc and message.startswith(f"{loc[-1]}: "):  # a check that names its field itself
+            message = message[len(loc[-1]) + 2 :]
         parts.append(f"{'.'.join(loc) or whole}: {message}")
     if len(errors) > MAX_LISTED_ERRORS:
         parts.append(f"and {len(errors) - MAX_LISTED_ERRORS} more")
@@ -137,7 +139,18 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     # Only authorised requests get here: the access middleware answers 401/403 before FastAPI
     # reads a body or validates a parameter.
     assert isinstance(exc, RequestValidationError)
-    return error_response(422, "validation_error", format_validation_errors(exc.errors()))
+    errors = exc.errors()
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.partition(";")[0].strip().lower()
+    if media_type and media_type != "application/json" and any(_whole_body(e) for e in errors):
+        # FastAPI reads a body as JSON only when it says it is JSON; the rest arrives as text.
+        message = f"body: expected JSON (Content-Type: application/json), got {media_type}"
+        return error_response(422, "validation_error", message)
+    return error_response(422, "validation_error", format_validation_errors(errors))
+
+
+def _whole_body(error: Any) -> bool:
+    return tuple(error.get("loc", ())) == ("body",)
 
 
 def install_error_handlers(app: FastAPI) -> None:
