@@ -53,6 +53,9 @@ class Hub:
         self.connections: set[Connection] = set()
         self.silenced = False
         self.refusing_auth = False
+        # The docs' reply samples for auth and private subscribe carry no req_id (it is
+        # optional); this fake echoes it unless told to answer like those samples.
+        self.echoing_req_id = True
 
     def publish(self, key: tuple[str, ...], message: dict[str, Any]) -> None:
         """Deliver a push (called with the state lock held)."""
@@ -120,17 +123,15 @@ class Hub:
                 self._reply(connection, req_id, str(op), False, f"error:unsupported op: {op!r}")
             )
 
-    @staticmethod
     def _reply(
-        connection: Connection, req_id: Any, op: str, success: bool, ret_msg: str
+        self, connection: Connection, req_id: Any, op: str, success: bool, ret_msg: str
     ) -> dict[str, Any]:
-        return {
-            "success": success,
-            "ret_msg": ret_msg,
-            "conn_id": connection.conn_id,
-            "req_id": req_id,
-            "op": op,
-        }
+        reply = {"success": success, "ret_msg": ret_msg, "conn_id": connection.conn_id, "op": op}
+        if self.echoing_req_id:
+            reply["req_id"] = req_id
+        elif connection.kind == "public":
+            reply["req_id"] = ""  # as the docs' public subscribe sample shows it
+        return reply
 
     def _auth(self, connection: Connection, req_id: Any, args: Any) -> None:
         with self.state.lock:

@@ -350,6 +350,12 @@ class FakeBybit(ThreadedServer):
             else:
                 self._refusing -= kinds
 
+    def echo_req_ids(self, echo: bool = True) -> None:
+        """False: answer auth and subscribe without the request's ``req_id`` (the docs'
+        samples), so a client must match the acknowledgement by its ``op``."""
+        with self.state.lock:
+            self.hub.echoing_req_id = echo
+
     def refuse_auth(self, refuse: bool = True) -> None:
         """Answer every private WebSocket ``auth`` with ``success: false``."""
         with self.state.lock:

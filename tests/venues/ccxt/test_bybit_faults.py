@@ -175,3 +175,23 @@ async def test_refused_auth_is_a_clear_error(fake: FakeBybit, uid: str) -> None:
         match=r"private WebSocket .*not connected .*\(auth refused: Invalid apikey\)",
     ):
         await connect(fake, Owner())
+
+
+async def test_acknowledgements_without_req_id_are_matched_by_op(fake: FakeBybit, uid: str) -> None:
+    """Defect: auth and subscribe were acknowledged only by an echoed ``req_id``. The docs call
+    it optional and their auth and private subscribe replies have none: against such a venue
+    both streams timed out and reconnected forever."""
+    fake.echo_req_ids(False)
+    sink = Sink()
+    owner = Owner([sink])
+    connection = await connect(fake, owner)
+    try:
+        assert connection.account.connected
+        assert ("private", "execution") in fake.ws_subscriptions()
+        venue = await venue_for(connection, sink)
+        order = await resting(venue, sink.new(limit("buy", "0.001", "64000")))
+        fake.set_price("BTCUSDT", 63_500)
+        await until(lambda: order.status is OrderStatus.FILLED, "the fill over the stream", 10)
+        assert len(sink.fills()) == 1
+    finally:
+        await connection.stop()

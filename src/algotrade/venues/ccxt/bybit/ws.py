@@ -340,6 +340,21 @@ class BybitWebSocket:
                 return
 
     # ------------------------------------------------------------------ frames
+    def _ack_for(self, message: dict[str, Any], op: str) -> asyncio.Future[dict[str, Any]] | None:
+        """The request a reply answers: by its ``req_id``, which the docs call optional (their
+        auth and private subscribe samples have none), else the oldest request of its ``op``
+        still waiting (requests are awaited one at a time, so that one is unambiguous)."""
+        req_id = message.get("req_id")
+        if req_id:
+            return self._acks.get(str(req_id))
+        if op in ("pong", "ping"):
+            return None  # pings are never awaited
+        prefix = f"{op}-"
+        for key, future in self._acks.items():
+            if key.startswith(prefix) and not future.done():
+                return future
+        return None
+
     def _on_frame(self, raw: str | bytes) -> None:
         self._last_rx = time.monotonic()
         self.counts["messages"] += 1
@@ -355,7 +370,7 @@ class BybitWebSocket:
         if isinstance(op, str) and "topic" not in message:
             if op in ("pong", "ping"):
                 self.counts["pongs"] += 1
-            future = self._acks.get(str(message.get("req_id", "")))
+            future = self._ack_for(message, op)
             if future is not None and not future.done():
                 future.set_result(message)
             elif op not in ("pong", "ping") and not message.get("success", True):
