@@ -96,7 +96,12 @@ def _open_orders(frontend: bool) -> Callable[[ExchangeState, dict[str, Any]], An
         user = _user(body)
         orders = [o for o in state.orders.values() if o.user == user and o.is_open]
         orders.sort(key=lambda o: o.oid, reverse=True)  # the venue lists newest first
-        return [o.frontend() if frontend else o.wire() for o in orders]
+        listed = [o.frontend() if frontend else o.wire() for o in orders]
+        if not state.open_order_cloids:
+            for order in listed:
+                order.pop("cloid", None)
+                order.pop("tif", None)
+        return listed
 
     return handler
 

@@ -309,6 +309,12 @@ class FakeHyperliquid(ThreadedServer):
         with self.state.lock:
             self.state.fill_cloids = not omit
 
+    def omit_open_order_cloids(self, omit: bool = True) -> None:
+        """List open orders without ``cloid`` (and ``tif``), as the docs' example of
+        ``frontendOpenOrders`` shows them: the client knows its orders by ``oid`` there."""
+        with self.state.lock:
+            self.state.open_order_cloids = not omit
+
     def inject_ws_message(self, raw_text: str) -> None:
         """Send an arbitrary frame to every connected client."""
         self.hub.broadcast_raw(raw_text)

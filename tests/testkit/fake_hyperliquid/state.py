@@ -83,6 +83,8 @@ class ExchangeState:
             self.candles: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
             # The real venue may leave ``cloid`` out of a fill (fills stream, snapshot, query).
             self.fill_cloids = True
+            # The docs' frontendOpenOrders example has neither ``cloid`` nor ``tif``.
+            self.open_order_cloids = True
 
     # ------------------------------------------------------------------ accounts
 

@@ -189,6 +189,28 @@ def _user(account: HyperliquidAccount) -> str:
     return account.credentials.account_address
 
 
+async def test_open_orders_listed_without_cloid_are_known_by_their_oid(
+    account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid, monkeypatch: Any
+) -> None:
+    """Defect: reconciliation knew our open orders only by the ``cloid`` of the venue's list,
+    which the docs' ``frontendOpenOrders`` example does not carry: every bot order was taken
+    for a foreign one (an alert each) and looked up again on every run."""
+    monkeypatch.setattr(account_module, "PENDING_CLAIM_S", 0.0)
+    fake.omit_open_order_cloids()
+    engine = bot(account, owner)
+    coid = engine.submit_order(limit(OrderSide.BUY, "60000", "0.001"))
+    assert coid is not None
+    await until(lambda: engine.orders[coid].status is OrderStatus.ACCEPTED, "resting")
+    [listed] = await account.info.open_orders(_user(account))
+    assert listed.cloid is None  # the venue lists it as the docs show
+    lookups = fake.request_count("/info", "orderStatus")
+    report = await account.reconcile("test")
+    assert report.foreign_orders == []
+    assert report.orders_adopted == 1
+    assert not any("not known to any bot" in alert for alert in owner.alerts)
+    assert fake.request_count("/info", "orderStatus") == lookups  # known: no lookup
+
+
 async def test_foreign_orders_and_fills_are_reported_and_block_after_the_grace(
     account: HyperliquidAccount, owner: Owner, fake: FakeHyperliquid, monkeypatch: Any
 ) -> None:
