@@ -50,6 +50,7 @@ class HoldingHyperliquid(FakeHyperliquid):
 @pytest.fixture
 def fake() -> Iterator[HoldingHyperliquid]:
     with HoldingHyperliquid() as venue:
+        venue.set_candle_reply_cap(5000)  # pages of 5000: the counts below are in them
         for seed, coin in enumerate(COINS):
             venue.generate_candles(coin, "1h", T0, 72, seed=seed)
         yield venue

@@ -77,6 +77,9 @@ class SnapshotLog:
 @pytest.fixture
 def fake() -> Iterator[FakeHyperliquid]:
     with FakeHyperliquid() as venue:
+        # Pages of 5000 (more than the docs' 500 per reply): the paging arithmetic below
+        # counts them; tests/venues/hyperliquid/test_hl_info.py covers the docs' cap.
+        venue.set_candle_reply_cap(5000)
         yield venue
 
 

@@ -332,7 +332,9 @@ def test_symbol_prefixed_source_not_found(tmp_path: Path) -> None:
 def test_directory_is_not_a_file(tmp_path: Path) -> None:
     folder = tmp_path / "folder.csv"
     folder.mkdir()
-    assert _load_error(folder) == f"{folder}: cannot read: Is a directory"
+    assert _load_error(folder) == (
+        f"{folder}: is a folder; give a bar file (.csv, .csv.gz, .parquet, .pq) or SYMBOL=file"
+    )
 
 
 def test_unknown_extension_lists_accepted_ones(tmp_path: Path) -> None:

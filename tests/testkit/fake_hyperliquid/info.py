@@ -9,9 +9,8 @@ from typing import Any
 from .state import ExchangeState
 from .wire import INTERVAL_MS, BadRequest, fmt
 
-__all__ = ["MAX_CANDLES", "MAX_FILLS", "handle_info"]
+__all__ = ["MAX_FILLS", "handle_info"]
 
-MAX_CANDLES = 5000
 MAX_FILLS = 2000
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _CLOID = re.compile(r"^0x[0-9a-fA-F]{32}$")
@@ -84,7 +83,7 @@ def _candles(state: ExchangeState, body: dict[str, Any]) -> Any:
     start = _ms(req.get("startTime"), "startTime")
     end = req.get("endTime")
     end = state.clock() if end is None else _ms(end, "endTime")
-    return state.candle_snapshot(coin, interval, start, end, MAX_CANDLES)
+    return state.candle_snapshot(coin, interval, start, end, state.candle_reply_cap)
 
 
 def _clearinghouse(state: ExchangeState, body: dict[str, Any]) -> Any:

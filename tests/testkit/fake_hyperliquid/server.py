@@ -309,6 +309,12 @@ class FakeHyperliquid(ThreadedServer):
         with self.state.lock:
             self.state.fill_cloids = not omit
 
+    def set_candle_reply_cap(self, cap: int) -> None:
+        """Candles per ``candleSnapshot`` reply (500 by default, as the docs cap every
+        time-range reply); e.g. 5000 for a venue that sends more per page."""
+        with self.state.lock:
+            self.state.candle_reply_cap = cap
+
     def omit_open_order_cloids(self, omit: bool = True) -> None:
         """List open orders without ``cloid`` (and ``tif``), as the docs' example of
         ``frontendOpenOrders`` shows them: the client knows its orders by ``oid`` there."""

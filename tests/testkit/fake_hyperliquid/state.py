@@ -85,6 +85,8 @@ class ExchangeState:
             self.fill_cloids = True
             # The docs' frontendOpenOrders example has neither ``cloid`` nor ``tif``.
             self.open_order_cloids = True
+            # Candles per candleSnapshot reply: the docs' 500 for time-range replies.
+            self.candle_reply_cap = 500
 
     # ------------------------------------------------------------------ accounts
 

@@ -167,6 +167,7 @@ class FakeSource:
 
     candles: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, str, int, int]] = field(default_factory=list)
+    reply_cap: int | None = None  # the oldest this many per reply, as the docs page ranges
 
     def put(self, *rows: dict[str, Any]) -> None:
         for row in rows:
@@ -180,7 +181,8 @@ class FakeSource:
             (row for (c, t), row in self.candles.items() if c == coin and start_ms <= t <= end_ms),
             key=lambda row: row["t"],
         )
-        return [Candle.model_validate(row) for row in rows[-5000:]]
+        kept = rows[: self.reply_cap] if self.reply_cap is not None else rows[-5000:]
+        return [Candle.model_validate(row) for row in kept]
 
 
 class Clock:
@@ -229,6 +231,16 @@ async def rig() -> AsyncIterator[Rig]:
 
 
 # --------------------------------------------------------------------------- hub
+
+
+async def test_a_warmup_longer_than_one_reply_is_paged(rig: Rig) -> None:
+    """Defect: warm-up and gap fill made one candleSnapshot request, but the docs cap a
+    time-range reply at 500: a warm-up of 1,200 bars got the oldest 500 and no newer ones."""
+    rig.source.reply_cap = 500
+    rig.source.put(*(wire(k, 100.0 + k) for k in range(-1300, 11)))
+    warm = await rig.hub.subscribe("bot", "BTC", "1m", lambda _: None, 1200)
+    assert closes(warm) == [(k, 100.0 + k) for k in range(-1190, 10)]
+    assert len(rig.source.calls) == 3  # 500 + 500 + the rest (a short reply ends it)
 
 
 async def test_warmup_is_closed_bars_only_and_bars_fan_out_to_every_bot(rig: Rig) -> None:

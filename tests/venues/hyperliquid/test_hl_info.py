@@ -231,7 +231,9 @@ async def collect_pages(info: InfoClient, start: int, end: int) -> list[list[int
     return [[c.open_ms for c in page] async for page in info.candles("BTC", "1m", start, end)]
 
 
-async def test_candles_page_until_a_short_page() -> None:
+async def test_candles_page_on_while_a_reply_may_have_been_cut_short() -> None:
+    # A venue with pages of 5000: a page of 2345 (not under the docs' cap of 500) may still
+    # have been cut short, so one more request asks; it brings nothing and ends the paging.
     times = [T0 + i * MINUTE for i in range(12_345)]
     end = T0 + 20_000 * MINUTE
     pages, requests = await run_info(
@@ -240,7 +242,32 @@ async def test_candles_page_until_a_short_page() -> None:
     assert [len(p) for p in pages] == [5000, 5000, 2345]
     assert [t for page in pages for t in page] == times
     starts = [r["req"]["startTime"] for r in requests]
-    assert starts == [T0, times[4999] + 1, times[9999] + 1]  # each page after the last candle
+    # each page after the last candle
+    assert starts == [T0, times[4999] + 1, times[9999] + 1, times[12344] + 1]
+
+
+async def test_candles_page_past_the_docs_cap_of_500_per_reply() -> None:
+    """Defect: paging stopped at the first page under 5000 candles, but the docs cap every
+    time-range reply at 500: 'fetch-data' kept the first 500 candles and said nothing."""
+    times = [T0 + i * MINUTE for i in range(1234)]
+    end = T0 + 20_000 * MINUTE
+    pages, requests = await run_info(
+        {"candleSnapshot": candle_venue(times, limit=500)},
+        lambda info: collect_pages(info, T0, end),
+    )
+    assert [len(p) for p in pages] == [500, 500, 234]
+    assert [t for page in pages for t in page] == times
+    assert len(requests) == 3  # the short last page holds the rest of the range
+
+
+async def test_candles_stop_where_no_candle_can_open_any_more() -> None:
+    times = [T0 + i * MINUTE for i in range(1000)]
+    pages, requests = await run_info(
+        {"candleSnapshot": candle_venue(times, limit=500)},
+        lambda info: collect_pages(info, T0, T0 + 1000 * MINUTE),
+    )
+    assert [t for page in pages for t in page] == times
+    assert len(requests) == 2  # the second page ends at the range's last minute
 
 
 async def test_candles_stop_at_end_exclusive_and_drop_duplicates() -> None:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from algotrade.core.events import Bar
+from algotrade.venues.hyperliquid.intervals import shortest_step_ms
 from algotrade.venues.hyperliquid.schemas import Candle
 
 __all__ = ["CandleBarBuilder", "CandleSource"]
@@ -28,8 +29,37 @@ class CandleSource(Protocol):
     async def candle_snapshot(
         self, coin: str, interval: str, start_ms: int, end_ms: int
     ) -> list[Candle]:
-        """At most 5000 candles with ``start_ms <= t <= end_ms``, ascending by ``t``."""
+        """Candles with ``start_ms <= t <= end_ms``, ascending by ``t``: the first of them
+        only when the venue caps the response (500 per request in the docs)."""
         ...
+
+
+#: "Responses that take a time range will only return 500 elements" (the info endpoint's
+#: docs): a reply that long may have been cut short; a shorter one holds the whole range.
+RANGE_REPLY_CAP = 500
+
+
+async def candles_between(
+    source: CandleSource, coin: str, interval: str, start_ms: int, end_ms: int
+) -> list[Candle]:
+    """Every candle with ``start_ms <= t <= end_ms``, ascending: request after request, each
+    from just after the last candle of the one before, while a reply may have been cut short
+    (``RANGE_REPLY_CAP`` long) and brought something new."""
+    step = shortest_step_ms(interval)
+    found: dict[int, Candle] = {}
+    cursor = start_ms
+    while cursor <= end_ms:
+        page = await source.candle_snapshot(coin, interval, cursor, end_ms)
+        fresh = [c for c in page if cursor <= c.open_ms <= end_ms and c.open_ms not in found]
+        if not fresh:
+            break
+        for candle in fresh:
+            found[candle.open_ms] = candle
+        last_open = max(candle.open_ms for candle in fresh)
+        if len(page) < RANGE_REPLY_CAP or last_open + step > end_ms:
+            break  # the whole range was sent, or no candle can open in the rest of it
+        cursor = last_open + 1
+    return [found[t] for t in sorted(found)]
 
 
 def _version(candle: Candle) -> tuple[int, Decimal]:

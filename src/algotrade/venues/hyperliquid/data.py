@@ -38,7 +38,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from algotrade.core.events import Bar
-from algotrade.venues.hyperliquid.candle_builder import CandleBarBuilder, CandleSource
+from algotrade.venues.hyperliquid.candle_builder import (
+    CandleBarBuilder,
+    CandleSource,
+    candles_between,
+)
 from algotrade.venues.hyperliquid.intervals import CANDLE_INTERVALS, INTERVAL_MS
 from algotrade.venues.hyperliquid.schemas import Candle, parse
 from algotrade.venues.hyperliquid.ws import HlWebSocket
@@ -60,7 +64,7 @@ BarHandler = Callable[[Bar], None]
 
 INTERVALS: tuple[str, ...] = tuple(CANDLE_INTERVALS)
 _MONTH_MS = 31 * 24 * 3_600_000  # upper bound of "1M", for look-back windows only
-SNAPSHOT_LIMIT = 5000  # candles per candleSnapshot request
+SNAPSHOT_LIMIT = 5000  # the most recent candles the venue keeps (docs)
 MAX_WARMUP = SNAPSHOT_LIMIT - 10
 _STOP_TIMEOUT_S = 5.0
 
@@ -253,8 +257,7 @@ class HyperliquidCandleHub:
                 SNAPSHOT_LIMIT,
             )
             start = earliest
-        candles = await self._source.candle_snapshot(stream.coin, stream.interval, start, now_ms)
-        candles = sorted(candles, key=lambda c: c.open_ms)
+        candles = await candles_between(self._source, stream.coin, stream.interval, start, now_ms)
         last = stream.builder.last_emitted_ms  # again: live updates may have closed bars
         older = [c.to_bar(stream.coin) for c in candles if last is not None and c.open_ms <= last]
         newer = [c for c in candles if last is None or c.open_ms > last]

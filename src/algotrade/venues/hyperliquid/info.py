@@ -11,9 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 from algotrade.core.instruments import Instrument
+from algotrade.venues.hyperliquid.candle_builder import RANGE_REPLY_CAP
 from algotrade.venues.hyperliquid.errors import HlPayloadError
 from algotrade.venues.hyperliquid.http import HlHttp
-from algotrade.venues.hyperliquid.intervals import CANDLE_INTERVALS
+from algotrade.venues.hyperliquid.intervals import CANDLE_INTERVALS, shortest_step_ms
 from algotrade.venues.hyperliquid.rules import HlAsset, to_instrument
 from algotrade.venues.hyperliquid.schemas import (
     AssetCtx,
@@ -29,14 +30,12 @@ from algotrade.venues.hyperliquid.schemas import (
 
 __all__ = [
     "CANDLE_INTERVALS",
-    "CANDLE_PAGE_LIMIT",
     "FILLS_PAGE_LIMIT",
     "InfoClient",
     "interval_ms",
 ]
 
 #: The most candles one ``candleSnapshot`` returns (the oldest ones from ``startTime``).
-CANDLE_PAGE_LIMIT = 5000
 #: The most fills one ``userFillsByTime`` returns (the oldest ones from ``startTime``).
 FILLS_PAGE_LIMIT = 2000
 
@@ -105,8 +104,9 @@ class InfoClient:
     async def candle_snapshot(
         self, coin: str, interval: str, start_ms: int, end_ms: int
     ) -> list[Candle]:
-        """One ``candleSnapshot`` request: at most ``CANDLE_PAGE_LIMIT`` candles from
-        ``start_ms``, as the venue returns them (``end_ms`` inclusive)."""
+        """One ``candleSnapshot`` request: the candles from ``start_ms`` to ``end_ms``
+        (inclusive) as the venue returns them, which may be only the first of them: the docs
+        cap a time-range response at 500 elements (and keep the most recent 5000 candles)."""
         interval_ms(interval)
         request = {
             "type": "candleSnapshot",
@@ -120,16 +120,18 @@ class InfoClient:
         interval: str,
         start_ms: int,
         end_ms: int,
-        *,
-        page_limit: int = CANDLE_PAGE_LIMIT,
     ) -> AsyncIterator[list[Candle]]:
         """Candles opening in ``[start_ms, end_ms)``, one page per request, oldest first.
 
-        Each page continues after the last candle of the previous one; candles seen before
-        are dropped. Stops at ``end_ms``, at an empty page, or at a page shorter than
-        ``page_limit`` (the venue had no more).
+        Each page continues after the last candle of the previous one ("use the last
+        returned timestamp as the next startTime", the docs say of time-range queries);
+        candles seen before are dropped. Stops at ``end_ms``, at a page with nothing new,
+        where no candle can open any more, or at a page shorter than the docs' cap of a
+        time-range reply (``RANGE_REPLY_CAP``, 500): a longer one may have been cut short,
+        whatever the venue's own page size.
         """
         interval_ms(interval)
+        step = shortest_step_ms(interval)
         cursor = start_ms
         last_open = start_ms - 1
         while cursor < end_ms:
@@ -143,8 +145,8 @@ class InfoClient:
                 last_open = ordered[-1].open_ms
                 cursor = last_open + 1
                 yield ordered
-            if len(page) < page_limit or not fresh:
-                return
+            if not fresh or len(page) < RANGE_REPLY_CAP or last_open + step >= end_ms:
+                return  # nothing new, the whole range sent, or no candle can open in the rest
 
     # ------------------------------------------------------------------ account
 

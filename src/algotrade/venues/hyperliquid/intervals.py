@@ -23,3 +23,9 @@ INTERVAL_MS: dict[str, int] = {
 }
 #: Every candle interval, with "1M" (a calendar month) counted as 30 days.
 CANDLE_INTERVALS: dict[str, int] = {**INTERVAL_MS, "1M": 30 * _DAY_MS}
+
+
+def shortest_step_ms(interval: str) -> int:
+    """The least time from one candle's open to the next one's (28 days for "1M"): a range
+    ends before ``last open + this`` only when no candle can be left in it."""
+    return 28 * _DAY_MS if interval == "1M" else CANDLE_INTERVALS[interval]

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 FEE_RATE_BELOW = Decimal(1)  # a fee of 100% of notional or more is a typo, not a cost
 SLIPPAGE_BPS_BELOW = Decimal(10_000)  # 10,000 bps would move a price to zero
 
