@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from algotrade.core.events import Bar
 from algotrade.daemon.supervisor import Backoff, Spawn
+from algotrade.venues.registry import look_up_symbol
 
 if TYPE_CHECKING:
     from algotrade.daemon.recorder import BarRecorder
@@ -61,6 +62,7 @@ class WatchFeeds:
         while True:
             try:
                 connection = await self._venues.connection(spec.feed)
+                await look_up_symbol(connection, spec.symbol)
                 connection.instruments(spec.symbol)  # ValueError("symbol: …") when not listed
                 handler = self._recorder.tap(spec.feed, spec.symbol, spec.interval, _ignore)
                 feed = connection.bot_feed(spec, handler)

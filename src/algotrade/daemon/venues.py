@@ -21,7 +21,7 @@ from algotrade.daemon.bot_config import BotConfig, is_live_feed, is_live_venue
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.store.store import Store
 from algotrade.venues.paper import PaperVenue, PaperVenueConfig
-from algotrade.venues.registry import VenueConnection, get_venue
+from algotrade.venues.registry import VenueConnection, get_venue, look_up_symbol
 
 if TYPE_CHECKING:
     from algotrade.core.ports import ExecutionVenue
@@ -167,6 +167,7 @@ async def build_bot_venue(
         if hub is None:
             raise RuntimeError("this daemon has no live venue connections")
         connection = await hub.connection(names[0])
+        await look_up_symbol(connection, config.symbol)
         for instrument in connection.instruments(config.symbol):
             instruments.add(instrument)
         if is_live_venue(config.venue):

@@ -125,6 +125,14 @@ class BotFeedHandle(Protocol):
     def stop(self) -> None: ...
 
 
+async def look_up_symbol(connection: VenueConnection, symbol: str) -> None:
+    """Before ``instruments(symbol)``: a connection with the optional ``look_up(symbol)``
+    (a venue whose listing is found by search, ProjectX) asks the venue about the symbol."""
+    look_up = getattr(connection, "look_up", None)
+    if look_up is not None:
+        await look_up(symbol)
+
+
 class VenueConnection(Protocol):
     """One venue's shared account/connection in the daemon, started on first use."""
 

@@ -113,6 +113,8 @@ def contract_search(state: VenueState, user: str, body: dict[str, Any]) -> dict[
     _bool(body, "live")
     text = (_str(body, "searchText") or "").upper()
     with state.lock:
+        if state.search_only and not text:
+            return ok(contracts=[])
         found = [
             c.wire()
             for c in state.contracts.values()
@@ -120,7 +122,7 @@ def contract_search(state: VenueState, user: str, body: dict[str, Any]) -> dict[
             or text in c.symbol_id.upper()
             or text in c.description.upper()
         ]
-    return ok(contracts=found)
+    return ok(contracts=found[:20] if state.search_only else found)
 
 
 def contract_search_by_id(state: VenueState, user: str, body: dict[str, Any]) -> dict[str, Any]:

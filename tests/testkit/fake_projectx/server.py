@@ -136,7 +136,7 @@ class FakeProjectX(ThreadedServer, Controls):
         if key == "/api/auth/validate":
             return 200, ok(newToken=self.tokens.issue(session.user))
         handler = HANDLERS.get(key)
-        if handler is None:
+        if handler is None or (key == "/api/contract/available" and self.state.search_only):
             return 404, None
         if not isinstance(body, dict):
             return 400, BadField("body", "A non-empty JSON object body is required.").problem()
@@ -146,6 +146,13 @@ class FakeProjectX(ThreadedServer, Controls):
             return 400, exc.problem()
         except Refused as exc:
             return 200, fail(exc.code, exc.message)
+
+    def contracts_by_search(self, only: bool = True) -> None:
+        """Answer only what the docs promise of contract listings: ``Contract/search`` by
+        name (up to 20 a reply, nothing for an empty text) and ``searchById``; no
+        ``Contract/available`` (404)."""
+        with self.state.lock:
+            self.state.search_only = only
 
     def _login(self, body: Any) -> dict[str, Any]:
         body = body if isinstance(body, dict) else {}

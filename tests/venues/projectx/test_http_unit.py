@@ -345,6 +345,35 @@ async def test_read_5xx_is_retried() -> None:
     assert gw.body("/api/Contract/search") == {"live": False, "searchText": "NQ"}
 
 
+async def test_an_account_without_balance_and_a_contract_found_in_a_list() -> None:
+    """Shapes the official docs show besides the reference pages': an account as the
+    getting-started page lists it (no balance), and searchById's earlier reply, a list."""
+    gw = Gateway()
+    gw.routes["/api/Account/search"] = lambda b: httpx.Response(
+        200,
+        json={
+            "accounts": [{"id": 1, "name": "TEST_ACCOUNT_1", "canTrade": True, "isVisible": True}],
+            **OK,
+        },
+    )
+    contract = {
+        "id": "CON.F.US.ENQ.H25", "name": "ENQH25", "description": "E-mini NASDAQ-100",
+        "tickSize": 0.25, "tickValue": 5, "activeContract": True,
+    }  # fmt: skip
+    gw.routes["/api/Contract/searchById"] = lambda b: httpx.Response(
+        200, json={"contracts": [contract], **OK}
+    )
+    http, _, _ = make(gw)
+    async with http:
+        [account] = await http.search_accounts()
+        found = await http.contract_by_id("CON.F.US.ENQ.H25")
+    assert account.id == 1
+    assert account.balance is None
+    assert account.can_trade
+    assert found.id == "CON.F.US.ENQ.H25"
+    assert found.tick_size == Decimal("0.25")
+
+
 async def test_read_refusal_and_4xx() -> None:
     gw = Gateway()
     gw.routes["/api/Contract/searchById"] = lambda b: httpx.Response(

@@ -132,6 +132,7 @@ def test_live_projectx_bot_trades_reconnects_and_survives_a_kill(
 ) -> None:
     account = venue.add_account(USER, "TEST_ACCOUNT_1", balance=50_000)
     venue.add_account(USER, "TEST_ACCOUNT_2", balance=50_000)  # the config names the first
+    venue.contracts_by_search()  # the bot's contract is found by name, as the docs promise
     steps = ["buy:1", "limit_buy:5990:1", "limit_sell:6100:1"]
     with BarClock(venue):
         first = daemon(venue, tmp_path).start()

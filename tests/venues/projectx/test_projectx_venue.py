@@ -77,6 +77,27 @@ async def test_contracts_give_instruments_with_venue_multipliers(
     assert "nope" not in book
 
 
+async def test_contracts_found_by_name_where_the_gateway_lists_none(
+    venue: FakeProjectX, account: int
+) -> None:
+    """Defect: contracts were known only from Contract/available or an empty search listing
+    them all, neither of which the docs promise (search is by name, up to 20 a reply): with
+    a gateway that only searches, every bot's symbol was 'unknown'."""
+    venue.contracts_by_search()
+    async with connected(venue) as connection:
+        assert len(connection.contracts) == 0  # nothing listed at start
+        await connection.look_up_contract(ES)
+        await connection.look_up_contract("CON.F.US.MNQ.Z25")  # a contract id
+        es = connection.instrument(ES)
+        assert (es.multiplier, es.extra["contract_id"]) == (Decimal(50), ES_ID)
+        assert connection.instrument("CON.F.US.MNQ.Z25").multiplier == Decimal(2)
+        await connection.look_up_contract("ESH9")
+        with pytest.raises(ValueError, match=r"^symbol: ProjectX lists no contract named 'ESH9'"):
+            connection.instrument("ESH9")
+        books = await bot(connection)  # a bot's venue on the contract found by name
+        assert books.venue.contract.id == ES_ID
+
+
 async def test_local_rules_reject_without_sending(venue: FakeProjectX, account: int) -> None:
     async with connected(venue) as connection:
         books = await bot(connection)

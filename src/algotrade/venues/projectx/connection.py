@@ -31,13 +31,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from algotrade.core.errors import ConfigError
+from algotrade.core.errors import ConfigError, RetryableError
 from algotrade.core.instruments import Instrument
 from algotrade.core.timeutil import datetime_to_ns
 from algotrade.venues.live.tasks import TaskSet, reconcile_loop
 from algotrade.venues.projectx.blocks import Blocks
 from algotrade.venues.projectx.config import ProjectXCredentials
 from algotrade.venues.projectx.contracts import ContractBook, load_contracts
+from algotrade.venues.projectx.errors import ProjectXError
 from algotrade.venues.projectx.feed import BarHub
 from algotrade.venues.projectx.http import ProjectXHttp
 from algotrade.venues.projectx.realtime import MarketHub, UserHub
@@ -212,6 +213,22 @@ class ProjectXConnection:
         contract = self.contracts.resolve(symbol)
         self.blocks.alias(contract.name, symbol)
         return contract
+
+    async def look_up_contract(self, symbol: str) -> None:
+        """Search the gateway for ``symbol`` when the loaded list lacks it: the docs promise
+        ``Contract/search`` by name (up to 20 a reply) and ``searchById``, not that a list of
+        every contract exists. What it finds joins the list; a failure is only logged (the
+        bot's start then says the contract is unknown)."""
+        if self.contracts.find(symbol) is not None:
+            return
+        try:
+            found = await self.http.search_contracts(symbol.strip(), live=self.config.live)
+            if symbol.strip().upper().startswith("CON."):  # a contract id
+                found.append(await self.http.contract_by_id(symbol.strip()))
+        except (ProjectXError, RetryableError) as exc:  # the bot's start names the symbol
+            _log.warning("projectx: looking up contract %r failed: %s", symbol, exc)
+            return
+        self.contracts.replace(found)
 
     def instrument(self, symbol: str) -> Instrument:
         self.contract(symbol)

@@ -201,6 +201,9 @@ class ProjectXVenueConnection:
         await self.connection.reconcile("requested")
         return self.connection.snapshot()
 
+    async def look_up(self, symbol: str) -> None:
+        await self.connection.look_up_contract(symbol)
+
     def instruments(self, symbol: str) -> list[Instrument]:
         return [self.connection.instrument(symbol)]
 

@@ -110,6 +110,11 @@ class ProjectXHttp(AsyncClosing):
         reply = await self._read("/api/Contract/searchById", {"contractId": contract_id})
         raw = reply.get("contract")
         if raw is None:
+            # An earlier revision of the docs answered with a list, "contracts": [{...}].
+            listed = reply.get("contracts")
+            if isinstance(listed, list):
+                raw = next((c for c in listed if isinstance(c, dict)), None)
+        if raw is None:
             raise ProjectXPayloadError(f"Contract/searchById: no contract {contract_id!r}")
         return parse_contract(raw)
 

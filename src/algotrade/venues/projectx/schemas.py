@@ -111,7 +111,7 @@ class TradeLogType(IntEnum):
 class Account:
     id: int
     name: str
-    balance: Decimal
+    balance: Decimal | None  # the docs' getting-started example of an account has none
     can_trade: bool
     is_visible: bool
     simulated: bool | None = None
@@ -348,7 +348,7 @@ def parse_account(raw: Any) -> Account:
     return Account(
         id=_int(r, "id", w),
         name=_str(r, "name", w),
-        balance=_dec(r, "balance", w),
+        balance=_opt_dec(r, "balance", w),
         can_trade=_bool(r, "canTrade", w),
         is_visible=bool(r.get("isVisible", True)),
         simulated=simulated if isinstance(simulated, bool) else None,
