@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .state import VenueState
-from .wire import BarUnit, iso, num, ok, parse_time
+from .wire import BarUnit, fail, iso, num, ok, parse_time
 
 __all__ = ["HANDLERS", "MAX_BARS", "BadField", "Handler"]
 
@@ -190,9 +190,14 @@ def order_place(state: VenueState, user: str, body: dict[str, Any]) -> dict[str,
             raise BadField(bracket, f"{bracket} is not simulated by the fake ProjectX")
     with state.lock:
         account = state.account_of(user, account_id)
+        refusal = state.refusals_naming_orders.pop(0) if state.refusals_naming_orders else None
+        if refusal is not None and not refusal[2]:  # refused and never created
+            return fail(refusal[0], refusal[1], orderId=state.next_id("order"))
         order = state.place(
             account, contract_id, type_, side, size, limit_price, stop_price, custom_tag, "api"
         )
+    if refusal is not None:  # refused, yet the order was created and works
+        return fail(refusal[0], refusal[1], orderId=order.id)
     return ok(orderId=order.id)
 
 

@@ -36,7 +36,7 @@ from .wire import DEFAULT_CONTRACTS, ContractSpec, ErrorCode, fail, ok
 __all__ = ["BARS_LIMIT", "GENERAL_LIMIT", "FakeProjectX"]
 
 #: getting-started/rate-limits: (requests, window seconds)
-BARS_LIMIT = (50, 30.0)
+BARS_LIMIT = (30, 30.0)
 GENERAL_LIMIT = (200, 60.0)
 _BARS_PATH = "/api/history/retrievebars"
 
@@ -153,6 +153,13 @@ class FakeProjectX(ThreadedServer, Controls):
         ``Contract/available`` (404)."""
         with self.state.lock:
             self.state.search_only = only
+
+    def refuse_places(self, code: int, message: str, *, created: bool) -> None:
+        """The next ``Order/place`` answers ``success: false`` with ``code`` and an
+        ``orderId`` (a placement the gateway calls pending, say); ``created``: the order
+        exists and works all the same, else no order has that id."""
+        with self.state.lock:
+            self.state.refusals_naming_orders.append((code, message, created))
 
     def _login(self, body: Any) -> dict[str, Any]:
         body = body if isinstance(body, dict) else {}

@@ -73,6 +73,7 @@ class VenueState:
     def reset(self) -> None:
         with self.lock:
             self.search_only = False  # see FakeProjectX.contracts_by_search
+            self.refusals_naming_orders: list[tuple[int, str, bool]] = []  # see refuse_places
             self.contracts: dict[str, ContractSpec] = {c.id: c for c in self.initial_contracts}
             self.prices: dict[str, Decimal] = {c.id: c.price for c in self.initial_contracts}
             self.opens: dict[str, Decimal] = dict(self.prices)

@@ -194,6 +194,39 @@ async def test_stop_order_triggers_and_fills(venue: FakeProjectX, account: int) 
         assert books.position == Decimal(-1) == venue_position(venue, account)
 
 
+# ------------------------------------------------------------- refusals naming an order
+async def test_a_refused_placement_that_names_a_working_order_is_adopted(
+    venue: FakeProjectX, account: int
+) -> None:
+    """Defect: every success:false of Order/place became a local rejection, though the
+    gateway may refuse with an orderId for a placement still pending: the order went live
+    while the bot thought it rejected (later a foreign order and a position mismatch)."""
+    async with connected(venue) as connection:
+        books = await bot(connection)
+        venue.refuse_places(6, "Order is pending", created=True)
+        order = books.submit(limit(BUY, "5990"))
+        await until(lambda: order.status is OrderStatus.ACCEPTED, "the order found by its tag")
+        assert places(venue) == 1  # looked up, never sent again
+        [listed] = venue.orders(account)
+        assert order.venue_order_id == str(listed["id"])
+        venue.set_price(ES_ID, "5990")
+        await until(lambda: order.status is OrderStatus.FILLED, "its fill")
+        assert books.position == Decimal(1) == venue_position(venue, account)
+
+
+async def test_a_refused_placement_naming_no_order_at_the_venue_is_rejected(
+    venue: FakeProjectX, account: int
+) -> None:
+    async with connected(venue, lookup_attempts=1) as connection:
+        books = await bot(connection)
+        venue.refuse_places(2, "Order rejected: outside trading hours", created=False)
+        order = books.submit(limit(BUY, "5990"))
+        await until(lambda: order.status is OrderStatus.REJECTED, "the rejection")
+        assert "outside trading hours" in order.reason
+        assert places(venue) == 1
+        assert venue.orders(account) == []
+
+
 # ---------------------------------------------------------------------------- unknown outcomes
 @pytest.mark.parametrize("fault", ["5xx", "timeout"])
 async def test_unknown_outcome_is_found_by_tag_and_never_resent(

@@ -54,12 +54,17 @@ class ProjectXApiError(ProjectXError):
 
 
 class ProjectXOrderRejected(OrderRejectedError):
-    """An order action (place, modify, cancel, close position) the gateway refused."""
+    """An order action (place, modify, cancel, close position) the gateway refused.
+    ``order_id``: the order the refusal names, when it names one (a placement the gateway
+    reports as pending or failed may still have created an order)."""
 
-    def __init__(self, message: str, *, endpoint: str, error_code: int) -> None:
+    def __init__(
+        self, message: str, *, endpoint: str, error_code: int, order_id: int | None = None
+    ) -> None:
         super().__init__(message)
         self.endpoint = endpoint
         self.error_code = error_code
+        self.order_id = order_id
 
 
 class ProjectXRateLimited(RetryableError):

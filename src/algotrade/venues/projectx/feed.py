@@ -15,8 +15,8 @@ bar unit, unit number) serves every bot on it:
 - a bot joining a running poller gets the bars the poller delivered since its own warm-up.
 
 Rate: one request per bar and stream (plus retries), charged to the transport's
-``retrieveBars`` budget (``bars_requests`` / ``bars_window_s``, the documented 50 per 30 s by
-default 30); a busy budget delays bars, never drops them. Intervals: ``Ns``, ``Nm``, ``Nh``,
+``retrieveBars`` budget (``bars_requests`` / ``bars_window_s``: the documented 30 per 30 s by
+default); a busy budget delays bars, never drops them. Intervals: ``Ns``, ``Nm``, ``Nh``,
 ``Nd`` (seconds to days, at most 7 days; ``factory.bar_unit_of``).
 """
 

@@ -305,7 +305,10 @@ class GatewayTransport(AsyncClosing):
         if kind is Kind.AUTH:
             raise ProjectXAuthError(message)
         if kind is Kind.ACTION:
-            raise ProjectXOrderRejected(message, endpoint=path, error_code=code)
+            order_id = payload.get("orderId")
+            if not isinstance(order_id, int) or isinstance(order_id, bool) or order_id <= 0:
+                order_id = None
+            raise ProjectXOrderRejected(message, endpoint=path, error_code=code, order_id=order_id)
         raise ProjectXApiError(message, endpoint=path, error_code=code)
 
     def _require_client(self) -> httpx.AsyncClient:

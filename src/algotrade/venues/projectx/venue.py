@@ -190,7 +190,12 @@ class ProjectXVenue:
                 tag=tag,
             )
         except ProjectXOrderRejected as exc:
-            if order.status is OrderStatus.NEW:
+            if exc.order_id is not None and order.status is OrderStatus.NEW:
+                # Refused, yet naming an order it created (a placement still pending, say):
+                # the order's own status at the venue says what became of it.
+                _log.warning("placing %s: %s; looking up order %s", coid, exc, exc.order_id)
+                await self._resolve_unknown(order, tag, f"venue refused it ({exc})")
+            elif order.status is OrderStatus.NEW:
                 self.emit(order, OrderRejected(coid, f"venue: {exc}", self._c.now_ns()))
         except (ProjectXRequestTimeout, ProjectXPayloadError) as exc:
             _log.warning("placing %s: %s; looking it up by customTag %s", coid, exc, tag)
@@ -217,16 +222,19 @@ class ProjectXVenue:
             self._cancel_wanted.discard(coid)
             self.cancel(coid)
 
-    async def _resolve_unknown(self, order: Order, tag: str) -> None:
+    async def _resolve_unknown(
+        self, order: Order, tag: str, why: str = "no reply to Order/place"
+    ) -> None:
         """Never resend: the order is looked up by its tag until it shows up or the venue
-        has said ``lookup_attempts`` times that it has no such order."""
+        has said ``lookup_attempts`` times that it has no such order (then ``why`` it is
+        not at the venue is reported)."""
         found, reachable = await self.lookup(order, tag, attempts=self._c.config.lookup_attempts)
         if found is not None:
             await self.align(order, found)
         elif order.client_order_id in self._ids:
             return  # the user hub reported it meanwhile: it is at the venue, events follow
         elif reachable:
-            self._give_up(order, tag, "no reply to Order/place")
+            self._give_up(order, tag, why)
         else:
             self._c.router.unresolved(tag, (self, order.client_order_id), self.contract.name)
             self._c.blocks.report(
