@@ -333,3 +333,27 @@ async def test_start_without_waiting_connects_in_the_background() -> None:
         assert not ws.connected
     finally:
         await fake.close()
+
+
+async def test_a_server_that_greets_and_drops_is_not_dialled_past_the_connection_cap() -> None:
+    """Defect: any frame (even the plain-text greeting) reset the back-off, so a server that
+    greets and closes at once was dialled about four times a second; the docs allow at most
+    30 new connections a minute."""
+    from websockets.asyncio.server import ServerConnection, serve  # noqa: PLC0415
+
+    accepted: list[float] = []
+
+    async def greet_and_close(conn: ServerConnection) -> None:
+        accepted.append(time.monotonic())
+        await conn.send(VENUE_GREETING)
+        await conn.close()
+
+    async with serve(greet_and_close, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        ws = HlWebSocket(config=make_config(f"ws://127.0.0.1:{port}/ws", ws_connects_per_minute=4))
+        task = asyncio.get_running_loop().create_task(ws.start(timeout=1.5))
+        with contextlib.suppress(Exception):
+            await task
+        await asyncio.sleep(0.5)  # the back-off alone would have dialled dozens of times
+        assert len(accepted) == 4
+        await ws.stop()

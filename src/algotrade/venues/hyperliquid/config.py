@@ -61,6 +61,9 @@ class HyperliquidConfig(BaseModel):
         default=30.0, gt=0, le=50, description="WebSocket ping period; the server drops at 60 s"
     )
     reconnect_min_s: float = Field(default=0.5, gt=0)
+    ws_connects_per_minute: int = Field(
+        default=30, gt=0, description="new WebSocket connections per minute (the documented cap)"
+    )
     reconnect_max_s: float = Field(default=30.0, gt=0)
     reconcile_interval_s: float = Field(
         default=60.0, ge=0, description="periodic reconciliation; 0 = only on start/reconnect"

@@ -35,6 +35,7 @@ import json
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -74,6 +75,7 @@ _log = logging.getLogger("algotrade.venues.hyperliquid.ws")
 ReconnectHook = Callable[[int, int], Awaitable[None]]  # (gap_started_ms, reconnected_at_ms)
 DisconnectHook = Callable[[int], None]  # (disconnected_at_ms)
 _EXCERPT_CHARS = 200
+_CONNECT_WINDOW_S = 60.0
 _MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # l2Book and userFills snapshots can be large
 _STOP_TIMEOUT_S = 5.0
 
@@ -143,6 +145,7 @@ class HlWebSocket:
         self._last_error: BaseException | None = None
         self._last_rx = 0.0  # monotonic time of the last frame on the current connection
         self._in_hooks = False
+        self._connect_times: deque[float] = deque()  # monotonic times of recent attempts
 
     # ------------------------------------------------------------------ state and hooks
 
@@ -259,6 +262,17 @@ class HlWebSocket:
         task, self._task = self._task, None
         await close_and_join(self._conn, task, timeout)
 
+    def _connect_budget_wait(self) -> float:
+        """Seconds until one more connection stays within the documented "maximum of 30 new
+        websocket connections per minute" (a server that greets and drops at once would
+        otherwise be dialled again within a second, each time)."""
+        now = time.monotonic()
+        while self._connect_times and now - self._connect_times[0] >= _CONNECT_WINDOW_S:
+            self._connect_times.popleft()
+        if len(self._connect_times) < self._config.ws_connects_per_minute:
+            return 0.0
+        return _CONNECT_WINDOW_S - (now - self._connect_times[0])
+
     def _backoff(self, failures: int) -> float:
         cfg = self._config
         cap = min(cfg.reconnect_max_s, cfg.reconnect_min_s * 2 ** max(failures - 1, 0))
@@ -268,6 +282,18 @@ class HlWebSocket:
         failures = 0
         gap_started_ms: int | None = None
         while not self._stopping.is_set():
+            wait = self._connect_budget_wait()
+            if wait > 0:
+                _log.warning(
+                    "Hyperliquid WebSocket %s: %d connections in a minute; next in %.1fs",
+                    self.url,
+                    len(self._connect_times),
+                    wait,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), wait)
+                continue
+            self._connect_times.append(time.monotonic())
             try:
                 conn = await self._connect(
                     self.url,
