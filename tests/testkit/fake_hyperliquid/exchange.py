@@ -342,6 +342,8 @@ class Exchange:
         asset = self.state.assets[a]
         if not 1 <= leverage <= asset.max_leverage:
             return _err("Invalid leverage value")
+        if is_cross and asset.margin_mode in ("strictIsolated", "noCross"):
+            return _err("Cross margin is not allowed for this asset")
         self.state.account(user).leverage[asset.name] = (
             "cross" if is_cross else "isolated",
             leverage,

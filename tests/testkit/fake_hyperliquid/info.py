@@ -31,12 +31,18 @@ def _ms(value: Any, what: str) -> int:
 
 def _meta(state: ExchangeState, body: dict[str, Any]) -> Any:
     del body
-    return {
-        "universe": [
-            {"name": a.name, "szDecimals": a.sz_decimals, "maxLeverage": a.max_leverage}
-            for a in state.assets
-        ]
-    }
+    universe = []
+    for a in state.assets:
+        entry: dict[str, Any] = {
+            "name": a.name,
+            "szDecimals": a.sz_decimals,
+            "maxLeverage": a.max_leverage,
+        }
+        if a.margin_mode is not None:
+            entry["marginMode"] = a.margin_mode
+            entry["onlyIsolated"] = True
+        universe.append(entry)
+    return {"universe": universe}
 
 
 def _meta_and_ctxs(state: ExchangeState, body: dict[str, Any]) -> Any:

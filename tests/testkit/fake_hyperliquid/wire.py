@@ -61,6 +61,7 @@ class AssetSpec:
     sz_decimals: int
     max_leverage: int
     mid: Decimal
+    margin_mode: str | None = None  # "strictIsolated" / "noCross": no cross margin
 
     @property
     def lot(self) -> Decimal:

@@ -25,6 +25,7 @@ from algotrade.venues.hyperliquid.errors import (
 from algotrade.venues.hyperliquid.exchange import ExchangeClient, NonceSource, OrderSpec, cloid_for
 from algotrade.venues.hyperliquid.http import HlHttp
 from algotrade.venues.hyperliquid.rules import HlAsset, market_price
+from algotrade.venues.hyperliquid.schemas import Meta, parse
 from algotrade.venues.hyperliquid.signing import recover_signer
 
 AGENT_KEY = "0x" + "4c" * 32
@@ -35,6 +36,7 @@ ASSETS = {
     "BTC": HlAsset("BTC", 0, 5, 50),
     "ETH": HlAsset("ETH", 1, 4, 50),
     "SOL": HlAsset("SOL", 5, 2, 20),
+    "ISO": HlAsset("ISO", 9, 1, 10, isolated_only=True),
 }
 
 
@@ -316,6 +318,31 @@ async def test_update_leverage() -> None:
     with pytest.raises(HyperliquidError, match=r"1\.\.20"):
         await run(fake, lambda c: c.update_leverage("SOL", 21))
     assert len(fake.actions) == 1
+
+
+async def test_leverage_of_an_isolated_only_asset_is_set_isolated() -> None:
+    """Defect: leverage was always set with cross margin, which the venue refuses for an
+    asset whose meta says onlyIsolated / marginMode noCross: a bot on it could not start."""
+    fake = FakeExchange()
+    await run(fake, lambda c: c.update_leverage("ISO", 3))
+    await run(fake, lambda c: c.update_leverage("SOL", 3))
+    assert [a["isCross"] for a in fake.actions] == [False, True]
+
+
+def test_meta_says_which_assets_allow_no_cross_margin() -> None:
+    meta = parse(
+        Meta,
+        {
+            "universe": [
+                {"name": "A", "szDecimals": 1, "maxLeverage": 5},
+                {"name": "B", "szDecimals": 1, "maxLeverage": 5, "onlyIsolated": True},
+                {"name": "C", "szDecimals": 1, "maxLeverage": 5, "marginMode": "noCross"},
+                {"name": "D", "szDecimals": 1, "maxLeverage": 5, "marginMode": "strictIsolated"},
+            ]
+        },
+        "meta",
+    )
+    assert [a.isolated_only for a in meta.universe] == [False, True, True, True]
 
 
 async def test_vault_and_testnet_are_part_of_the_signature() -> None:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
 
 from algotrade.venues.hyperliquid.config import HyperliquidConfig
 from algotrade.venues.hyperliquid.errors import HlRequestFailed
@@ -339,8 +340,6 @@ async def test_a_server_that_greets_and_drops_is_not_dialled_past_the_connection
     """Defect: any frame (even the plain-text greeting) reset the back-off, so a server that
     greets and closes at once was dialled about four times a second; the docs allow at most
     30 new connections a minute."""
-    from websockets.asyncio.server import ServerConnection, serve  # noqa: PLC0415
-
     accepted: list[float] = []
 
     async def greet_and_close(conn: ServerConnection) -> None:

@@ -358,9 +358,12 @@ class ExchangeClient:
         _log.info("hyperliquid %s -> %s", what, statuses[0])
         return statuses[0]
 
-    async def update_leverage(self, coin: str, leverage: int, is_cross: bool = True) -> None:
-        """Set the leverage (and cross/isolated margin) used for ``coin``."""
+    async def update_leverage(self, coin: str, leverage: int, is_cross: bool | None = None) -> None:
+        """Set the leverage (and cross/isolated margin) used for ``coin``; by default cross
+        margin, or isolated where the venue allows nothing else."""
         asset = self._asset(coin)
+        if is_cross is None:
+            is_cross = not asset.isolated_only
         if isinstance(leverage, bool) or not 1 <= leverage <= asset.max_leverage:
             raise HyperliquidError(
                 f"leverage {leverage} for {coin} is outside 1..{asset.max_leverage}"

@@ -117,7 +117,8 @@ class HyperliquidConnection(AccountConnection["HyperliquidAccount"]):
         self, bot: BotSpec, on_error: Callable[[BaseException], None]
     ) -> ExecutionVenue:
         venue = self.account.venue(bot.bot_id, on_error=on_error)
-        # The venue's margin setting follows the bot's leverage (cross margin).
+        # The venue's margin setting follows the bot's leverage (cross margin, or isolated
+        # on an asset that allows no cross margin).
         await self.account.set_leverage(bot.symbol, int(bot.leverage))
         return venue
 

@@ -84,6 +84,7 @@ class InfoClient:
                 asset=index,
                 sz_decimals=entry.sz_decimals,
                 max_leverage=entry.max_leverage,
+                isolated_only=entry.isolated_only,
             )
             for index, entry in enumerate(meta.universe)
             if not entry.is_delisted

@@ -60,6 +60,7 @@ class HlAsset:
     asset: int
     sz_decimals: int
     max_leverage: int
+    isolated_only: bool = False  # the venue allows no cross margin on it
 
     def __post_init__(self) -> None:
         if not self.name:

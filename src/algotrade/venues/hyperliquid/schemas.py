@@ -37,7 +37,13 @@ class AssetMeta(_Wire):
     sz_decimals: int = Field(alias="szDecimals", ge=0, le=6)
     max_leverage: int = Field(alias="maxLeverage", gt=0)
     only_isolated: bool = Field(default=False, alias="onlyIsolated")
+    # "strictIsolated" / "noCross": only isolated margin is allowed (perpetuals meta docs)
+    margin_mode: str | None = Field(default=None, alias="marginMode")
     is_delisted: bool = Field(default=False, alias="isDelisted")
+
+    @property
+    def isolated_only(self) -> bool:
+        return self.only_isolated or self.margin_mode in ("strictIsolated", "noCross")
 
 
 class Meta(_Wire):
