@@ -262,6 +262,18 @@ async def test_duplicate_cloids_in_a_batch_send_nothing() -> None:
     assert fake.actions == []
 
 
+async def test_one_error_for_a_whole_batch_refuses_every_order_of_it() -> None:
+    """The error-responses docs: an error decided by the payload itself comes once for the
+    whole batch; it was taken for an unreadable reply."""
+    fake = FakeExchange()
+    fake.reply = {
+        "status": "ok",
+        "response": {"type": "order", "data": {"statuses": [{"error": "Invalid TP/SL price."}]}},
+    }
+    placed = await run(fake, lambda c: c.place_orders([limit(1), limit(2)]))
+    assert [(p.kind, p.error) for p in placed] == [("error", "Invalid TP/SL price.")] * 2
+
+
 async def test_per_order_errors_and_whole_action_refusal() -> None:
     fake = FakeExchange()
     fake.reply = {

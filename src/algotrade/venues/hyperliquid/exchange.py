@@ -198,6 +198,10 @@ class ExchangeClient:
         if refusal is not None:
             raise HlOrderRejected(f"order action refused by the venue: {refusal}", rule="venue")
         placed = parse_order_statuses(payload)
+        if len(placed) == 1 and len(wires) > 1 and placed[0].error:
+            # "Some errors are a deterministic function of the payload itself ... only one
+            # error is returned for the entire payload" (error-responses docs): none placed.
+            placed = placed * len(wires)
         if len(placed) != len(wires):
             raise HlPayloadError(
                 f"order reply has {len(placed)} statuses for {len(wires)} orders: {payload!r:.300}"
