@@ -18,6 +18,7 @@ import pytest
 
 from algotrade.core.events import Liquidity, OrderFilled, OrderSide
 from algotrade.core.portfolio import Portfolio
+from algotrade.daemon.actor import BotActor
 from algotrade.daemon.bus import Topic
 from algotrade.daemon.service import BotService
 from algotrade.daemon.status import BotState
@@ -32,6 +33,15 @@ async def _stored_fills(service: BotService, bot_id: str) -> list[dict[str, Any]
     page = await service.fills(bot_id, 0, 100_000)
     assert page.total == len(page.items)
     return page.items
+
+
+async def _trading(service: BotService, bot_id: str, fills: int) -> BotActor:
+    """A new sim bot, started, once it has booked ``fills`` fills."""
+    await service.create_bot(sim_bot(bot_id))
+    await service.start_bot(bot_id)
+    actor = service._bots[bot_id]
+    await wait_for(lambda: actor.fill_count >= fills)
+    return actor
 
 
 def _replay(fills: list[dict[str, Any]], initial: str) -> Portfolio:
@@ -76,9 +86,7 @@ async def test_fills_after_a_config_change_are_all_stored(tmp_path: Path) -> Non
     config change every fill collided with a stored one and was silently dropped."""
     service = await open_service(tmp_path)
     try:
-        await service.create_bot(sim_bot("a"))
-        await service.start_bot("a")
-        await wait_for(lambda: service._bots["a"].fill_count >= 4)
+        await _trading(service, "a", 4)
         await service.stop_bot("a")
         await service.update_config("a", {"params": {"fast": 2, "slow": 5, "qty": 1}})
         first = service._bots["a"].fill_count
@@ -130,9 +138,7 @@ async def _restart_holding_a_position(service: BotService, path: Path) -> BotSer
 
 async def test_initial_capital_change_moves_cash_like_a_replay(tmp_path: Path) -> None:
     service = await open_service(tmp_path)
-    await service.create_bot(sim_bot("a"))
-    await service.start_bot("a")
-    await wait_for(lambda: service._bots["a"].fill_count >= 3)
+    await _trading(service, "a", 3)
     await service.stop_bot("a")
     cash = service._bots["a"].portfolio.cash
     await service.update_config("a", {"initial_capital": "150000"})
@@ -196,10 +202,7 @@ async def test_a_conflicting_fill_stops_its_bot_and_keeps_the_stored_fact(
 ) -> None:
     service = await open_service(tmp_path)
     try:
-        await service.create_bot(sim_bot("a"))
-        await service.start_bot("a")
-        actor = service._bots["a"]
-        await wait_for(lambda: actor.fill_count >= 1)
+        actor = await _trading(service, "a", 1)
         await service.writer.flush()
         (stored,) = (await service.fills("a", 0, 1)).items
         # The same trade id reported again with another price: not written, bot stopped.
@@ -400,10 +403,7 @@ async def test_a_config_change_keeps_the_count_of_orders_sent(tmp_path: Path) ->
     until the daemon restarted: the count came from the engine the change discards."""
     service = await open_service(tmp_path)
     try:
-        await service.create_bot(sim_bot("a"))
-        await service.start_bot("a")
-        actor = service._bots["a"]
-        await wait_for(lambda: actor.fill_count >= 4)
+        actor = await _trading(service, "a", 4)
         await service.stop_bot("a")
         await service.writer.flush()
         sent = actor.status().order_count
