@@ -236,6 +236,20 @@ async def test_replay_bot_trades_exactly_like_a_backtest(tmp_path: Path) -> None
             (f.side.value, f.qty, f.price, f.ts) for f in backtest.fills
         ]
         assert service._bots["rep"].portfolio.equity() == backtest.final_equity
+        # The end of the file is told in the bot's events (it was only in daemon.log).
+        finished = f"replay of {path} finished: all {len(data):,} bars delivered"
+
+        async def told() -> bool:
+            page = await service.logs("rep", 0, 100)
+            return any(finished in str(item.get("message")) for item in page.items)
+
+        deadline = asyncio.get_running_loop().time() + 10
+        while not await told():
+            assert asyncio.get_running_loop().time() < deadline, (
+                await service.logs("rep", 0, 5)
+            ).items
+            await asyncio.sleep(0.05)
+            await service.writer.flush()
     finally:
         await close_service(service)
 

@@ -429,6 +429,11 @@ class BotActor:
         if self.state in (BotState.RUNNING, BotState.PAUSED):
             self._fail(exc, traceback=False)
 
+    def feed_finished(self, message: str) -> None:
+        """The bot's feed delivered all it had (a replay's whole file): said in its events,
+        where an operator looking at a running bot with no new bars will look."""
+        self._event("info", "feed", message)
+
     def persistence_failed(self, exc: BaseException) -> None:
         """The store could not take (some of) this bot's facts: stop it, say why (fail
         closed: its books and the store no longer agree). Once in ``error`` it is not

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 _log = logging.getLogger("algotrade.daemon.feeds")
 BarHandler = Callable[[Bar], None]
 FeedErrorHandler = Callable[[str, BaseException], None]  # bot id, what ended its feed
+FeedFinishedHandler = Callable[[str, str], None]  # bot id, what the feed delivered
 
 
 class BotFeed(Protocol):
@@ -90,12 +91,14 @@ class ReplayBotFeed:
         supervisor: TaskSupervisor | None = None,
         on_error: FeedErrorHandler | None = None,
         pace: Pace = no_pace,
+        on_finished: FeedFinishedHandler | None = None,
     ) -> None:
         self._config = config
         self._handler = handler
         self._pace = pace  # awaited before each bar: the replay never outruns the store
         self._supervisor = supervisor or TaskSupervisor()
         self._on_error = on_error
+        self._on_finished = on_finished
         self._task: asyncio.Task[None] | None = None
         self.finished = False
         self.error: str | None = None
@@ -136,9 +139,10 @@ class ReplayBotFeed:
                 break
         self.finished = True
         bot_id = self._config.bot_id
-        _log.info(
-            "replay of %s finished for bot %s", options.path, bot_id, extra={"bot_id": bot_id}
-        )
+        message = f"replay of {options.path} finished: all {len(data):,} bars delivered"
+        _log.info("%s for bot %s", message, bot_id, extra={"bot_id": bot_id})
+        if self._on_finished is not None:
+            self._on_finished(bot_id, f"{message}; no more bars will come (stop the bot)")
 
     def stop(self) -> None:
         if self._task is not None:
@@ -190,10 +194,12 @@ def feed_factory(
     supervisor: TaskSupervisor | None = None,
     on_feed_error: FeedErrorHandler | None = None,
     recorder: BarRecorder | None = None,
+    on_feed_finished: FeedFinishedHandler | None = None,
 ) -> Callable[[BotConfig, BarHandler], BotFeed]:
     """Makes each bot's feed. Replay tasks run under ``supervisor`` (default: the sim hub's,
     so one supervisor given to the hub covers both); ``on_feed_error(bot_id, error)`` hears
-    of a replay that failed (default: the failure is only logged). Live venue feeds record
+    of a replay that failed (default: the failure is only logged), ``on_feed_finished(bot_id,
+    message)`` of one that delivered its whole file. Live venue feeds record
     their bars with ``recorder`` (sim and replay bars are not market history)."""
     tasks = supervisor or hub.supervisor
 
@@ -201,7 +207,9 @@ def feed_factory(
         if config.feed is FeedKind.SIM:
             return SimBotFeed(hub, config, handler)
         if config.feed is FeedKind.REPLAY:
-            return ReplayBotFeed(config, handler, tasks, on_feed_error, hub.pace)
+            return ReplayBotFeed(
+                config, handler, tasks, on_feed_error, hub.pace, on_finished=on_feed_finished
+            )
         if venues is None:
             raise RuntimeError("this daemon has no live venue connections")
         return VenueBotFeed(venues, config, handler, recorder)

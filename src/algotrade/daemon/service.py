@@ -123,6 +123,7 @@ class BotService:
                 supervisor=self.supervisor,
                 on_feed_error=self._on_feed_error,
                 recorder=recorder,
+                on_feed_finished=self._on_feed_finished,
             ),
             spawn=self.supervisor.spawn,
             mark_dirty=self.writer.mark_dirty,
@@ -458,6 +459,11 @@ class BotService:
         actor = self._bots.get(bot_id)
         if actor is not None:
             actor.feed_failed(error)
+
+    def _on_feed_finished(self, bot_id: str, message: str) -> None:
+        actor = self._bots.get(bot_id)
+        if actor is not None:
+            actor.feed_finished(message)
 
     def _on_bot_error(self, actor: BotActor) -> None:
         bot_id = actor.config.bot_id
