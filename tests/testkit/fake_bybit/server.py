@@ -37,8 +37,11 @@ _D = Decimal | int | str
 
 
 class _Failure:
-    def __init__(self, remaining: int, status: int, path: str | None, apply: bool) -> None:
+    def __init__(
+        self, remaining: int, status: int, path: str | None, apply: bool, ret_code: int = 0
+    ) -> None:
         self.remaining, self.status, self.path, self.apply = remaining, status, path, apply
+        self.ret_code = ret_code  # non-zero: an HTTP 200 reply with this retCode instead
 
 
 class FakeBybit(ThreadedServer):
@@ -119,6 +122,8 @@ class FakeBybit(ThreadedServer):
         payload = request.url.query if method == "GET" else raw.decode(errors="replace")
         if public is not None:
             failure = self._take_failure(path)
+            if failure is not None and failure.ret_code:
+                return self._reply({}, 200, failure.ret_code, "injected retCode")
             if failure is not None and not failure.apply:
                 return PlainTextResponse(f"injected HTTP {failure.status}", failure.status)
             try:
@@ -149,6 +154,8 @@ class FakeBybit(ThreadedServer):
         if not allowed:
             return self._reply({}, 200, RetCode.RATE_LIMIT, "Too many visits!", headers)
         failure = self._take_failure(path)
+        if failure is not None and failure.ret_code:
+            return self._reply({}, 200, failure.ret_code, "injected retCode")
         if failure is not None and not failure.apply:
             return PlainTextResponse(f"injected HTTP {failure.status}", failure.status)
         try:
@@ -309,13 +316,20 @@ class FakeBybit(ThreadedServer):
     # ------------------------------------------------------------------ fault injection
 
     def fail_next(
-        self, n: int = 1, status: int = 502, path: str | None = None, *, apply: bool = False
+        self,
+        n: int = 1,
+        status: int = 502,
+        path: str | None = None,
+        *,
+        apply: bool = False,
+        ret_code: int = 0,
     ) -> None:
         """The next ``n`` requests (to ``path``, or any) are answered with HTTP ``status``:
         without processing them, or, with ``apply=True``, after processing them (an order is
-        placed, yet the client sees the error)."""
+        placed, yet the client sees the error). ``ret_code``: an HTTP 200 reply with that
+        ``retCode`` instead, without processing the request."""
         with self.state.lock:
-            self._failures.append(_Failure(n, status, path, apply))
+            self._failures.append(_Failure(n, status, path, apply, ret_code))
 
     def clear_faults(self) -> None:
         """Forget every failure and delay injected and not used yet."""

@@ -195,3 +195,23 @@ async def test_acknowledgements_without_req_id_are_matched_by_op(fake: FakeBybit
         assert len(sink.fills()) == 1
     finally:
         await connection.stop()
+
+
+@pytest.mark.parametrize("ret_code", [429, 10429])
+async def test_a_busy_venue_is_asked_again_not_taken_for_a_rejection(
+    fake: FakeBybit, uid: str, ret_code: int
+) -> None:
+    """retCode 429 ("high server load ... please retry") and 10429 ("system level frequency
+    protection") refuse a request without processing it; the order was rejected locally."""
+    sink = Sink()
+    connection = await connect(fake, Owner([sink]))
+    try:
+        venue = await venue_for(connection, sink)
+        fake.fail_next(1, path=CREATE, ret_code=ret_code)
+        order = sink.new(limit("buy", "0.001", "64000"))
+        venue.submit(order)
+        await until(lambda: order.status is OrderStatus.ACCEPTED, "placed on the retry", 5)
+        assert fake.request_count(CREATE) == 2
+        assert len(fake.orders(uid)) == 1
+    finally:
+        await connection.stop()

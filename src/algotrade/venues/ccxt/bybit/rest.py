@@ -64,6 +64,10 @@ _log = logging.getLogger("algotrade.venues.bybit.rest")
 _RESET_HEADER = "x-bapi-limit-reset-timestamp"
 _AUTH_CODES = frozenset({10003, 10004, 10005, 10007, 10009, 10010})
 _UNKNOWN_CODES = frozenset({10000, 10016})  # server timeout / server error: may have acted
+# 429: "the trading service is experiencing a high server load. Please retry"; 10429:
+# "system level frequency protection" (docs/v5/error).
+_BUSY_CODES = frozenset({429, 10429})
+_BUSY_RETRY_MS = 1000
 _LEVERAGE_NOT_MODIFIED = 110043
 _DAY_MS = 86_400_000
 _WEEK_MS = 7 * _DAY_MS
@@ -88,6 +92,8 @@ def api_error(code: int, message: str, headers: Mapping[str, Any] | None = None)
         reset = _header(headers, _RESET_HEADER)
         retry_at = int(reset) if reset and reset.isdigit() else _now_ms() + 1000
         return RateLimited(text, retry_at_ms=retry_at)
+    if code in _BUSY_CODES:  # the request was not processed: "please retry" (error docs)
+        return RateLimited(text, retry_at_ms=_now_ms() + _BUSY_RETRY_MS)
     if code in _AUTH_CODES:
         return AuthFailed(text)
     if code in _UNKNOWN_CODES:
