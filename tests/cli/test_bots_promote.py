@@ -115,6 +115,26 @@ def test_sets_scored_over_all_datasets_take_what_they_share() -> None:
         )  # fmt: skip
 
 
+def test_a_result_from_data_of_no_live_venue_asks_for_a_feed() -> None:
+    """Defect: winners of data imported under a name of one's own ('local') were sent to the
+    daemon with feed 'local', refused there (422 unknown feed) without saying what to do."""
+    winners = pick_winners(ROWS, parse_objective("sharpe"), 1, per_dataset=False)
+    config = CONFIG.to_json()
+    with pytest.raises(
+        InputError,
+        match=r"came from 'local', which has no live feed; give "
+        r"--feed sim \(SIMULATED prices\) or a venue's feed \(.*hyperliquid",
+    ):
+        plan_bots(
+            winners, strategy="s", run_config=config, target=Target(), datasets=["local:BTC:1h"]
+        )
+    (plan,) = plan_bots(
+        winners, strategy="s", run_config=config, target=Target(feed="sim"),
+        datasets=["local:BTC:1h"],
+    )  # fmt: skip
+    assert plan.config["feed"] == "sim"
+
+
 # -- against a real daemon -----------------------------------------------------------------
 
 

@@ -131,6 +131,22 @@ def parse_dataset(key: str) -> tuple[str | None, str, str | None]:
     return venue, symbol, interval
 
 
+def _has_live_feed(name: str) -> bool:
+    """Whether bots can take ``name``'s candles (a registered venue offering a feed)."""
+    from algotrade.venues.registry import get_venue  # noqa: PLC0415 (the CLI starts light)
+
+    try:
+        return get_venue(name).provides_feed
+    except (LookupError, ImportError):
+        return False
+
+
+def _live_feeds() -> list[str]:
+    from algotrade.venues.registry import venue_names  # noqa: PLC0415 (the CLI starts light)
+
+    return [name for name in venue_names() if _has_live_feed(name)]
+
+
 def _origin(winner: Winner, datasets: Sequence[str]) -> str:
     shown = [winner.dataset] if winner.dataset is not None else list(datasets)
     more = f" and {len(shown) - 3} more" if len(shown) > 3 else ""
@@ -200,6 +216,12 @@ def plan_bots(
             )
         if feed is None:
             raise InputError(f"--feed: {_origin(winner, datasets)} name no one venue; give it")
+        if target.feed is None and not _has_live_feed(feed):
+            raise InputError(
+                f"--feed: {_origin(winner, datasets)} came from '{feed}', which has no live "
+                f"feed; give --feed sim (SIMULATED prices) or a venue's feed "
+                f"({', '.join(_live_feeds())})"
+            )
         config = {
             "symbol": symbol,
             "strategy": strategy,
