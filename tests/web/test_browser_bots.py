@@ -221,6 +221,34 @@ def test_admin_creates_a_bot_from_the_generated_form_and_sees_field_errors(
     watch.assert_clean(allowed_failures=("GET /api/session 401", "POST /api/bots 422"))
 
 
+def test_a_grid_bot_is_created_with_its_defaults_and_a_word_or_a_price_for_its_reference(
+    daemon: DaemonProcess, dash: Any, new_page: Any
+) -> None:
+    """Defect: grid's ``reference`` ("first_close" or a price) was read as a decimal field,
+    so its own default was refused in the page and no grid bot could be created or saved."""
+    page, watch = new_page()
+    dash.sign_in(page, daemon.url, dash.admin_key, "admin")
+    page.goto(f"{daemon.url}/#/bots")
+    page.get_by_test_id("bot-create").click()
+    form = page.get_by_test_id("create-form")
+    form.get_by_test_id("field-bot_id").fill("grid-in-page")
+    form.get_by_test_id("field-symbol").fill("SIM-42")
+    form.get_by_test_id("field-strategy").select_option("grid")
+    reference = form.get_by_test_id("field-params.reference")
+    expect(reference).to_have_value("first_close")
+    reference.fill("soon")
+    form.get_by_test_id("create-submit").click()
+    expect(form.get_by_test_id("field-error-params.reference")).to_contain_text(
+        '"first_close" or a decimal number'
+    )
+    reference.fill("first_close")
+    form.get_by_test_id("create-submit").click()
+    expect(page.get_by_test_id("create-form")).to_have_count(0)
+    created = daemon.ok("GET", "/api/bots/grid-in-page")
+    assert created["config"]["params"]["reference"] == "first_close"
+    watch.assert_clean(allowed_failures=("GET /api/session 401",))
+
+
 def test_admin_edits_a_stopped_bots_config_with_errors_on_their_fields(
     daemon: DaemonProcess, dash: Any, new_page: Any
 ) -> None:

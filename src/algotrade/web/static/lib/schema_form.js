@@ -16,6 +16,13 @@ function resolveRef(schema, resolve) {
   return s;
 }
 
+/** Words a field takes besides its typed values (``Literal["first_close"] | Decimal``: the
+ * ``const`` variants of an anyOf). */
+export function fieldWords(schema, resolve) {
+  const s = resolveRef(schema, resolve);
+  return (s.anyOf || s.oneOf || []).map((v) => resolveRef(v, resolve)).filter((v) => typeof v.const === "string").map((v) => v.const);
+}
+
 /** "integer" | "number" | "decimal" | "boolean" | "enum" | "object" | "array" | "string" */
 export function fieldKind(schema, resolve) {
   const s = resolveRef(schema, resolve);
@@ -91,7 +98,8 @@ export function schemaForm(ctx, schema, values = {}, options = {}) {
     const hint = [prop.description, bounds].filter(Boolean).join(" · ");
     rows.push(label, h("div", {}, input, error), h("div", { class: "hint", text: hint }));
     const initial = kind === "boolean" ? input.checked : input.value;
-    fields.push({ name, path, kind, input, error, initial, optional: !required.has(name), nullable: nullable(raw, resolve) });
+    const words = fieldWords(raw, resolve);
+    fields.push({ name, path, kind, words, input, error, initial, optional: !required.has(name), nullable: nullable(raw, resolve) });
   }
 
   function readField(f) {
@@ -110,7 +118,9 @@ export function schemaForm(ctx, schema, values = {}, options = {}) {
         return Number.isFinite(n) ? { value: n } : { error: "expected a number" };
       }
       case "decimal":
-        return /^[+-]?(\d+\.?\d*|\.\d+)$/.test(text) ? { value: text } : { error: "expected a decimal number such as 0.01" };
+        if (f.words.includes(text)) return { value: text };
+        if (/^[+-]?(\d+\.?\d*|\.\d+)$/.test(text)) return { value: text };
+        return { error: f.words.length ? `expected ${f.words.map((w) => `"${w}"`).join(", ")} or a decimal number such as 0.01` : "expected a decimal number such as 0.01" };
       case "object":
       case "array":
       case "json":
