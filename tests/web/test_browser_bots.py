@@ -151,6 +151,35 @@ def test_admin_starts_and_stops_a_bot_from_the_table_and_from_its_page(
     watch.assert_clean()
 
 
+def test_the_bot_pages_log_shows_new_lines_live_newest_first(
+    daemon: DaemonProcess, dash: Any, new_page: Any
+) -> None:
+    """Defect: live log lines carry no row id yet; the page keyed and sorted its log by id, so
+    each live line replaced the one before and sank to the bottom."""
+    dash.add_bot(daemon, "log-a", seed=29)
+    page, watch = new_page()
+    dash.sign_in(page, daemon.url, dash.admin_key, "admin")
+    page.goto(f"{daemon.url}/#/bots/log-a")
+    detail = page.locator('#page[data-page="bot"]')
+    state = detail.get_by_test_id("bot-state")
+    expect(state).to_have_text("stopped")
+    body = detail.get_by_test_id("logs-table-body")
+    detail.get_by_test_id("bot-action-start").click()
+    expect(state).to_have_text("running")
+    detail.get_by_test_id("bot-action-pause").click()
+    expect(state).to_have_text("paused")
+    detail.get_by_test_id("bot-action-stop").click()
+    expect(state).to_have_text("stopped")
+    expect(body.locator("tr").first).to_contain_text("bot stopped")
+    messages = body.locator("tr").all_inner_texts()
+    for line in ("bot stopped", "bot paused", "bot running"):
+        assert sum(line in m for m in messages) == 1, messages
+    order = [next(i for i, m in enumerate(messages) if line in m) for line in
+             ("bot stopped", "bot paused", "bot running")]  # fmt: skip
+    assert order == sorted(order), messages
+    watch.assert_clean()
+
+
 def test_the_dashboard_works_with_every_host_but_the_daemon_blocked(
     daemon: DaemonProcess, dash: Any, browser: Any
 ) -> None:

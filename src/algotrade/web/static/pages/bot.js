@@ -180,8 +180,10 @@ export async function render(root, ctx, params) {
   });
   const logs = new RecordTable(ctx, {
     testid: "logs-table",
-    key: (l) => l.id,
-    order: (l) => l.id,
+    // Live lines come before their row id is known (id null): a line is its time, kind and
+    // text, and the newest time is shown first, whether it came from a page or the socket.
+    key: (l) => `${l.timestamp}|${l.kind}|${l.message}`,
+    order: (l) => l.timestamp,
     max: LOG_LIMIT,
     emptyText: "No log lines yet.",
     columns: [
