@@ -109,7 +109,8 @@ def test_list_and_show_round_money_for_display(bots: Callable[..., Any]) -> None
     table = bots("list").ok()
     row = next(line for line in table.splitlines() if " alpha " in line)
     assert "100108.48" in row
-    assert "+108.48" in row  # PnL = realized + unrealized, to the cent
+    # PnL = realized + unrealized - fees (the equity change, as the dashboard's), to the cent
+    assert "+107.24" in row  # 108.48338112 - 0.005 - 1.2345
     assert "0000000000" not in table
     listed = json.loads(bots("list", "--json").ok())
     assert listed[0]["realized_pnl"] == NOISY  # --json stays exact

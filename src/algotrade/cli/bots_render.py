@@ -115,8 +115,10 @@ def _decimal(value: object) -> Decimal:
 
 
 def pnl(status: Mapping[str, Any]) -> Decimal:
-    """Realized plus unrealized PnL of a bot status."""
-    return _decimal(status.get("realized_pnl", 0)) + _decimal(status.get("unrealized_pnl", 0))
+    """Realized plus unrealized PnL less fees: the bot's equity change since it started, as
+    the dashboard's and the summary's "PnL total" (gross PnL read differently from them)."""
+    gross = _decimal(status.get("realized_pnl", 0)) + _decimal(status.get("unrealized_pnl", 0))
+    return gross - _decimal(status.get("fees", 0))
 
 
 def _positions(position: object) -> str:
