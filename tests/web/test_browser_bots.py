@@ -180,6 +180,24 @@ def test_the_bot_pages_log_shows_new_lines_live_newest_first(
     watch.assert_clean()
 
 
+def test_money_is_shown_to_the_cent_and_prices_keep_their_decimals(
+    daemon: DaemonProcess, dash: Any, new_page: Any
+) -> None:
+    """Defect: amounts under 1 kept up to 8 decimals (PnL today 0.567639 in one row, -18.51
+    in the next), unlike the terminal and the TUI, which show money to the cent."""
+    page, watch = new_page()
+    dash.sign_in(page, daemon.url, dash.admin_key, "admin")
+    shown = page.evaluate(
+        """async () => {
+          const { fmt } = await import('/ui/lib/dom.js');
+          return [fmt.money('0.567639'), fmt.money('-0.0049999'), fmt.money('10003.2'),
+                  fmt.money('0.0006'), fmt.price('0.12345678'), fmt.price('57933.2')];
+        }"""
+    )
+    assert shown == ["0.57", "0.00", "10,003.20", "0.00", "0.12345678", "57,933.20"]
+    watch.assert_clean(allowed_failures=("GET /api/session 401",))
+
+
 def test_the_dashboard_works_with_every_host_but_the_daemon_blocked(
     daemon: DaemonProcess, dash: Any, browser: Any
 ) -> None:

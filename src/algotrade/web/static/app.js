@@ -13,7 +13,7 @@
 //   ctx.role ("admin"|"trader"), ctx.canWrite (bool), ctx.authEnabled (bool)
 //   ctx.h(tag, attrs, ...children) → HTMLElement; attrs: class (string or array), text,
 //       on: {click: fn}, style: {…}, data-*/aria-*/any attribute, value/checked/disabled props
-//   ctx.clear(el); ctx.fmt.money(str), .qty(str), .num(x, decimals), .time(iso), .age(iso),
+//   ctx.clear(el); ctx.fmt.money(str), .price(str), .qty(str), .num(x, decimals), .time(iso), .age(iso),
 //       .sign(str) → "pos"|"neg"|""
 //   ctx.confirm(message) → Promise<bool>; ctx.toast(message, level "info"|"ok"|"warn"|"error")
 //   ctx.navigate("#/bots/x"); ctx.plotly() → Promise<Plotly> (loads /ui/vendor/plotly.min.js once)

@@ -93,9 +93,13 @@ function decimalText(value, minDecimals, maxDecimals) {
 }
 
 export const fmt = {
-  /** "10003.2" → "10,003.20" (rounded to cents from 1 up); amounts under 1 keep up to 8
-   * decimals (fees, small PnL). The exact value is what the API returns. */
+  /** Money (equity, PnL, fees): "10003.2" → "10,003.20", "0.0006" → "0.00": to the cent, as
+   * the terminal and the TUI show it. The exact value is what the API returns. */
   money(value) {
+    return decimalText(value, 2, 2);
+  },
+  /** Prices: to the cent from 1 up; a price under 1 keeps up to 8 decimals (a 0.1234 coin). */
+  price(value) {
     return decimalText(value, 2, (intRaw) => (/[1-9]/.test(intRaw) ? 2 : 8));
   },
   /** Quantities: as many decimals as given, no padding. */
