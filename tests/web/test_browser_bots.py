@@ -322,3 +322,28 @@ def test_admin_edits_a_stopped_bots_config_with_errors_on_their_fields(
     watch.assert_clean(
         allowed_failures=("GET /api/session 401", "PATCH /api/bots/edit-me/config 422")
     )
+
+
+@pytest.mark.parametrize("route", ["#/", "#/bots", "#/bots/phone-a", "#/risk", "#/backtest"])
+def test_pages_fit_a_phone_screen(
+    daemon: DaemonProcess, dash: Any, browser: Any, route: str
+) -> None:
+    """Defect: at 390 px every page was 570 px wide and scrolled sideways (no narrow-screen
+    rules): sign-out half off-screen, panels and the config form wider than the screen."""
+    if daemon.call("GET", "/api/bots/phone-a").status_code == 404:
+        dash.add_bot(daemon, "phone-a", seed=31)
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        dash.sign_in(page, daemon.url, dash.admin_key, "admin")
+        page.goto(f"{daemon.url}/{route}")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(300)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{route}: the page is {width}px wide"
+        signout = page.get_by_role("button", name=re.compile("sign out", re.IGNORECASE))
+        box = signout.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= 390
+    finally:
+        context.close()
