@@ -76,7 +76,7 @@ def test_a_trader_sees_no_mutating_control_anywhere(
         ("#/bots/ro-stopped", "config-readonly"),
         ("#/risk", None),
         ("#/venues", None),
-        ("#/backtest", None),
+        ("#/backtest", "bt-read-only"),
     ]:
         name = hash_.strip("#/").split("/")[0] or "overview"
         if ready is None and not (PAGES / f"{name}.js").is_file():
@@ -86,6 +86,8 @@ def test_a_trader_sees_no_mutating_control_anywhere(
             expect(page.get_by_test_id(ready)).to_be_visible()
         assert page.get_by_test_id("page-error").count() == 0, hash_
         assert _mutating_controls(page) == [], hash_
+        # No stray "null" (a missing panel handed to append) where a panel would be.
+        assert "null" not in page.locator("#page").inner_text().split(), hash_
         visited.append(hash_)
     assert len(visited) >= 4
 

@@ -39,7 +39,9 @@ export async function render(root, ctx) {
   const formPanel = h("div", { class: "panel", "data-testid": "bt-form-panel" });
   root.append(
     h("div", { class: "toolbar" }, h("h1", { text: "Backtest" }), h("span", { class: "spacer" }), live),
-    ctx.canWrite ? formPanel : null,
+    ctx.canWrite
+      ? formPanel
+      : h("p", { class: "muted", "data-testid": "bt-read-only", text: "Running a backtest needs an admin key; the jobs and their reports are listed below." }),
     h(
       "div",
       { class: "panel" },
