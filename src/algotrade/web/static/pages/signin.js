@@ -60,7 +60,7 @@ export async function render(root, ctx) {
             }
             button.disabled = false;
             message.textContent =
-              err.status === 401 ? `Wrong API key: ${err.message}` : `Sign-in failed: ${err.message}`;
+              err.status === 401 ? "Wrong API key: no key of this daemon matches it." : `Sign-in failed: ${err.message}`;
             input.select();
           }
         },
