@@ -19,6 +19,14 @@ from typing import Any, Literal
 from algotrade.core.errors import InputError
 
 Direction = Literal["max", "min"]
+#: What a run can be ranked by: every number ``backtest.metrics.compute_metrics`` gives (a test
+#: keeps the two in step; importing that module here would load numpy into every CLI start).
+METRICS = (
+    "total_return", "cagr", "annual_volatility", "sharpe", "sortino", "max_drawdown",
+    "max_drawdown_duration_days", "calmar", "trades", "win_rate", "profit_factor",
+    "expectancy", "avg_win", "avg_loss", "exposure", "fills", "bars", "initial_cash",
+    "final_equity", "realized_pnl", "unrealized_pnl", "fees_paid", "net_profit",
+)  # fmt: skip
 LOWER_IS_BETTER = frozenset(
     {"max_drawdown", "max_drawdown_duration_days", "annual_volatility", "fees_paid"}
 )
@@ -55,6 +63,8 @@ def parse_objective(spec: str, *, option: str = "--metric") -> Objective:
     name = name.strip()
     if not name or not name.replace("_", "").isalnum():
         raise InputError(f"{option}: expected METRIC or METRIC:max|min, got {spec!r}")
+    if name not in METRICS:
+        raise InputError(f"{option}: unknown metric {name!r}; expected one of {', '.join(METRICS)}")
     if not direction:
         return Objective(name, "min" if name in LOWER_IS_BETTER else "max")
     if direction not in _DIRECTIONS:
