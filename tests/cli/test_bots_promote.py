@@ -135,6 +135,22 @@ def test_a_result_from_data_of_no_live_venue_asks_for_a_feed() -> None:
     assert plan.config["feed"] == "sim"
 
 
+def test_promoted_bots_can_trade_the_sizes_that_won_on_the_account_given() -> None:
+    """Defect: promoted bots kept the default risk_per_trade_pct of 1, so every order at the
+    tested size was refused; and there was no way to name an account of the risk engine."""
+    winners = pick_winners(ROWS, parse_objective("sharpe"), 1, per_dataset=False)
+    config = CONFIG.to_json()
+    (plan,) = plan_bots(
+        winners, strategy="s", run_config=config, target=Target(symbol="X", account="paper-a"),
+        datasets=[BTC],
+    )  # fmt: skip
+    assert plan.config["risk_per_trade_pct"] == "100"
+    assert plan.config["account_id"] == "paper-a"
+    (default,) = plan_bots(winners, strategy="s", run_config=config, target=Target(symbol="X"),
+                           datasets=[BTC])  # fmt: skip
+    assert "account_id" not in default.config
+
+
 # -- against a real daemon -----------------------------------------------------------------
 
 

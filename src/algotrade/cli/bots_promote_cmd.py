@@ -80,11 +80,13 @@ class BotPlan:
 @dataclass(frozen=True, slots=True)
 class Target:
     """Where the bots trade when the result does not say: ``--symbol``/``--interval``/
-    ``--feed`` given by the user (None: from the dataset)."""
+    ``--feed`` given by the user (None: from the dataset); ``--account``: the risk engine's
+    account the bots are on (None: the daemon's default)."""
 
     symbol: str | None = None
     interval: str | None = None
     feed: str | None = None
+    account: str | None = None
 
 
 def scored_rows(rows: Sequence[ResultLike]) -> list[ResultLike]:
@@ -233,7 +235,12 @@ def plan_bots(
             "initial_capital": str(run_config["cash"]),
             "commission": str(run_config["commission"]),
             "slippage_bps": str(run_config["slippage_bps"]),
+            # The run's backtests capped no single order; a bot's default (1 % of equity ×
+            # leverage an order) would refuse the very sizes that won.
+            "risk_per_trade_pct": "100",
         }
+        if target.account is not None:
+            config["account_id"] = target.account
         bot_id = bot_name(chosen_prefix, strategy, config)
         if any(plan.bot_id == bot_id for plan in plans):
             continue  # the same bot twice (equal sets on one symbol): once is enough
@@ -329,6 +336,10 @@ def create_from(
         str | None,
         typer.Option("--name-prefix", help="bot names start with this (default: '<strategy>-')"),
     ] = None,
+    account: Annotated[
+        str | None,
+        typer.Option(help="the risk engine's account of the bots (default: the daemon's 'paper')"),
+    ] = None,
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
     daemon_url: DaemonUrl = None,
     api_key: ApiKey = None,
@@ -341,7 +352,7 @@ def create_from(
             raise InputError("--symbol: not with --symbol-from-result (each result has its own)")
         plans, objective = load_plans(
             data_dir, run_id, top=top, metric=metric, per_dataset=symbol_from_result,
-            target=Target(symbol, interval, feed), prefix=name_prefix,
+            target=Target(symbol, interval, feed, account), prefix=name_prefix,
         )  # fmt: skip
     outcomes = call(options, lambda client: create_bots(client, plans))
     _report(options, outcomes, objective)
