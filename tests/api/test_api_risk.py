@@ -86,6 +86,10 @@ def test_filters_are_strict(risk_client: TestClient, request_line: str, field: s
         ({"reason": "line one\nforged line"}, "body.reason"),
         ({"reason": "nul \x00 byte"}, "body.reason"),
         ({"reason": "ok", "rule": "no such; rule"}, "body.rule"),
+        # Defect: a blank reason was accepted and audited as "   ".
+        ({"reason": "   "}, "body.reason: must not be blank"),
+        # Defect: an unknown rule "succeeded" (200, nothing cleared, audited).
+        ({"reason": "ok", "rule": "nope"}, "rule: unknown rule 'nope'; expected one of "),
     ],
 )
 def test_unlock_text_is_one_printable_line(

@@ -231,6 +231,12 @@ def test_risk_page_follows_a_lockout_live_and_an_admin_unlocks(
     expect(trader.get_by_test_id("risk-lockout")).to_have_count(1)
     assert trader.get_by_test_id("risk-unlock").count() == 0
 
+    # No reason, no unlock (the audit log keeps why): nothing is asked, nothing is sent.
+    account.get_by_test_id("risk-unlock-reason").fill("   ")
+    account.get_by_test_id("risk-unlock").click()
+    expect(account.get_by_test_id("risk-unlock-reason")).to_have_class(re.compile("invalid"))
+    assert admin.get_by_test_id("confirm-ok").count() == 0
+    expect(rule).to_have_attribute("data-state", "locked")
     # Cancelling the confirmation changes nothing; confirming unlocks with the reason given.
     account.get_by_test_id("risk-unlock-reason").fill("checked the losing bot")
     account.get_by_test_id("risk-unlock").click()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from algotrade.api.auth import Role, require_access
 from algotrade.api.deps import get_service
@@ -19,6 +19,7 @@ from algotrade.api.schemas import (
 from algotrade.core.errors import ConfigError, InputError
 from algotrade.daemon.risk_service import RiskService
 from algotrade.daemon.service_api import BotServiceApi, ServiceError
+from algotrade.risk.rules_config import RiskRules
 
 # Router-level: the key is checked before anything else answers (even "risk disabled").
 router = APIRouter(prefix="/api/risk", tags=["risk"], dependencies=[Depends(require_access)])
@@ -68,6 +69,13 @@ class UnlockRequest(BaseModel):
     rule: str | None = Field(
         default=None, pattern=RULE_NAME_PATTERN, description="only lockouts of this rule"
     )
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, reason: str) -> str:
+        if not reason.strip():  # an audit entry must say why, not "   "
+            raise ValueError("must not be blank")
+        return reason.strip()
 
 
 class RulesChange(BaseModel):
@@ -148,6 +156,9 @@ async def audit(
 async def unlock(
     risk: Risk, role: Caller, account_id: AccountId, body: Annotated[UnlockRequest, Body()]
 ) -> dict[str, Any]:
+    if body.rule is not None and body.rule not in RiskRules.model_fields:
+        rules = ", ".join(RiskRules.model_fields)
+        raise InvalidRules(f"rule: unknown rule '{body.rule}'; expected one of {rules}")
     cleared = await risk.unlock(
         _known(risk, account_id), f"api:{role.value}", body.reason, body.rule
     )

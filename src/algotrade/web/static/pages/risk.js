@@ -142,7 +142,15 @@ export async function render(root, ctx) {
       "data-testid": "risk-unlock",
       on: {
         click: async () => {
-          const why = reason.value.trim() || "unlocked from the dashboard";
+          const why = reason.value.trim();
+          if (!why) {
+            // The audit log keeps why an account was unlocked: an admin must say it.
+            reason.classList.add("invalid");
+            reason.focus();
+            ctx.toast(`Unlock ${accountId}: give a reason (it is kept in the audit log).`, "error");
+            return;
+          }
+          reason.classList.remove("invalid");
           if (!(await ctx.confirm(`Unlock account ${accountId}? Its lockouts are cleared and its bots may trade again. Reason: ${why}`))) return;
           button.disabled = true;
           try {
