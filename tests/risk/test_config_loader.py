@@ -223,6 +223,17 @@ def test_decimals_are_exact_and_ints_are_not_octal(tmp_path: Path) -> None:
             "risk.yaml: account 'acct-2': rule 'daily_realized_loss': field 'enabled': "
             "Input should be a valid boolean (got 'yes')",
         ),
+        # Defect: YAML 1.1 read a bare yes/on as true, so these passed as booleans.
+        (
+            "accounts:\n  acct-2:\n    daily_realized_loss: {enabled: yes}\n",
+            "risk.yaml: account 'acct-2': rule 'daily_realized_loss': field 'enabled': "
+            "Input should be a valid boolean (got 'yes')",
+        ),
+        (
+            "defaults:\n  session_hours: {flatten_at_end: on}\n",
+            "risk.yaml: rule 'session_hours': field 'flatten_at_end': "
+            "Input should be a valid boolean (got 'on')",
+        ),
         (
             "defaults:\n  session_hours: {flatten_at_end: 1}\n",
             "risk.yaml: rule 'session_hours': field 'flatten_at_end': "

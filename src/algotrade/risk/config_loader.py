@@ -239,15 +239,23 @@ def _check_credentials(value: object, where: str) -> None:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader without base-60 numbers and with exact decimals; duplicate keys fail."""
+    """SafeLoader without base-60 numbers and with exact decimals; duplicate keys fail; only
+    ``true``/``false`` are booleans (YAML 1.2): a bare ``yes``, ``no``, ``on`` or ``off`` stays
+    text, so ``enabled: yes`` is refused as the docs say and ``symbols: [ON, NO]`` are symbols."""
 
 
 _INT_TAG = "tag:yaml.org,2002:int"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, regex) for tag, regex in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
+    first: [
+        (tag, regex) for tag, regex in resolvers if tag not in (_INT_TAG, _FLOAT_TAG, _BOOL_TAG)
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_Loader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 _Loader.add_implicit_resolver(_INT_TAG, re.compile(r"^[-+]?[0-9][0-9_]*$"), list("-+0123456789"))
 _Loader.add_implicit_resolver(
     _FLOAT_TAG,
