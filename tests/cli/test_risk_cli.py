@@ -311,7 +311,11 @@ def test_async_client_answers_like_the_sync_one(daemon: DaemonProcess) -> None:
 def test_set_rules_through_the_clients(daemon: DaemonProcess) -> None:
     with AlgoTradeClient(daemon.url, ADMIN_KEY) as client:
         answer = client.risk_set_rules({"max_contracts": {"enabled": True, "limit": 3}}, "other")
-        assert answer == {"account_id": "other", "applied": ["max_contracts"]}
+        assert answer == {
+            "account_id": "other",
+            "applied": ["max_contracts"],
+            "lasts": "until restart",
+        }
         rules = client.risk_account("other")["rules"]["max_contracts"]
         assert rules == {"enabled": True, "limit": "3", "mode": "gross"}
 

@@ -176,4 +176,5 @@ async def set_rules(
     except ConfigError as exc:
         raise InvalidRules(str(exc)) from exc
     target = body.account_id or "*"
-    return {"account_id": target, "applied": sorted(body.rules)}
+    # The rules file is the lasting record (docs/api.md): said where the caller looks.
+    return {"account_id": target, "applied": sorted(body.rules), "lasts": "until restart"}
