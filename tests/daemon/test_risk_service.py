@@ -159,6 +159,9 @@ async def test_enforcement_that_keeps_failing_locks_the_account_and_alerts(
             calls.append((kind, symbol, qty))
             return abs(qty)
 
+        def status_changed(self) -> None:  # its account was locked: nothing to redraw here
+            pass
+
     cfg = load_risk_config(tmp_path / "accounts.yaml", tmp_path / "risk.yaml")
     bus = EventBus()
     alerts = bus.subscribe([Topic.RISK])
@@ -234,6 +237,9 @@ async def test_an_enforcement_that_crashes_is_logged_once_and_locks_the_account(
         def enforce(self, kind: str, symbol: str, qty: Decimal, **_: object) -> Decimal:
             crashed.set()
             raise RuntimeError("venue adapter bug")
+
+        def status_changed(self) -> None:  # its account was locked: nothing to redraw here
+            pass
 
     risk, store, _ = await blocked_symbol_service(tmp_path, BrokenBot(), supervisor)
     try:
@@ -311,3 +317,31 @@ async def test_a_dead_commit_task_makes_flush_fail_instead_of_hang(
             await risk.flush()  # and every later flush, at once
     finally:
         await asyncio.wait_for(stop(risk, store), timeout=5)
+
+
+async def test_a_bots_status_shows_its_accounts_lockout_until_the_unlock(tmp_path: Path) -> None:
+    """Defect: with its account locked, a bot's status said ``blocked: null`` (only a venue's
+    own block was shown), though every order of it was refused."""
+    from algotrade.daemon.bot_config import BotConfig
+    from testkit.service_harness import close_service, open_service
+
+    service = await open_service(tmp_path, risk_config=config(tmp_path))
+    try:
+        bot = BotConfig.model_validate(
+            {"bot_id": "b", "symbol": "ES", "strategy": "rsi", "account_id": "acct"}
+        )
+        await service.create_bot(bot)
+        actor = service._bots["b"]
+        assert actor.status().blocked is None
+        risk = service.risk
+        assert risk is not None
+        risk.on_fill("acct", "b", fill("buy", "5000", 1))
+        risk.on_fill("acct", "b", fill("sell", "4900", 2))
+        await risk.flush()
+        blocked = actor.status().blocked  # the cached status was dropped when the lock came
+        assert blocked is not None
+        assert blocked.startswith("account acct locked by daily_realized_loss until 20")
+        await risk.unlock("acct", "test", "checked")
+        assert actor.status().blocked is None
+    finally:
+        await close_service(service)

@@ -49,6 +49,7 @@ from algotrade.strategies.registry import create_strategy
 
 if TYPE_CHECKING:
     from algotrade.core.ports import ExecutionVenue
+    from algotrade.daemon.risk_service import RiskService
 
 _log = logging.getLogger("algotrade.daemon.bot")
 _ACTIVE = frozenset({BotState.RUNNING, BotState.PAUSED})  # states that take market data
@@ -209,7 +210,7 @@ class BotActor:
             self._unsaved.account_changed = True
             self._ctx.mark_dirty(self)
         self.config = config
-        self._status_changed()
+        self.status_changed()
         self.handle = BotHandle(self)
         if self.engine is not None:
             # The next start builds a new engine (new strategy or parameters) around the same
@@ -223,7 +224,7 @@ class BotActor:
 
     async def _set_state(self, state: BotState) -> None:
         self.state = state
-        self._status_changed()
+        self.status_changed()
         if self.engine is not None:
             self.engine.suppress_orders = state is not BotState.RUNNING
         self.runtime["last_error"] = self.last_error
@@ -399,7 +400,7 @@ class BotActor:
         if reason == self.blocked:
             return
         self.blocked = reason
-        self._status_changed()
+        self.status_changed()
         if reason is None:
             self._event("info", "unblocked", "venue state agrees again; trading allowed")
         else:
@@ -407,7 +408,7 @@ class BotActor:
         self._ctx.bus.publish(Topic.STATUS, self.config.bot_id, self.status().model_dump())
 
     def _fail(self, exc: BaseException, *, traceback: bool = True) -> None:
-        self._status_changed()
+        self.status_changed()
         self._detach_feed()
         self._record_error(exc)
         self.state = BotState.ERROR
@@ -470,15 +471,20 @@ class BotActor:
 
     def on_committed(self, activity: Activity) -> None:
         """Publish what is now durable."""
-        self._status_changed()
+        self.status_changed()
         view = self._views_in_flight.pop(id(activity), None)
         if view is not None:
             self.committed_books = view
         publish_committed(self._ctx.bus, self.config.bot_id, activity, self.status)
 
     # ------------------------------------------------------------------ status
-    def _status_changed(self) -> None:
-        """Drop the cached status; the service's cached listings see the change too."""
+    @property
+    def account_risk(self) -> RiskService | None:  # the daemon's account risk engine, if any
+        return self._ctx.risk
+
+    def status_changed(self) -> None:
+        """Drop the cached status (its state, or its account's lock, changed); the service's
+        cached listings see the change too."""
         self._status = None
         self._changes.count += 1
 

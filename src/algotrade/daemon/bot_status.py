@@ -34,7 +34,7 @@ def build_status(actor: BotActor) -> BotStatus:
         simulated=config.feed is FeedKind.SIM or config.venue is VenueKind.PAPER,
         heartbeat=ns_to_iso(actor.heartbeat_ns) if actor.heartbeat_ns else None,
         last_error=actor.last_error,
-        blocked=actor.blocked,
+        blocked=actor.blocked or _account_lock(actor),
         # Client order ids are numbered per bot, so the sequence counts every order sent.
         order_count=max(actor.order_count, actor.engine.order_sequence if actor.engine else 0),
         **books,
@@ -42,3 +42,11 @@ def build_status(actor: BotActor) -> BotStatus:
         last_price=actor.last_price,
         started_at=actor.runtime.get("started_at"),
     )
+
+
+def _account_lock(actor: BotActor) -> str | None:
+    """Why the account risk engine refuses this bot's orders now, or None."""
+    risk = actor.account_risk
+    if risk is None or not risk.knows(actor.config.account_id):
+        return None
+    return risk.lock_reason(actor.config.account_id)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from algotrade.core.money import decimal_text
+from algotrade.core.timeutil import ns_to_iso
 
 
 class LockUntil(StrEnum):
@@ -51,6 +52,12 @@ class Lockout:
         if self.until is LockUntil.MANUAL:
             return True
         return self.until_ts is None or ts < self.until_ts
+
+    def until_text(self) -> str:
+        """When it ends, for people: "manual unlock" or an ISO time."""
+        if self.until is LockUntil.MANUAL:
+            return "manual unlock"
+        return ns_to_iso(self.until_ts) if self.until_ts else "?"
 
 
 @dataclass(frozen=True, slots=True)

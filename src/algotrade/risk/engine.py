@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from algotrade.core.timeutil import ns_to_iso
 from algotrade.risk import calendar
 from algotrade.risk import rules as rule_checks
 from algotrade.risk.decisions import (
@@ -267,15 +266,10 @@ class RiskEngine:
         ts = intent.ts
         lockout = state.active_lockout(ts)
         if lockout is not None:
-            until = (
-                "manual unlock"
-                if lockout.until is LockUntil.MANUAL
-                else (ns_to_iso(lockout.until_ts) if lockout.until_ts else "?")
-            )
             return PreTradeVerdict(
                 False,
                 lockout.rule,
-                f"account locked by {lockout.rule} until {until}: {lockout.reason}",
+                f"account locked by {lockout.rule} until {lockout.until_text()}: {lockout.reason}",
             )
         if rules.account_status_guard.enabled and not (state.can_trade and state.connected):
             return PreTradeVerdict(
