@@ -166,14 +166,19 @@ def test_replay_bad_input_is_one_line_and_exit_2(
         one_line_error(result.exit_code, result.stderr, 2, *needles)
 
 
-def test_replay_json_into_a_missing_folder_is_exit_2(tmp_path: Path) -> None:
+def test_replay_json_creates_missing_folders_and_refuses_a_path_under_a_file(
+    tmp_path: Path,
+) -> None:
+    """Missing folders are created, as backtest's outputs are (they were an error here)."""
     events, accounts, rules = write_inputs(tmp_path)
-    result = RUNNER.invoke(
-        app,
-        ["risk", "replay", "--events", str(events), "--accounts", str(accounts),
-         "--rules", str(rules), "--json", str(tmp_path / "no" / "such" / "out.json")],
-        env=CLI_ENV,
-    )  # fmt: skip
+    base = ["risk", "replay", "--events", str(events), "--accounts", str(accounts)]
+    base += ["--rules", str(rules), "--json"]
+    out = tmp_path / "no" / "such" / "out.json"
+    result = RUNNER.invoke(app, [*base, str(out)], env=CLI_ENV)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(out.read_text())
+    (tmp_path / "a-file").write_text("x")
+    result = RUNNER.invoke(app, [*base, str(tmp_path / "a-file" / "out.json")], env=CLI_ENV)
     one_line_error(result.exit_code, result.stderr, 2, "--json: cannot write")
 
 

@@ -101,6 +101,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     """``data`` as JSON (sorted keys, indent 1), written whole or not at all."""
     text = json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # as backtest's outputs do
         write_atomic(path, text)
     except OSError as exc:
         raise InputError(f"--json: cannot write {path}: {exc.strerror or exc}") from None
