@@ -45,3 +45,25 @@ async def test_create_shows_field_errors_then_creates_and_delete_confirms(tmp_pa
                 "newbot deleted",
             )
             await until(pilot, lambda: "newbot" not in app.bots_screen.table.model.shown, "row")
+
+
+async def test_create_pressed_while_the_strategy_fields_are_built_says_so(tmp_path: Path) -> None:
+    """Defect (a flaky CI run): Create pressed right after choosing a strategy read a
+    parameter field not mounted yet, and the form's worker died with NoMatches."""
+    with daemon_with_bots(tmp_path, "alpha") as daemon:
+        app = make_app(daemon)
+        async with app.run_test(size=(200, 50)) as pilot:
+            await until(pilot, lambda: app.role == "admin", "the admin role")
+            await select_bot(pilot, app, "alpha")
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, CreateBotScreen), "the form")
+            form = app.screen
+            assert isinstance(form, CreateBotScreen)
+            await until(pilot, lambda: "ma_crossover" in form.strategies, "the strategies")
+            form.query_one("#input-bot_id", Input).value = "racer"
+            await form.query_one("#params").remove_children()  # as a strategy change does
+            form.submit()  # before the new strategy's fields exist
+            error = form.query_one("#form-error", Label)
+            await until(pilot, lambda: "still loading" in str(error.render()), "the message")
+            assert daemon.call("GET", "/api/bots/racer").status_code == 404
+            assert isinstance(app.screen, CreateBotScreen)

@@ -200,9 +200,10 @@ class CreateBotScreen(ModalScreen[str | None]):
             default = prop.get("default")
             text = "" if default is None else str(default)
             description = prop.get("description") or prop.get("title") or ""
-            rows.append(_param_row(name, text, description))
-        for row in rows:
-            await box.mount_all(row)
+            rows.extend(_param_row(name, text, description))
+        # One mount: every parameter's field is in the form at once, never a part of them
+        # (a Create pressed meanwhile read a field not mounted yet and failed).
+        await box.mount_all(rows)
 
     def param_schemas(self) -> dict[str, dict[str, Any]]:
         info = self.strategies.get(str(self.query_one("#strategy", Select).value)) or {}
@@ -221,9 +222,12 @@ class CreateBotScreen(ModalScreen[str | None]):
             config["strategy"] = strategy
         params = {}
         for name, schema in self.param_schemas().items():
-            text = self.query_one(f"#input-{name}", Input).value
-            if text.strip():
-                params[name] = convert(text, schema)
+            field = self.query(f"#input-{name}").results(Input)
+            found = next(iter(field), None)
+            if found is None:  # the strategy was just chosen: its fields are being built
+                raise FormNotReady("the strategy's parameters are still loading; try again")
+            if found.value.strip():
+                params[name] = convert(found.value, schema)
         config["params"] = params
         options = self.query_one(f"#input-{FEED_OPTIONS_FIELD}", Input).value.strip()
         if options:
@@ -245,7 +249,11 @@ class CreateBotScreen(ModalScreen[str | None]):
     async def submit(self) -> None:
         for label in self.query(".error").results(Label):
             label.update("")
-        config = self.config()
+        try:
+            config = self.config()
+        except FormNotReady as exc:
+            self._form_error(str(exc))
+            return
         try:
             status = await self.client.create_bot(config)
         except ApiError as exc:
@@ -272,6 +280,10 @@ class CreateBotScreen(ModalScreen[str | None]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class FormNotReady(Exception):
+    """The form is still being built (a strategy's fields); nothing was sent."""
 
 
 def _field_row(name: str, default: str) -> ComposeResult:
