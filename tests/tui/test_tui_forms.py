@@ -4,6 +4,7 @@ against a real daemon."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from textual.widgets import Input, Label, Select
 from tui_kit import daemon_with_bots, make_app, select_bot, until
@@ -11,17 +12,23 @@ from tui_kit import daemon_with_bots, make_app, select_bot, until
 from algotrade.tui.forms import ConfirmScreen, CreateBotScreen
 
 
+async def open_create_form(pilot: Any, app: Any) -> CreateBotScreen:
+    """As an admin: a bot selected, ``n`` pressed, the form up with the strategies loaded."""
+    await until(pilot, lambda: app.role == "admin", "the admin role")
+    await select_bot(pilot, app, "alpha")
+    await pilot.press("n")
+    await until(pilot, lambda: isinstance(app.screen, CreateBotScreen), "the form")
+    form = app.screen
+    assert isinstance(form, CreateBotScreen)
+    await until(pilot, lambda: "ma_crossover" in form.strategies, "the strategies")
+    return form
+
+
 async def test_create_shows_field_errors_then_creates_and_delete_confirms(tmp_path: Path) -> None:
     with daemon_with_bots(tmp_path, "alpha") as daemon:
         app = make_app(daemon)
         async with app.run_test(size=(200, 50)) as pilot:
-            await until(pilot, lambda: app.role == "admin", "the admin role")
-            await select_bot(pilot, app, "alpha")
-            await pilot.press("n")
-            await until(pilot, lambda: isinstance(app.screen, CreateBotScreen), "the form")
-            form = app.screen
-            assert isinstance(form, CreateBotScreen)
-            await until(pilot, lambda: "ma_crossover" in form.strategies, "the strategies")
+            form = await open_create_form(pilot, app)
             form.query_one("#strategy", Select).value = "ma_crossover"
             await until(pilot, lambda: bool(form.query("#input-fast")), "the parameter fields")
             form.query_one("#input-bot_id", Input).value = "newbot"
@@ -53,13 +60,7 @@ async def test_create_pressed_while_the_strategy_fields_are_built_says_so(tmp_pa
     with daemon_with_bots(tmp_path, "alpha") as daemon:
         app = make_app(daemon)
         async with app.run_test(size=(200, 50)) as pilot:
-            await until(pilot, lambda: app.role == "admin", "the admin role")
-            await select_bot(pilot, app, "alpha")
-            await pilot.press("n")
-            await until(pilot, lambda: isinstance(app.screen, CreateBotScreen), "the form")
-            form = app.screen
-            assert isinstance(form, CreateBotScreen)
-            await until(pilot, lambda: "ma_crossover" in form.strategies, "the strategies")
+            form = await open_create_form(pilot, app)
             form.query_one("#input-bot_id", Input).value = "racer"
             await form.query_one("#params").remove_children()  # as a strategy change does
             form.submit()  # before the new strategy's fields exist
