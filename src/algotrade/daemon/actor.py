@@ -49,7 +49,6 @@ from algotrade.strategies.registry import create_strategy
 
 if TYPE_CHECKING:
     from algotrade.core.ports import ExecutionVenue
-    from algotrade.daemon.risk_service import RiskService
 
 _log = logging.getLogger("algotrade.daemon.bot")
 _ACTIVE = frozenset({BotState.RUNNING, BotState.PAUSED})  # states that take market data
@@ -71,6 +70,7 @@ class BotActor:
     ) -> None:
         self.config = config
         self._ctx = context
+        self.account_risk = context.risk  # the daemon's account risk engine, if any
         self.state = state
         self.runtime: dict[str, Any] = dict(runtime or {})
         self.last_error: str | None = self.runtime.get("last_error")
@@ -478,10 +478,6 @@ class BotActor:
         publish_committed(self._ctx.bus, self.config.bot_id, activity, self.status)
 
     # ------------------------------------------------------------------ status
-    @property
-    def account_risk(self) -> RiskService | None:  # the daemon's account risk engine, if any
-        return self._ctx.risk
-
     def status_changed(self) -> None:
         """Drop the cached status (its state, or its account's lock, changed); the service's
         cached listings see the change too."""

@@ -49,4 +49,4 @@ def _account_lock(actor: BotActor) -> str | None:
     risk = actor.account_risk
     if risk is None or not risk.knows(actor.config.account_id):
         return None
-    return risk.lock_reason(actor.config.account_id)
+    return risk.engine.lock_reason(actor.config.account_id, risk.now())

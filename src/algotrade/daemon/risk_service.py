@@ -183,14 +183,6 @@ class RiskService:
     def knows(self, account_id: str) -> bool:
         return account_id in self.engine.accounts
 
-    def lock_reason(self, account_id: str) -> str | None:
-        """Why the account's orders are refused now (an active lockout), or None."""
-        state = self.engine.states.get(account_id)
-        lockout = state.active_lockout(self._clock()) if state is not None else None
-        if lockout is None:
-            return None
-        return f"account {account_id} locked by {lockout.rule} until {lockout.until_text()}"
-
     def check_order(self, account_id: str, bot_id: str, request: OrderRequest) -> PreTradeVerdict:
         intent = bot_intent(account_id, bot_id, request, self._clock())
         verdict, decision = self.engine.check_order(intent)
@@ -330,12 +322,9 @@ class RiskService:
                     continue
                 self.commit_failures = 0
                 self.decisions_committed += len(items)
-                if (
-                    records.new_lockouts
-                    or records.cleared
-                    or any(item.decision.expired for item in items)
-                ):
-                    for actor in self._bots_of(account_id):  # their status says "blocked"
+                expired = any(item.decision.expired for item in items)
+                if records.new_lockouts or records.cleared or expired:  # "blocked" changes
+                    for actor in self._bots_of(account_id):
                         actor.status_changed()
                 enforcement_ids = iter(
                     log_id

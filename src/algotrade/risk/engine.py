@@ -258,6 +258,14 @@ class RiskEngine:
         decision = self._advance(intent.account_id, intent.ts)
         return self._verdict(state, self.rules[intent.account_id], intent), decision
 
+    def lock_reason(self, account_id: str, ts: int) -> str | None:
+        """Why the account's orders are refused at ``ts`` (an active lockout), or None."""
+        state = self.states.get(account_id)
+        lockout = state.active_lockout(ts) if state is not None else None
+        if lockout is None:
+            return None
+        return f"account {account_id} locked by {lockout.rule} until {lockout.until_text()}"
+
     def _verdict(
         self, state: AccountRisk, rules: RiskRules, intent: OrderIntent
     ) -> PreTradeVerdict:

@@ -33,7 +33,11 @@ from algotrade.venues.hyperliquid.exchange import ExchangeClient, OrderSpec
 from algotrade.venues.hyperliquid.execution import HyperliquidVenue
 from algotrade.venues.hyperliquid.http import HlHttp
 from algotrade.venues.hyperliquid.info import InfoClient
-from algotrade.venues.hyperliquid.reconcile import align_orders, compare_positions
+from algotrade.venues.hyperliquid.reconcile import (
+    align_orders,
+    compare_positions,
+    with_known_cloids,
+)
 from algotrade.venues.hyperliquid.rules import HlAsset, to_instrument
 from algotrade.venues.hyperliquid.schemas import (
     AllMids,
@@ -385,14 +389,7 @@ class HyperliquidAccount:
             return report
 
     def _align_orders(self, venue_orders: list[OpenOrder], report: ReconcileReport) -> None:
-        # The docs' frontendOpenOrders example carries no cloid: an order listed without one
-        # is ours when we know its oid (from its placement, an update or a lookup by cloid).
-        venue_orders = [
-            order.model_copy(update={"cloid": self._oids[order.oid]})
-            if not order.cloid and order.oid in self._oids
-            else order
-            for order in venue_orders
-        ]
+        venue_orders = with_known_cloids(venue_orders, self._oids)
         self._open_at_venue = {o.cloid.lower(): o for o in venue_orders if o.cloid}
         alignment = align_orders(venue_orders, self._routes.keys())
         for order in alignment.owned:

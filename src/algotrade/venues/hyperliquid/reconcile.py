@@ -60,6 +60,19 @@ class OrderAlignment:
     missing_cloids: list[str]
 
 
+def with_known_cloids(
+    venue_orders: Iterable[OpenOrder], oids: Mapping[int, str]
+) -> list[OpenOrder]:
+    """The docs' frontendOpenOrders example carries no cloid: an order listed without one is
+    ours when we know its oid (``oids``: oid → cloid, from placements, updates, lookups)."""
+    return [
+        order.model_copy(update={"cloid": oids[order.oid]})
+        if not order.cloid and order.oid in oids
+        else order
+        for order in venue_orders
+    ]
+
+
 def align_orders(
     venue_orders: Iterable[OpenOrder], local_open_cloids: Collection[str]
 ) -> OrderAlignment:
