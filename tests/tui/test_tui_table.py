@@ -12,7 +12,7 @@ from textual.message import Message
 
 from algotrade.tui.model import COLUMNS
 from algotrade.tui.table import BotTable
-from algotrade.tui.table_lines import PADDING
+from algotrade.tui.table_lines import LINE_WIDTH, PADDING, layout_for
 
 SIZE = (180, 22)  # 22 lines: the header and 21 rows
 
@@ -239,3 +239,35 @@ async def test_cells_show_the_latest_status() -> None:
         table.apply_status_batch([status("a", pnl_today="2\n3")])  # not a number: as it came
         await pilot.pause()
         assert "2 3" in drawn(table)[1]  # a newline never breaks the line
+
+
+async def test_a_browser_wide_screen_shows_every_column_and_clicks_hit_them() -> None:
+    """142 columns (a TUI in a browser window): the text columns give up cells so the last
+    column is on screen without scrolling sideways, and a header click still finds its
+    column in the narrowed layout."""
+    app = TableApp()
+    async with app.run_test(size=(142, 22)) as pilot:
+        table = app.query_one(BotTable)
+        table.load([status("bot-0001", strategy="ma_crossover")])
+        await pilot.pause()
+        header, row = drawn(table)[:2]
+        assert header.rstrip().endswith("strategy"), header
+        assert "ma_crossover" in row, row
+        assert table.virtual_size.width <= table.size.width
+        layout = layout_for(table.size.width)
+        left = sum(width + 2 * PADDING for width in layout.widths[:-1])
+        await pilot.click(BotTable, offset=(left + PADDING, 0))
+        await pilot.pause()
+        assert table.model.sort_key == "strategy"
+
+
+def test_layout_narrows_only_text_columns_down_to_their_minimum() -> None:
+    full = tuple(column.width for column in COLUMNS)
+    assert layout_for(LINE_WIDTH).widths == full
+    assert layout_for(LINE_WIDTH + 40).widths == full
+    for available in range(60, LINE_WIDTH):
+        layout = layout_for(available)
+        for column, width in zip(COLUMNS, layout.widths, strict=True):
+            assert (column.min_width or column.width) <= width <= column.width
+        narrowest = sum(c.min_width or c.width for c in COLUMNS) + 2 * PADDING * len(COLUMNS)
+        assert layout.line_width == max(available, narrowest)

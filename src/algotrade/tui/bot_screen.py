@@ -34,6 +34,7 @@ from algotrade.tui.format import (
 )
 from algotrade.tui.header import SummaryBar
 from algotrade.tui.live import LinkState, LiveStream
+from algotrade.tui.screen_work import while_shown
 
 BOT_TOPICS = ("status", "orders", "fills", "logs", "bars")
 MAX_BARS = 1000
@@ -236,6 +237,7 @@ class BotScreen(BotActions, Screen[None]):
         self.query_one("#equity", ChartView).show(ChartData(values=self.equity))
 
     @work(exclusive=True, group="bot-rest")
+    @while_shown
     async def refresh_rest(self) -> None:
         """Equity curve, positions and config (not streamed)."""
         try:

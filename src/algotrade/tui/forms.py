@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from algotrade.client import ApiError, AsyncAlgoTradeClient, ClientError
+from algotrade.tui.screen_work import while_shown
 
 BASE_FIELDS: tuple[tuple[str, str], ...] = (
     ("bot_id", ""),
@@ -175,6 +176,7 @@ class CreateBotScreen(ModalScreen[str | None]):
         self.load_strategies()
 
     @work(exclusive=True, group="strategies")
+    @while_shown
     async def load_strategies(self) -> None:
         try:
             strategies = await self.client.strategies()
@@ -246,6 +248,7 @@ class CreateBotScreen(ModalScreen[str | None]):
         self.submit()
 
     @work(exclusive=True, group="create")
+    @while_shown
     async def submit(self) -> None:
         for label in self.query(".error").results(Label):
             label.update("")
@@ -337,6 +340,7 @@ class EditConfigScreen(ModalScreen[bool]):
         self.load()
 
     @work(exclusive=True, group="config")
+    @while_shown
     async def load(self) -> None:
         try:
             detail = await self.client.get_bot(self.bot_id)
@@ -351,6 +355,7 @@ class EditConfigScreen(ModalScreen[bool]):
         self.save()
 
     @work(exclusive=True, group="save")
+    @while_shown
     async def save(self) -> None:
         error = self.query_one("#form-error", Label)
         try:

@@ -40,6 +40,9 @@ class Column:
     fields: tuple[str, ...]  # the status fields the cell is made of
     text: CellText
     sort: Callable[[Status], Any]
+    # Narrower screens take cells from the text columns first (ids and names cut with an
+    # ellipsis read well; cut numbers and times do not): down to this, 0 = never narrower.
+    min_width: int = 0
 
 
 def _plain(field: str) -> CellText:
@@ -88,10 +91,10 @@ def _by_recency(field: str) -> Callable[[Status], Any]:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("bot", "bot", 22, ("bot_id",), _plain("bot_id"), _by_text("bot_id")),
+    Column("bot", "bot", 22, ("bot_id",), _plain("bot_id"), _by_text("bot_id"), min_width=12),
     Column("state", "state", 10, ("state", "blocked"), _state, _by_text("state")),
-    Column("symbol", "symbol", 12, ("symbol",), _plain("symbol"), _by_text("symbol")),
-    Column("venue", "venue", 11, ("venue",), _plain("venue"), _by_text("venue")),
+    Column("symbol", "symbol", 12, ("symbol",), _plain("symbol"), _by_text("symbol"), min_width=8),
+    Column("venue", "venue", 11, ("venue",), _plain("venue"), _by_text("venue"), min_width=8),
     Column("mode", "mode", 4, ("simulated",), _mode, mode_label),
     Column(
         "position",
@@ -126,7 +129,15 @@ COLUMNS: tuple[Column, ...] = (
         lambda s, now: Text(age(s.get("heartbeat"), now), justify="right"),
         _by_recency("heartbeat"),
     ),
-    Column("strategy", "strategy", 16, ("strategy",), _plain("strategy"), _by_text("strategy")),
+    Column(
+        "strategy",
+        "strategy",
+        16,
+        ("strategy",),
+        _plain("strategy"),
+        _by_text("strategy"),
+        min_width=12,  # "ma_crossover", the longest built-in
+    ),
 )
 COLUMN_KEYS: tuple[str, ...] = tuple(column.key for column in COLUMNS)
 _BY_KEY: dict[str, Column] = {column.key: column for column in COLUMNS}

@@ -21,6 +21,7 @@ from algotrade.client import ApiError, AsyncAlgoTradeClient, ClientError
 from algotrade.tui.format import clock, money, one_line
 from algotrade.tui.forms import ConfirmScreen
 from algotrade.tui.header import SummaryBar
+from algotrade.tui.screen_work import while_shown
 
 REFRESH_DELAY_SECONDS = 0.5
 LOG_LINES = 100
@@ -112,6 +113,7 @@ class RiskScreen(_OpsScreen):
         yield Footer()
 
     @work(exclusive=True, group="risk")
+    @while_shown
     async def reload(self) -> None:
         try:
             accounts = await self.client.risk_accounts()
@@ -183,6 +185,7 @@ class RiskScreen(_OpsScreen):
         self.app.push_screen(screen, confirmed)
 
     @work(group="unlock")
+    @while_shown
     async def _unlock(self, account: str, reason: str) -> None:
         try:
             answer = await self.client.risk_unlock(account, reason)
@@ -229,6 +232,7 @@ class VenuesScreen(_OpsScreen):
         yield Footer()
 
     @work(exclusive=True, group="venues")
+    @while_shown
     async def reload(self) -> None:
         try:
             venues = await self.client.venues()

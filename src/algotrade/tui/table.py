@@ -34,7 +34,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from algotrade.tui.model import COLUMNS, BatchResult, BotsModel, cell_text
-from algotrade.tui.table_lines import LINE_WIDTH, RowStyles, column_at, header_strip, row_strip
+from algotrade.tui.table_lines import RowStyles, header_strip, layout_for, row_strip
 
 # The cache holds the rows drawn lately; past this many (after scrolling far) it starts again.
 ROW_CACHE_LIMIT = 2000
@@ -243,9 +243,13 @@ class BotTable(ScrollView, can_focus=True):
                 self.refresh_line(top + line)
 
     def _set_virtual_size(self) -> None:
-        size = Size(LINE_WIDTH, len(self._order) + 1)  # +1: the header
+        # The line is as wide as the columns laid out for this width (+1 row: the header).
+        size = Size(layout_for(self.size.width).line_width, len(self._order) + 1)
         if self.virtual_size != size:
             self.virtual_size = size
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._set_virtual_size()
 
     def _page_size(self) -> int:
         """Rows on screen (the header line excluded)."""
@@ -267,7 +271,7 @@ class BotTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y, width = self._view
-        full = max(width, LINE_WIDTH)
+        full = max(width, layout_for(width).line_width)
         if y == 0:
             strip = self._header_line(full)
         else:
@@ -376,7 +380,7 @@ class BotTable(ScrollView, can_focus=True):
             return
         event.stop()
         if offset.y == 0:
-            column = column_at(offset.x + round(self.scroll_x))
+            column = layout_for(self.size.width).column_at(offset.x + round(self.scroll_x))
             if column is not None:
                 self.sort_by(column.key)
                 self.post_message(self.SortChanged(self, column.key))
