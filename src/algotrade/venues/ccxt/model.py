@@ -183,10 +183,18 @@ class VenuePosition:
 
 @dataclass(frozen=True, slots=True)
 class Balance:
+    """The settle coin's balance (in that coin) and the account's available balance in USD.
+
+    Bybit's unified account gives no per-coin available balance (the coin's
+    ``availableToWithdraw`` is deprecated for UNIFIED): what is available for margin is the
+    account-wide ``totalAvailableBalance``, a sum over every collateral coin valued in USD.
+    It is kept as USD, never relabelled as the coin; ``None`` when the venue leaves it empty
+    (isolated margin)."""
+
     coin: str
     wallet_balance: Decimal
     equity: Decimal
-    available: Decimal | None
+    account_available_usd: Decimal | None
     unrealized_pnl: Decimal
     updated_ms: int
 

@@ -49,7 +49,9 @@ def account_snapshot(account: CcxtAccount) -> dict[str, Any]:
             "coin": balance.coin,
             "wallet_balance": decimal_text(balance.wallet_balance),
             "equity": decimal_text(balance.equity),
-            "available": None if balance.available is None else decimal_text(balance.available),
+            "account_available_usd": None
+            if balance.account_available_usd is None
+            else decimal_text(balance.account_available_usd),
         },
         "alerts": list(account.alerts),
         "counters": counters,

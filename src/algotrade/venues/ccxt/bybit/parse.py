@@ -176,7 +176,11 @@ def position(raw: Any) -> VenuePosition:
 
 
 def balance(raw: Any, coin: str, at_ms: int) -> Balance | None:
-    """The ``coin`` balance of a UNIFIED account object (wallet-balance / ``wallet`` topic)."""
+    """The ``coin`` balance of a UNIFIED account object (wallet-balance / ``wallet`` topic).
+
+    ``walletBalance``, ``equity`` and ``unrealisedPnl`` are the coin's own (in the coin); the
+    available balance is the account's ``totalAvailableBalance``, in USD (docs: the account
+    totals are USD values over all collateral coins), so it is reported as USD."""
     what = "wallet"
     account = _obj(raw, what)
     coins = account.get("coin")
@@ -190,7 +194,7 @@ def balance(raw: Any, coin: str, at_ms: int) -> Balance | None:
             coin=coin,
             wallet_balance=_dec(item, "walletBalance", what, default=_ZERO),
             equity=_dec(item, "equity", what, default=_ZERO),
-            available=_opt_dec(account, "totalAvailableBalance", what),
+            account_available_usd=_opt_dec(account, "totalAvailableBalance", what),
             unrealized_pnl=_dec(item, "unrealisedPnl", what, default=_ZERO),
             updated_ms=at_ms,
         )
