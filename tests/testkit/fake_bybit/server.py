@@ -29,7 +29,7 @@ from .auth import DEFAULT_LIMITS, RateLimiter, verify_rest
 from .hub import Connection, Hub
 from .rest import PRIVATE_ROUTES, PUBLIC_ROUTES, Rest
 from .state import DEFAULT_INSTRUMENTS, ExchangeState, wall_clock_ms
-from .wire import ApiError, InstrumentSpec, RetCode, envelope, params_error
+from .wire import ApiError, InstrumentSpec, RetCode, envelope, params_error, ret_msg
 
 __all__ = ["FakeBybit"]
 
@@ -123,7 +123,7 @@ class FakeBybit(ThreadedServer):
         if public is not None:
             failure = self._take_failure(path)
             if failure is not None and failure.ret_code:
-                return self._reply({}, 200, failure.ret_code, "injected retCode")
+                return self._reply({}, 200, failure.ret_code, ret_msg(failure.ret_code))
             if failure is not None and not failure.apply:
                 return PlainTextResponse(f"injected HTTP {failure.status}", failure.status)
             try:
@@ -155,7 +155,7 @@ class FakeBybit(ThreadedServer):
             return self._reply({}, 200, RetCode.RATE_LIMIT, "Too many visits!", headers)
         failure = self._take_failure(path)
         if failure is not None and failure.ret_code:
-            return self._reply({}, 200, failure.ret_code, "injected retCode")
+            return self._reply({}, 200, failure.ret_code, ret_msg(failure.ret_code))
         if failure is not None and not failure.apply:
             return PlainTextResponse(f"injected HTTP {failure.status}", failure.status)
         try:
@@ -327,7 +327,7 @@ class FakeBybit(ThreadedServer):
         """The next ``n`` requests (to ``path``, or any) are answered with HTTP ``status``:
         without processing them, or, with ``apply=True``, after processing them (an order is
         placed, yet the client sees the error). ``ret_code``: an HTTP 200 reply with that
-        ``retCode`` instead, without processing the request."""
+        ``retCode`` and the docs' ``retMsg`` for it instead, without processing the request."""
         with self.state.lock:
             self._failures.append(_Failure(n, status, path, apply, ret_code))
 

@@ -19,6 +19,7 @@ __all__ = [
     "envelope",
     "fmt",
     "parse_decimal",
+    "ret_msg",
 ]
 
 
@@ -30,7 +31,12 @@ class RetCode:
     TIME_WINDOW = 10002  # The request time exceeds the time window range.
     API_KEY = 10003  # API key is invalid.
     SIGN = 10004  # Error sign, please check your signature generation algorithm.
+    PERMISSION = 10005  # Permission denied, please check your API key permissions.
     RATE_LIMIT = 10006  # Too many visits. Exceeded the API Rate Limit.
+    ACCESS_RESTRICTED = 10009  # Service Restricted (region); before May 2026: IP banned
+    UNMATCHED_IP = 10010  # Unmatched IP, please check your API key's bound IP addresses.
+    IP_RATE_LIMIT = 10018  # Exceeded the IP Rate Limit. (struck through: retired)
+    BUSY = 10429  # System level frequency protection
     SERVER = 10016  # Server error.
     ROUTE = 10017  # Route not found.
     ORDER_NOT_EXIST = 110001  # Order does not exist
@@ -45,10 +51,18 @@ class RetCode:
 #: The docs' text for each retCode (retMsg).
 RET_MSG = {
     RetCode.OK: "OK",
+    429: "The trading service is experiencing a high server load. Please retry if you "
+    "encounter this issue.",
     RetCode.TIME_WINDOW: "The request time exceeds the time window range.",
     RetCode.API_KEY: "API key is invalid.",
     RetCode.SIGN: "Error sign, please check your signature generation algorithm.",
+    RetCode.PERMISSION: "Permission denied, please check your API key permissions.",
     RetCode.RATE_LIMIT: "Too many visits!",
+    RetCode.ACCESS_RESTRICTED: "Service Restricted: Access is currently unavailable for your "
+    "region. Please contact our support team for further assistance",
+    RetCode.UNMATCHED_IP: "Unmatched IP, please check your API key's bound IP addresses.",
+    RetCode.IP_RATE_LIMIT: "Exceeded the IP Rate Limit.",
+    RetCode.BUSY: "System level frequency protection",
     RetCode.SERVER: "Server error.",
     RetCode.ROUTE: "Route not found.",
     RetCode.ORDER_NOT_EXIST: "Order does not exist",
@@ -59,6 +73,11 @@ RET_MSG = {
     RetCode.DUPLICATE_LINK_ID: "OrderLinkedID is duplicate",
     RetCode.NOTIONAL: "Order notional value below the lower limit",
 }
+
+
+def ret_msg(code: int) -> str:
+    """The docs' ``retMsg`` of ``code`` (a code the table does not list: a neutral text)."""
+    return RET_MSG.get(code, f"retCode {code}")
 
 
 class ApiError(Exception):

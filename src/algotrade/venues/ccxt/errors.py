@@ -11,6 +11,8 @@
 - ``OutcomeUnknown``: the request may or may not have been executed (timeout, 5xx, broken
   connection, unreadable reply); resolve by client order id before anything else.
 - ``AuthFailed``: the credentials were refused; nothing will work until they are fixed.
+- ``AccessRestricted``: the venue refuses this IP address or region (not the credentials);
+  retrying does not help, the operator has to settle it with the venue.
 - ``PayloadError``: a reply or push of an unexpected shape.
 """
 
@@ -20,6 +22,7 @@ from algotrade.core.errors import AlgoTradeError, OrderRejectedError, RetryableE
 
 __all__ = [
     "VENUE_ERRORS",
+    "AccessRestricted",
     "AuthFailed",
     "CcxtVenueError",
     "DuplicateClientId",
@@ -42,6 +45,10 @@ class PayloadError(CcxtVenueError):
 
 class AuthFailed(CcxtVenueError):
     """The venue refused our credentials (or the IP is not whitelisted for the key)."""
+
+
+class AccessRestricted(CcxtVenueError):
+    """The venue refuses access from this IP address or region; the key is not the problem."""
 
 
 class VenueRefused(OrderRejectedError):

@@ -8,14 +8,19 @@ unified methods: those return floats (money here is exact), call account endpoin
 own (``is_unified_enabled``, currencies) and hide the retCodes idempotency depends on.
 Replies are parsed with ``Decimal`` for any JSON number.
 
-Errors (``errors.py``): retCode 10006 / HTTP 429 → ``RateLimited`` until
-``X-Bapi-Limit-Reset-Timestamp`` (the endpoint pauses until then); HTTP 403 ("access too
-frequent", an IP ban) → every endpoint pauses ``ip_ban_backoff_s``; 110072 →
-``DuplicateClientId``; 110001 → ``OrderUnknown``; 110008/110010 → ``OrderFinished``; key and
-signature codes → ``AuthFailed``; a timeout, HTTP 5xx, retCode 10000/10016, a broken connection
-or an unreadable reply → ``OutcomeUnknown``; any other retCode → ``VenueRefused``. Reads are
-retried (``max_retries``) after ``RateLimited`` and ``OutcomeUnknown``; writes only after
-``RateLimited`` (not executed), never after ``OutcomeUnknown``.
+Errors (``errors.py``, codes as docs/v5/error and docs/v5/rate-limit define them): retCode
+10006 / HTTP 429 → ``RateLimited`` until ``X-Bapi-Limit-Reset-Timestamp`` (the endpoint pauses
+until then); retCode 429/10429 (system busy: "please retry") → ``RateLimited`` for a second;
+HTTP 403 (the IP rate limit was breached: wait at least 10 minutes) and retCode 10018 (the
+retired "exceeded the IP rate limit") → every endpoint pauses ``ip_ban_backoff_s``; 110072 →
+``DuplicateClientId``; 110001 → ``OrderUnknown``; 110008/110010 → ``OrderFinished``; key,
+secret, permission, bound-IP and expiry codes → ``AuthFailed``; 10009 (access restricted for
+this IP or region; earlier docs: "IP has been banned") → ``AccessRestricted``; a timeout, HTTP
+5xx, retCode 10000/10016, a broken connection or an unreadable reply → ``OutcomeUnknown``; any
+other retCode → ``VenueRefused``. Each key or access error says what the operator has to do.
+Reads are retried (``max_retries``) after ``RateLimited`` (but not after an IP ban) and
+``OutcomeUnknown``; writes only after ``RateLimited`` (not executed), never after
+``OutcomeUnknown``; nothing else is retried.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from algotrade.venues.ccxt.bybit import parse
 from algotrade.venues.ccxt.bybit.config import BybitConfig
 from algotrade.venues.ccxt.credentials import ApiCredentials
 from algotrade.venues.ccxt.errors import (
+    AccessRestricted,
     AuthFailed,
     DuplicateClientId,
     OrderFinished,
@@ -62,7 +68,24 @@ __all__ = ["BybitRest", "api_error"]
 
 _log = logging.getLogger("algotrade.venues.bybit.rest")
 _RESET_HEADER = "x-bapi-limit-reset-timestamp"
-_AUTH_CODES = frozenset({10003, 10004, 10005, 10007, 10009, 10010})
+# What each refused-credentials code means for the operator (docs/v5/error).
+_AUTH_HINTS = {
+    10003: "the API key is invalid for this network (mainnet, testnet and demo keys differ): "
+    "check the key and venues.bybit.network",
+    10004: "the signature was refused: check the API secret",
+    10005: "the API key lacks a permission this request needs: enable it for the key on Bybit",
+    10007: "user authentication failed: check the API key and secret",
+    10010: "this machine's IP address is not among the API key's bound IP addresses: add it "
+    "to the key on Bybit",
+    33004: "the API key has expired: create a new one",
+    -2015: "the API key has expired: create a new one",
+}
+_ACCESS_RESTRICTED = 10009
+_RESTRICTED_HINT = (
+    "Bybit refuses access from this IP address or region; the API key is not the problem and "
+    "retrying does not help: contact Bybit support"
+)
+_IP_RATE_LIMIT = 10018  # struck from the error table; if sent, the IP ban of HTTP 403
 _UNKNOWN_CODES = frozenset({10000, 10016})  # server timeout / server error: may have acted
 # 429: "the trading service is experiencing a high server load. Please retry"; 10429:
 # "system level frequency protection" (docs/v5/error).
@@ -94,8 +117,12 @@ def api_error(code: int, message: str, headers: Mapping[str, Any] | None = None)
         return RateLimited(text, retry_at_ms=retry_at)
     if code in _BUSY_CODES:  # the request was not processed: "please retry" (error docs)
         return RateLimited(text, retry_at_ms=_now_ms() + _BUSY_RETRY_MS)
-    if code in _AUTH_CODES:
-        return AuthFailed(text)
+    if code == _IP_RATE_LIMIT:
+        return RateLimited(f"{text} (the IP rate limit: every request pauses)", retry_at_ms=-1)
+    if code in _AUTH_HINTS:
+        return AuthFailed(f"{text} ({_AUTH_HINTS[code]})")
+    if code == _ACCESS_RESTRICTED:
+        return AccessRestricted(f"{text} ({_RESTRICTED_HINT})")
     if code in _UNKNOWN_CODES:
         return OutcomeUnknown(text)
     if code == 110072:
@@ -128,9 +155,15 @@ class _CcxtBybit(ccxt_async.bybit):  # type: ignore[misc]
             reset = _header(headers, _RESET_HEADER)
             retry_at = int(reset) if reset and reset.isdigit() else _now_ms() + 1000
             raise RateLimited(f"Bybit HTTP 429 on {method} {url}", retry_at_ms=retry_at)
-        if code == 403:
-            raise RateLimited(f"Bybit HTTP 403 (access too frequent) on {url}", retry_at_ms=-1)
+        if code == 403:  # docs/v5/rate-limit: "access too frequent", wait >= 10 minutes
+            raise RateLimited(
+                f"Bybit HTTP 403 (access too frequent: the IP rate limit) on {url}",
+                retry_at_ms=-1,
+            )
         if code == 401:
+            ret = response.get("retCode") if isinstance(response, dict) else None
+            if isinstance(ret, int) and ret:  # the retCode says which credential is wrong
+                raise api_error(ret, str(response.get("retMsg", "")), headers)
             raise AuthFailed(f"Bybit HTTP 401 on {url}: {str(body)[:200]}")
         if code >= 500:
             raise OutcomeUnknown(f"Bybit HTTP {code} on {method} {url}")
@@ -207,7 +240,7 @@ class BybitRest:
                 reply = await self._request(method, path, params, private)
             except RateLimited as exc:
                 self.stats["rate_limited"] += 1
-                if exc.retry_at_ms < 0:  # HTTP 403: the IP is banned for a while
+                if exc.retry_at_ms < 0:  # HTTP 403 / 10018: the IP is banned for a while
                     until = _now_ms() + int(self.config.ip_ban_backoff_s * 1000)
                     self.limiter.pause_until(None, until)
                     exc.retry_at_ms = until
@@ -222,7 +255,7 @@ class BybitRest:
                     raise
                 _log.warning("%s %s: %s; retrying", method, path, exc)
                 await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
-            except (VenueRefused, AuthFailed, DuplicateClientId, PayloadError):
+            except (VenueRefused, AuthFailed, AccessRestricted, DuplicateClientId, PayloadError):
                 self.stats["failures"] += 1
                 raise
             else:
@@ -235,7 +268,14 @@ class BybitRest:
         api = ["private" if private else "public"]
         try:
             return await self._exchange.request(path.lstrip("/"), api, method, params)
-        except (RateLimited, OutcomeUnknown, AuthFailed, VenueRefused, DuplicateClientId):
+        except (
+            RateLimited,
+            OutcomeUnknown,
+            AuthFailed,
+            AccessRestricted,
+            VenueRefused,
+            DuplicateClientId,
+        ):
             raise
         except ccxt_errors.AuthenticationError as exc:
             raise AuthFailed(f"Bybit {path}: {exc}") from exc
