@@ -56,9 +56,13 @@ class Order:
     filled_price: Decimal | None = None
     #: "api" (Order/place) or "web" (placed by the human trader on the broker's platform)
     origin: str = "api"
+    #: set by ``set_order_status``: whether searchOpen lists the order, whatever its status
+    listed_open: bool | None = None
 
     @property
     def is_open(self) -> bool:
+        if self.listed_open is not None:
+            return self.listed_open
         return self.status == OrderStatus.OPEN
 
     def wire(self) -> dict[str, Any]:

@@ -239,6 +239,21 @@ class Controls:
         with self.state.lock:
             self.hubs.silenced = silent
 
+    def set_order_status(
+        self, account_id: int, order_id: int, status: int, *, listed_open: bool = True
+    ) -> None:
+        """Give an order a ``status`` value the real gateway may send and the fake never sets:
+        the Swagger-only 7 and 8 (meaning undocumented), or a value no document lists (a
+        gateway newer than its docs). The order event is pushed, and searchOpen lists the
+        order (``listed_open``) from then on; the fake does nothing else with it."""
+        with self.state.lock:
+            order = self.state.orders[order_id]
+            assert order.account_id == account_id, f"order {order_id} is not account {account_id}'s"
+            order.status = status  # type: ignore[assignment]  # any int, as the wire carries
+            order.listed_open = listed_open
+            order.updated = self.state.clock()
+            self.state.emit("user", ("orders", account_id), "GatewayUserOrder", [order.wire()])
+
     # ------------------------------------------------------------------ inspection
 
     def orders(self, account_id: int) -> list[dict[str, Any]]:

@@ -178,6 +178,7 @@ class VenueState:
         with self.lock:
             order = self._open_order(account, order_id)
             order.status = OrderStatus.CANCELLED
+            order.listed_open = None  # see set_order_status
             order.updated = self.clock()
             self._push_order(order)
             return order
@@ -282,6 +283,7 @@ class VenueState:
         account = self.accounts[order.account_id]
         now = self.clock()
         order.status = OrderStatus.FILLED
+        order.listed_open = None
         order.fill_volume = order.size
         order.filled_price = price
         order.updated = now

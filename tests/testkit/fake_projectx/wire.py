@@ -51,7 +51,9 @@ class OrderSide(IntEnum):
 
 
 class OrderStatus(IntEnum):
-    """The realtime docs' OrderStatus enum; the REST examples show 1 (open) and 2 (filled)."""
+    """The realtime docs' OrderStatus enum; the REST examples show 1 (open) and 2 (filled).
+    The gateway's Swagger enum also lists 7 and 8, without names or meaning; the fake never
+    sets them by itself (``set_order_status`` does)."""
 
     NONE = 0
     OPEN = 1
@@ -60,6 +62,8 @@ class OrderStatus(IntEnum):
     EXPIRED = 4
     REJECTED = 5
     PENDING = 6
+    UNNAMED_7 = 7
+    UNNAMED_8 = 8
 
 
 class PositionType(IntEnum):

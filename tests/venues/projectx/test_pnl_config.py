@@ -11,6 +11,7 @@ import pytest
 from algotrade.core.errors import ConfigError
 from algotrade.venues.projectx.config import ProjectXConfig, load_credentials
 from algotrade.venues.projectx.errors import ProjectXPayloadError
+from algotrade.venues.projectx.payloads import parse_order
 from algotrade.venues.projectx.pnl import (
     TickSpec,
     points_to_ticks,
@@ -18,7 +19,7 @@ from algotrade.venues.projectx.pnl import (
     unrealized_pnl,
 )
 from algotrade.venues.projectx.realtime import _records, _user_handler
-from algotrade.venues.projectx.schemas import OrderSide, PositionType, parse_order
+from algotrade.venues.projectx.schemas import OrderSide, PositionType
 
 ES = TickSpec(Decimal("0.25"), Decimal("12.50"))
 MNQ = TickSpec(Decimal("0.25"), Decimal("0.50"))

@@ -239,3 +239,22 @@ async def test_an_unknown_account_or_missing_credentials_is_one_clear_error(
     monkeypatch.delenv("ALGOTRADE_PROJECTX_API_KEY")
     with pytest.raises(ConfigError, match="ALGOTRADE_PROJECTX_API_KEY"):
         await watch_account(config(venue), "50KTC-V2-123456", Sink())
+
+
+async def test_cancelling_everything_includes_an_order_whose_status_is_not_documented(
+    venue: FakeProjectX, account: int
+) -> None:
+    """An open order whose status the gateway does not document is left out of the order list
+    (the others are read), yet a lockout's cancel-all still cancels it by its id: an order we
+    cannot read cannot be shown to protect the position."""
+    sink = Sink(start_ns=time.time_ns())
+    readable = venue.web.place_order(account, ES, "limit", "buy", 1, limit_price="5900")
+    unread = venue.web.place_order(account, ES, "limit", "buy", 1, limit_price="5890")
+    venue.set_order_status(account, unread, 9)
+    guard = await watch_account(config(venue), "50ktc-v2-123456", sink)
+    try:
+        assert sink.synced[-1][0] == [str(readable)]  # the snapshot read the rest
+        assert await guard.cancel_orders("EPZ25", keep_protective=True) == 2
+        assert venue.open_orders(account) == []
+    finally:
+        await guard.stop()

@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from algotrade.core.timeutil import ns_to_iso
+from algotrade.venues.projectx.errors import UnknownOrderStatus
 
 if TYPE_CHECKING:
     from algotrade.venues.registry import VenueOwner
@@ -61,6 +63,21 @@ class Blocks:
             return False
         self._reported.add(key)
         return True
+
+    def report_unreadable(
+        self, problems: Iterable[UnknownOrderStatus], name_of: Callable[[str], str]
+    ) -> None:
+        """Alert once per order left out (of an order list, or a hub event) for a status value
+        the gateway does not document (``name_of``: contract id → name)."""
+        for problem in problems:
+            if not self.reported_once(f"unreadable-order:{problem.order_id}:{problem.value}"):
+                continue
+            where = name_of(problem.contract_id) if problem.contract_id else "an unnamed contract"
+            self.report(
+                f"order {problem.order_id} on {where} has status {problem.value}, which the "
+                "gateway docs do not define: that order is left out (the account's other "
+                "orders are still reconciled); check it on the trading platform"
+            )
 
     def hold(self, key: str, contract: str, reason: str) -> None:
         self._holds[key] = (contract, reason)

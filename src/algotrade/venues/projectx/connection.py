@@ -132,6 +132,9 @@ class ProjectXConnection:
             on_trade=self._on_trade,
             on_resync=self._after_reconnect,
             client_factory=client_factory,
+            on_unreadable_order=lambda p: self.blocks.report_unreadable(
+                [p], self.contracts.name_of
+            ),
         )
         self.user_hub.connection.on_disconnect = self._on_disconnect
         self.market_hub = MarketHub(
@@ -287,9 +290,11 @@ class ProjectXConnection:
 
     async def search_orders(self, since_ns: int) -> list[Order]:
         assert self.account is not None
-        return await self.http.search_orders(
+        orders = await self.http.search_orders(
             account_id=self.account.id, start=to_datetime(since_ns)
         )
+        self.blocks.report_unreadable(orders.unreadable, self.contracts.name_of)
+        return orders
 
     async def find_order(self, tag: str, since_ns: int) -> Order | None:
         """The order carrying ``tag`` (our client order id), placed since ``since_ns``."""

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 
 from algotrade.core.instruments import Instrument
 from algotrade.venues.projectx.errors import ProjectXApiError, ProjectXBadRequest
+from algotrade.venues.projectx.payloads import parse_contract, parse_list
 from algotrade.venues.projectx.pnl import TickSpec
-from algotrade.venues.projectx.schemas import Contract, parse_contract, parse_list
+from algotrade.venues.projectx.schemas import Contract
 from algotrade.venues.projectx.transport import Kind
 
 if TYPE_CHECKING:

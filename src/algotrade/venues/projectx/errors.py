@@ -1,7 +1,9 @@
 """Errors raised by the ProjectX adapter, rooted in the project's exception tree.
 
 - ``ProjectXError``: root for adapter failures that fit no caller action below.
-- ``ProjectXPayloadError``: a reply or hub message of an unknown or malformed shape.
+- ``ProjectXPayloadError``: a reply or hub message of an unknown or malformed shape;
+  ``UnknownOrderStatus``: one order of a list has a status value the gateway does not document
+  (only that order is left out).
 - ``ProjectXAuthError``: the credentials were refused (``loginKey`` failed); do not retry
   blindly, a human must fix the username or API key.
 - ``ProjectXApiError``: the gateway answered ``success: false`` with an ``errorCode``.
@@ -28,6 +30,7 @@ __all__ = [
     "ProjectXRateLimited",
     "ProjectXRequestFailed",
     "ProjectXRequestTimeout",
+    "UnknownOrderStatus",
 ]
 
 
@@ -37,6 +40,17 @@ class ProjectXError(AlgoTradeError):
 
 class ProjectXPayloadError(ProjectXError):
     """A payload from the gateway that is malformed or of an unknown shape."""
+
+
+class UnknownOrderStatus(ProjectXPayloadError):
+    """An order whose ``status`` is a value the gateway does not document (``value``); the
+    rest of the order is not read. ``contract_id`` when the order names one."""
+
+    def __init__(self, message: str, *, order_id: int, contract_id: str | None, value: int) -> None:
+        super().__init__(message)
+        self.order_id = order_id
+        self.contract_id = contract_id
+        self.value = value
 
 
 class ProjectXAuthError(ProjectXError):

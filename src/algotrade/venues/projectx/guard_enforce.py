@@ -2,7 +2,9 @@
 
 Both read the account's open orders and positions over REST first, so they act on the venue's
 state as it is now, never on a stale copy: an order no longer open counts as cancelled, and a
-close never sends more than is held (so it can never reverse a position).
+close never sends more than is held (so it can never reverse a position). An open order whose
+status the gateway does not document cannot be read, so it cannot be shown to protect the
+position: it is cancelled too (by its id).
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ async def cancel_orders(
         if keep_protective and is_reducing(order, held.get(order.contract_id, ZERO)):
             continue
         cancelled += await _cancel(http, account_id, order.id)
+    for unread in orders.unreadable:
+        if symbol and (unread.contract_id is None or await symbol_of(unread.contract_id) != symbol):
+            continue
+        cancelled += await _cancel(http, account_id, unread.order_id)
     return cancelled
 
 
@@ -49,7 +55,8 @@ async def _cancel(http: ProjectXHttp, account_id: int, order_id: int) -> int:
         await http.cancel_order(account_id=account_id, order_id=order_id)
     except ProjectXOrderRejected:
         still = await http.search_open_orders(account_id=account_id)
-        if any(order.id == order_id for order in still):
+        listed = [o.id for o in still] + [u.order_id for u in still.unreadable]
+        if order_id in listed:
             raise
         return 0  # filled or cancelled meanwhile: nothing left to cancel
     return 1
@@ -69,9 +76,11 @@ async def close_position(
     if contracts <= 0:
         return ZERO
     if contracts == abs(held):
-        for order in await http.search_open_orders(account_id=account_id):
-            if order.contract_id == contract_id:
-                await _cancel(http, account_id, order.id)
+        orders = await http.search_open_orders(account_id=account_id)
+        for order_id in [o.id for o in orders if o.contract_id == contract_id] + [
+            u.order_id for u in orders.unreadable if u.contract_id == contract_id
+        ]:
+            await _cancel(http, account_id, order_id)
         await http.close_position(account_id=account_id, contract_id=contract_id)
     else:
         await http.partial_close_position(

@@ -2,9 +2,10 @@
 
 The gateway's enums become the risk engine's words (``WatchedAccountSink``): sides
 ``buy``/``sell``; order types ``market``/``limit``/``stop`` (stop-limit and trailing stops are
-stops, join-bid/ask are limits); statuses ``open`` (open, pending, and anything unknown: an
-order we cannot place in a final state is treated as live, so a lockout still cancels it),
-``filled``, ``cancelled`` (cancelled, expired) and ``rejected``.
+stops, join-bid/ask are limits); statuses ``open`` (open, pending, and the statuses the docs
+give no meaning for: none, and 7 and 8 of the Swagger enum; an order we cannot place in a final
+state is treated as live, so a lockout still cancels it), ``filled``, ``cancelled`` (cancelled,
+expired) and ``rejected``. Both maps cover every member of their enum.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 _TYPES = {
+    OrderType.UNKNOWN: "limit",
     OrderType.LIMIT: "limit",
     OrderType.MARKET: "market",
     OrderType.STOP_LIMIT: "stop",
@@ -43,10 +45,15 @@ _TYPES = {
     OrderType.JOIN_ASK: "limit",
 }
 _STATUSES = {
+    OrderStatus.NONE: "open",
+    OrderStatus.OPEN: "open",
     OrderStatus.FILLED: "filled",
     OrderStatus.CANCELLED: "cancelled",
     OrderStatus.EXPIRED: "cancelled",
     OrderStatus.REJECTED: "rejected",
+    OrderStatus.PENDING: "open",
+    OrderStatus.UNNAMED_7: "open",
+    OrderStatus.UNNAMED_8: "open",
 }
 
 
@@ -55,11 +62,11 @@ def order_side(value: OrderSide) -> str:
 
 
 def order_type(value: OrderType) -> str:
-    return _TYPES.get(value, "limit")
+    return _TYPES[value]
 
 
 def order_status(value: OrderStatus) -> str:
-    return _STATUSES.get(value, "open")
+    return _STATUSES[value]
 
 
 def signed_size(position: Position) -> Decimal:

@@ -8,10 +8,13 @@ partialCloseContract``, ``Trade/search``. Transport, auth, rate limits and retri
 
 Every order we place carries our client order id as ``customTag`` (the gateway requires it to
 be unique per account), so an order whose placement timed out is found again by that tag.
+An order listed with a status the gateway does not document is left out of the list (logged,
+and kept in ``OrderList.unreadable`` for the caller to report), never the whole reply.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,23 +24,25 @@ from typing import Any
 from algotrade.core.errors import InputError
 from algotrade.venues.live.lifecycle import AsyncClosing
 from algotrade.venues.projectx.errors import ProjectXPayloadError
+from algotrade.venues.projectx.payloads import (
+    OrderList,
+    parse_account,
+    parse_bar,
+    parse_contract,
+    parse_list,
+    parse_orders,
+    parse_position,
+    parse_trade,
+)
 from algotrade.venues.projectx.schemas import (
     Account,
     Bar,
     BarUnit,
     Contract,
-    Order,
     OrderSide,
     OrderType,
     Position,
     Trade,
-    parse_account,
-    parse_bar,
-    parse_contract,
-    parse_list,
-    parse_order,
-    parse_position,
-    parse_trade,
 )
 from algotrade.venues.projectx.transport import BARS_PATH, GatewayTransport, Kind
 
@@ -56,6 +61,16 @@ class Bracket:
 
     def to_json(self) -> dict[str, int]:
         return {"ticks": self.ticks, "type": int(self.type)}
+
+
+_log = logging.getLogger("algotrade.venues.projectx")
+
+
+def _orders(reply: Any, what: str) -> OrderList:
+    orders = parse_orders(reply, what)
+    for problem in orders.unreadable:
+        _log.error("projectx %s: left out %s", what, problem)
+    return orders
 
 
 def iso_utc(moment: datetime) -> str:
@@ -216,18 +231,17 @@ class ProjectXHttp(AsyncClosing):
 
     async def search_orders(
         self, *, account_id: int, start: datetime, end: datetime | None = None
-    ) -> list[Order]:
+    ) -> OrderList:
         body = {
             "accountId": account_id,
             "startTimestamp": iso_utc(start),
             "endTimestamp": None if end is None else iso_utc(end),
         }
-        reply = await self._read("/api/Order/search", body)
-        return parse_list(reply, "orders", parse_order, "Order/search")
+        return _orders(await self._read("/api/Order/search", body), "Order/search")
 
-    async def search_open_orders(self, *, account_id: int) -> list[Order]:
+    async def search_open_orders(self, *, account_id: int) -> OrderList:
         reply = await self._read("/api/Order/searchOpen", {"accountId": account_id})
-        return parse_list(reply, "orders", parse_order, "Order/searchOpen")
+        return _orders(reply, "Order/searchOpen")
 
     # ------------------------------------------------------------------ positions, trades
 

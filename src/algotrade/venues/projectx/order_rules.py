@@ -31,6 +31,7 @@ __all__ = [
     "ENDED",
     "LIVE",
     "TYPES",
+    "UNSETTLED",
     "Values",
     "amend_problem",
     "ended",
@@ -49,8 +50,13 @@ TYPES = {
     OrderType.STOP: PxType.STOP,
 }
 _FROM_PX = {v: k for k, v in TYPES.items()}
+# Every venue status is in exactly one group (a test keeps the mapping total). LIVE: working
+# (amendments are followed); FILLED; ENDED: over without (more) fills; UNSETTLED: statuses the
+# docs give no meaning for (NONE; 7 and 8, listed only by the Swagger enum): the order is left
+# as it is (not ended, not amended) and its fills are still booked from its trades.
 LIVE = (PxStatus.OPEN, PxStatus.PENDING)
 ENDED = (PxStatus.CANCELLED, PxStatus.EXPIRED, PxStatus.REJECTED)
+UNSETTLED = (PxStatus.NONE, PxStatus.UNNAMED_7, PxStatus.UNNAMED_8)
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 NS_PER_MS = 1_000_000
 Values = tuple[Decimal, Decimal | None, Decimal | None]  # (qty, limit price, stop price)
@@ -155,7 +161,7 @@ def venue_ts(px: PxOrder) -> int:
 
 def ended(order: Order, px: PxOrder) -> OrderCancelled | OrderRejected:
     """The core event of a venue status that ended an order without (more) fills."""
-    reason = f"venue: {px.status.name.lower()}"
+    reason = f"venue: {px.status.label}"
     if px.status is PxStatus.REJECTED and order.status is OrderStatus.NEW:
         return OrderRejected(order.client_order_id, reason, venue_ts(px))
     return OrderCancelled(order.client_order_id, reason, venue_ts(px))

@@ -25,8 +25,17 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from algotrade.venues.projectx.config import ProjectXConfig
-from algotrade.venues.projectx.errors import ProjectXPayloadError
+from algotrade.venues.projectx.errors import ProjectXPayloadError, UnknownOrderStatus
 from algotrade.venues.projectx.hub import ClientFactory, Handler, HubConnection, Invocation
+from algotrade.venues.projectx.payloads import (
+    parse_account,
+    parse_depth,
+    parse_market_trade,
+    parse_order,
+    parse_position,
+    parse_quote,
+    parse_trade,
+)
 from algotrade.venues.projectx.schemas import (
     Account,
     DepthUpdate,
@@ -35,13 +44,6 @@ from algotrade.venues.projectx.schemas import (
     Position,
     Quote,
     Trade,
-    parse_account,
-    parse_depth,
-    parse_market_trade,
-    parse_order,
-    parse_position,
-    parse_quote,
-    parse_trade,
 )
 from algotrade.venues.projectx.transport import GatewayTransport
 
@@ -72,7 +74,12 @@ def _records(argument: Any) -> list[Any]:
     return out
 
 
-def _user_handler(event: str, parse: Callable[[Any], _T], callback: Callback[_T] | None) -> Handler:
+def _user_handler(
+    event: str,
+    parse: Callable[[Any], _T],
+    callback: Callback[_T] | None,
+    on_unreadable: Callable[[UnknownOrderStatus], None] | None = None,
+) -> Handler:
     async def handle(arguments: list[Any]) -> None:
         if not arguments:
             _log.warning("projectx user hub: %s without arguments", event)
@@ -80,6 +87,11 @@ def _user_handler(event: str, parse: Callable[[Any], _T], callback: Callback[_T]
         for raw in _records(arguments[0]):
             try:
                 record = parse(raw)
+            except UnknownOrderStatus as exc:
+                _log.error("projectx user hub: %s dropped: %s", event, exc)
+                if on_unreadable is not None:
+                    on_unreadable(exc)
+                continue
             except ProjectXPayloadError as exc:
                 _log.warning("projectx user hub: %s dropped: %s", event, exc)
                 continue
@@ -128,11 +140,14 @@ class UserHub:
         on_trade: Callback[Trade] | None = None,
         on_resync: Resync | None = None,
         client_factory: ClientFactory | None = None,
+        on_unreadable_order: Callable[[UnknownOrderStatus], None] | None = None,
     ) -> None:
         self.account_ids: list[int] = list(dict.fromkeys(account_ids))
         handlers = {
             "GatewayUserAccount": _user_handler("GatewayUserAccount", parse_account, on_account),
-            "GatewayUserOrder": _user_handler("GatewayUserOrder", parse_order, on_order),
+            "GatewayUserOrder": _user_handler(
+                "GatewayUserOrder", parse_order, on_order, on_unreadable_order
+            ),
             "GatewayUserPosition": _user_handler(
                 "GatewayUserPosition", parse_position, on_position
             ),

@@ -118,6 +118,7 @@ class Reconciler:
                 )
                 raise
             report.trades_routed = c.router.route_trades(trades)
+            c.blocks.report_unreadable(open_orders.unreadable, c.contracts.name_of)
             self._align_orders(open_orders, read_at, report)
             for venue, coid in c.router.unresolved_placements():
                 venue.resolve_again(coid)

@@ -333,7 +333,7 @@ class ProjectXVenue:
                 "bot %s: order %s is at the venue (%s) but was never recorded; adopting it",
                 self.bot_id,
                 coid,
-                px.status.name.lower(),
+                px.status.label,
             )
         return found
 
@@ -418,7 +418,7 @@ class ProjectXVenue:
             self._c.spawn(self._settle(order, px), f"px-settle:{order.client_order_id}", None)
             return
         self._c.blocks.report(
-            f"order {order.client_order_id} is {status.name.lower()} at the venue with "
+            f"order {order.client_order_id} is {status.label} at the venue with "
             f"{target} filled but only {order.filled_qty} is booked: its trades were not found",
             block=self.contract.name,
         )
