@@ -123,3 +123,33 @@ def test_bad_options_are_one_line_errors(
     assert lines[-1].startswith("error: "), stderr
     assert message in lines[-1]
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--param", "fast=9:3"], "--param fast: high 3 is below low 9"),
+        (["--param", "nope=1:3"], "--param nope: strategy ma_crossover has no such parameter"),
+        (["--param", "fast=2:10:0"], "--param fast: step must be positive"),
+        (["--param", "fast=2:5", "--folds", "1000"], "--folds 1000 with --oos-fraction 0.25"),
+        (["--param", "fast=2:5", "--db-url", "bogus://x"], "--db-url: invalid store URL"),
+        (["--param", "fast=2:5", "--interval", "1h"], "--interval: only with --symbols"),
+    ],
+)
+def test_bad_input_fails_before_the_plan_is_said_or_anything_is_stored(
+    tmp_path: Path,
+    bars_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    data_dir = tmp_path / "d"
+    args = ["optimize", "--strategy", "ma_crossover", "--data", str(bars_file)]
+    code, stdout, stderr = _run(
+        capsys, *args, "--data-dir", str(data_dir), "--workers", "1", *extra
+    )
+    assert code == 2, stderr
+    assert stdout == ""
+    [line] = stderr.splitlines()  # the error alone: no "optimize ... trials" line before it
+    assert line.startswith(f"error: {message}"), stderr
+    assert not data_dir.exists()  # no database, no run folder

@@ -126,6 +126,8 @@ def test_sweep_writes_results_json_and_the_summary_row(
         (["--param", "fast=2:5", "--heatmap", "fast,qty"], "--heatmap: expected two different"),
         (["--commission", "2"], "--commission: must be below 1"),
         (["--slippage-bps", "20000"], "--slippage-bps: must be below 10000"),
+        (["--db-url", "bogus://x"], "--db-url: invalid store URL bogus://x"),
+        (["--start", "2024-01-01"], "--start: only with --symbols"),
     ],
 )
 def test_bad_options_are_one_line_errors(
@@ -135,12 +137,15 @@ def test_bad_options_are_one_line_errors(
     extra: list[str],
     message: str,
 ) -> None:
+    data_dir = tmp_path / "d"
     args = ["sweep", "--strategy", "ma_crossover", "--data", str(bars_file)]
-    code, _, stderr = _run(capsys, *args, "--data-dir", str(tmp_path / "d"), *extra)
-    lines = [line for line in stderr.splitlines() if line.strip() and "sweep sweep-" not in line]
+    code, stdout, stderr = _run(capsys, *args, "--data-dir", str(data_dir), *extra)
     assert code == 2
-    assert lines[-1].startswith("error: ")
-    assert message in lines[-1]
+    assert stdout == ""
+    [line] = stderr.splitlines()  # the error alone: no "sweep sweep-…: N parameter sets" before
+    assert line.startswith("error: ")
+    assert message in line
+    assert not data_dir.exists()  # no database, no run folder
 
 
 def _wait_for(condition: object, proc: subprocess.Popen[bytes], what: str) -> None:

@@ -19,7 +19,12 @@ import typer
 from rich.console import Console
 
 from algotrade.cli.console import err_console
-from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption, parse_range
+from algotrade.cli.data_options import (
+    DEFAULT_DATA_DIR,
+    DataDirOption,
+    parse_range,
+    reject_reference_options,
+)
 from algotrade.cli.errors import parse_params
 from algotrade.core.errors import DataError, InputError
 
@@ -149,19 +154,15 @@ def check_data_options(
             "(bars from the catalog)"
         )
     if symbols is None:
-        given = [
-            option
-            for option, value in (
+        reject_reference_options(
+            (
                 ("--interval", interval),
                 ("--start", start),
                 ("--end", end),
                 ("--source", source),
                 ("--workers", workers),
             )
-            if value is not None
-        ]
-        if given:
-            raise InputError(f"{given[0]}: only with --symbols (a --data file has its own bars)")
+        )
         return None
     from algotrade.data.catalog import parse_refs  # noqa: PLC0415
     from algotrade.data.intervals import interval_ns  # noqa: PLC0415

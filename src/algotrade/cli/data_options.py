@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -55,3 +56,11 @@ def parse_symbol_list(text: str, *, field: str = "--symbols") -> list[str] | Non
         if symbol not in symbols:
             symbols.append(symbol)
     return symbols
+
+
+def reject_reference_options(options: Sequence[tuple[str, object]]) -> None:
+    """With ``--data`` files: ``InputError`` naming the first of ``options`` (name, value)
+    that was given, as they only say which stored bars to read (``--symbols``)."""
+    given = [name for name, value in options if value is not None]
+    if given:
+        raise InputError(f"{given[0]}: only with --symbols (a --data file has its own bars)")

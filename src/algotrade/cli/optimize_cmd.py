@@ -43,6 +43,7 @@ from algotrade.cli.research_options import (
     data_ref,
     heatmap_axes,
     load_datasets,
+    open_run,
     stored_options,
 )
 from algotrade.core.errors import InputError
@@ -110,9 +111,9 @@ def optimize(
     ] = None,
 ) -> None:
     """Optimize a strategy's parameters with Optuna (TPE, NSGA-II, pruning); resumable."""
-    from algotrade.research.executors import check_cluster, make_executor  # noqa: PLC0415
-    from algotrade.research.optimize import run_optimization  # noqa: PLC0415
-    from algotrade.research.run_store import RunStore, check_run_id  # noqa: PLC0415
+    from algotrade.research.executors import check_cluster  # noqa: PLC0415
+    from algotrade.research.optimize import plan_optimization, run_optimization  # noqa: PLC0415
+    from algotrade.research.run_store import check_run_id  # noqa: PLC0415
 
     check_output_paths({"--json": json_out, "--report": report})
     kind, size = check_cluster(cluster, workers)
@@ -147,8 +148,9 @@ def optimize(
     spec_draft.check()  # bad options fail before any data is read
     axes = heatmap_axes(heatmap, list(spec_draft.params))
     datasets = load_datasets(options["data"], data_dir, source)
-    url = db_url or f"sqlite:///{(data_dir / 'algotrade.db').as_posix()}"
-    with RunStore(data_dir, url) as store, make_executor(cluster, workers=workers) as executor:
+    # The search space, the strategy and the folds too: nothing is said or stored before.
+    plan_optimization(_spec(options, datasets=tuple(datasets)), datasets)
+    with open_run(data_dir, db_url, cluster, workers) as (store, executor):
         if options["parallel"] is None:  # a Dask cluster: its size is known once connected
             options["parallel"] = executor.workers
         spec = _spec(options, datasets=tuple(datasets))

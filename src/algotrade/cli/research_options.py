@@ -4,17 +4,21 @@ how values are shown."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from algotrade.cli.data_options import parse_range
+from algotrade.cli.data_options import parse_range, reject_reference_options
 from algotrade.core.errors import InputError
 
 # Bars and the run store (polars, SQLAlchemy) are imported when a run needs them.
 if TYPE_CHECKING:
     from algotrade.data.bars import BarData
+    from algotrade.research.executors import Executor
+    from algotrade.research.run_store import RunStore
 
 # The options both commands take, spelled once.
 StrategyOption = Annotated[
@@ -80,6 +84,9 @@ def data_ref(
     if data and symbols:
         raise InputError("--data and --symbols: give one of them")
     if data:
+        reject_reference_options(
+            (("--interval", interval), ("--start", start), ("--end", end), ("--source", source))
+        )
         files = [str(Path(item).resolve()) if "=" not in item else item for item in data]
         return {"files": files}
     if symbols is None:
@@ -132,6 +139,26 @@ def load_datasets(ref: dict[str, Any], data_dir: Path, source: str | None) -> di
         source=source or ref["source"],
     )
     return {f"{venue}:{s}:{ref['interval']}": bars.for_symbol(s) for s in bars.symbols}
+
+
+@contextmanager
+def open_run(
+    data_dir: Path, db_url: str | None, cluster: str, workers: int | None
+) -> Iterator[tuple[RunStore, Executor]]:
+    """The run store and the executor of a run whose every input is already checked (its
+    plan built). A command says its plan inside, so a bad ``--db-url`` or an unreachable
+    ``--cluster`` fails before a word of it, and bad input before anything is opened."""
+    from algotrade.research.executors import make_executor  # noqa: PLC0415
+    from algotrade.research.run_store import RunStore  # noqa: PLC0415
+    from algotrade.store.errors import StoreError  # noqa: PLC0415
+
+    url = db_url or f"sqlite:///{(data_dir / 'algotrade.db').as_posix()}"
+    try:
+        store = RunStore(data_dir, url)  # checks the URL; connects on open
+    except StoreError as exc:
+        raise InputError(f"--db-url: {exc}") from None
+    with store, make_executor(cluster, workers=workers) as executor:
+        yield store, executor
 
 
 def cell(value: Any) -> str:

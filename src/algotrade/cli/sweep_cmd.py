@@ -43,6 +43,7 @@ from algotrade.cli.research_options import (
     data_ref,
     heatmap_axes,
     load_datasets,
+    open_run,
     stored_options,
 )
 from algotrade.core.errors import InputError
@@ -105,8 +106,8 @@ def sweep(
     ] = None,
 ) -> None:
     """Sweep a strategy's parameters (grid or random) over symbols; stored and resumable."""
-    from algotrade.research.executors import check_cluster, make_executor  # noqa: PLC0415
-    from algotrade.research.run_store import RunStore, check_run_id  # noqa: PLC0415
+    from algotrade.research.executors import check_cluster  # noqa: PLC0415
+    from algotrade.research.run_store import check_run_id  # noqa: PLC0415
     from algotrade.research.sweep import run_sweep  # noqa: PLC0415
 
     check_output_paths({"--json": json_out, "--report": report})
@@ -144,9 +145,8 @@ def sweep(
             f"--resume {resume}: the data changed since the run started "
             f"(it is now run {plan.run_id}); start a new run"
         )
-    _say_plan(plan)
-    url = db_url or f"sqlite:///{(data_dir / 'algotrade.db').as_posix()}"
-    with RunStore(data_dir, url) as store, make_executor(cluster, workers=workers) as executor:
+    with open_run(data_dir, db_url, cluster, workers) as (store, executor):
+        _say_plan(plan)
         with _progress(plan) as on_batch:
             try:
                 outcome = run_sweep(plan, datasets, executor, store, on_batch=on_batch)

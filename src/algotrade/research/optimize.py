@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ from algotrade.core.errors import InputError
 from algotrade.data.bars import BarData
 from algotrade.research.executors import Executor
 from algotrade.research.optimize_eval import TrialEvaluator
-from algotrade.research.optimize_space import parse_search_space
+from algotrade.research.optimize_space import SearchSpace, parse_search_space
 from algotrade.research.optimize_spec import OptimizeOutcome, OptimizeSpec, StudyOutcome
 from algotrade.research.optimize_study import PREFIX_STEPS, ProgressCallback, StudyDriver
 from algotrade.research.run_store import RunStore, run_id_for
@@ -58,7 +59,14 @@ from algotrade.strategies.registry import get_strategy_class
 STORAGE_FILE = "optuna.sqlite"
 OUTCOME_FILE = "optimize.json"
 
-__all__ = ["OptimizeOutcome", "OptimizeSpec", "optimization_run_id", "run_optimization"]
+__all__ = [
+    "OptimizeOutcome",
+    "OptimizePlan",
+    "OptimizeSpec",
+    "optimization_run_id",
+    "plan_optimization",
+    "run_optimization",
+]
 
 
 def run_document(
@@ -80,6 +88,33 @@ def optimization_run_id(
     return run_id_for("optimize", run_document(spec, datasets, options))
 
 
+@dataclass(frozen=True, slots=True)
+class OptimizePlan:
+    """What ``spec`` searches, over which bar times and folds: checked, nothing run yet."""
+
+    space: SearchSpace
+    times: np.ndarray  # every dataset's bar times, the folds' clock
+    folds: list[Fold]
+
+
+def plan_optimization(spec: OptimizeSpec, datasets: Mapping[str, BarData]) -> OptimizePlan:
+    """Check every input of ``spec`` against the strategy and ``datasets`` (options, search
+    space, datasets, folds): ``InputError`` naming the option, before anything is stored or
+    said. ``run_optimization`` starts with it; a command calls it first to fail early."""
+    spec.check()
+    space = parse_search_space(get_strategy_class(spec.strategy), spec.params)
+    missing = [key for key in spec.datasets if key not in datasets]
+    if missing:
+        raise InputError(f"--symbols: no bars for {', '.join(missing)}")
+    times = np.concatenate([datasets[key].frame["ts"].to_numpy() for key in spec.datasets])
+    fold_list = (
+        folds(*spec.window, spec.folds, spec.oos_fraction, spec.anchored, ts=times)
+        if spec.folds
+        else []
+    )
+    return OptimizePlan(space, times, fold_list)
+
+
 def run_optimization(
     spec: OptimizeSpec,
     datasets: Mapping[str, BarData],
@@ -96,18 +131,8 @@ def run_optimization(
     A ``KeyboardInterrupt`` marks the run interrupted, any other error failed; finished trials
     and batches stay stored either way, and running the same spec again continues.
     """
-    spec.check()
-    strategy = get_strategy_class(spec.strategy)
-    space = parse_search_space(strategy, spec.params)
-    missing = [key for key in spec.datasets if key not in datasets]
-    if missing:
-        raise InputError(f"--symbols: no bars for {', '.join(missing)}")
-    times = np.concatenate([datasets[key].frame["ts"].to_numpy() for key in spec.datasets])
-    fold_list = (
-        folds(*spec.window, spec.folds, spec.oos_fraction, spec.anchored, ts=times)
-        if spec.folds
-        else []
-    )
+    plan = plan_optimization(spec, datasets)
+    space, times, fold_list = plan.space, plan.times, plan.folds
     document = run_document(spec, datasets, options)
     run_id = run_id_for("optimize", document)
     run_dir = store.run_dir(run_id)
