@@ -53,6 +53,50 @@ def test_import_twice_stores_each_bar_once(
     assert stored.frame.drop("symbol").equals(load_bars([str(source)]).frame.drop("symbol"))
 
 
+def test_import_refuses_bars_not_spaced_by_the_interval_and_stores_nothing(
+    run_main: RunMain, tmp_path: Path, data_dir: Path
+) -> None:
+    good = minute_file(tmp_path / "eth.parquet", list(range(60)), symbol="ETH")
+    daily = minute_file(tmp_path / "btc.parquet", [i * 1440 for i in range(30)])
+    args = ("data", "import", str(good), str(daily), "--venue", "files", "--interval", "1m")
+    run_main(*args, "--data-dir", str(data_dir)).one_line_error(
+        2, str(daily), "the most common spacing between bars is 1d", "interval given is 1m"
+    )
+    assert Catalog.for_data_dir(data_dir).series() == []  # not even the good file's ETH
+    closer = minute_file(tmp_path / "sol.parquet", [0, 2, 4, 5, 6, 8, 10], symbol="SOL")
+    run_main(
+        "data", "import", str(closer), "--venue", "files", "--interval", "2m",
+        "--data-dir", str(data_dir),
+    ).one_line_error(2, str(closer), "only 1m after the one before", "2m")  # fmt: skip
+    assert Catalog.for_data_dir(data_dir).series() == []
+
+
+def test_import_checks_every_series_before_storing_any(
+    run_main: RunMain, tmp_path: Path, data_dir: Path
+) -> None:
+    good = minute_file(tmp_path / "eth.parquet", list(range(60)), symbol="ETH")
+    shifted = minute_file(tmp_path / "btc.parquet", list(range(60)))
+    frame = pl.read_parquet(shifted)
+    frame.with_columns(pl.col("timestamp") + pl.duration(seconds=30)).write_parquet(shifted)
+    args = ("data", "import", str(good), str(shifted), "--venue", "files", "--interval", "1m")
+    run_main(*args, "--data-dir", str(data_dir)).one_line_error(
+        2, "files:BTC:1m", "not a multiple of the interval 1m"
+    )
+    assert Catalog.for_data_dir(data_dir).series() == []  # ETH was fine, and is not stored
+
+
+def test_import_accepts_gaps_and_a_single_bar(
+    run_main: RunMain, tmp_path: Path, data_dir: Path
+) -> None:
+    weekdays = [day * 1440 for day in range(21) if day % 7 < 5]  # weekends missing
+    daily = minute_file(tmp_path / "btc.parquet", weekdays)
+    one = minute_file(tmp_path / "eth.parquet", [0], symbol="ETH")
+    args = ("data", "import", str(daily), str(one), "--venue", "files", "--interval", "1d")
+    out = run_main(*args, "--data-dir", str(data_dir)).ok()
+    assert "files:BTC:1d: 15 bars added" in out
+    assert "files:ETH:1d: 1 bars added" in out
+
+
 def test_list_and_gaps_show_coverage(run_main: RunMain, tmp_path: Path, data_dir: Path) -> None:
     source = minute_file(tmp_path / "btc.parquet", [*range(30), *range(40, 60)])
     run_main(

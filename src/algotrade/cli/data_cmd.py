@@ -194,15 +194,24 @@ def import_files(
     interval: Annotated[str, typer.Option("--interval", help="the bars' interval, e.g. 1h")],
     data_dir: DataDirOption = DEFAULT_DATA_DIR,
 ) -> None:
-    """Add bar files to the catalog (bars already stored are skipped, not duplicated)."""
+    """Add bar files to the catalog (bars already stored are skipped, not duplicated).
+
+    Each file's bars must be ``--interval`` apart: most commonly exactly that (longer gaps
+    are fine), never closer. Every file and series is checked before anything is stored."""
     from algotrade.data.catalog import Catalog, SeriesKey  # noqa: PLC0415
+    from algotrade.data.intervals import interval_ns  # noqa: PLC0415
     from algotrade.data.loader import load_bars  # noqa: PLC0415
 
+    interval_ns(interval, field="--interval")  # before any file is read
     catalog = Catalog.for_data_dir(data_dir)
-    data = load_bars([str(f) for f in files])
-    keys = [SeriesKey(venue, symbol, interval) for symbol in data.symbols]  # checked first
-    for key in keys:
-        frame = data.frame.filter(data.frame["symbol"] == key.symbol)
+    data = load_bars([str(f) for f in files], interval=interval)
+    series = [
+        (key, data.frame.filter(data.frame["symbol"] == key.symbol))
+        for key in (SeriesKey(venue, symbol, interval) for symbol in data.symbols)
+    ]
+    for key, frame in series:
+        catalog.check(key, frame)
+    for key, frame in series:
         result = catalog.append(key, frame)
         out_console().print(
             f"{key}: {result.added:,} bars added, {result.skipped:,} already stored"

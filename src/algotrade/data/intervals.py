@@ -26,3 +26,21 @@ def interval_seconds(interval: str, *, field: str = "interval") -> int:
 def interval_ns(interval: str, *, field: str = "interval") -> int:
     """Length of ``interval`` in nanoseconds; ``InputError`` naming ``field`` when malformed."""
     return interval_seconds(interval, field=field) * NS_PER_SECOND
+
+
+def format_span(ns: int) -> str:
+    """A time span in the largest unit that divides it: ``86_400 s`` → ``1d``, ``90 min`` →
+    ``90m``; spans of no whole second in ``ms``, ``us`` or ``ns`` (the inverse of
+    ``interval_ns`` for every interval)."""
+    units = (
+        ("d", NS_PER_DAY),
+        ("h", 3600 * NS_PER_SECOND),
+        ("m", 60 * NS_PER_SECOND),
+        ("s", NS_PER_SECOND),
+        ("ms", 1_000_000),
+        ("us", 1_000),
+    )
+    for unit, size in units:
+        if ns and ns % size == 0:
+            return f"{ns // size}{unit}"
+    return f"{ns}ns"

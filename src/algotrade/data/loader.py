@@ -27,6 +27,7 @@ from algotrade.atomic_file import write_atomic
 from algotrade.core.errors import DataError
 from algotrade.data.bar_files import ACCEPTED_EXTENSIONS, CSV_EXTENSIONS, PARQUET_EXTENSIONS
 from algotrade.data.bars import VALUE_COLUMNS, BarData, find_value_problem, format_ns
+from algotrade.data.spacing import check_bar_spacing
 from algotrade.data.timestamps import timestamps_to_ns
 
 TIMESTAMP = "timestamp"
@@ -38,7 +39,9 @@ _INTERVAL_SUFFIX = re.compile(r"[-_]\d+(?:s|m|h|d|w|mo|min)$", re.IGNORECASE)
 _ROW = "__row"  # data-row index in the file, kept through filtering to report positions
 
 
-def load_bars(sources: Sequence[str | Path], *, symbol: str | None = None) -> BarData:
+def load_bars(
+    sources: Sequence[str | Path], *, symbol: str | None = None, interval: str | None = None
+) -> BarData:
     """Load and merge bar files into one ``BarData`` sorted by time.
 
     Each source is a path or ``SYMBOL=path``. Files: ``.csv``, ``.csv.gz``, ``.parquet``,
@@ -59,6 +62,10 @@ def load_bars(sources: Sequence[str | Path], *, symbol: str | None = None) -> Ba
     a file. Blank lines are skipped. Bars with equal timestamps keep the order of
     ``sources``; two files with overlapping time ranges for one symbol are an error.
     A single path (not in a list) is accepted too.
+
+    ``interval``: the bar interval the caller declared for the files (``data import
+    --interval``); each file's bars are checked against it (``data.spacing``) before any is
+    merged.
     """
     if isinstance(sources, str | Path):
         sources = [sources]  # a bare str is a Sequence of characters: never what is meant
@@ -68,6 +75,9 @@ def load_bars(sources: Sequence[str | Path], *, symbol: str | None = None) -> Ba
         _load_file(path, symbol=explicit or symbol)
         for path, explicit in map(_parse_source, sources)
     ]
+    if interval is not None:
+        for file in frames:
+            check_bar_spacing(file.frame, interval, where=str(file.path))
     _reject_overlaps(frames)
     if len(frames) == 1:
         return BarData.from_validated(frames[0].frame.drop(_ROW))

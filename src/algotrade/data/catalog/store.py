@@ -71,6 +71,12 @@ class Catalog:
 
     # -- writing -----------------------------------------------------------------------------
 
+    @staticmethod
+    def check(key: SeriesKey, frame: pl.DataFrame) -> None:
+        """The ``DataError`` ``append`` would raise for ``frame``, writing nothing: a command
+        storing several series checks them all first, so a refusal leaves none half-stored."""
+        _normalised(frame, key)
+
     def append(self, key: SeriesKey, frame: pl.DataFrame) -> AppendResult:
         """Store the bars of ``frame`` (columns ``ts`` and OHLCV) that are not stored yet."""
         bars = _normalised(frame, key)
