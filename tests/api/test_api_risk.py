@@ -100,6 +100,29 @@ def test_unlock_text_is_one_printable_line(
     assert response.json()["error"]["message"].startswith(field)
 
 
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("GET", "/api/risk/lockouts?account_id=ghost", None),
+        ("GET", "/api/risk/lockouts?account_id=ghost&active_only=false", None),
+        ("GET", "/api/risk/enforcements?account_id=ghost&kind=breach", None),
+        ("GET", "/api/risk/accounts/ghost", None),
+        ("POST", "/api/risk/accounts/ghost/unlock", {"reason": "checked"}),
+        ("PUT", "/api/risk/rules", {"account_id": "ghost", "rules": {}}),
+    ],
+)
+def test_an_unknown_account_is_404_naming_the_known_ones_on_every_route(
+    risk_client: TestClient, method: str, url: str, body: dict[str, object] | None
+) -> None:
+    # Defect: the lockouts and enforcements filters answered an empty page (200).
+    response = risk_client.request(method, url, json=body, headers=ADMIN)
+    assert response.status_code == 404, response.text
+    assert response.json()["error"] == {
+        "code": "not_found",
+        "message": "no account 'ghost'; known accounts: acct",
+    }
+
+
 def test_log_kinds_match_the_store() -> None:
     assert set(get_args(LogKind)) == set(LOG_KINDS)
 

@@ -230,7 +230,9 @@ def test_status(daemon: DaemonProcess) -> None:
     assert "Active lockouts of acct (1)" in detail
     assert "manual unlock" in detail
     missing = cli("status", "ghost", url=daemon.url)
-    one_line_error(missing.exit_code, missing.stderr, 2, "404 not_found", "ghost")
+    one_line_error(
+        missing.exit_code, missing.stderr, 2, "no account 'ghost'; known accounts: acct, other"
+    )
 
 
 def test_lockouts(daemon: DaemonProcess) -> None:
@@ -246,6 +248,13 @@ def test_lockouts(daemon: DaemonProcess) -> None:
     assert "Lockouts (2)" in table
     assert "cleared" in table
     assert "Lockouts: none" in ok(cli("lockouts", "--account", "other", url=daemon.url))
+    # Defect: an account the daemon does not know was "none" (exit 0), as if it were fine.
+    for args in (("lockouts", "--account", "ghost"), ("lockouts", "--all", "--account", "ghost")):
+        missing = cli(*args, url=daemon.url)
+        one_line_error(
+            missing.exit_code, missing.stderr, 2,
+            "404 not_found: no account 'ghost'; known accounts: acct, other",
+        )  # fmt: skip
 
 
 def test_log(daemon: DaemonProcess) -> None:
@@ -262,6 +271,8 @@ def test_log(daemon: DaemonProcess) -> None:
     assert f"the newest 2 of {everything['total']} lines" in table
     bad = cli("log", "--kind", "nope", url=daemon.url)
     one_line_error(bad.exit_code, bad.stderr, 2, "--kind: unknown kind 'nope'")
+    missing = cli("log", "--account", "ghost", url=daemon.url)
+    one_line_error(missing.exit_code, missing.stderr, 2, "404 not_found: no account 'ghost'")
 
 
 def test_unlock_needs_an_admin_and_is_audited(daemon: DaemonProcess) -> None:

@@ -98,9 +98,17 @@ Caller = Annotated[Role, Depends(require_access)]
 
 
 def _known(risk: RiskService, account_id: str) -> str:
+    """``account_id`` if the risk engine has it; 404 naming it and the accounts it has. Every
+    route that names an account (path, filter or body) asks here, so an unknown one is never
+    an empty page."""
     if not risk.knows(account_id):
-        raise UnknownAccount(f"no account '{account_id}'")
+        known = ", ".join(sorted(risk.engine.accounts)) or "none"
+        raise UnknownAccount(f"no account '{account_id}'; known accounts: {known}")
     return account_id
+
+
+def _known_filter(risk: RiskService, account_id: str | None) -> str | None:
+    return None if account_id is None else _known(risk, account_id)
 
 
 @router.get("/accounts", responses=READ_RESPONSES)
@@ -128,7 +136,7 @@ async def lockouts(
     limit: Limit = DEFAULT_PAGE_LIMIT,
 ) -> dict[str, Any]:
     return await risk.reads.lockouts(
-        account_id, active_only=active_only, offset=offset, limit=limit
+        _known_filter(risk, account_id), active_only=active_only, offset=offset, limit=limit
     )
 
 
@@ -142,7 +150,9 @@ async def enforcements(
     limit: Limit = DEFAULT_PAGE_LIMIT,
 ) -> dict[str, Any]:
     kinds = None if kind is None else list(kind)
-    return await risk.reads.log(account_id, kinds=kinds, offset=offset, limit=limit)
+    return await risk.reads.log(
+        _known_filter(risk, account_id), kinds=kinds, offset=offset, limit=limit
+    )
 
 
 @router.get("/audit", responses=READ_RESPONSES)
