@@ -60,7 +60,7 @@ def test_import_refuses_bars_not_spaced_by_the_interval_and_stores_nothing(
     daily = minute_file(tmp_path / "btc.parquet", [i * 1440 for i in range(30)])
     args = ("data", "import", str(good), str(daily), "--venue", "files", "--interval", "1m")
     run_main(*args, "--data-dir", str(data_dir)).one_line_error(
-        2, str(daily), "the most common spacing between bars is 1d", "interval given is 1m"
+        2, str(daily), "no two bars are closer than 1d", "interval given is 1m"
     )
     assert Catalog.for_data_dir(data_dir).series() == []  # not even the good file's ETH
     closer = minute_file(tmp_path / "sol.parquet", [0, 2, 4, 5, 6, 8, 10], symbol="SOL")

@@ -196,7 +196,7 @@ def import_files(
 ) -> None:
     """Add bar files to the catalog (bars already stored are skipped, not duplicated).
 
-    Each file's bars must be ``--interval`` apart: most commonly exactly that (longer gaps
+    Each file's bars must be ``--interval`` apart: its closest bars exactly that (longer gaps
     are fine), never closer. Every file and series is checked before anything is stored."""
     from algotrade.data.catalog import Catalog, SeriesKey  # noqa: PLC0415
     from algotrade.data.intervals import interval_ns  # noqa: PLC0415

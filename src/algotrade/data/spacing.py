@@ -2,10 +2,12 @@
 
 ``algotrade data import --interval 1h`` files bars under that interval: daily bars filed as
 ``1h`` would be a wrong series for every later backtest. The check is on each symbol's bar
-open times in one file: the most common spacing between consecutive bars must be the interval
-(larger gaps, such as nights, weekends or missing bars, are fine: they are rarer than the
-regular step), and no two bars may be closer than the interval. A symbol with one bar has no
-spacing and passes. One polars pass over the timestamps: cheap next to reading the file.
+open times in one file: the closest two consecutive bars must be exactly one interval apart.
+Closer bars are not bars of that interval; if no two bars are that close, the file's bars are
+of a longer interval. Larger gaps (nights, weekends, bars a venue leaves out when nothing
+traded) are fine, however many there are: a sparse minute file whose most common gap is 2m
+still has consecutive minutes somewhere. A symbol with one bar has no spacing and passes.
+One polars pass over the timestamps: cheap next to reading the file.
 """
 
 from __future__ import annotations
@@ -30,16 +32,15 @@ def check_bar_spacing(frame: pl.DataFrame, interval: str, *, where: str) -> None
     several = frame["symbol"].n_unique() > 1
     for (symbol,), bars in spaced.group_by("symbol", maintain_order=True):
         label = f"{where} ({symbol})" if several else where
-        modes = sorted(bars["gap"].mode().to_list())
-        if step not in modes:  # a tie with the interval counts as the interval
-            raise DataError(
-                f"{label}: the most common spacing between bars is {format_span(modes[0])}, "
-                f"but the interval given is {interval}"
-            )
         closest = bars.row(int(bars["gap"].arg_min() or 0), named=True)
         if closest["gap"] < step:
             raise DataError(
                 f"{label}: the bar at {format_ns(closest['ts'])} is only "
                 f"{format_span(closest['gap'])} after the one before, closer than the interval "
                 f"given, {interval}"
+            )
+        if closest["gap"] > step:
+            raise DataError(
+                f"{label}: no two bars are closer than {format_span(closest['gap'])}, but the "
+                f"interval given is {interval}"
             )
