@@ -1,5 +1,5 @@
 """``python -m algotrade`` runs the CLI."""
 
-from algotrade.cli.main import main
+from algotrade.cli.entry import main
 
 main()

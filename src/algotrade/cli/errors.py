@@ -11,6 +11,7 @@ from algotrade.core.errors import AlgoTradeError, InputError
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: what a shell reports for a command ended by Ctrl-C
 
 T = TypeVar("T")
 
@@ -29,7 +30,32 @@ def run_guarded(func: Callable[[], T]) -> T:
     except AlgoTradeError as exc:
         fail(str(exc), EXIT_FAILURE)
     except KeyboardInterrupt:
-        fail("interrupted", 130)
+        fail("interrupted", EXIT_INTERRUPTED)
+
+
+_silence_logs_on_interrupt = False
+
+
+def silence_logs_on_interrupt() -> None:
+    """From now on, a Ctrl-C also stops all logging (``cli.entry``): for a command that reports
+    its interruption itself, so its one line is not buried under libraries' records."""
+    global _silence_logs_on_interrupt  # noqa: PLW0603 - one process, one command
+    _silence_logs_on_interrupt = True
+
+
+def interrupt_silences_logs() -> bool:
+    return _silence_logs_on_interrupt
+
+
+class ReportedInterruption(SystemExit):
+    """Exit code 130 from a command that said itself what an interruption kept."""
+
+
+def exit_interrupted(message: str) -> NoReturn:
+    """A command that says itself what an interruption kept (and how to go on): ``message``
+    is its one line; exit code 130 like any Ctrl-C."""
+    sys.stderr.write(f"{' '.join(message.split())}\n")
+    raise ReportedInterruption(EXIT_INTERRUPTED)
 
 
 def parse_decimal(

@@ -19,7 +19,7 @@ from typer.core import TyperCommand, TyperGroup, TyperOption
 from typer.exceptions import TyperException
 
 from algotrade import __version__
-from algotrade.cli.errors import fail, run_guarded
+from algotrade.cli.errors import EXIT_INTERRUPTED, fail, run_guarded
 
 HELP = "algo-trade: backtest, paper-trade and run trading bots."
 
@@ -265,5 +265,9 @@ def _invoke() -> None:
         fail(f"{command}: {exc.format_message()} (see --help)")
     except typer.Abort:
         fail("aborted", 1)
+    if code == EXIT_INTERRUPTED:
+        # Typer turns a KeyboardInterrupt into this exit code without a word; commands that
+        # report an interruption themselves exit with SystemExit instead (errors.exit_interrupted).
+        fail("interrupted", EXIT_INTERRUPTED)
     if isinstance(code, int) and code:
         raise SystemExit(code)

@@ -19,6 +19,7 @@ from algotrade.atomic_file import write_atomic
 from algotrade.cli.backtest_cmd import check_output_paths
 from algotrade.cli.console import err_console
 from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption
+from algotrade.cli.errors import exit_interrupted, silence_logs_on_interrupt
 from algotrade.cli.research_options import (
     CashOption,
     ClusterOption,
@@ -112,7 +113,11 @@ def optimize(
 ) -> None:
     """Optimize a strategy's parameters with Optuna (TPE, NSGA-II, pruning); resumable."""
     from algotrade.research.executors import check_cluster  # noqa: PLC0415
-    from algotrade.research.optimize import plan_optimization, run_optimization  # noqa: PLC0415
+    from algotrade.research.optimize import (  # noqa: PLC0415
+        optimization_run_id,
+        plan_optimization,
+        run_optimization,
+    )
     from algotrade.research.run_store import check_run_id  # noqa: PLC0415
 
     check_output_paths({"--json": json_out, "--report": report})
@@ -150,6 +155,7 @@ def optimize(
     datasets = load_datasets(options["data"], data_dir, source)
     # The search space, the strategy and the folds too: nothing is said or stored before.
     plan_optimization(_spec(options, datasets=tuple(datasets)), datasets)
+    silence_logs_on_interrupt()  # its interruption line says what was kept
     with open_run(data_dir, db_url, cluster, workers) as (store, executor):
         if options["parallel"] is None:  # a Dask cluster: its size is known once connected
             options["parallel"] = executor.workers
@@ -159,9 +165,19 @@ def optimize(
             f"{len(datasets)} dataset(s){f' × {spec.folds} folds' if spec.folds else ''}, "
             f"{spec.sampler_name}, {spec.parallel} at a time"
         )
-        with _progress() as progress:
-            outcome = run_optimization(
-                spec, datasets, executor, store, options=options, progress=progress
+        try:
+            with _progress() as progress:
+                outcome = run_optimization(
+                    spec, datasets, executor, store, options=options, progress=progress
+                )
+        except KeyboardInterrupt:  # the progress bar is gone: the line stays last
+            run_id = optimization_run_id(spec, datasets, options)
+            if not store.has_run(run_id):
+                raise  # stopped before the run began: nothing to resume
+            stored = len(store.done_batches(run_id))
+            exit_interrupted(
+                f"interrupted: {stored} batches stored; run the same command or "
+                f"--resume {run_id} to continue"
             )
         if resume is not None and outcome.run_id != resume:
             err_console().print(

@@ -19,6 +19,7 @@ from algotrade.atomic_file import write_atomic
 from algotrade.cli.backtest_cmd import check_output_paths
 from algotrade.cli.console import err_console
 from algotrade.cli.data_options import DEFAULT_DATA_DIR, DataDirOption
+from algotrade.cli.errors import exit_interrupted, silence_logs_on_interrupt
 from algotrade.cli.research_options import (
     CashOption,
     ClusterOption,
@@ -145,18 +146,18 @@ def sweep(
             f"--resume {resume}: the data changed since the run started "
             f"(it is now run {plan.run_id}); start a new run"
         )
+    silence_logs_on_interrupt()  # its interruption line says what was kept
     with open_run(data_dir, db_url, cluster, workers) as (store, executor):
         _say_plan(plan)
-        with _progress(plan) as on_batch:
-            try:
+        try:
+            with _progress(plan) as on_batch:
                 outcome = run_sweep(plan, datasets, executor, store, on_batch=on_batch)
-            except KeyboardInterrupt:
-                stored = len(store.done_batches(plan.run_id))
-                err_console().print(
-                    f"interrupted: {stored} of {len(plan.batches)} batches stored; run the same "
-                    f"command or --resume {plan.run_id} to continue"
-                )
-                raise
+        except KeyboardInterrupt:  # the progress bar is gone: the line stays last
+            stored = len(store.done_batches(plan.run_id))
+            exit_interrupted(
+                f"interrupted: {stored} of {len(plan.batches)} batches stored; run the same "
+                f"command or --resume {plan.run_id} to continue"
+            )
         _print_outcome(outcome, plan.objective)
         _write_outputs(outcome, plan, json_out, report, axes)
 

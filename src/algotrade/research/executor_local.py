@@ -7,12 +7,16 @@ pools, and forking a process that has threads can deadlock the child.
 A worker process that dies (killed, out of memory) breaks the whole pool in
 ``concurrent.futures``; the executor then starts a new pool and resubmits the batches that had
 not finished, each at most ``retries`` times.
+
+Ctrl-C is the parent's alone, even while workers are still starting (``worker_process``
+explains how): a run left early stops its workers itself, SIGTERM then SIGKILL after
+``STOP_GRACE_S``, and reaps them, so none is left running.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import signal
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -24,12 +28,17 @@ from algotrade.data.bars import BarData
 from algotrade.research import worker_data
 from algotrade.research.evaluate import Batch, ResultRow
 from algotrade.research.worker_data import BatchOutcome, DatasetPayload, WorkerData
-from algotrade.worker_process import exit_with_parent
+from algotrade.worker_process import (
+    exit_with_parent,
+    ignore_sigint,
+    starting_workers_without_sigint,
+)
 
 # Batches queued per worker beyond the running one: keeps workers busy without queueing a
 # whole million-point sweep in memory at once.
 QUEUED_PER_WORKER = 2
 WAIT_SLICE_S = 0.5
+STOP_GRACE_S = 2.0  # a stopped run's workers get this long to end on SIGTERM, then SIGKILL
 
 
 class WorkerLostError(AlgoTradeError):
@@ -77,7 +86,11 @@ class LocalExecutor:
                     if batch is None:
                         break
                     attempts[batch.batch_id] = attempts.get(batch.batch_id, 0) + 1
-                    in_flight[pool.submit(worker_data.run_installed, batch)] = batch
+                    # A spawn pool starts a worker in submit when none is idle (and the submit
+                    # may wait while that worker reads its start-up data, the datasets).
+                    with starting_workers_without_sigint():
+                        future = pool.submit(worker_data.run_installed, batch)
+                    in_flight[future] = batch
                 if not in_flight:
                     self._unfinished = False
                     return
@@ -102,7 +115,7 @@ class LocalExecutor:
                     in_flight.clear()
                     self._shutdown_pool()
         finally:
-            if in_flight:  # stopped early (Ctrl-C, an error): do not wait for running batches
+            if self._unfinished:  # stopped early (Ctrl-C, an error): do not wait for batches
                 self._abandon_pool()
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
@@ -127,12 +140,17 @@ class LocalExecutor:
         if pool is None:
             return
         # ProcessPoolExecutor (before 3.14) has no terminate: its process table is the only way.
-        processes = list(getattr(pool, "_processes", {}).values())
+        processes = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             process.terminate()
+        deadline = time.monotonic() + STOP_GRACE_S
         for process in processes:
-            process.join(timeout=10)
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():  # stuck where SIGTERM cannot end it
+                process.kill()
+                process.join()
 
     def close(self) -> None:
         if self._unfinished:
@@ -163,7 +181,7 @@ def _first_finished(futures: Iterable[Future[BatchOutcome]]) -> set[Future[Batch
 
 def _start_worker(payloads: list[DatasetPayload]) -> None:
     """Pool initializer. Ctrl-C reaches the whole process group: the parent alone handles it
-    (stores what finished, shuts the pool down), so the workers ignore it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    (stores what finished, stops the pool), so the workers ignore it."""
+    ignore_sigint()
     exit_with_parent()
     worker_data.install(payloads)

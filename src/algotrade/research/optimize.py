@@ -137,15 +137,19 @@ def run_optimization(
     run_id = run_id_for("optimize", document)
     run_dir = store.run_dir(run_id)
     store.begin(run_id, document, kind="optimize", total_batches=_planned(spec, fold_list))
-    executor.put_data({key: datasets[key] for key in spec.datasets})
-    evaluator = TrialEvaluator(
-        strategy=spec.strategy, config=spec.config, executor=executor, store=store, run_id=run_id
-    )
-    evaluator.load_stored()
-    storage = f"sqlite:///{run_dir / STORAGE_FILE}"
-    optuna.logging.set_verbosity(logging.WARNING)
-    driver = StudyDriver(spec, space, evaluator, times, progress)
-    try:
+    try:  # from here on the run is "running" in the store: it must end marked
+        executor.put_data({key: datasets[key] for key in spec.datasets})
+        evaluator = TrialEvaluator(
+            strategy=spec.strategy,
+            config=spec.config,
+            executor=executor,
+            store=store,
+            run_id=run_id,
+        )
+        evaluator.load_stored()
+        storage = f"sqlite:///{run_dir / STORAGE_FILE}"
+        optuna.logging.set_verbosity(logging.WARNING)
+        driver = StudyDriver(spec, space, evaluator, times, progress)
         if fold_list:
             outcomes, summary = _walk_forward(driver, storage, fold_list, enqueue)
             save_summary(run_dir, summary)

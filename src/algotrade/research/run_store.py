@@ -158,6 +158,9 @@ class RunStore:
         )
         return done
 
+    def has_run(self, run_id: str) -> bool:
+        return (self.run_dir(run_id) / SPEC_FILE).exists()
+
     def load_run(self, run_id: str) -> dict[str, Any]:
         """The stored ``run.json`` (``InputError`` when the run does not exist)."""
         path = self.run_dir(run_id) / SPEC_FILE

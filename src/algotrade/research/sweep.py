@@ -165,9 +165,9 @@ def run_sweep(
     """
     total = len(plan.batches)
     done = store.begin(plan.run_id, plan.spec, kind="sweep", total_batches=total)
-    todo = [batch for batch in plan.batches if batch.batch_id not in done]
-    stored = total - len(todo)
-    try:
+    try:  # from here on the run is "running" in the store: it must end marked
+        todo = [batch for batch in plan.batches if batch.batch_id not in done]
+        stored = total - len(todo)
         if todo:
             needed = {batch.dataset for batch in todo}
             executor.put_data({key: bars for key, bars in datasets.items() if key in needed})

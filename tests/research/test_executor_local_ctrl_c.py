@@ -1,0 +1,211 @@
+"""Ctrl-C of ``algotrade sweep`` and ``algotrade optimize`` on the local process pool, at any
+moment: while the command itself is still importing, while the pool's worker processes are
+still starting, and mid-run.
+
+Each case runs the real command in its own session and sends SIGINT to the whole process group,
+which is what a terminal's Ctrl-C does. Whatever the moment: exit code 130, one line saying it
+was interrupted, no traceback from any process, no process of the group left, and a run that
+had begun is marked interrupted (so the same command resumes it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from algotrade.data.loader import save_bars
+from algotrade.data.synthetic import generate_bars
+from algotrade.research.run_store import RunStore
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)"),
+]
+
+HOUR_NS = 3_600_000_000_000
+EXIT_S = 10.0  # "exits within a few seconds", with room for a loaded 2-core machine
+
+# The first two evaluations finish; every later one blocks for good, so the run can only end by
+# Ctrl-C (and a worker left behind would still be there when the test looks).
+GATE = """
+import time
+from decimal import Decimal
+from pathlib import Path
+from algotrade.core.strategy import Strategy, StrategyParams
+
+LOG = Path(__file__).parent / "evaluations.log"
+
+class P(StrategyParams):
+    k: int = 0
+
+class Gate(Strategy):
+    name = "gate"
+    Params = P
+
+    def on_start(self):
+        with open(LOG, "a") as log:
+            log.write(f"{self.params.k}\\n")
+        if len(LOG.read_text().split()) > 2:
+            while True:
+                time.sleep(0.05)
+        self._n = 0
+
+    def on_bar(self, bar):
+        self._n += 1
+        if self._n % (4 + self.params.k) == 0:
+            self.ctx.target_position(bar.symbol, Decimal(self._n % 3 - 1))
+"""
+
+
+def _session_processes(sid: int) -> dict[int, bytes]:
+    """Live (not zombie) processes of session ``sid``: pid -> command line."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def _catches_sigint(pid: int) -> bool:
+    """The process's interpreter has installed its SIGINT handler (before that, SIGINT kills
+    any process without a word, Python or not: there is nothing for a program to do)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False  # gone meanwhile
+    (caught,) = [line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")]
+    return bool(int(caught, 16) & (1 << (signal.SIGINT - 1)))
+
+
+def _parts(data_dir: Path) -> int:
+    return len(list(data_dir.glob("research/*/results/part-*.parquet")))
+
+
+def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not condition():
+        if proc.poll() is not None:
+            pytest.fail(f"the command exited ({proc.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+def _worker_starting(proc: subprocess.Popen[bytes], log: Path) -> Callable[[], bool]:
+    """A pool worker's interpreter is running (a SIGINT would reach Python code in it) and no
+    evaluation has begun: the worker is importing."""
+
+    def check() -> bool:
+        workers = [pid for pid, cmd in _session_processes(proc.pid).items() if b"spawn_main" in cmd]
+        return any(_catches_sigint(pid) for pid in workers) and not log.exists()
+
+    return check
+
+
+# (command, moment): "+S" = S seconds after the command can catch SIGINT (it is importing, then
+# loading data, then starting workers; the first ~30 ms are the interpreter's own start-up,
+# which no program can make quiet); "worker-start" = as soon as a pool worker's interpreter
+# runs, while it imports, before any evaluation; "mid-run" = two batches stored, the others
+# running (and blocked for good).
+CASES = [
+    ("sweep", "+0.2"),
+    ("sweep", "+0.4"),
+    ("sweep", "+0.8"),
+    ("sweep", "+1.5"),
+    ("sweep", "worker-start"),
+    ("sweep", "mid-run"),
+    ("optimize", "+0.3"),
+    ("optimize", "worker-start"),
+    ("optimize", "mid-run"),
+]
+
+
+@pytest.fixture(scope="module")
+def bars_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bars") / "AAA.parquet"
+    save_bars(generate_bars(300, symbol="AAA", seed=5, interval_ns=HOUR_NS), path)
+    return path
+
+
+@pytest.mark.parametrize(("command", "moment"), CASES)
+def test_ctrl_c_at_any_moment_exits_130_with_one_line_and_no_process_left(
+    tmp_path: Path, bars_file: Path, command: str, moment: str
+) -> None:
+    strategy = tmp_path / "gate.py"
+    strategy.write_text(GATE)
+    log = tmp_path / "evaluations.log"
+    data_dir = tmp_path / "d"
+    argv = [sys.executable, "-m", "algotrade", command, "--strategy", str(strategy)]
+    argv += ["--data", str(bars_file), "--workers", "2", "--data-dir", str(data_dir)]
+    if command == "sweep":
+        argv += ["--param", "k=0:5:1", "--batch-size", "1"]
+    else:
+        argv += ["--param", "k=0:5", "--trials", "10", "--seed", "1"]
+    env = {**os.environ, "COLUMNS": "200"}
+    with (tmp_path / "err").open("wb") as err:
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=err, env=env, start_new_session=True
+        )
+        try:
+            _wait_for(lambda: _catches_sigint(proc.pid), proc, "the SIGINT handler")
+            if moment.startswith("+"):
+                time.sleep(float(moment[1:]))
+            elif moment == "worker-start":
+                _wait_for(_worker_starting(proc, log), proc, "a starting worker")
+            else:
+                _wait_for(lambda: _parts(data_dir) >= 2, proc, "two stored batches")
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole group
+            code = proc.wait(timeout=EXIT_S)
+            _assert_group_ends(proc.pid)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    stderr = (tmp_path / "err").read_text()
+    assert code == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "KeyboardInterrupt" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if "interrupted" in line]
+    assert len(lines) == 1, stderr
+    assert re.match(r"(error: )?interrupted\b", lines[0]), stderr
+    assert stderr.strip().splitlines()[-1] == lines[0], stderr
+    if (data_dir / "algotrade.db").exists():
+        with RunStore(data_dir, f"sqlite:///{data_dir / 'algotrade.db'}") as store:
+            runs = store.runs()
+        assert [run.status for run in runs] in ([], ["interrupted"]), stderr
+    if moment in ("worker-start", "mid-run"):
+        assert "run the same command or --resume " in lines[0], stderr
+        assert [run.status for run in runs] == ["interrupted"]
+
+
+def _assert_group_ends(pgid: int) -> None:
+    """Every process of the group is gone (or a zombie, whose reaping is init's job) soon."""
+    deadline = time.monotonic() + EXIT_S
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        left = _session_processes(pgid)
+        if not left:
+            return  # only zombies: nothing runs
+        if time.monotonic() > deadline:
+            pytest.fail(f"processes left running after Ctrl-C: {left}")
+        time.sleep(0.05)
