@@ -138,6 +138,9 @@ async def test_what_a_person_does_in_the_web_platform_reaches_the_sink_live(
         await until(lambda: len(sink.fills) == 1, "the fill")
         await until(lambda: sink.position("EPZ25") == 1, "the position")
         assert sink.orders[-1]["status"] == "filled"
+        # The guard subscribes to a contract's quotes once it holds it; a price set before
+        # that subscription reaches no one (the hub pushes changes, not a snapshot).
+        await until(lambda: ("quotes", ES) in venue.hub_subscriptions("market"), "quotes wanted")
         venue.set_price(ES, "5997.25")
         await until(lambda: ("EPZ25", D("5997.25")) in sink.marks, "a quote of the held contract")
         venue.web.flatten(account, ES)
