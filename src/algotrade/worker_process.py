@@ -35,11 +35,13 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import resource_tracker
 from types import FrameType
 
 CHECK_SECONDS = 0.5
+STOP_GRACE_S = 2.0  # a stopped pool's workers get this long to end on SIGTERM, then SIGKILL
 # Windows has no signal masks (nor process groups for Ctrl-C to reach): there, both are no-ops.
 _HAVE_SIGMASK = hasattr(signal, "pthread_sigmask")
 
@@ -93,3 +95,28 @@ def starting_workers_without_sigint() -> Iterator[None]:
         if held and callable(previous):
             # Also when the block failed: the user's Ctrl-C is not lost to that error.
             previous(signal.SIGINT, None)  # the handler that was held back (it raises)
+
+
+def start_worker_quietly() -> None:
+    """Pool initializer of a worker that needs nothing else: Ctrl-C is its parent's, and it
+    ends with its parent."""
+    ignore_sigint()
+    exit_with_parent()
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop ``pool`` now, for a run left early (Ctrl-C, an error): queued work is cancelled and
+    running workers are terminated, killed after ``STOP_GRACE_S`` if SIGTERM cannot end them,
+    and reaped, so none is left running (their results would be discarded anyway)."""
+    # ProcessPoolExecutor (before 3.14) has no terminate: its process table is the only way.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + STOP_GRACE_S
+    for process in processes:
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():  # stuck where SIGTERM cannot end it
+            process.kill()
+            process.join()

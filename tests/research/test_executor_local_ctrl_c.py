@@ -25,10 +25,17 @@ import pytest
 from algotrade.data.loader import save_bars
 from algotrade.data.synthetic import generate_bars
 from algotrade.research.run_store import RunStore
+from testkit.process_group import (
+    HAS_PROC,
+    assert_group_ends,
+    catches_sigint,
+    session_processes,
+    wait_for,
+)
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)"),
+    pytest.mark.skipif(not HAS_PROC, reason="reads /proc (Linux)"),
 ]
 
 HOUR_NS = 3_600_000_000_000
@@ -66,46 +73,8 @@ class Gate(Strategy):
 """
 
 
-def _session_processes(sid: int) -> dict[int, bytes]:
-    """Live (not zombie) processes of session ``sid``: pid -> command line."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue  # gone meanwhile
-        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
-        if fields[0] != "Z" and int(fields[3]) == sid:
-            found[int(entry.name)] = cmdline
-    return found
-
-
-def _catches_sigint(pid: int) -> bool:
-    """The process's interpreter has installed its SIGINT handler (before that, SIGINT kills
-    any process without a word, Python or not: there is nothing for a program to do)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False  # gone meanwhile
-    (caught,) = [line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")]
-    return bool(int(caught, 16) & (1 << (signal.SIGINT - 1)))
-
-
 def _parts(data_dir: Path) -> int:
     return len(list(data_dir.glob("research/*/results/part-*.parquet")))
-
-
-def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 60
-    while not condition():
-        if proc.poll() is not None:
-            pytest.fail(f"the command exited ({proc.returncode}) before {what}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 def _worker_starting(proc: subprocess.Popen[bytes], log: Path) -> Callable[[], bool]:
@@ -113,8 +82,8 @@ def _worker_starting(proc: subprocess.Popen[bytes], log: Path) -> Callable[[], b
     evaluation has begun: the worker is importing."""
 
     def check() -> bool:
-        workers = [pid for pid, cmd in _session_processes(proc.pid).items() if b"spawn_main" in cmd]
-        return any(_catches_sigint(pid) for pid in workers) and not log.exists()
+        workers = [pid for pid, cmd in session_processes(proc.pid).items() if b"spawn_main" in cmd]
+        return any(catches_sigint(pid) for pid in workers) and not log.exists()
 
     return check
 
@@ -164,16 +133,16 @@ def test_ctrl_c_at_any_moment_exits_130_with_one_line_and_no_process_left(
             argv, stdout=subprocess.DEVNULL, stderr=err, env=env, start_new_session=True
         )
         try:
-            _wait_for(lambda: _catches_sigint(proc.pid), proc, "the SIGINT handler")
+            wait_for(lambda: catches_sigint(proc.pid), proc, "the SIGINT handler")
             if moment.startswith("+"):
                 time.sleep(float(moment[1:]))
             elif moment == "worker-start":
-                _wait_for(_worker_starting(proc, log), proc, "a starting worker")
+                wait_for(_worker_starting(proc, log), proc, "a starting worker")
             else:
-                _wait_for(lambda: _parts(data_dir) >= 2, proc, "two stored batches")
+                wait_for(lambda: _parts(data_dir) >= 2, proc, "two stored batches")
             os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole group
             code = proc.wait(timeout=EXIT_S)
-            _assert_group_ends(proc.pid)
+            assert_group_ends(proc.pid, EXIT_S)
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -193,19 +162,3 @@ def test_ctrl_c_at_any_moment_exits_130_with_one_line_and_no_process_left(
     if moment in ("worker-start", "mid-run"):
         assert "run the same command or --resume " in lines[0], stderr
         assert [run.status for run in runs] == ["interrupted"]
-
-
-def _assert_group_ends(pgid: int) -> None:
-    """Every process of the group is gone (or a zombie, whose reaping is init's job) soon."""
-    deadline = time.monotonic() + EXIT_S
-    while True:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return
-        left = _session_processes(pgid)
-        if not left:
-            return  # only zombies: nothing runs
-        if time.monotonic() > deadline:
-            pytest.fail(f"processes left running after Ctrl-C: {left}")
-        time.sleep(0.05)

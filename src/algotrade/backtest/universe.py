@@ -44,7 +44,11 @@ from algotrade.core.strategy import Strategy
 from algotrade.core.timeutil import ns_to_iso
 from algotrade.data.bars import BarData
 from algotrade.strategies.registry import get_strategy_class
-from algotrade.worker_process import exit_with_parent
+from algotrade.worker_process import (
+    start_worker_quietly,
+    starting_workers_without_sigint,
+    stop_pool,
+)
 
 # Below this many symbols a pool costs more (spawning workers, importing the package in each)
 # than it saves.
@@ -178,18 +182,24 @@ def run_universe(
         # spawn, not fork: a forked child inherits polars' thread pool in whatever state it
         # was, which can deadlock.
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            min(count, len(pending)), mp_context=context, initializer=exit_with_parent
-        ) as pool:
-            futures: dict[Future[SymbolRun], str] = {
-                pool.submit(run_symbol, s, bars[s], spec, config, periods_per_year, details): s
-                for s in pending
-            }
+        pool = ProcessPoolExecutor(
+            min(count, len(pending)), mp_context=context, initializer=start_worker_quietly
+        )
+        try:
+            with starting_workers_without_sigint():  # Ctrl-C is ours alone (worker_process)
+                futures: dict[Future[SymbolRun], str] = {
+                    pool.submit(run_symbol, s, bars[s], spec, config, periods_per_year, details): s
+                    for s in pending
+                }
             for future in as_completed(futures):
                 run = future.result()
                 runs[run.symbol] = run
                 if on_done is not None:
                     on_done(run)
+        except BaseException:
+            stop_pool(pool)  # Ctrl-C or an error: not a wait for every other symbol's run
+            raise
+        pool.shutdown(wait=True)
     ordered = [runs[symbol] for symbol in dict.fromkeys(symbols)]
     times, equity = portfolio_curve(
         [run.result for run in ordered if run.result is not None], config.initial_cash

@@ -25,7 +25,7 @@ from algotrade.cli.data_options import (
     parse_range,
     reject_reference_options,
 )
-from algotrade.cli.errors import parse_params
+from algotrade.cli.errors import exit_interrupted, parse_params
 from algotrade.core.errors import DataError, InputError
 
 if TYPE_CHECKING:
@@ -330,26 +330,31 @@ def run_universe_command(
             f"no {interval} bars of {venue}:{','.join(symbols)} in the requested range; "
             "'algotrade data list' shows what is stored"
         )
-    with Progress(
-        TextColumn("universe"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} symbols"),
-        TimeRemainingColumn(),
-        console=err_console(),
-        transient=True,
-        disable=not err_console().is_terminal,
-    ) as progress:
-        task = progress.add_task("run", total=len(symbols))
-        universe = run_universe(
-            bars,
-            symbols,
-            spec,
-            config,
-            periods_per_year=periods_per_year,
-            workers=workers,
-            on_done=lambda _run: progress.advance(task),
-            details=json_out is not None or report is not None,
-        )
+    try:
+        with Progress(
+            TextColumn("universe"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} symbols"),
+            TimeRemainingColumn(),
+            console=err_console(),
+            transient=True,
+            disable=not err_console().is_terminal,
+        ) as progress:
+            task = progress.add_task("run", total=len(symbols))
+            universe = run_universe(
+                bars,
+                symbols,
+                spec,
+                config,
+                periods_per_year=periods_per_year,
+                workers=workers,
+                on_done=lambda _run: progress.advance(task),
+                details=json_out is not None or report is not None,
+            )
+    except KeyboardInterrupt:  # the progress bar is gone: the line stays last
+        # Its pool is stopped (run_universe): a normal exit, so multiprocessing's own clean-up
+        # runs (an immediate exit left its tracker warning of leaked semaphores).
+        exit_interrupted("error: interrupted (nothing written)")
     print_universe(universe, f"{spec.name} on {venue} {interval}")
     try:
         if json_out is not None:

@@ -9,14 +9,13 @@ A worker process that dies (killed, out of memory) breaks the whole pool in
 not finished, each at most ``retries`` times.
 
 Ctrl-C is the parent's alone, even while workers are still starting (``worker_process``
-explains how): a run left early stops its workers itself, SIGTERM then SIGKILL after
-``STOP_GRACE_S``, and reaps them, so none is left running.
+explains how): a run left early stops its workers itself (``worker_process.stop_pool``:
+SIGTERM, then SIGKILL after a grace), and reaps them, so none is left running.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -32,13 +31,13 @@ from algotrade.worker_process import (
     exit_with_parent,
     ignore_sigint,
     starting_workers_without_sigint,
+    stop_pool,
 )
 
 # Batches queued per worker beyond the running one: keeps workers busy without queueing a
 # whole million-point sweep in memory at once.
 QUEUED_PER_WORKER = 2
 WAIT_SLICE_S = 0.5
-STOP_GRACE_S = 2.0  # a stopped run's workers get this long to end on SIGTERM, then SIGKILL
 
 
 class WorkerLostError(AlgoTradeError):
@@ -137,20 +136,8 @@ class LocalExecutor:
         """Stop the pool now: queued batches are cancelled and running ones killed (their
         results would be discarded anyway)."""
         pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        # ProcessPoolExecutor (before 3.14) has no terminate: its process table is the only way.
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.terminate()
-        deadline = time.monotonic() + STOP_GRACE_S
-        for process in processes:
-            process.join(timeout=max(0.0, deadline - time.monotonic()))
-        for process in processes:
-            if process.is_alive():  # stuck where SIGTERM cannot end it
-                process.kill()
-                process.join()
+        if pool is not None:
+            stop_pool(pool)
 
     def close(self) -> None:
         if self._unfinished:

@@ -1,0 +1,82 @@
+"""Ctrl-C of a multi-symbol ``algotrade backtest --symbols VENUE:A,B --workers 2`` while its
+pool's workers run: exit 130 with one line, no traceback from any process, and no worker left
+running (before, the pool's exit waited for every symbol's run to finish, and a run that does
+not finish held the command for good)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from algotrade.data.catalog import Catalog, SeriesKey
+from algotrade.data.synthetic import generate_bars
+from testkit.process_group import HAS_PROC, assert_group_ends, catches_sigint, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not HAS_PROC, reason="reads /proc (Linux)")]
+
+HOUR_NS = 3_600_000_000_000
+EXIT_S = 10.0
+
+# Each symbol's run says it started, then never ends: only Ctrl-C ends the command.
+STUCK = """
+import time
+from pathlib import Path
+from algotrade.core.strategy import Strategy, StrategyParams
+
+class Stuck(Strategy):
+    name = "stuck"
+    Params = StrategyParams
+
+    def on_start(self):
+        with open(Path(__file__).parent / "started.log", "a") as log:
+            log.write("started\\n")
+        while True:
+            time.sleep(0.05)
+
+    def on_bar(self, bar):
+        pass
+"""
+
+
+def test_ctrl_c_stops_a_universe_backtest_and_its_workers(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    catalog = Catalog.for_data_dir(data_dir)
+    for number, symbol in enumerate(("AAA", "BBB")):
+        bars = generate_bars(200, symbol=symbol, seed=number + 1, interval_ns=HOUR_NS)
+        catalog.append(SeriesKey("sim", symbol, "1h"), bars.frame)
+    strategy = tmp_path / "stuck.py"
+    strategy.write_text(STUCK)
+    started = tmp_path / "started.log"
+    argv = [sys.executable, "-m", "algotrade", "backtest", "--strategy", str(strategy)]
+    argv += ["--symbols", "sim:AAA,BBB", "--interval", "1h", "--workers", "2"]
+    argv += ["--data-dir", str(data_dir)]
+    with (tmp_path / "err").open("wb") as err:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        try:
+            wait_for(lambda: catches_sigint(proc.pid), proc, "the SIGINT handler")
+            wait_for(
+                lambda: started.exists() and len(started.read_text().split()) == 2,
+                proc,
+                "both symbols' runs started in workers",
+            )
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole group
+            try:
+                code = proc.wait(timeout=EXIT_S)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"the backtest did not end within {EXIT_S:.0f} s of Ctrl-C")
+            assert_group_ends(proc.pid, EXIT_S)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    stderr = (tmp_path / "err").read_text()
+    assert code == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "KeyboardInterrupt" not in stderr, stderr
+    assert stderr.strip().splitlines() == ["error: interrupted (nothing written)"], stderr
