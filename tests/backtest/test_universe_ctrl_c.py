@@ -1,7 +1,7 @@
 """Ctrl-C of a multi-symbol ``algotrade backtest --symbols VENUE:A,B --workers 2`` while its
-pool's workers run: exit 130 with one line, no traceback from any process, and no worker left
-running (before, the pool's exit waited for every symbol's run to finish, and a run that does
-not finish held the command for good)."""
+pool's workers are still starting (importing) and while they run: exit 130 with one line, no
+traceback from any process, and no worker left running. Before, a worker that was still
+importing printed a KeyboardInterrupt traceback, and the parent's exit waited for the pool."""
 
 from __future__ import annotations
 
@@ -10,13 +10,20 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from algotrade.data.catalog import Catalog, SeriesKey
 from algotrade.data.synthetic import generate_bars
-from testkit.process_group import HAS_PROC, assert_group_ends, catches_sigint, wait_for
+from testkit.process_group import (
+    HAS_PROC,
+    assert_group_ends,
+    catches_sigint,
+    session_processes,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not HAS_PROC, reason="reads /proc (Linux)")]
 
@@ -44,7 +51,19 @@ class Stuck(Strategy):
 """
 
 
-def test_ctrl_c_stops_a_universe_backtest_and_its_workers(tmp_path: Path) -> None:
+def _worker_starting(proc: subprocess.Popen[bytes], started: Path) -> Callable[[], bool]:
+    """A pool worker's interpreter runs (a SIGINT would reach Python code in it) and no
+    symbol's run has begun: the worker is importing."""
+
+    def check() -> bool:
+        workers = [pid for pid, cmd in session_processes(proc.pid).items() if b"spawn_main" in cmd]
+        return any(catches_sigint(pid) for pid in workers) and not started.exists()
+
+    return check
+
+
+@pytest.mark.parametrize("moment", ["worker-start", "running"])
+def test_ctrl_c_stops_a_universe_backtest_and_its_workers(tmp_path: Path, moment: str) -> None:
     data_dir = tmp_path / "data"
     catalog = Catalog.for_data_dir(data_dir)
     for number, symbol in enumerate(("AAA", "BBB")):
@@ -60,11 +79,14 @@ def test_ctrl_c_stops_a_universe_backtest_and_its_workers(tmp_path: Path) -> Non
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         try:
             wait_for(lambda: catches_sigint(proc.pid), proc, "the SIGINT handler")
-            wait_for(
-                lambda: started.exists() and len(started.read_text().split()) == 2,
-                proc,
-                "both symbols' runs started in workers",
-            )
+            if moment == "worker-start":
+                wait_for(_worker_starting(proc, started), proc, "a starting worker")
+            else:
+                wait_for(
+                    lambda: started.exists() and len(started.read_text().split()) == 2,
+                    proc,
+                    "both symbols' runs started in workers",
+                )
             os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole group
             try:
                 code = proc.wait(timeout=EXIT_S)
