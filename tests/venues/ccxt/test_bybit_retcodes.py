@@ -13,7 +13,7 @@ from algotrade.core.orders import OrderStatus
 from algotrade.venues.ccxt.bybit.config import BybitConfig
 from algotrade.venues.ccxt.bybit.rest import BybitRest, api_error
 from algotrade.venues.ccxt.credentials import ApiCredentials
-from algotrade.venues.ccxt.errors import AccessRestricted, AuthFailed, RateLimited
+from algotrade.venues.ccxt.errors import AccessRestricted, AuthFailed, RateLimited, VenueRefused
 from testkit.fake_bybit import FakeBybit
 
 CREATE = "/v5/order/create"
@@ -47,6 +47,15 @@ def test_10009_is_an_access_restriction_not_a_key_problem() -> None:
     assert not isinstance(error, AuthFailed)
     assert "the API key is not the problem" in str(error)
     assert "contact Bybit support" in str(error)
+
+
+def test_a_request_outside_the_time_window_names_the_clock() -> None:
+    """10002: the request's timestamp is outside recv_window of Bybit's clock (not executed);
+    the operator is told what to do instead of only Bybit's words."""
+    error = api_error(10002, "invalid request, please check your server timestamp or recv_window")
+    assert isinstance(error, VenueRefused)
+    assert error.code == 10002
+    assert "synchronise the clock (NTP) or raise venues.bybit.recv_window_ms" in str(error)
 
 
 def test_the_retired_ip_rate_limit_code_is_an_ip_ban() -> None:

@@ -86,6 +86,11 @@ _RESTRICTED_HINT = (
     "retrying does not help: contact Bybit support"
 )
 _IP_RATE_LIMIT = 10018  # struck from the error table; if sent, the IP ban of HTTP 403
+# Refusals whose cause is on our side, with what the operator can do about it.
+_REFUSAL_HINTS = {
+    10002: "this machine's clock and Bybit's differ by more than the receive window: "
+    "synchronise the clock (NTP) or raise venues.bybit.recv_window_ms",
+}
 _UNKNOWN_CODES = frozenset({10000, 10016})  # server timeout / server error: may have acted
 # 429: "the trading service is experiencing a high server load. Please retry"; 10429:
 # "system level frequency protection" (docs/v5/error).
@@ -131,7 +136,8 @@ def api_error(code: int, message: str, headers: Mapping[str, Any] | None = None)
         return OrderUnknown(text, code=code)
     if code in (110008, 110010):
         return OrderFinished(text, code=code)
-    return VenueRefused(text, code=code)
+    hint = _REFUSAL_HINTS.get(code)
+    return VenueRefused(f"{text} ({hint})" if hint else text, code=code)
 
 
 class _CcxtBybit(ccxt_async.bybit):  # type: ignore[misc]
