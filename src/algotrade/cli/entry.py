@@ -9,19 +9,15 @@ milliseconds of the interpreter's own start-up, before this module runs, are out
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, NoReturn
-
-if TYPE_CHECKING:
-    from types import FrameType
+from typing import NoReturn
 
 EXIT_INTERRUPTED = 130  # as errors.EXIT_INTERRUPTED, which may not be loaded yet
 
 
 def main() -> None:
+    # SIGINT keeps Python's own handler: asyncio.run (bots watch, the TUI, ...) turns a Ctrl-C
+    # into a graceful cancel only while that exact handler is installed.
     try:
-        import signal  # noqa: PLC0415
-
-        signal.signal(signal.SIGINT, _stop_quietly)
         from algotrade.cli.main import main as run_cli  # noqa: PLC0415
 
         run_cli()
@@ -34,19 +30,6 @@ def main() -> None:
             raise
         sys.stderr.write("error: interrupted\n")
         _exit_interrupted()
-
-
-def _stop_quietly(signum: int, frame: FrameType | None) -> None:
-    """SIGINT: the KeyboardInterrupt that stops the command. A command that says itself what
-    an interruption kept (``errors.silence_logs_on_interrupt``) also gets no more log records
-    from then on: what a library logs while the interruption unwinds through it is noise
-    once the user asked to stop (SQLAlchemy logs the cursor it cannot close with a
-    traceback). Every other command, the daemon's start-up among them, keeps its log."""
-    errors = sys.modules.get("algotrade.cli.errors")
-    logging = sys.modules.get("logging")
-    if errors is not None and errors.interrupt_silences_logs() and logging is not None:
-        logging.disable(logging.CRITICAL)
-    raise KeyboardInterrupt
 
 
 def _from_ctrl_c(exc: BaseException) -> bool:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from types import FrameType
 from typing import NoReturn, TypeVar
 
 from algotrade.core.errors import AlgoTradeError, InputError
@@ -33,18 +37,19 @@ def run_guarded(func: Callable[[], T]) -> T:
         fail("interrupted", EXIT_INTERRUPTED)
 
 
-_silence_logs_on_interrupt = False
-
-
 def silence_logs_on_interrupt() -> None:
-    """From now on, a Ctrl-C also stops all logging (``cli.entry``): for a command that reports
-    its interruption itself, so its one line is not buried under libraries' records."""
-    global _silence_logs_on_interrupt  # noqa: PLW0603 - one process, one command
-    _silence_logs_on_interrupt = True
+    """From now on, a Ctrl-C also stops all logging: for a command that reports its
+    interruption itself (sweep, optimize), so its one line is not buried under what libraries
+    log while the interruption unwinds through them (SQLAlchemy logs the cursor it cannot
+    close with a traceback). Not for asyncio commands: ``asyncio.run`` handles Ctrl-C only
+    under Python's own SIGINT handler."""
 
+    def stop_quietly(signum: int, frame: FrameType | None) -> None:
+        logging.disable(logging.CRITICAL)
+        raise KeyboardInterrupt
 
-def interrupt_silences_logs() -> bool:
-    return _silence_logs_on_interrupt
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, stop_quietly)
 
 
 class ReportedInterruption(SystemExit):
