@@ -361,6 +361,21 @@ async def test_clearinghouse_state_after_fills(venue: FakeHyperliquid, trader: T
     assert by_time == venue.fills(user)
 
 
+async def test_fill_queries_keep_the_docs_caps(venue: FakeHyperliquid, trader: Trader) -> None:
+    """userFills: the 2000 most recent, newest first. userFillsByTime: at most 2000 a reply,
+    the oldest of the range first, and only the 10,000 most recent fills are reachable."""
+    user = trader.user.address
+    with venue.state.lock:
+        fills = venue.state.account(user).fills
+        fills += [{"tid": tid, "time": 1_000 + tid} for tid in range(10_500)]
+    recent = await trader.info(type="userFills", user=user)
+    assert [f["tid"] for f in recent] == list(range(10_499, 8_499, -1))
+    first = await trader.info(type="userFillsByTime", user=user, startTime=0)
+    assert [f["tid"] for f in first] == list(range(500, 2_500))
+    last = await trader.info(type="userFillsByTime", user=user, startTime=1_000 + 10_000)
+    assert [f["tid"] for f in last] == list(range(10_000, 10_500))
+
+
 async def test_trigger_order_fires_on_the_mid(venue: FakeHyperliquid, trader: Trader) -> None:
     venue.set_position(trader.user.address, "BTC", "0.01", "65000")
     stop = {"trigger": {"isMarket": True, "triggerPx": "64000", "tpsl": "sl"}}

@@ -9,9 +9,10 @@ from typing import Any
 from .state import ExchangeState
 from .wire import INTERVAL_MS, BadRequest, fmt
 
-__all__ = ["MAX_FILLS", "handle_info"]
+__all__ = ["FILLS_BY_TIME_WINDOW", "MAX_FILLS", "handle_info"]
 
-MAX_FILLS = 2000
+MAX_FILLS = 2000  # per userFills / userFillsByTime reply (the docs' cap)
+FILLS_BY_TIME_WINDOW = 10_000  # userFillsByTime sees only this many most recent fills (docs)
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _CLOID = re.compile(r"^0x[0-9a-fA-F]{32}$")
 
@@ -120,9 +121,9 @@ def _user_fills_by_time(state: ExchangeState, body: dict[str, Any]) -> Any:
     start = _ms(body.get("startTime"), "startTime")
     end = body.get("endTime")
     end = None if end is None else _ms(end, "endTime")
-    fills = state.account(_user(body)).fills
+    fills = state.account(_user(body)).fills[-FILLS_BY_TIME_WINDOW:]
     chosen = [f for f in fills if f["time"] >= start and (end is None or f["time"] <= end)]
-    return chosen[:MAX_FILLS]
+    return chosen[:MAX_FILLS]  # the oldest of the range first: page on from the last time
 
 
 def _order_status(state: ExchangeState, body: dict[str, Any]) -> Any:

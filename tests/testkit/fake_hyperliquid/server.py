@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from testkit.threaded_server import ThreadedServer, close_sockets, serve_texts
 
@@ -112,7 +113,10 @@ class FakeHyperliquid(ThreadedServer):
     async def _http(
         self, path: str, request: Request, handler: Callable[[Any], Any]
     ) -> JSONResponse:
-        raw = await request.body()
+        try:
+            raw = await request.body()
+        except ClientDisconnect:  # the client died mid-request (a crash soak's kill -9)
+            return JSONResponse({"error": "client disconnected"}, status_code=499)
         try:
             body = json.loads(raw)
         except ValueError:
