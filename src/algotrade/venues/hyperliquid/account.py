@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from algotrade.core.instruments import Instrument
 from algotrade.core.money import decimal_text
+from algotrade.venues.hyperliquid.account_status import account_status
 from algotrade.venues.hyperliquid.config import HlCredentials, HyperliquidConfig
 from algotrade.venues.hyperliquid.data import HyperliquidCandleHub
 from algotrade.venues.hyperliquid.errors import VENUE_ERRORS, HlPayloadError, HyperliquidError
@@ -36,6 +37,7 @@ from algotrade.venues.hyperliquid.info import InfoClient
 from algotrade.venues.hyperliquid.reconcile import (
     align_orders,
     compare_positions,
+    venue_less_unclaimed,
     with_known_cloids,
 )
 from algotrade.venues.hyperliquid.rules import HlAsset, to_instrument
@@ -101,6 +103,9 @@ class HyperliquidAccount:
         # Trade ids booked (→ fill time, ms), kept for SEEN_HORIZON_MS behind the newest.
         self._seen_tids: dict[str, int] = dict.fromkeys(seen_trade_ids, since_ms or 0)
         self._pending: dict[str, PendingFill[Fill]] = {}  # trade id → fill no bot has claimed yet
+        # Fills booked while a reconciliation runs: those newer than its snapshot are in the
+        # books but not in the snapshot, however they came (its query or the streams).
+        self._booked_while_reconciling: list[Fill] | None = None
         self._since_ms = since_ms if since_ms is not None else int(time.time() * 1000)
         # Fills older than where this run resumed, for no open order, were booked before it
         # (or are not ours): the userFills snapshot sent on every (re)subscribe carries them.
@@ -319,6 +324,8 @@ class HyperliquidAccount:
             self._pending.pop(tid, None)
             self._since_ms = max(self._since_ms, fill.time)
             self._seen_tids[tid] = fill.time
+            if self._booked_while_reconciling is not None:
+                self._booked_while_reconciling.append(fill)
             route[0].on_venue_fill(route[1], fill)
             routed += 1
         return routed
@@ -372,17 +379,25 @@ class HyperliquidAccount:
         user = self.credentials.account_address
         async with self._reconcile_lock:
             report = ReconcileReport(reason, time.time_ns())
+            booked: list[Fill] = []
+            self._booked_while_reconciling = booked
             try:
-                state = await self.info.clearinghouse_state(user)
-                venue_orders = await self.info.open_orders(user)
-                fills = await self.info.user_fills_since(user, self._since_ms - FILL_OVERLAP_MS)
-            except VENUE_ERRORS as exc:
-                self.reconcile_failures += 1
-                _log.warning("reconciliation (%s) could not fetch account state: %s", reason, exc)
-                raise
-            report.fills_routed = self._route_fills(fills)
-            self._align_orders(venue_orders, report)
-            self._compare_positions(state.positions(), state.time, fills, report)
+                try:
+                    state = await self.info.clearinghouse_state(user)
+                    venue_orders = await self.info.open_orders(user)
+                    since = self._since_ms - FILL_OVERLAP_MS
+                    fills = await self.info.user_fills_since(user, since)
+                except VENUE_ERRORS as exc:
+                    self.reconcile_failures += 1
+                    _log.warning(
+                        "reconciliation (%s) could not fetch account state: %s", reason, exc
+                    )
+                    raise
+                report.fills_routed = self._route_fills(fills)
+                self._align_orders(venue_orders, report)
+                self._compare_positions(state.positions(), state.time, booked, report)
+            finally:
+                self._booked_while_reconciling = None
             self.reconciles += 1
             self.last_report = report
             self._forget_old_fills()
@@ -428,7 +443,7 @@ class HyperliquidAccount:
         self,
         venue: dict[str, Decimal],
         snapshot_ms: int,
-        fills: list[Fill],
+        booked: list[Fill],
         report: ReconcileReport,
     ) -> None:
         if self.owner is None:
@@ -444,13 +459,10 @@ class HyperliquidAccount:
                     f"fill {tid} on {pending.fill.coin} (oid {pending.fill.oid}) belongs to no "
                     "bot on this daemon"
                 )
-        # Venue snapshot minus fills no bot has claimed yet, compared with the bots' books
-        # minus fills newer than the snapshot (already booked locally, not yet in it).
-        expected = dict(venue)
-        for fill in unclaimed:
-            sign = 1 if fill.side == "B" else -1
-            expected[fill.coin] = expected.get(fill.coin, Decimal(0)) - fill.sz * sign
-        after = [f for f in fills if f.time > snapshot_ms and str(f.tid) in self._seen_tids]
+        # The snapshot less what it holds of fills no bot has claimed yet, compared with the
+        # bots' books less the fills booked since the snapshot (in them, not yet in it).
+        expected = venue_less_unclaimed(venue, unclaimed, snapshot_ms)
+        after = [f for f in booked if f.time > snapshot_ms]  # booked during this round
         in_flight = [coin for coin, n in self._in_flight.items() if n > 0]
         mismatches = compare_positions(
             self.owner.local_positions(), expected, after, skip=in_flight
@@ -469,31 +481,13 @@ class HyperliquidAccount:
         self._seen_tids = {t: ms for t, ms in self._seen_tids.items() if ms >= horizon}
 
     # ------------------------------------------------------------------ status
+    @property
+    def pending_fill_count(self) -> int:
+        """Fills no bot has claimed yet."""
+        return len(self._pending)
+
     def snapshot(self) -> dict[str, Any]:
-        report = self.last_report
-        return {
-            "venue": "hyperliquid",
-            "network": self.config.network.value,
-            "account": self.credentials.account_address if self.credentials else None,
-            "connected": self.ws.connected,
-            "assets": len(self.assets),
-            "reconciles": self.reconciles,
-            "reconcile_failures": self.reconcile_failures,
-            "last_reconcile": None if report is None else report.as_dict(),
-            "blocked": dict(self._blocked),
-            "pending_fills": len(self._pending),
-            "alerts": list(self.alerts),
-            "counters": {
-                "http_requests": self.http.stats.requests,
-                "http_weight": self.http.stats.weight,
-                "http_rate_limited": self.http.stats.rate_limited,
-                "http_failures": self.http.stats.failures,
-                "ws_messages": self.ws.stats.messages,
-                "ws_reconnects": self.ws.stats.reconnects,
-                "ws_malformed": self.ws.stats.malformed + self.ws.stats.unknown_channel,
-                "ws_handler_errors": self.ws.stats.handler_errors,
-            },
-        }
+        return account_status(self)
 
     # ------------------------------------------------------------------ internals
     def _track(self, task: asyncio.Task[Any]) -> None:

@@ -50,6 +50,21 @@ def compare_positions(
     ]
 
 
+def venue_less_unclaimed(
+    venue: Mapping[str, Decimal], unclaimed: Iterable[Fill], snapshot_ms: int
+) -> dict[str, Decimal]:
+    """The venue's positions less the fills no bot has booked yet (``unclaimed``), each taken
+    off only if the snapshot holds it: a fill newer than ``snapshot_ms`` is in neither the
+    snapshot nor any bot's books (taking it off anyway reported a false mismatch whenever a
+    resting order filled while a reconciliation was under way, e.g. just after a restart)."""
+    expected = dict(venue)
+    for fill in unclaimed:
+        if fill.time <= snapshot_ms:
+            signed = fill.sz * side_from_wire(fill.side).sign
+            expected[fill.coin] = expected.get(fill.coin, Decimal(0)) - signed
+    return expected
+
+
 @dataclass(frozen=True, slots=True)
 class OrderAlignment:
     """Open orders at the venue split by whether a bot owns them, and local open orders the

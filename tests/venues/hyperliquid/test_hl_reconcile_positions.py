@@ -1,0 +1,155 @@
+"""The account's position check against the fake Hyperliquid when fills race the snapshot.
+
+Found by the live crash soak (tests/daemon/test_hyperliquid_crash_soak.py), which saw false
+"position mismatch" alerts (each blocking the coin until the next reconciliation):
+
+- a restarted daemon's first reconciliation, when a resting order filled between the
+  ``clearinghouseState`` snapshot and the ``userFillsByTime`` query (the fill, unclaimed yet,
+  was taken off a snapshot that did not hold it);
+- on a busy daemon, when a fill newer than the ``userFillsByTime`` reply was booked before the
+  comparison ran (in the books, not in the snapshot, and not taken back out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from eth_account import Account
+
+from algotrade.core.engine import Engine
+from algotrade.core.events import OrderSide
+from algotrade.core.instruments import InstrumentRegistry
+from algotrade.core.orders import OrderRequest, OrderType
+from algotrade.core.portfolio import Portfolio
+from algotrade.core.strategy import Strategy
+from algotrade.venues.hyperliquid.account import HyperliquidAccount
+from algotrade.venues.hyperliquid.config import HlCredentials, HlNetwork, HyperliquidConfig
+from algotrade.venues.hyperliquid.exchange import cloid_for
+from testkit.fake_hyperliquid import FakeHyperliquid
+
+
+class Owner:
+    """The bots' books: none at first (a restart, before the bots adopt their orders)."""
+
+    def __init__(self) -> None:
+        self.blocked: dict[str, str | None] = {}
+        self.alerts: list[str] = []
+        self.portfolios: list[Portfolio] = []
+
+    def local_positions(self) -> dict[str, Decimal]:
+        total: dict[str, Decimal] = {}
+        for portfolio in self.portfolios:
+            for symbol, position in portfolio.positions.items():
+                total[symbol] = total.get(symbol, Decimal(0)) + position.qty
+        return {symbol: qty for symbol, qty in total.items() if qty}
+
+    def set_blocked(self, coin: str, reason: str | None) -> None:
+        self.blocked[coin] = reason
+
+    def alert(self, message: str) -> None:
+        self.alerts.append(message)
+
+    def connection_changed(self, connected: bool, reason: str) -> None:
+        del connected, reason
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeHyperliquid]:
+    # Every reading of the venue's clock is one millisecond later: a fill made after a
+    # snapshot is stamped after it, whatever the machine's speed.
+    ticks = itertools.count(int(time.time() * 1000))
+    with FakeHyperliquid(clock=lambda: next(ticks)) as server:
+        yield server
+
+
+@pytest.fixture
+def user() -> Any:
+    return Account.create()
+
+
+@pytest.fixture
+async def account(
+    fake: FakeHyperliquid, user: Any
+) -> AsyncIterator[tuple[HyperliquidAccount, Owner]]:
+    agent = Account.create()
+    fake.add_account(user.address, [agent.address], balance=100_000)
+    config = HyperliquidConfig(
+        network=HlNetwork.TESTNET, api_url=fake.base_url, request_timeout_s=2,
+        reconcile_interval_s=0, max_retries=1,
+    )  # fmt: skip
+    owner = Owner()
+    adapter = HyperliquidAccount(
+        config, HlCredentials(str(user.address).lower(), agent.key.hex()), owner
+    )
+    await adapter.start()
+    try:
+        yield adapter, owner
+    finally:
+        await adapter.stop()
+
+
+async def test_a_fill_newer_than_the_snapshot_is_not_taken_off_it(
+    fake: FakeHyperliquid, user: Any, account: tuple[HyperliquidAccount, Owner]
+) -> None:
+    adapter, owner = account
+    # A bot's resting sell, not claimed yet (its bot adopts it a moment later).
+    fake.place_resting_order(user.address, "BTC", "sell", "65100", "0.002", cloid_for("b-1"))
+    snapshot = adapter.info.clearinghouse_state
+
+    async def snapshot_then_fill(address: str) -> Any:
+        state = await snapshot(address)
+        fake.set_mid("BTC", 65_200)  # fills the sell after the snapshot was taken
+        return state
+
+    adapter.info.clearinghouse_state = snapshot_then_fill  # type: ignore[method-assign]
+    report = await adapter.reconcile("race")
+    assert report.mismatches == []
+    assert owner.alerts == []
+    assert "BTC" not in adapter.blocked
+
+    # Next time the snapshot holds the fill, still unclaimed: taken off, nothing to report.
+    adapter.info.clearinghouse_state = snapshot  # type: ignore[method-assign]
+    report = await adapter.reconcile("again")
+    assert report.mismatches == []
+    assert owner.alerts == []
+
+
+async def test_a_fill_booked_after_the_fills_query_is_taken_back_out(
+    fake: FakeHyperliquid, account: tuple[HyperliquidAccount, Owner]
+) -> None:
+    adapter, owner = account
+    registry = InstrumentRegistry({i.symbol: i for i in adapter.instruments()})
+    portfolio = Portfolio(Decimal(100_000), registry)
+    owner.portfolios.append(portfolio)
+    engine = Engine(Strategy(), adapter.venue("bot"), portfolio=portfolio, instruments=registry)
+    engine.start()
+    request = OrderRequest("BTC", OrderSide.SELL, Decimal("0.002"), OrderType.LIMIT,
+                           limit_price=Decimal(65_100))  # fmt: skip
+    coid = engine.submit_order(request)
+    assert coid is not None
+    async with asyncio.timeout(5):
+        while engine.orders[coid].venue_order_id == "":
+            await asyncio.sleep(0.01)
+    fills_since = adapter.info.user_fills_since
+
+    async def fills_then_a_fill_is_booked(*args: Any, **kwargs: Any) -> Any:
+        fills = await fills_since(*args, **kwargs)
+        fake.set_mid("BTC", 65_200)  # fills the resting sell after the query
+        async with asyncio.timeout(5):  # the fills stream books it before the comparison
+            while portfolio.positions.get("BTC") is None:
+                await asyncio.sleep(0.01)
+        return fills
+
+    adapter.info.user_fills_since = fills_then_a_fill_is_booked  # type: ignore[method-assign]
+    report = await adapter.reconcile("busy")
+    assert report.mismatches == []
+    assert owner.alerts == []
+    adapter.info.user_fills_since = fills_since  # type: ignore[method-assign]
+    report = await adapter.reconcile("again")  # the snapshot holds it now
+    assert report.mismatches == []
