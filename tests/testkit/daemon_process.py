@@ -100,9 +100,9 @@ class DaemonProcess:
     def headers(self) -> dict[str, str]:
         return {"X-API-Key": self.api_key} if self.api_key else {}
 
-    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def call(self, method: str, path: str, *, timeout: float = 10, **kwargs: Any) -> httpx.Response:
         return httpx.request(
-            method, f"{self.url}{path}", headers=self.headers, timeout=10, **kwargs
+            method, f"{self.url}{path}", headers=self.headers, timeout=timeout, **kwargs
         )
 
     def ok(self, method: str, path: str, **kwargs: Any) -> Any:

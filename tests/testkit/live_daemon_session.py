@@ -5,12 +5,14 @@ venue's credentials in their environment (a restart keeps the port), and a live 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from testkit.api_harness import ADMIN_KEY, TRADER_KEY
 from testkit.daemon_process import DaemonProcess
 
 __all__ = ["MINUTE_MS", "LiveDaemonSession", "live_bot_spec"]
+
+D = TypeVar("D", bound=DaemonProcess)
 
 MINUTE_MS = 60_000
 _QUICK = (
@@ -32,8 +34,9 @@ class LiveDaemonSession:
         self.config.write_text(f'[{table}]\nnetwork = "testnet"\n' + settings + _QUICK)
         self.port: int | None = None
 
-    def daemon(self) -> DaemonProcess:
-        process = DaemonProcess(
+    def daemon(self, kind: type[D] = DaemonProcess) -> D:  # type: ignore[assignment]
+        """A daemon process of ``kind`` (e.g. ``ControlledDaemonProcess`` for crash soaks)."""
+        process = kind(
             self.tmp_path / "data",
             self.port,
             "--config",

@@ -84,6 +84,9 @@ class SoakSettings:
     def database(self) -> str:
         return "sqlite" if self.db_url is None else self.db_url.split(":", 1)[0].split("+")[0]
 
+    def describe(self) -> str:
+        return f"{self.database}, {self.bots} bots, tick {self.tick_seconds} s"
+
 
 def bot_configs(rng: random.Random, count: int, tick_seconds: float) -> list[dict[str, Any]]:
     """Paper bots on the sim feed that trade every few bars: ``ma_crossover``, ``grid`` and

@@ -5,12 +5,9 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from testkit.soak_told import Violation
-
-if TYPE_CHECKING:
-    from testkit.soak import SoakSettings
 
 SEED_ENV = "ALGOTRADE_SOAK_SEED"
 
@@ -63,9 +60,20 @@ class Figures:
         ]
 
 
+class RunSettings(Protocol):
+    """What a report tells of the run it describes (``testkit.soak``, ``testkit.live_soak``)."""
+
+    @property
+    def seed(self) -> int: ...
+
+    def describe(self) -> str:
+        """What ran, after the seed in the summary's first line."""
+        ...
+
+
 @dataclass(slots=True)
 class SoakReport:
-    settings: SoakSettings
+    settings: RunSettings
     figures: Figures
     violations: list[Violation]
 
@@ -86,8 +94,7 @@ class SoakReport:
     def summary(self) -> str:
         s = self.settings
         lines = [
-            f"crash soak: seed {s.seed} (rerun with {SEED_ENV}={s.seed}), {s.database}, "
-            f"{s.bots} bots, tick {s.tick_seconds} s",
+            f"crash soak: seed {s.seed} (rerun with {SEED_ENV}={s.seed}), {s.describe()}",
             *self.figures.lines(),
         ]
         if self.ok:
