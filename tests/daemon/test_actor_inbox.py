@@ -3,6 +3,7 @@ never commanded still shuts down, is deleted and refuses commands afterwards lik
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,55 @@ async def test_a_bot_shut_down_before_any_command_refuses_commands(tmp_path: Pat
         with pytest.raises(InvalidTransition, match="shut down"):
             await actor.submit(Command.START)
         assert bot_tasks(service) == []
+    finally:
+        await service.shutdown(timeout=10)
+        service._store.close()
+
+
+async def test_a_command_sent_after_shutdown_was_queued_is_refused_not_left_waiting(
+    tmp_path: Path,
+) -> None:
+    service = await open_service(tmp_path)
+    try:
+        await service.create_bot(sim_bot("a"))
+        await service.start_bot("a")  # the inbox and its task exist now
+        actor = service._bots["a"]
+        shutdown = asyncio.ensure_future(actor.submit(Command.SHUTDOWN))
+        await asyncio.sleep(0)  # SHUTDOWN is queued, not yet served
+        # Queued behind SHUTDOWN it would never be served (the task ends with it).
+        async with asyncio.timeout(5):
+            with pytest.raises(InvalidTransition, match="shut down"):
+                await actor.submit(Command.STOP)
+        assert (await shutdown).bot_id == "a"
+    finally:
+        await service.shutdown(timeout=10)
+        service._store.close()
+
+
+async def test_requests_racing_a_delete_answer_not_found_and_none_waits(tmp_path: Path) -> None:
+    service = await open_service(tmp_path)
+    try:
+        await service.create_bot(sim_bot("a"))
+        await service.start_bot("a")
+        racing = [
+            service.stop_bot("a"),
+            service.pause_bot("a"),
+            service.update_config("a", {"initial_capital": "5"}),
+            service.delete_bot("a"),
+            service.create_bot(sim_bot("a")),
+        ]
+        async with asyncio.timeout(5):
+            results = await asyncio.gather(service.delete_bot("a"), *racing, return_exceptions=True)
+        assert results[0] is None  # the delete that came first
+        assert [type(r).__name__ for r in results[1:]] == [
+            "BotNotFound",
+            "BotNotFound",
+            "BotNotFound",
+            "BotNotFound",
+            "BotExists",  # the id is taken until the store has forgotten the bot
+        ]
+        await service.create_bot(sim_bot("a"))  # afterwards the id is free again
+        assert (await service.get_bot("a"))[1].state is BotState.STOPPED
     finally:
         await service.shutdown(timeout=10)
         service._store.close()

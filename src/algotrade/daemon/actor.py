@@ -118,9 +118,12 @@ class BotActor:
     async def submit(self, command: Command, payload: Any = None) -> Any:
         if not self._accepting or (self._task is not None and self._task.done()):
             raise InvalidTransition(f"bot '{self.config.bot_id}' is shut down")
+        if command is Command.SHUTDOWN:
+            # Closed as SHUTDOWN is queued, not when it runs: a command queued behind it would
+            # never be served (the task ends with SHUTDOWN) and its caller would wait forever.
+            self._accepting = False
         if self._inbox is None:
             if command is Command.SHUTDOWN:  # never commanded: nothing queued to wait for
-                self._accepting = False
                 return await self._dispatch(command, payload)
             bot_id = self.config.bot_id
             self._inbox = asyncio.Queue()

@@ -310,11 +310,17 @@ class BotService:
     async def delete_bot(self, bot_id: str) -> None:
         self._check_accepting()
         actor = self._actor(bot_id)
-        await actor.submit(Command.SHUTDOWN)
-        await self.writer.flush()
+        # Gone at once for every other request (404, and 409 for a create of the same id) while
+        # the actor shuts down and the store forgets it: none of them waits on a dying actor.
         del self._bots[bot_id]
+        self._reserved.add(bot_id)
         self.board.changed()
-        await self._write(self._store.delete_bot, bot_id)
+        try:
+            await actor.submit(Command.SHUTDOWN)
+            await self.writer.flush()
+            await self._write(self._store.delete_bot, bot_id)
+        finally:
+            self._reserved.discard(bot_id)
         self.bus.publish(Topic.STATUS, bot_id, {"bot_id": bot_id, "deleted": True})
 
     async def start_bot(self, bot_id: str) -> BotStatus:
