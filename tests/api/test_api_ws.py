@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from starlette.websockets import WebSocketDisconnect
+from starlette.types import Message
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from algotrade.api import create_app
+from algotrade.api import ws as ws_module
 from algotrade.daemon.bus import Topic
 from testkit.api_harness import (
     ADMIN,
@@ -229,3 +233,27 @@ def test_internal_error_during_subscribe_keeps_connection(
         assert "hidden" not in reply["error"]["message"]
         service.fail_with = None
         _subscribe(ws, ["status"])
+
+
+async def test_sends_on_a_socket_the_client_broke_are_not_logged_as_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A client that vanishes while both the sender (events) and the receiver (a snapshot) are
+    # writing: the first write fails with the server's OSError, which Starlette turns into
+    # WebSocketDisconnect; the second meets a socket Starlette already marked closed and gets
+    # WebSocketDisconnected instead. Both are the client leaving, not a daemon failure.
+    async def receive() -> Message:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def send(message: Message) -> None:
+        raise OSError("connection reset by peer")
+
+    socket = WebSocket({"type": "websocket", "path": "/ws", "headers": []}, receive, send)
+    socket.client_state = socket.application_state = WebSocketState.CONNECTED
+    first = asyncio.create_task(socket.send_text("event"), name="ws-send")
+    second = asyncio.create_task(socket.send_text("snapshot"), name="ws-receive")
+    await asyncio.wait({first, second})
+    with caplog.at_level(logging.ERROR, logger="algotrade.api"):
+        await ws_module._cancel_and_wait(first, second)
+    assert caplog.records == []

@@ -34,6 +34,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, WebSocket
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from starlette import websockets as starlette_websockets
 from starlette.websockets import WebSocketDisconnect
 
 from algotrade.api.auth import authorize_connection
@@ -51,6 +52,11 @@ from algotrade.daemon.service_api import Page, ServiceError
 
 logger = logging.getLogger("algotrade.api")
 
+# Starlette 0.47+; older versions raise a plain RuntimeError there.
+_SOCKET_CLOSED: type[Exception] | None = getattr(
+    starlette_websockets, "WebSocketDisconnected", None
+)
+
 CLOSE_UNAUTHORIZED = 4401  # no or bad key or session, or a session from another origin
 CLOSE_THROTTLED = 4429  # too many wrong keys from this address: try later
 _MAX_CLOSE_REASON = 123  # bytes a close frame's reason may hold (ASCII here)
@@ -66,8 +72,12 @@ SEND_CHUNK = 256
 SEND_SLICE_SECONDS = 0.004
 # Client messages are small commands; the server (api.server) refuses larger frames with 1009.
 MAX_MESSAGE_BYTES = 64 * 1024
-# How a vanished client shows up: Starlette turns the server's OSError into WebSocketDisconnect.
-_DISCONNECTED = (WebSocketDisconnect, OSError)
+# How a vanished client shows up: Starlette turns the server's OSError into WebSocketDisconnect,
+# and answers any later send or receive on that socket with WebSocketDisconnected (the sender and
+# the receiver both write, so one of them usually meets the socket already marked closed).
+_DISCONNECTED: tuple[type[BaseException], ...] = (WebSocketDisconnect, OSError)
+if _SOCKET_CLOSED is not None:
+    _DISCONNECTED += (_SOCKET_CLOSED,)
 
 router = APIRouter()
 
