@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -20,11 +20,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from algotrade.core.errors import InputError
+from algotrade.core.validation import format_validation_errors
 from algotrade.daemon.service_api import ServiceError
 
 logger = logging.getLogger("algotrade.api")
 
-MAX_LISTED_ERRORS = 10
 _CODES_BY_STATUS = {
     400: "bad_request",
     401: "unauthorized",
@@ -66,27 +66,6 @@ def error_response(
 def service_error_message(exc: ServiceError) -> str:
     # Service errors are written for clients; fall back to the code when one has no text.
     return str(exc) or exc.code.replace("_", " ")
-
-
-def format_validation_errors(errors: Sequence[Any], whole: str = "request") -> str:
-    """``body.symbol: Field required; query.limit: ...`` — field paths first, one per error.
-
-    ``whole`` names the thing when an error has no field path (a model-level rule).
-    """
-    parts: list[str] = []
-    for error in errors[:MAX_LISTED_ERRORS]:
-        loc = [str(part) for part in error.get("loc", ())]
-        if error.get("type") == "json_invalid":
-            position = loc[1] if len(loc) > 1 else "?"
-            parts.append(f"body: invalid JSON at character {position}")
-            continue
-        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-        if loc and message.startswith(f"{loc[-1]}: "):  # a check that names its field itself
-            message = message[len(loc[-1]) + 2 :]
-        parts.append(f"{'.'.join(loc) or whole}: {message}")
-    if len(errors) > MAX_LISTED_ERRORS:
-        parts.append(f"and {len(errors) - MAX_LISTED_ERRORS} more")
-    return "; ".join(parts)
 
 
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:

@@ -84,8 +84,11 @@ class BotConfigPatch(BaseModel):
     account_id: str = _NOT_SENT
 
     def changes(self) -> dict[str, Any]:
-        """Only the fields the client sent, as JSON values (Decimal as exact text)."""
-        return self.model_dump(mode="json", exclude_unset=True)
+        """Only the fields the client sent, as they were parsed (Decimal stays exact).
+
+        Not a JSON dump: that writes NaN and Infinity inside ``params`` and ``feed_options`` as
+        null, and a null parameter may be valid where the NaN the client sent is not."""
+        return self.model_dump(exclude_unset=True)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -41,11 +41,11 @@ from algotrade.api.auth import authorize_connection
 from algotrade.api.deps import ApiContext, get_context
 from algotrade.api.errors import (
     ApiHttpError,
-    format_validation_errors,
     json_nesting_exceeds,
     service_error_message,
 )
 from algotrade.api.routes_backtests import recent_jobs
+from algotrade.core.validation import format_validation_errors
 from algotrade.daemon.bot_config import BOT_ID_PATTERN
 from algotrade.daemon.bus import ALL_BOTS, BusMessage, Subscription, Topic
 from algotrade.daemon.service_api import Page, ServiceError

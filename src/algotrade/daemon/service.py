@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from algotrade.core.errors import AlgoTradeError
 from algotrade.core.money import EXACT
 from algotrade.core.portfolio import Portfolio
+from algotrade.core.validation import format_validation_errors
 from algotrade.daemon.account_watch import AccountWatches
 from algotrade.daemon.actor import BotActor
 from algotrade.daemon.bot_checks import check_bot_config
@@ -200,7 +201,8 @@ class BotService:
                     # progress) comes from the persisted fills, in the order they were booked.
                     portfolio.rebuild(f.to_fill() for f in fills.get(record.bot_id, ()))
                 except ValidationError as exc:
-                    self._skip(record.bot_id, f"invalid config: {_validation_line(exc)}")
+                    message = format_validation_errors(exc.errors(), "config")
+                    self._skip(record.bot_id, f"invalid config: {message}")
                     continue
                 except (ValueError, ArithmeticError, AlgoTradeError) as exc:
                     self._skip(record.bot_id, _one_line(exc))
@@ -340,7 +342,10 @@ class BotService:
         actor = self._actor(bot_id)
         try:
             candidate = actor.config.with_changes(changes)
-        except (ValidationError, ValueError) as exc:
+        except ValidationError as exc:
+            # Named like a refused create: "initial_capital: Input should be greater than 0".
+            raise InvalidBotConfig(format_validation_errors(exc.errors(), "config")) from exc
+        except ValueError as exc:
             raise InvalidBotConfig(_one_line(exc)) from exc
         self.validate_config(candidate)
         config: BotConfig = await actor.submit(Command.UPDATE_CONFIG, changes)
@@ -489,11 +494,3 @@ class BotService:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
-
-
-def _validation_line(exc: ValidationError) -> str:
-    """A pydantic error in one line: ``field: message; field: message``."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']) or 'config'}: {error['msg']}"
-        for error in exc.errors()
-    )
