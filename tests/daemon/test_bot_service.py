@@ -95,6 +95,45 @@ async def test_invalid_configs_are_refused_with_the_field_named(
         await close_service(service)
 
 
+async def test_concurrent_config_changes_never_leave_a_config_nothing_checked(
+    tmp_path: Path,
+) -> None:
+    # Each change is valid against the config it was sent for; applied one after the other,
+    # the second (ma_crossover's parameters) no longer fits the strategy the first chose.
+    service = await open_service(tmp_path)
+    try:
+        await service.create_bot(sim_bot("a"))
+        first, second = await asyncio.gather(
+            service.update_config("a", {"strategy": "rsi", "params": {}}),
+            service.update_config("a", {"params": {"fast": 3, "slow": 5}}),
+            return_exceptions=True,
+        )
+        assert isinstance(first, BotConfig)
+        assert first.strategy == "rsi"
+        assert isinstance(second, InvalidBotConfig), second
+        assert "unknown parameters 'fast', 'slow'" in str(second)
+        config, _ = await service.get_bot("a")
+        assert (config.strategy, config.params) == ("rsi", {})
+        # A refused change next to an accepted one: only the accepted one lands.
+        capital, warmup = await asyncio.gather(
+            service.update_config("a", {"initial_capital": "5"}),
+            service.update_config("a", {"warmup_periods": -1}),
+            return_exceptions=True,
+        )
+        assert isinstance(capital, BotConfig)
+        assert isinstance(warmup, InvalidBotConfig)
+        assert str(warmup).startswith("warmup_periods: "), warmup
+    finally:
+        await close_service(service)
+    service = await open_service(tmp_path)  # what was stored is what was answered
+    try:
+        config, _ = await service.get_bot("a")
+        assert (config.strategy, config.params, config.initial_capital) == ("rsi", {}, 5)
+        assert (await service.start_bot("a")).state is BotState.RUNNING
+    finally:
+        await close_service(service)
+
+
 async def test_max_bots_limit(tmp_path: Path) -> None:
     service = await open_service(tmp_path, max_bots=2)
     try:

@@ -9,7 +9,6 @@ committed, and only then published: nothing is acknowledged before it is durable
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from decimal import Decimal
@@ -34,7 +33,8 @@ from algotrade.daemon.activity_publish import publish_committed
 from algotrade.daemon.bot_activity import UnsavedActivity
 from algotrade.daemon.bot_books import BooksView
 from algotrade.daemon.bot_config import BotConfig
-from algotrade.daemon.bot_handle import ActorContext, BotHandle, Command, Envelope
+from algotrade.daemon.bot_handle import ActorContext, BotHandle, Command
+from algotrade.daemon.bot_inbox import BotInbox
 from algotrade.daemon.bot_market import DayOpenEquity, RecentBars, bar_to_api
 from algotrade.daemon.bot_orders import cancel_orders, close_all, close_position, unsuppressed
 from algotrade.daemon.bot_policy import BotRiskPolicy
@@ -80,11 +80,7 @@ class BotActor:
         self.instruments = self.portfolio.instruments
         self.engine: Engine | None = None
         self._feed: BotFeed | None = None
-        # The inbox and its task exist from the first command on: ten thousand restored bots
-        # that nobody commands cost neither a task nor a queue.
-        self._inbox: asyncio.Queue[Envelope] | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._accepting = False  # opened by start_task, closed by SHUTDOWN
+        self._inbox = BotInbox(config.bot_id, self._dispatch, context.spawn)
         self._unsaved = UnsavedActivity()
         self._open_orders_loaded = False
         # Open orders and the order sequence handed from an engine replaced by a config change.
@@ -110,43 +106,13 @@ class BotActor:
         self._status_json: tuple[BotStatus, bytes] | None = None
         self.handle = BotHandle(self)
 
-    # ------------------------------------------------------------------ task and inbox
+    # ------------------------------------------------------------------ inbox
     def start_task(self) -> None:
         """Take commands from now on; the task serving them starts with the first one."""
-        self._accepting = True
+        self._inbox.open()
 
     async def submit(self, command: Command, payload: Any = None) -> Any:
-        if not self._accepting or (self._task is not None and self._task.done()):
-            raise InvalidTransition(f"bot '{self.config.bot_id}' is shut down")
-        if command is Command.SHUTDOWN:
-            # Closed as SHUTDOWN is queued, not when it runs: a command queued behind it would
-            # never be served (the task ends with SHUTDOWN) and its caller would wait forever.
-            self._accepting = False
-        if self._inbox is None:
-            if command is Command.SHUTDOWN:  # never commanded: nothing queued to wait for
-                return await self._dispatch(command, payload)
-            bot_id = self.config.bot_id
-            self._inbox = asyncio.Queue()
-            self._task = self._ctx.spawn(
-                self._run(self._inbox), name=f"bot:{bot_id}", bot_id=bot_id
-            )
-        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._inbox.put_nowait(Envelope(command, payload, reply))
-        return await reply
-
-    async def _run(self, inbox: asyncio.Queue[Envelope]) -> None:
-        while True:
-            envelope = await inbox.get()
-            try:
-                result = await self._dispatch(envelope.command, envelope.payload)
-            except Exception as exc:  # the caller gets the error; the actor lives on
-                if not envelope.reply.done():
-                    envelope.reply.set_exception(exc)
-            else:
-                if not envelope.reply.done():
-                    envelope.reply.set_result(result)
-            if envelope.command is Command.SHUTDOWN:
-                return
+        return await self._inbox.submit(command, payload)
 
     async def _dispatch(self, command: Command, payload: Any) -> Any:
         if command is Command.STATUS:
@@ -205,7 +171,11 @@ class BotActor:
 
     async def _update_config(self, changes: dict[str, Any]) -> BotConfig:
         self._require({BotState.STOPPED, BotState.ERROR}, "update the config of")
+        # Merged and checked here, against the config the change applies to: a change checked
+        # on the caller's side could land after another one and leave a config nothing checked.
         config = self.config.with_changes(changes)
+        if self._ctx.check_config is not None:
+            self._ctx.check_config(config)
         if config.initial_capital != self.portfolio.initial_cash:
             # Cash moves by the difference: the same as replaying the stored fills from the
             # new initial capital, which is what a restart does.

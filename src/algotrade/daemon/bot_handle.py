@@ -58,6 +58,9 @@ class ActorContext:
     load_open_order_trade_ids: Callable[[str], Awaitable[dict[str, list[str]]]] | None = None
     # Runs the actor's task (the daemon's TaskSupervisor.spawn: named, referenced, logged).
     spawn: Spawn = field(default_factory=lambda: TaskSupervisor().spawn)
+    # Raises InvalidBotConfig for a config the daemon cannot run (strategy parameters, feed
+    # options, accounts); the actor checks a changed config with it before taking it.
+    check_config: Callable[[BotConfig], None] | None = None
     # Bumped by every change of a bot's status: what the service's cached listings check.
     status_changes: StatusChanges = field(default_factory=StatusChanges)
 

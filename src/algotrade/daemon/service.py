@@ -27,6 +27,7 @@ from algotrade.daemon.actor import BotActor
 from algotrade.daemon.bot_checks import check_bot_config
 from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.bot_handle import ActorContext, Command
+from algotrade.daemon.bot_history import BotHistoryReads
 from algotrade.daemon.bot_market import DAY_NS
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.daemon.feeds import feed_factory
@@ -38,7 +39,6 @@ from algotrade.daemon.service_api import (
     BotLimitReached,
     BotNotFound,
     InvalidBotConfig,
-    Page,
     ShuttingDown,
     VenueNotConnected,
 )
@@ -61,7 +61,7 @@ T = TypeVar("T")
 FREEZE_FROM_BOTS = 1_000  # a smaller registry costs a collection next to nothing
 
 
-class BotService:
+class BotService(BotHistoryReads):
     def __init__(
         self,
         store: Store,
@@ -140,6 +140,7 @@ class BotService:
                 self._store.open_order_trade_ids, bot_id
             ),
             status_changes=self.board.changes,
+            check_config=self.validate_config,
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -341,14 +342,15 @@ class BotService:
         self._check_accepting()
         actor = self._actor(bot_id)
         try:
-            candidate = actor.config.with_changes(changes)
+            # Checked here too, so a bad value is refused whatever the bot's state; the actor
+            # checks again against the config the change then applies to.
+            self.validate_config(actor.config.with_changes(changes))
+            config: BotConfig = await actor.submit(Command.UPDATE_CONFIG, changes)
         except ValidationError as exc:
             # Named like a refused create: "initial_capital: Input should be greater than 0".
             raise InvalidBotConfig(format_validation_errors(exc.errors(), "config")) from exc
         except ValueError as exc:
             raise InvalidBotConfig(_one_line(exc)) from exc
-        self.validate_config(candidate)
-        config: BotConfig = await actor.submit(Command.UPDATE_CONFIG, changes)
         await self._write(self._store.update_bot_config, bot_id, config.model_dump(mode="json"))
         return config
 
@@ -359,38 +361,6 @@ class BotService:
             if bot_id is not None or actor.state in (BotState.RUNNING, BotState.PAUSED):
                 await actor.submit(Command.CLOSE_ALL)
         await self.writer.flush()
-
-    # ------------------------------------------------------------------ history (committed)
-    async def orders(
-        self, bot_id: str, offset: int, limit: int, newest_first: bool = False
-    ) -> Page[dict[str, Any]]:
-        return await self._records(self._store.orders, bot_id, offset, limit, newest_first)
-
-    async def fills(
-        self, bot_id: str, offset: int, limit: int, newest_first: bool = False
-    ) -> Page[dict[str, Any]]:
-        return await self._records(self._store.fills, bot_id, offset, limit, newest_first)
-
-    async def equity(
-        self, bot_id: str, offset: int, limit: int, newest_first: bool = False
-    ) -> Page[dict[str, Any]]:
-        return await self._records(self._store.equity, bot_id, offset, limit, newest_first)
-
-    async def logs(self, bot_id: str, offset: int, limit: int) -> Page[dict[str, Any]]:
-        """The bot's event log, newest first."""
-        return await self._records(self._store.events, bot_id, offset, limit, True)
-
-    async def _records(
-        self,
-        read: Callable[..., Page[Any]],
-        bot_id: str,
-        offset: int,
-        limit: int,
-        newest_first: bool,
-    ) -> Page[dict[str, Any]]:
-        self._actor(bot_id)
-        page = await self._read(read, bot_id, offset=offset, limit=limit, newest_first=newest_first)
-        return Page([r.to_api() for r in page.items], page.total, page.offset, page.limit)
 
     async def bars(self, bot_id: str, limit: int) -> list[dict[str, Any]]:
         return self._actor(bot_id).recent_bars.latest(limit)
@@ -406,10 +376,6 @@ class BotService:
             venues=self.venues.status(),
             log_counts=self.log_counts,
         )
-
-    async def positions(self, bot_id: str) -> list[dict[str, Any]]:
-        self._actor(bot_id)
-        return [r.to_api() for r in await self._read(self._store.positions, bot_id)]
 
     async def venue_status(self) -> list[dict[str, Any]]:
         return self.venues.status()
