@@ -105,3 +105,36 @@ def test_a_bad_config_is_its_error_line(tmp_path: Path) -> None:
         "ok    secrets: no secret files configured",
         "1 FAIL, 0 warn, 1 ok",
     ]
+
+
+def test_a_config_the_daemon_would_refuse_at_start_fails_the_config_check(
+    tmp_path: Path,
+) -> None:
+    # The settings load, but a [[bots]] entry names an account accounts.yaml does not have:
+    # the daemon refuses this at start, so doctor must not call it valid.
+    repo = Path(__file__).resolve().parents[2]
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "[risk]\n"
+        f'accounts_file = "{repo / "examples/risk/accounts.yaml"}"\n'
+        f'rules_file = "{repo / "examples/risk/risk.yaml"}"\n'
+        "[[bots]]\n"
+        'bot_id = "b"\nsymbol = "SIM-BTC"\nstrategy = "ma_crossover"\n'
+    )
+    done = doctor("--config", str(config), "--data-dir", str(tmp_path / "data"))
+    assert done.returncode == 1, done
+    assert done.stdout.splitlines()[0] == (
+        f"FAIL  config: {config}: bots[0] (bot_id 'b'): account_id: unknown account 'paper' "
+        "(accounts.yaml has: acct-1, acct-2); fix: correct the setting named above "
+        "(docs/configuration.md); the other checks need a valid configuration"
+    )
+
+
+def test_a_public_address_without_api_keys_fails_the_config_check(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[api]\nhost = "0.0.0.0"\n')
+    done = doctor("--config", str(config), "--data-dir", str(tmp_path / "data"))
+    assert done.returncode == 1, done
+    assert done.stdout.startswith(
+        "FAIL  config: api.host: refusing to listen on 0.0.0.0 without API keys"
+    )

@@ -105,13 +105,16 @@ def run_doctor(inputs: DoctorInputs) -> list[Finding]:
 
 
 def check_config(inputs: DoctorInputs) -> tuple[Any, Finding]:
-    """(the settings or None, the finding): the daemon's own loading, ``*_FILE`` included."""
+    """(the settings or None, the finding): the daemon's own loading, ``*_FILE`` included, and
+    its own start-up checks (keys, risk files, ``[[bots]]``, bind address)."""
+    from algotrade.daemon.preflight import preflight  # noqa: PLC0415
     from algotrade.daemon.secret_env import with_secret_files  # noqa: PLC0415
     from algotrade.daemon.settings import load_settings  # noqa: PLC0415
 
     try:
         env = with_secret_files(inputs.env)
         settings = load_settings(inputs.config_file, env, inputs.overrides)
+        preflight(settings, env)
     except AlgoTradeError as exc:
         return None, fail(
             "config",

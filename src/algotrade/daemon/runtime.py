@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import ipaddress
 import logging
 import os
 import signal
@@ -31,13 +30,13 @@ from algotrade.api.app import create_app
 from algotrade.api.auth import ApiKeys
 from algotrade.api.deps import ApiContext
 from algotrade.api.server import ConnectionLimits, server_config
-from algotrade.core.errors import AlgoTradeError, ConfigError
-from algotrade.daemon.bot_checks import check_configured_bots
+from algotrade.core.errors import AlgoTradeError
 from algotrade.daemon.bus import EventBus
 from algotrade.daemon.file_channel import FileChannel
 from algotrade.daemon.heap import settle_after_start
 from algotrade.daemon.lock import DataDirLock
 from algotrade.daemon.logging_setup import LoggingHandles, configure_logging
+from algotrade.daemon.preflight import check_bind, load_risk, preflight
 from algotrade.daemon.recorder import BarRecorder
 from algotrade.daemon.recorder_watch import WatchFeeds
 from algotrade.daemon.reload import ApiReload, Reloader
@@ -51,7 +50,6 @@ from algotrade.daemon.service import BotService
 from algotrade.daemon.settings import DaemonSettings, SettingsOrigin
 from algotrade.daemon.stop_budget import StopBudget
 from algotrade.daemon.systemd_notify import SystemdNotifier, bot_count_status
-from algotrade.risk.config_loader import RiskConfig, load_risk_config
 from algotrade.store.store import Store
 
 _log = logging.getLogger("algotrade.daemon")
@@ -76,23 +74,6 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_bind(host: str, keys: ApiKeys) -> None:
-    if not keys.enabled and not is_loopback(host):
-        raise ConfigError(
-            f"api.host: refusing to listen on {host} without API keys; configure keys "
-            "(ALGOTRADE_API_KEYS or api.keys_file) or bind to 127.0.0.1"
-        )
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -144,19 +125,10 @@ def connection_limits(open_file_limit: int | None) -> ConnectionLimits:
     return ConnectionLimits(max_connections=cap)
 
 
-def load_risk(settings: DaemonSettings) -> RiskConfig | None:
-    risk = settings.risk
-    if risk.accounts_file is None or risk.rules_file is None:
-        return None
-    return load_risk_config(risk.accounts_file, risk.rules_file)
-
-
 def run_daemon(settings: DaemonSettings) -> int:
     """Blocking entry point for ``algotrade daemon``; returns the exit code."""
-    keys = ApiKeys.from_sources(with_secret_files(os.environ), settings.api.keys_file)
-    risk = load_risk(settings)  # a bad risk config stops the start here, before any lock
-    check_configured_bots(settings, risk.accounts if risk is not None else None)
-    check_bind(settings.api.host, keys)
+    # A bad key, risk file or bot stops the start here, before any lock (doctor runs the same).
+    keys = preflight(settings, with_secret_files(os.environ)).keys
     data_dir = Path(settings.daemon.data_dir)
     lock = DataDirLock(data_dir)
     lock.acquire()
