@@ -181,3 +181,34 @@ def test_a_data_dir_the_daemon_creates_is_owner_only(tmp_path: Path) -> None:
     prepare_data_dir(data_dir)
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     prepare_data_dir(data_dir)  # an existing one is fine as it is
+
+
+def test_a_lock_file_that_cannot_be_written_is_one_line_and_leaves_no_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full disk: the lock file opens (it exists, or its inode fits) but its PID cannot be
+    # written. One line, and the lock is not held on by the failed attempt.
+    def no_space(fd: int, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    data_dir = tmp_path / "data"
+    with monkeypatch.context() as patched:
+        patched.setattr("algotrade.daemon.lock.os.write", no_space)
+        with pytest.raises(DataDirUnusable) as caught:
+            DataDirLock(data_dir).acquire()
+    assert str(caught.value) == (
+        f"cannot write the lock file {data_dir / 'daemon.lock'}: No space left on device "
+        "(daemon.data_dir / --data-dir); expected a data directory with free space the daemon "
+        "can write"
+    )
+    with DataDirLock(data_dir):  # taken again at once: the failed attempt let go of it
+        pass
+
+
+def test_a_clean_stop_leaves_no_pid_in_the_lock_file(tmp_path: Path) -> None:
+    # README: kill -HUP "$(cat data/daemon.lock)". After the daemon stopped, the file must
+    # not name a PID that the system may have given to another process by then.
+    lock = DataDirLock(tmp_path / "data")
+    with lock:
+        assert lock.path.read_text() == f"{os.getpid()}\n"
+    assert lock.path.read_text() == ""

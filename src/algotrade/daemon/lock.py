@@ -10,6 +10,7 @@ creates is owner-only (0700): it holds the database, the logs and the command fo
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
@@ -73,13 +74,24 @@ class DataDirLock:
             raise DataDirLocked(
                 f"data directory {self.path.parent} is in use by another daemon (PID {holder})"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        os.fsync(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            os.fsync(fd)
+        except OSError as exc:  # a full or failing disk: the daemon could not store anything
+            os.close(fd)  # and the lock with it
+            raise DataDirUnusable(
+                f"cannot write the lock file {self.path}: {exc.strerror or exc} ({_WHICH}); "
+                "expected a data directory with free space the daemon can write"
+            ) from None
         self._fd = fd
 
     def release(self) -> None:
         if self._fd is not None:
+            # No PID left behind once the daemon is gone: `kill -HUP "$(cat daemon.lock)"`
+            # must not signal whatever process gets that PID next.
+            with contextlib.suppress(OSError):  # a full disk can still truncate; nothing to undo
+                os.ftruncate(self._fd, 0)
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
