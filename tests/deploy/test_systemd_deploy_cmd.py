@@ -52,6 +52,7 @@ def test_the_unit_speaks_notify_with_a_watchdog_and_is_hardened(run_main: RunMai
         "ProtectHome": "yes",
         "PrivateTmp": "yes",
         "StateDirectory": "algotrade",
+        "WorkingDirectory": "/var/lib/algotrade",
         "KillSignal": "SIGTERM",
     }
     assert {key: unit[key][0] for key in expected} == expected
@@ -64,6 +65,7 @@ def test_a_data_dir_elsewhere_is_made_writable_and_homes_stay_readable(
     args = ["--exec", "/home/ops/venv/bin/algotrade", "--data-dir", "/srv/algotrade/data"]
     unit = unit_settings(run_main("deploy", "systemd", *args).ok())
     assert unit["ReadWritePaths"] == ["/srv/algotrade/data"]
+    assert unit["WorkingDirectory"] == ["/srv/algotrade/data"]
     assert "StateDirectory" not in unit
     assert unit["ProtectHome"] == ["read-only"]
 
