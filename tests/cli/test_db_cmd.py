@@ -89,6 +89,32 @@ def test_check_behind_head_exits_1_naming_the_revisions_until_upgraded(
     run_main("db", "check", "--data-dir", str(data)).ok()
 
 
+def test_upgrade_is_refused_while_a_daemon_holds_the_data_dir_and_migrates_nothing(
+    run_main: RunMain, tmp_path: Path
+) -> None:
+    # The daemon there runs the older release (a daemon migrates at start): migrating under
+    # it would leave it running on a schema it does not know. docs/database.md: stop first.
+    data = tmp_path / "data"
+    migrated(data, "0002")
+    with DataDirLock(data):
+        run_main("db", "upgrade", "--data-dir", str(data)).one_line_error(
+            1, "in use by another daemon", "stop it before upgrading"
+        )
+        run_main("db", "check", "--data-dir", str(data)).one_line_error(1, "revision 0002")
+    assert f"migrated from 0002 to {HEAD}" in (
+        run_main("db", "upgrade", "--data-dir", str(data)).ok()
+    )
+
+
+def test_upgrade_at_head_is_a_no_op_while_the_daemon_runs(
+    run_main: RunMain, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    migrated(data)
+    with DataDirLock(data):
+        assert "nothing to do" in run_main("db", "upgrade", "--data-dir", str(data)).ok()
+
+
 def test_check_of_a_newer_schema_is_refused_naming_the_revisions(
     run_main: RunMain, tmp_path: Path
 ) -> None:

@@ -9,7 +9,9 @@ input or a database that cannot be reached or used.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -170,7 +172,8 @@ def upgrade(
         from algotrade.daemon.lock import prepare_data_dir  # noqa: PLC0415
 
         prepare_data_dir(settings.daemon.data_dir)
-    with Database(url):  # exactly the daemon's start-up migration (StoreError: one line)
+    # Database(url) is exactly the daemon's start-up migration (StoreError: one line).
+    with _upgrade_lock(settings, before), Database(url):
         pass
     after = read_state(url).revision
     where = redact_url(url)
@@ -178,6 +181,32 @@ def upgrade(
         typer.echo(f"{where}: already at head {after}; nothing to do")
     else:
         typer.echo(f"{where}: migrated from {before or 'no schema'} to {after} (head)")
+
+
+@contextlib.contextmanager
+def _upgrade_lock(settings: DaemonSettings, before: str | None) -> Iterator[None]:
+    """Hold the data directory while a migration has work to do: a daemon running there is an
+    older release (a daemon migrates at start) and must not run on a schema it does not know,
+    and no daemon may start half-way through."""
+    from algotrade.daemon.lock import DataDirLock, DataDirLocked  # noqa: PLC0415
+    from algotrade.store.engine import shipped_head  # noqa: PLC0415
+
+    data_dir = Path(settings.daemon.data_dir)
+    if before == shipped_head() or not (data_dir / "daemon.lock").exists():
+        yield  # nothing to migrate, or no daemon ever ran here (creates no folder)
+        return
+    lock = DataDirLock(data_dir)
+    try:
+        lock.acquire()
+    except DataDirLocked as exc:
+        fail(
+            f"{exc}; stop it before upgrading (it would run on a schema it does not know)",
+            EXIT_FAILURE,
+        )
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @db_app.command()
