@@ -36,7 +36,7 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN groupadd --system --gid 10001 algotrade \
     && useradd --system --uid 10001 --gid algotrade --home-dir /var/lib/algotrade \
         --no-create-home --shell /usr/sbin/nologin algotrade \
-    && install -d -o algotrade -g algotrade -m 0750 /var/lib/algotrade
+    && install -d -o algotrade -g algotrade -m 0700 /var/lib/algotrade
 
 # From the builder's wheels only (--no-index: nothing is fetched or compiled here). The wheels
 # are bind-mounted, not copied, so they add no layer to the image.

@@ -130,6 +130,15 @@ def test_the_image_runs_the_daemon_as_uid_10001_with_its_data_volume() -> None:
     assert "install -d -o algotrade -g algotrade" in text  # the volume's mount point is its own
 
 
+def test_the_data_volume_is_owner_only_as_the_daemon_makes_its_data_dir() -> None:
+    # The daemon creates a data dir with DIR_MODE and `algotrade doctor` warns about one open
+    # to group/others: the image's mount point (copied into a new named volume) must match.
+    from algotrade.daemon.lock import DIR_MODE
+
+    text = DOCKERFILE.read_text()
+    assert f"install -d -o algotrade -g algotrade -m {DIR_MODE:04o} /var/lib/algotrade" in text
+
+
 BROKEN = {
     "single stage": (r"(?s)^.*?(?=FROM python:3.11.13-slim-bookworm AS runtime)", ""),
     "unpinned base": (r"python:3.11.13-slim-bookworm AS builder", "python:3.11-slim AS builder"),
