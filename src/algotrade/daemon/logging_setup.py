@@ -18,7 +18,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import os
 import re
 import sys
 import threading
@@ -26,12 +25,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from io import TextIOWrapper
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import cast
 
 from algotrade.core.errors import InputError
+from algotrade.daemon.log_files import OwnerOnlyRotatingFileHandler
 from algotrade.daemon.settings import MASK, DaemonSettings
 
 API_LOGGERS = ("algotrade.api", "uvicorn.access")
@@ -44,7 +41,6 @@ _KEY_WORDS = r"password|passwd|secret|private_key|privatekey|api_key|apikey|toke
 # Third-party loggers whose INFO lines are noise to an operator: Alembic announces each of its
 # plugins (seven lines) before every migration, at every first start.
 QUIET_LOGGERS = {"alembic.runtime.plugins": logging.WARNING}
-FILE_MODE = 0o600  # log files: owner only
 DIR_MODE = 0o700  # the logs folder, when this module creates it
 
 
@@ -278,25 +274,6 @@ class RepeatFilter(logging.Filter):
             logging.getLogger(name).handle(record)
 
 
-class _OwnerOnlyRotatingFileHandler(RotatingFileHandler):
-    """Creates its file (and each new file after a rollover) readable by the owner only."""
-
-    def _open(self) -> TextIOWrapper:
-        # The handler owns the stream and closes it; text mode (encoding given) is a wrapper.
-        stream = open(  # noqa: SIM115
-            self.baseFilename,
-            self.mode,
-            encoding=self.encoding,
-            errors=self.errors,
-            opener=_owner_only,
-        )
-        return cast(TextIOWrapper, stream)
-
-
-def _owner_only(path: str, flags: int) -> int:
-    return os.open(path, flags, FILE_MODE)
-
-
 class _NameFilter(logging.Filter):
     """Passes records of the given loggers and their children."""
 
@@ -414,7 +391,7 @@ def configure_logging(
     )
 
     def rotating(name: str, level: int) -> logging.Handler:
-        handler = _OwnerOnlyRotatingFileHandler(
+        handler = OwnerOnlyRotatingFileHandler(
             log_dir / name,
             maxBytes=config.max_bytes,
             backupCount=config.backups,
