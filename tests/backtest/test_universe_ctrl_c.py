@@ -5,25 +5,15 @@ importing printed a KeyboardInterrupt traceback, and the parent's exit waited fo
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from algotrade.data.catalog import Catalog, SeriesKey
 from algotrade.data.synthetic import generate_bars
-from testkit.process_group import (
-    HAS_PROC,
-    assert_group_ends,
-    catches_sigint,
-    session_processes,
-    wait_for,
-)
+from testkit.process_group import HAS_PROC, ctrl_c, wait_for, worker_importing
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not HAS_PROC, reason="reads /proc (Linux)")]
 
@@ -51,17 +41,6 @@ class Stuck(Strategy):
 """
 
 
-def _worker_starting(proc: subprocess.Popen[bytes], started: Path) -> Callable[[], bool]:
-    """A pool worker's interpreter runs (a SIGINT would reach Python code in it) and no
-    symbol's run has begun: the worker is importing."""
-
-    def check() -> bool:
-        workers = [pid for pid, cmd in session_processes(proc.pid).items() if b"spawn_main" in cmd]
-        return any(catches_sigint(pid) for pid in workers) and not started.exists()
-
-    return check
-
-
 @pytest.mark.parametrize("moment", ["worker-start", "running"])
 def test_ctrl_c_stops_a_universe_backtest_and_its_workers(tmp_path: Path, moment: str) -> None:
     data_dir = tmp_path / "data"
@@ -75,29 +54,18 @@ def test_ctrl_c_stops_a_universe_backtest_and_its_workers(tmp_path: Path, moment
     argv = [sys.executable, "-m", "algotrade", "backtest", "--strategy", str(strategy)]
     argv += ["--symbols", "sim:AAA,BBB", "--interval", "1h", "--workers", "2"]
     argv += ["--data-dir", str(data_dir)]
-    with (tmp_path / "err").open("wb") as err:
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
-        try:
-            wait_for(lambda: catches_sigint(proc.pid), proc, "the SIGINT handler")
-            if moment == "worker-start":
-                wait_for(_worker_starting(proc, started), proc, "a starting worker")
-            else:
-                wait_for(
-                    lambda: started.exists() and len(started.read_text().split()) == 2,
-                    proc,
-                    "both symbols' runs started in workers",
-                )
-            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole group
-            try:
-                code = proc.wait(timeout=EXIT_S)
-            except subprocess.TimeoutExpired:
-                pytest.fail(f"the backtest did not end within {EXIT_S:.0f} s of Ctrl-C")
-            assert_group_ends(proc.pid, EXIT_S)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    stderr = (tmp_path / "err").read_text()
+
+    def moment_comes(proc: subprocess.Popen[bytes]) -> None:
+        if moment == "worker-start":
+            wait_for(worker_importing(proc, started), proc, "a starting worker")
+        else:
+            wait_for(
+                lambda: started.exists() and len(started.read_text().split()) == 2,
+                proc,
+                "both symbols' runs started in workers",
+            )
+
+    code, stderr = ctrl_c(argv, tmp_path / "err", moment_comes, within_s=EXIT_S)
     assert code == 130, stderr
     assert "Traceback" not in stderr, stderr
     assert "KeyboardInterrupt" not in stderr, stderr

@@ -10,14 +10,11 @@ had begun is marked interrupted (so the same command resumes it).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,13 +22,7 @@ import pytest
 from algotrade.data.loader import save_bars
 from algotrade.data.synthetic import generate_bars
 from algotrade.research.run_store import RunStore
-from testkit.process_group import (
-    HAS_PROC,
-    assert_group_ends,
-    catches_sigint,
-    session_processes,
-    wait_for,
-)
+from testkit.process_group import HAS_PROC, ctrl_c, wait_for, worker_importing
 
 pytestmark = [
     pytest.mark.slow,
@@ -77,17 +68,6 @@ def _parts(data_dir: Path) -> int:
     return len(list(data_dir.glob("research/*/results/part-*.parquet")))
 
 
-def _worker_starting(proc: subprocess.Popen[bytes], log: Path) -> Callable[[], bool]:
-    """A pool worker's interpreter is running (a SIGINT would reach Python code in it) and no
-    evaluation has begun: the worker is importing."""
-
-    def check() -> bool:
-        workers = [pid for pid, cmd in session_processes(proc.pid).items() if b"spawn_main" in cmd]
-        return any(catches_sigint(pid) for pid in workers) and not log.exists()
-
-    return check
-
-
 # (command, moment): "+S" = S seconds after the command can catch SIGINT (it is importing, then
 # loading data, then starting workers; the first ~30 ms are the interpreter's own start-up,
 # which no program can make quiet); "worker-start" = as soon as a pool worker's interpreter
@@ -128,26 +108,16 @@ def test_ctrl_c_at_any_moment_exits_130_with_one_line_and_no_process_left(
     else:
         argv += ["--param", "k=0:5", "--trials", "10", "--seed", "1"]
     env = {**os.environ, "COLUMNS": "200"}
-    with (tmp_path / "err").open("wb") as err:
-        proc = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=err, env=env, start_new_session=True
-        )
-        try:
-            wait_for(lambda: catches_sigint(proc.pid), proc, "the SIGINT handler")
-            if moment.startswith("+"):
-                time.sleep(float(moment[1:]))
-            elif moment == "worker-start":
-                wait_for(_worker_starting(proc, log), proc, "a starting worker")
-            else:
-                wait_for(lambda: _parts(data_dir) >= 2, proc, "two stored batches")
-            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: the whole group
-            code = proc.wait(timeout=EXIT_S)
-            assert_group_ends(proc.pid, EXIT_S)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    stderr = (tmp_path / "err").read_text()
+
+    def moment_comes(proc: subprocess.Popen[bytes]) -> None:
+        if moment.startswith("+"):
+            time.sleep(float(moment[1:]))
+        elif moment == "worker-start":
+            wait_for(worker_importing(proc, log), proc, "a starting worker")
+        else:
+            wait_for(lambda: _parts(data_dir) >= 2, proc, "two stored batches")
+
+    code, stderr = ctrl_c(argv, tmp_path / "err", moment_comes, within_s=EXIT_S, env=env)
     assert code == 130, stderr
     assert "Traceback" not in stderr, stderr
     assert "KeyboardInterrupt" not in stderr, stderr

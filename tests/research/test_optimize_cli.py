@@ -106,28 +106,6 @@ def test_optimize_runs_stores_reports_and_reruns_for_free(
         (["--param", "fast=2:5", "--folds", "1000"], "too few bars per fold"),
         (["--param", "fast=2:5", "--commission", "1"], "--commission: must be below 1"),
         (["--param", "fast=2:5", "--slippage-bps", "10000"], "--slippage-bps: must be below"),
-    ],
-)
-def test_bad_options_are_one_line_errors(
-    tmp_path: Path,
-    bars_file: Path,
-    capsys: pytest.CaptureFixture[str],
-    extra: list[str],
-    message: str,
-) -> None:
-    args = ["optimize", "--strategy", "ma_crossover", "--data", str(bars_file)]
-    args += ["--data-dir", str(tmp_path / "d"), "--workers", "1", *extra]
-    code, _, stderr = _run(capsys, *args)
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert code == 2, stderr
-    assert lines[-1].startswith("error: "), stderr
-    assert message in lines[-1]
-    assert "Traceback" not in stderr
-
-
-@pytest.mark.parametrize(
-    ("extra", "message"),
-    [
         (["--param", "fast=9:3"], "--param fast: high 3 is below low 9"),
         (["--param", "nope=1:3"], "--param nope: strategy ma_crossover has no such parameter"),
         (["--param", "fast=2:10:0"], "--param fast: step must be positive"),
@@ -136,7 +114,7 @@ def test_bad_options_are_one_line_errors(
         (["--param", "fast=2:5", "--interval", "1h"], "--interval: only with --symbols"),
     ],
 )
-def test_bad_input_fails_before_the_plan_is_said_or_anything_is_stored(
+def test_bad_options_are_one_line_errors(
     tmp_path: Path,
     bars_file: Path,
     capsys: pytest.CaptureFixture[str],
@@ -151,5 +129,6 @@ def test_bad_input_fails_before_the_plan_is_said_or_anything_is_stored(
     assert code == 2, stderr
     assert stdout == ""
     [line] = stderr.splitlines()  # the error alone: no "optimize ... trials" line before it
-    assert line.startswith(f"error: {message}"), stderr
+    assert line.startswith("error: "), stderr
+    assert message in line
     assert not data_dir.exists()  # no database, no run folder

@@ -4,6 +4,7 @@ processes of the session, whether one catches SIGINT yet, and whether the group 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -70,3 +71,46 @@ def assert_group_ends(pgid: int, within_s: float) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"processes left running after Ctrl-C: {left}")
         time.sleep(0.05)
+
+
+def worker_importing(proc: subprocess.Popen[bytes], started: Path) -> Callable[[], bool]:
+    """A spawned pool worker's interpreter runs (a SIGINT would reach Python code in it) and
+    no work has begun (``started``, written by the work, does not exist): it is importing."""
+
+    def check() -> bool:
+        workers = [pid for pid, cmd in session_processes(proc.pid).items() if b"spawn_main" in cmd]
+        return any(catches_sigint(pid) for pid in workers) and not started.exists()
+
+    return check
+
+
+def ctrl_c(
+    argv: list[str],
+    stderr_path: Path,
+    moment: Callable[[subprocess.Popen[bytes]], None],
+    *,
+    within_s: float,
+    env: dict[str, str] | None = None,
+) -> tuple[int, str]:
+    """Run ``argv`` in its own session, as a terminal does; once it catches SIGINT and
+    ``moment(proc)`` returned, send SIGINT to the whole group (what Ctrl-C sends). Returns the
+    exit code and stderr; fails when the command or any process of its group is still running
+    ``within_s`` later."""
+    with stderr_path.open("wb") as err:
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=err, env=env, start_new_session=True
+        )
+        try:
+            wait_for(lambda: catches_sigint(proc.pid), proc, "the SIGINT handler")
+            moment(proc)
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                code = proc.wait(timeout=within_s)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"the command did not end within {within_s:.0f} s of Ctrl-C")
+            assert_group_ends(proc.pid, within_s)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return code, stderr_path.read_text()
