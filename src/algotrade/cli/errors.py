@@ -6,7 +6,8 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from types import FrameType
 from typing import NoReturn, TypeVar
@@ -37,19 +38,32 @@ def run_guarded(func: Callable[[], T]) -> T:
         fail("interrupted", EXIT_INTERRUPTED)
 
 
-def silence_logs_on_interrupt() -> None:
-    """From now on, a Ctrl-C also stops all logging: for a command that reports its
+@contextmanager
+def silence_logs_on_interrupt() -> Iterator[None]:
+    """While inside, a Ctrl-C also stops all logging: for a command that reports its
     interruption itself (sweep, optimize), so its one line is not buried under what libraries
     log while the interruption unwinds through them (SQLAlchemy logs the cursor it cannot
     close with a traceback). Not for asyncio commands: ``asyncio.run`` handles Ctrl-C only
-    under Python's own SIGINT handler."""
+    under Python's own SIGINT handler. The handler and logging are as before on the way out
+    (the CLI also runs in-process, under tests)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    interrupted = False
 
     def stop_quietly(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        interrupted = True
         logging.disable(logging.CRITICAL)
         raise KeyboardInterrupt
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, stop_quietly)
+    previous = signal.signal(signal.SIGINT, stop_quietly)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if interrupted:
+            logging.disable(logging.NOTSET)
 
 
 class ReportedInterruption(SystemExit):

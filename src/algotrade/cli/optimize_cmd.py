@@ -155,8 +155,14 @@ def optimize(
     datasets = load_datasets(options["data"], data_dir, source)
     # The search space, the strategy and the folds too: nothing is said or stored before.
     plan_optimization(_spec(options, datasets=tuple(datasets)), datasets)
-    silence_logs_on_interrupt()  # its interruption line says what was kept
-    with open_run(data_dir, db_url, cluster, workers) as (store, executor):
+    # Its interruption line says what was kept: no library records after a Ctrl-C.
+    with (
+        silence_logs_on_interrupt(),
+        open_run(data_dir, db_url, cluster, workers) as (
+            store,
+            executor,
+        ),
+    ):
         if options["parallel"] is None:  # a Dask cluster: its size is known once connected
             options["parallel"] = executor.workers
         spec = _spec(options, datasets=tuple(datasets))

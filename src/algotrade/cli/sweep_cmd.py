@@ -146,8 +146,14 @@ def sweep(
             f"--resume {resume}: the data changed since the run started "
             f"(it is now run {plan.run_id}); start a new run"
         )
-    silence_logs_on_interrupt()  # its interruption line says what was kept
-    with open_run(data_dir, db_url, cluster, workers) as (store, executor):
+    # Its interruption line says what was kept: no library records after a Ctrl-C.
+    with (
+        silence_logs_on_interrupt(),
+        open_run(data_dir, db_url, cluster, workers) as (
+            store,
+            executor,
+        ),
+    ):
         _say_plan(plan)
         try:
             with _progress(plan) as on_batch:
