@@ -1,5 +1,5 @@
 """A randomized crash soak of the daemon trading on a live venue (a fake Hyperliquid that
-outlives every daemon): 3 live bots order on most bars; the daemon is restarted 10 times by
+outlives every daemon): 3 live bots order on most bars; the daemon is restarted 7 times by
 ``kill -9`` (at random, right after an order reached the venue, while the venue holds its
 reply, during start-up and its reconciliation) and SIGTERM. After every restart the store is
 compared with the venue's own record (``testkit.live_soak``): every venue fill stored once with

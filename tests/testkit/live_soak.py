@@ -60,8 +60,10 @@ _IN_START_UP = (LiveEnding.KILL_STARTING, LiveEnding.KILL_RECONCILING)
 class LiveSoakSettings:
     seed: int
     bots: int = 3
-    restarts: int = 10
-    trade_s: tuple[float, float] = (1.5, 3.0)  # trading between two restarts
+    # Every ending below at least once (7 lives), and a suite that fits its 15 minutes;
+    # ALGOTRADE_SOAK_SEED replays a seed, more lives are a settings change away.
+    restarts: int = 7
+    trade_s: tuple[float, float] = (1.0, 2.0)  # trading between two restarts
     tick_s: float = 0.25  # one candle (one bar for every bot) and one mid move per tick
     settle_s: float = 15.0
     healthy_within_s: float = 20.0
