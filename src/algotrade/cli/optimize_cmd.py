@@ -154,7 +154,7 @@ def optimize(
     axes = heatmap_axes(heatmap, list(spec_draft.params))
     datasets = load_datasets(options["data"], data_dir, source)
     # The search space, the strategy and the folds too: nothing is said or stored before.
-    plan_optimization(_spec(options, datasets=tuple(datasets)), datasets)
+    plan = plan_optimization(_spec(options, datasets=tuple(datasets)), datasets)
     # Its interruption line says what was kept: no library records after a Ctrl-C.
     with (
         silence_logs_on_interrupt(),
@@ -174,7 +174,13 @@ def optimize(
         try:
             with _progress() as progress:
                 outcome = run_optimization(
-                    spec, datasets, executor, store, options=options, progress=progress
+                    spec,
+                    datasets,
+                    executor,
+                    store,
+                    options=options,
+                    progress=progress,
+                    plan=plan,
                 )
         except KeyboardInterrupt:  # the progress bar is gone: the line stays last
             run_id = optimization_run_id(spec, datasets, options)

@@ -124,14 +124,17 @@ def run_optimization(
     options: Mapping[str, Any] | None = None,
     progress: ProgressCallback | None = None,
     enqueue: Sequence[Mapping[str, Any]] = (),
+    plan: OptimizePlan | None = None,
 ) -> OptimizeOutcome:
     """Run (or continue: same spec, same data, same run) the optimization ``spec``.
 
     ``enqueue``: Optuna parameter values to try first (tests and known-good starting points).
+    ``plan``: ``plan_optimization(spec, datasets)`` when the caller checked the inputs already
+    (the strategy is not loaded twice).
     A ``KeyboardInterrupt`` marks the run interrupted, any other error failed; finished trials
     and batches stay stored either way, and running the same spec again continues.
     """
-    plan = plan_optimization(spec, datasets)
+    plan = plan or plan_optimization(spec, datasets)
     space, times, fold_list = plan.space, plan.times, plan.folds
     document = run_document(spec, datasets, options)
     run_id = run_id_for("optimize", document)
