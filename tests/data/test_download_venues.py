@@ -147,9 +147,9 @@ def test_bybit_symbols_at_once_stay_within_the_ip_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Bybit allows 600 requests per 5 s per IP; the venue's own limiter, with a limit of 4
-    # and its clock running 25 times faster (a 0.2 s window), shows the rule in a second.
+    # and its clock running 10 times faster (a 0.5 s window), shows the rule in two seconds.
     fake, _ = bybit
-    limit, speed = 4, 25.0
+    limit, speed = 4, 10.0
 
     def scaled(per_second: dict[str, int], ip_per_5s: int) -> RateLimiter:
         return RateLimiter(
@@ -170,7 +170,10 @@ def test_bybit_symbols_at_once_stay_within_the_ip_limit(
     times = [t for t, _, _ in fake.log]
     assert len(times) > 2 * limit  # the limit, not the data, set the pace
     window_s = 5.0 / speed
-    slack_s = 0.05  # loopback and scheduling jitter between the client and the fake
+    # Loopback and scheduling jitter between the client's grant and the fake's arrival time:
+    # on a loaded machine a first request (a new connection) arrived 51 ms late (a CI flake
+    # with 0.05 s of slack). An unlimited client sends the 5 requests within milliseconds.
+    slack_s = 0.15
     for i in range(len(times) - limit):
         # any limit + 1 consecutive requests span more than the window
         assert times[i + limit] - times[i] >= window_s - slack_s, (i, times[i : i + limit + 1])
