@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from algotrade.core.errors import InputError
-from algotrade.daemon.lock import DataDirLock, DataDirUnusable, prepare_data_dir
+from algotrade.daemon.lock import (
+    DataDirLock,
+    DataDirUnusable,
+    DataDirWriteFailed,
+    prepare_data_dir,
+)
 from testkit.daemon_process import DaemonProcess, free_port
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -138,6 +143,25 @@ def test_an_unreadable_config_file_is_one_line(tmp_path: Path) -> None:
     assert message == f"config file {config} cannot be read: Permission denied"
 
 
+def test_a_database_url_that_is_not_one_is_refused_exit_2(tmp_path: Path) -> None:
+    # A setting to correct, like any other bad setting: exit 2 (it was 1, so systemd
+    # restarted the daemon every 5 s for a URL no restart can fix).
+    message = one_line_error(run_daemon(tmp_path, "--db-url", "mysql://u@localhost/x"))
+    assert message == (
+        "invalid store URL mysql://u@localhost/x: unsupported backend 'mysql'; use sqlite or "
+        "postgresql"
+    )
+
+
+def test_an_unreachable_database_is_a_runtime_failure_exit_1(tmp_path: Path) -> None:
+    # The server may be starting (boot order) or back soon: exit 1, which systemd restarts.
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    result = run_daemon(tmp_path, "--db-url", url)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"error: cannot open store {url}: ")
+
+
 def test_someone_elses_sqlite_file_is_refused_and_not_changed(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -187,15 +211,17 @@ def test_a_lock_file_that_cannot_be_written_is_one_line_and_leaves_no_lock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A full disk: the lock file opens (it exists, or its inode fits) but its PID cannot be
-    # written. One line, and the lock is not held on by the failed attempt.
+    # written. One line, and the lock is not held on by the failed attempt. A runtime failure,
+    # not refused settings: exit 1, which systemd restarts (docs/systemd.md), as room may come.
     def no_space(fd: int, data: bytes) -> int:
         raise OSError(28, "No space left on device")
 
     data_dir = tmp_path / "data"
     with monkeypatch.context() as patched:
         patched.setattr("algotrade.daemon.lock.os.write", no_space)
-        with pytest.raises(DataDirUnusable) as caught:
+        with pytest.raises(DataDirWriteFailed) as caught:
             DataDirLock(data_dir).acquire()
+    assert not isinstance(caught.value, InputError)  # the CLI's exit 1, not 2
     assert str(caught.value) == (
         f"cannot write the lock file {data_dir / 'daemon.lock'}: No space left on device "
         "(daemon.data_dir / --data-dir); expected a data directory with free space the daemon "

@@ -27,7 +27,13 @@ class DataDirLocked(AlgoTradeError):
 
 
 class DataDirUnusable(InputError):
-    """The data directory cannot be created or written (a file in its place, no permission)."""
+    """The data directory cannot be created or written (a file in its place, no permission):
+    a setting or a permission to correct, so the start is refused (exit 2)."""
+
+
+class DataDirWriteFailed(AlgoTradeError):
+    """The data directory's disk refused a write (full, failing): a runtime failure (exit 1),
+    which a later start may get past once there is room."""
 
 
 def prepare_data_dir(data_dir: Path) -> None:
@@ -80,7 +86,7 @@ class DataDirLock:
             os.fsync(fd)
         except OSError as exc:  # a full or failing disk: the daemon could not store anything
             os.close(fd)  # and the lock with it
-            raise DataDirUnusable(
+            raise DataDirWriteFailed(
                 f"cannot write the lock file {self.path}: {exc.strerror or exc} ({_WHICH}); "
                 "expected a data directory with free space the daemon can write"
             ) from None

@@ -67,8 +67,8 @@ class Database:
         self._password = url_password(url)
         try:
             self._url = parse_url(url)
-        except ValueError as exc:
-            raise StoreError(f"invalid store URL {self._masked_url}: {exc}") from exc
+        except ValueError as exc:  # a setting to correct: refused, not failed (exit 2)
+            raise StoreRefusedError(f"invalid store URL {self._masked_url}: {exc}") from exc
         self._echo = echo
         self._engine: Engine | None = None
         self._writing: Engine | None = None  # same pool, SQLite BEGIN IMMEDIATE
