@@ -79,7 +79,7 @@ def test_unknown_bot_errors(store: Store) -> None:
         store.delete_bot("ghost")
 
 
-def test_delete_cascades_to_trading_facts_but_keeps_the_event_log(store: Store) -> None:
+def test_delete_cascades_to_trading_facts_and_the_event_log(store: Store) -> None:
     for bot_id in ("gone", "kept"):
         store.insert_bot(bot_config(bot_id))
         store.record_activity(
@@ -99,9 +99,10 @@ def test_delete_cascades_to_trading_facts_but_keeps_the_event_log(store: Store) 
     assert store.positions("gone") == []
     assert store.account("gone") is None
     assert store.equity("gone").total == 0
-    assert store.events("gone").total == 1  # the audit trail outlives the bot
+    assert store.events("gone").total == 0  # else shown on the next bot of that id
     kept = store.orders("kept")
     assert kept.total == 1
+    assert store.events("kept").total == 1
     assert store.account("kept") is not None
     assert store.order_fill_counts() == {"kept": (1, 1)}
 

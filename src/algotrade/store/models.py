@@ -216,13 +216,14 @@ class EquityRow(Base):
 
 
 class EventRow(Base):
-    """The event log outlives bots (no foreign key): an audit trail of deleted bots stays."""
+    """A bot's lines go with the bot, like its trading facts: a log that outlived its bot was
+    shown as the history of the next bot given that id. Daemon lines (reloads) have no bot."""
 
     __tablename__ = "event_log"
     __table_args__ = (Index(None, "bot_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    bot_id: Mapped[str | None] = mapped_column(String, nullable=True)
+    bot_id: Mapped[str | None] = mapped_column(String, _bot_fk(), nullable=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime)
     level: Mapped[str] = mapped_column(String)
     kind: Mapped[str] = mapped_column(String)

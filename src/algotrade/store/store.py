@@ -112,8 +112,8 @@ class Store(RecordReads):
             connection.execute(statement, rows)
 
     def delete_bot(self, bot_id: str) -> None:
-        """Delete the bot and (cascade) its orders, fills, positions, account and equity; the
-        event log keeps its lines."""
+        """Delete the bot and (cascade, in the same transaction) its orders, fills, positions,
+        account, equity and event log."""
         with self._write("delete bot") as connection:
             result = connection.execute(BOTS.delete().where(BOTS.c.bot_id == bot_id))
         if result.rowcount == 0:
