@@ -9,6 +9,7 @@ committed, and only then published: nothing is acknowledged before it is durable
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from decimal import Decimal
@@ -41,7 +42,7 @@ from algotrade.daemon.bot_policy import BotRiskPolicy
 from algotrade.daemon.bot_status import build_status
 from algotrade.daemon.bus import Topic
 from algotrade.daemon.feeds import BotFeed
-from algotrade.daemon.service_api import InvalidTransition
+from algotrade.daemon.service_api import InvalidTransition, ShuttingDown
 from algotrade.daemon.status import BotState, BotStatus
 from algotrade.daemon.venues import RecoversOrders, build_bot_venue
 from algotrade.store.records import Activity, EventRecord
@@ -99,6 +100,9 @@ class BotActor:
         # Set by live-venue reconciliation (fail closed): every order is refused meanwhile.
         self.blocked: str | None = None
         self.last_price: float | None = None
+        # A start's wait on its venue (connection, warm-up), cut short when the daemon stops.
+        self._preparing: asyncio.Future[list[Bar]] | None = None
+        self._starts_interrupted = False
         # Listing 10,000 bots must not rebuild 10,000 statuses: each is cached until its bot
         # changes (state, market data, committed activity).
         self._status: BotStatus | None = None
@@ -144,25 +148,50 @@ class BotActor:
                 f"(needs {wanted})"
             )
 
+    def interrupt_start(self) -> None:
+        """The daemon is stopping: a start still waiting on its venue (connecting, fetching
+        warm-up bars) ends now and no new one begins. The bot stays as it was, in memory and
+        in the store, so a bot being resumed at start-up resumes at the next start."""
+        self._starts_interrupted = True
+        if self._preparing is not None:
+            self._preparing.cancel()
+
     async def _start(self) -> None:
         self._require({BotState.STOPPED, BotState.ERROR}, "start")
+        bot_id = self.config.bot_id
+        if self._starts_interrupted:
+            raise ShuttingDown(f"bot '{bot_id}' was not started: the daemon is stopping")
+        # Its own task: interrupt_start() cancels this wait, never the state change below.
+        self._preparing = asyncio.ensure_future(self._prepare_start())
         try:
-            if self.engine is None:
-                self.engine = await self._build_engine()
-            self.last_error = None
-            self.engine.start()
-            self._feed = self._ctx.make_feed(self.config, self.on_bar)
-            warmup = await self._feed.start(self.config.warmup_periods)
+            warmup = await self._preparing
             self._warm_up(warmup)
+        except asyncio.CancelledError:
+            self._detach_feed()
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the actor's own task is being cancelled, not just this start
+            _log.info("bot %s: start interrupted: stopping", bot_id, extra={"bot_id": bot_id})
+            raise ShuttingDown(f"bot '{bot_id}' did not start: the daemon is stopping") from None
         except Exception as exc:
             self._detach_feed()
             self._record_error(exc)
             await self._set_state(BotState.ERROR)
-            bot_id = self.config.bot_id
             _log.warning("bot %s failed to start: %s", bot_id, exc, extra={"bot_id": bot_id})
             raise InvalidTransition(f"bot '{bot_id}' failed to start: {exc}") from exc
+        finally:
+            self._preparing = None
         self.runtime["started_at"] = ns_to_iso(time.time_ns())
         await self._set_state(BotState.RUNNING)
+
+    async def _prepare_start(self) -> list[Bar]:
+        """Build the engine (a live venue connects), start it and the feed: the warm-up bars."""
+        if self.engine is None:
+            self.engine = await self._build_engine()
+        self.last_error = None
+        self.engine.start()
+        self._feed = self._ctx.make_feed(self.config, self.on_bar)
+        return await self._feed.start(self.config.warmup_periods)
 
     async def _stop(self) -> None:
         self._require({BotState.RUNNING, BotState.PAUSED}, "stop")

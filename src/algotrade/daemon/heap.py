@@ -40,3 +40,11 @@ def settle_after_start() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_THRESHOLD, 20, 100)
+
+
+def before_exit() -> None:
+    """The process ends next: move every object into the permanent generation, so that the
+    interpreter's collections at exit skip the heap instead of walking all of it (0.3-0.7 s
+    measured after a start-up cut short by SIGTERM, whose heap settle_after_start had never
+    frozen). Nothing is lost: the daemon closed its store, logs and lock itself."""
+    gc.freeze()

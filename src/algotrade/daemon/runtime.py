@@ -2,12 +2,15 @@
 
 SIGTERM/SIGINT (or a SHUTDOWN file command): stop taking commands, stop the file channel and
 the API server, detach every bot from its feed, flush what bots did to the store, close, and
-exit 0. Under systemd (``NOTIFY_SOCKET``) it speaks the notify protocol
-(daemon/systemd_notify.py): READY once the API listens, STATUS, WATCHDOG from the loop,
-STOPPING. SIGHUP (``kill -HUP``, ``systemctl reload``) reloads the configuration, as do
-``POST /api/reload`` and, with ``[reload] watch = true``, a change of the config file
-(daemon/reload.py, docs/reload.md); RELOADING/READY frame each reload. A second daemon on the
-same data directory exits non-zero naming the holder's PID.
+exit 0. During start-up they cut the restore and the resumes short wherever they are (a resume
+waiting on an unreachable venue included); the bots not resumed yet stay as stored.
+
+Under systemd (``NOTIFY_SOCKET``) it speaks the notify protocol (daemon/systemd_notify.py):
+READY once the API listens, STATUS, WATCHDOG from the loop, STOPPING. SIGHUP (``kill -HUP``,
+``systemctl reload``) reloads the configuration, as do ``POST /api/reload`` and, with
+``[reload] watch = true``, a change of the config file (daemon/reload.py, docs/reload.md);
+RELOADING/READY frame each reload. A second daemon on the same data directory exits non-zero
+naming the holder's PID.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import socket
 import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -33,7 +37,7 @@ from algotrade.api.server import ConnectionLimits, server_config
 from algotrade.core.errors import AlgoTradeError
 from algotrade.daemon.bus import EventBus
 from algotrade.daemon.file_channel import FileChannel
-from algotrade.daemon.heap import settle_after_start
+from algotrade.daemon.heap import before_exit, settle_after_start
 from algotrade.daemon.lock import DataDirLock
 from algotrade.daemon.logging_setup import LoggingHandles, configure_logging
 from algotrade.daemon.preflight import check_bind, load_risk, preflight
@@ -143,6 +147,7 @@ def run_daemon(settings: DaemonSettings) -> int:
             handles.close()
     finally:
         lock.release()
+        before_exit()
 
 
 def _listen_for_reloads(
@@ -243,6 +248,59 @@ def _make_reloader(
     )
 
 
+async def _start_unless_stopped(
+    service: BotService, seed_bots: list[dict[str, Any]], stop: asyncio.Event
+) -> bool:
+    """Restore the stored bots, create the configured ones and resume those that opted in;
+    False when a stop (SIGTERM, SIGINT) came first: the start-up is then cancelled wherever it
+    was (a resume waiting on an unreachable venue included; ``service.shutdown`` ends those)."""
+    if stop.is_set():
+        return False
+    gc.disable()  # restoring 10k bots makes ~250k long-lived objects: no full sweeps meanwhile
+    starting = asyncio.ensure_future(service.start(seed_bots=seed_bots))
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            await asyncio.wait({starting})
+            if starting.cancelled():
+                return False
+        starting.result()  # its error, if it failed
+        return True
+    finally:
+        stopping.cancel()
+        if not starting.done():  # this coroutine itself was cancelled
+            starting.cancel()
+        gc.enable()
+
+
+async def _stop_service(
+    service: BotService,
+    recorder: BarRecorder | None,
+    store: Store,
+    budget: StopBudget,
+    recorder_share: float,
+) -> int:
+    """Stop the bots, flush their books, close the recorder and the store; 1 when the bots and
+    the flush did not finish within the budget (nothing acknowledged is lost), else 0."""
+    exit_code = 0
+    service_s = budget.left(floor=0.5)
+    try:
+        await service.shutdown(timeout=service_s)
+    except TimeoutError:
+        _log.error(
+            "bots and the flush of their books did not finish within %.1f s; exiting anyway",
+            service_s,
+        )
+        exit_code = 1
+    finally:
+        if recorder is not None:  # after every feed stopped: the last bars are flushed
+            await recorder.close(timeout=budget.closing(recorder_share, floor=0.5))
+    await asyncio.to_thread(store.close)
+    return exit_code
+
+
 async def _serve_notified(
     settings: DaemonSettings,
     keys: ApiKeys,
@@ -262,6 +320,8 @@ async def _serve_notified(
         )
 
     store = Store(settings.database_url)
+    # Not cut short by a stop (one that came meanwhile is seen right after): a migration is
+    # applied whole, and the store's thread could not be interrupted anyway.
     await asyncio.to_thread(store.open)
     recorder: BarRecorder | None = None
     if settings.recording.enabled:
@@ -278,11 +338,20 @@ async def _serve_notified(
         venues=settings.venues,
         recorder=recorder,
     )
-    gc.disable()  # restoring 10k bots makes ~250k long-lived objects: no full sweeps meanwhile
-    try:
-        await service.start(seed_bots=settings.bots)
-    finally:
-        gc.enable()
+    timeout = settings.daemon.shutdown_timeout_s
+    # One budget for the whole stop: what the API and the file channel leave goes to the bots
+    # and the flush of their books (a fixed share left a busy flush 2.5 s of 10).
+    recorder_share = timeout / 4 if recorder is not None else 0.0
+    if not await _start_unless_stopped(service, settings.bots, stop):
+        _log.info(
+            "stop requested while starting: shutting down; bots not resumed yet stay as stored "
+            "(those that opted in resume at the next start)"
+        )
+        notifier.stopping("stopping while starting: flushing bots' books")
+        budget = StopBudget(timeout, reserve=recorder_share)
+        exit_code = await _stop_service(service, recorder, store, budget, recorder_share)
+        _log.info("stopped")
+        return exit_code
     settle_after_start()
     watch: WatchFeeds | None = None
     if recorder is not None and settings.recording.watch:
@@ -364,11 +433,9 @@ async def _serve_notified(
         exit_code = 1
     _log.info("shutting down")
     notifier.stopping("stopping: finishing bots and flushing books")
-    timeout = settings.daemon.shutdown_timeout_s
-    # One budget for the whole stop: what the API and the file channel leave goes to the bots
-    # and the flush of their books (a fixed share left a busy flush 2.5 s of 10).
-    recorder_share = timeout / 4 if recorder is not None else 0.0
     budget = StopBudget(timeout, reserve=recorder_share)
+    # A start waiting on its venue would hold its request, and the API server's stop with it.
+    service.interrupt_starts()
     await channel.stop(timeout=timeout / 3)
     server.should_exit = True
     with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
@@ -376,19 +443,8 @@ async def _serve_notified(
     await lifespan.__aexit__(None, None, None)
     if watch is not None:
         watch.stop()
-    service_s = budget.left(floor=0.5)
-    try:
-        await service.shutdown(timeout=service_s)
-    except TimeoutError:
-        _log.error(
-            "bots and the flush of their books did not finish within %.1f s; exiting anyway",
-            service_s,
-        )
-        exit_code = exit_code or 1
-    finally:
-        if recorder is not None:  # after every feed stopped: the last bars are flushed
-            await recorder.close(timeout=budget.closing(recorder_share, floor=0.5))
-    await asyncio.to_thread(store.close)
+    stopped = await _stop_service(service, recorder, store, budget, recorder_share)
+    exit_code = exit_code or stopped
     for waiter in waiters:
         waiter.cancel()
     for tick in ticks:  # the watchdog pings until the books are flushed: a hang there is real

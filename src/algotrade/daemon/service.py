@@ -240,12 +240,20 @@ class BotService(BotHistoryReads):
         self.skipped_bots[bot_id] = reason
         _log.error("stored bot %s skipped: %s", bot_id, reason, extra={"bot_id": bot_id})
 
+    def interrupt_starts(self) -> None:
+        """The daemon is stopping: every bot start still waiting on its venue ends now (its
+        caller gets ``ShuttingDown``), and none begins. Such a bot stays as it was stored: one
+        being resumed at start-up resumes at the next start."""
+        for actor in self._bots.values():
+            actor.interrupt_start()
+
     async def shutdown(self, timeout: float = 10.0) -> None:
         """Stop taking commands, detach every bot from its feed, flush, close the store; all
         within ``timeout`` (``TimeoutError`` if not): the flush gets what the steps before it
         left, less a little for closing."""
         budget = StopBudget(timeout, reserve=timeout / 10)  # the reserve: writer, tasks
         self._accepting = False
+        self.interrupt_starts()  # SHUTDOWN would otherwise queue behind them
         logging.getLogger("algotrade").removeHandler(self.log_counts)
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
