@@ -49,7 +49,7 @@ from algotrade.risk.events import (
     PositionUpdate,
 )
 from algotrade.risk.rules_config import AccountConfig
-from algotrade.venues.registry import VenueFactory, WatchedAccount, get_venue
+from algotrade.venues.registry import VenueFactory, WatchedAccount, get_venue, load_runtime
 
 if TYPE_CHECKING:
     from algotrade.daemon.risk_service import RiskService
@@ -172,6 +172,7 @@ class AccountWatch:
         while self._live is None:
             self.attempts += 1
             try:
+                await load_runtime(self._factory)
                 self._live = await self._factory.watch_account(
                     self._venue_config, self.venue_account, self
                 )

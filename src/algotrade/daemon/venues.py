@@ -21,7 +21,7 @@ from algotrade.daemon.bot_config import BotConfig, is_live_feed, is_live_venue
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.store.store import Store
 from algotrade.venues.paper import PaperVenue, PaperVenueConfig
-from algotrade.venues.registry import VenueConnection, get_venue, look_up_symbol
+from algotrade.venues.registry import VenueConnection, get_venue, load_runtime, look_up_symbol
 
 if TYPE_CHECKING:
     from algotrade.core.ports import ExecutionVenue
@@ -74,6 +74,7 @@ class VenueHub:
             if connection is None:
                 factory = get_venue(name)
                 config = factory.parse_config(self._configs.get(name))
+                await load_runtime(factory)
                 connection = await factory.connect(config, _Owner(self, name))
                 self._connections[name] = connection
             return connection

@@ -36,7 +36,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["SPECS", "ExchangeSpec", "driver_of", "register_exchange", "spec_of"]
+__all__ = ["SPECS", "ExchangeSpec", "driver_module", "driver_of", "register_exchange", "spec_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,12 @@ def spec_of(exchange_id: str) -> ExchangeSpec:
     return spec
 
 
+def driver_module(exchange_id: str) -> str:
+    """The path of the exchange's driver module (not imported)."""
+    spec_of(exchange_id)  # a clear error for an unknown id
+    return SPECS[exchange_id][1]
+
+
 def driver_of(exchange_id: str) -> Any:
     """The driver module (imports ccxt): only at connect / download time."""
-    spec_of(exchange_id)  # a clear error for an unknown id
-    return importlib.import_module(SPECS[exchange_id][1])
+    return importlib.import_module(driver_module(exchange_id))

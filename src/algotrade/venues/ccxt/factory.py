@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from algotrade.core.strategy import describe_validation_error
-from algotrade.venues.ccxt.exchanges import ExchangeSpec, driver_of, spec_of
+from algotrade.venues.ccxt.exchanges import ExchangeSpec, driver_module, driver_of, spec_of
 from algotrade.venues.live.connection import start_or_stop
 from algotrade.venues.registry import (
     BotSpec,
@@ -45,6 +45,14 @@ class CcxtFactory(VenueFactory):
         self.spec: ExchangeSpec = spec_of(exchange_id)
         self.history_intervals = dict(self.spec.history_intervals)
         self.name = self.name or exchange_id
+        self.runtime_modules = (
+            "algotrade.venues.ccxt.account",
+            "algotrade.venues.ccxt.connection",
+            "algotrade.venues.ccxt.credentials",
+            "algotrade.venues.ccxt.execution",
+            "algotrade.venues.ccxt.snapshot",
+            driver_module(exchange_id),  # ccxt itself
+        )
 
     def config_model(self) -> type[BaseModel]:
         return self.spec.config_model

@@ -51,6 +51,11 @@ class HyperliquidFeedOptions(BaseModel):
 
 class HyperliquidFactory(VenueFactory):
     history_intervals = CANDLE_INTERVALS
+    runtime_modules = (
+        "algotrade.venues.hyperliquid.account",
+        "algotrade.venues.hyperliquid.data",
+        "eth_account",  # signing; the credentials are checked with it at connect
+    )
 
     def config_model(self) -> type[BaseModel]:
         return HyperliquidConfig

@@ -127,6 +127,11 @@ class ProjectXFeedOptions(BaseModel):
 
 class ProjectXFactory(VenueFactory):
     history_intervals = HISTORY_INTERVALS
+    runtime_modules = (
+        "algotrade.venues.projectx.connection",
+        "algotrade.venues.projectx.feed",
+        "algotrade.venues.projectx.guard",
+    )
 
     def config_model(self) -> type[BaseModel]:
         return ProjectXVenueConfig
