@@ -15,7 +15,7 @@ import json
 import math
 import sys
 import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from pathlib import Path
@@ -27,9 +27,9 @@ from rich.table import Table
 from rich.text import Text
 
 from algotrade.cli.errors import parse_params
+from algotrade.cli.records_table import DASH, Column, Getter, cell_text, records_table
 from algotrade.core.errors import InputError
 
-DASH = "–"
 MONEY_PLACES = 2
 _MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
 _MONEY_MAX_DIGITS = 18  # integer digits shown in full
@@ -66,8 +66,7 @@ def _console() -> Console:
     return Console(highlight=False)
 
 
-def _text(value: object, style: str = "") -> Text:
-    return Text(DASH if value is None or value == "" else str(value), style=style)
+_text = cell_text
 
 
 def _state(state: object) -> Text:
@@ -163,29 +162,12 @@ def _clock(iso: object) -> str:
 
 # -- tables --------------------------------------------------------------------------------
 
-Getter = Callable[[Mapping[str, Any]], object]
-
 
 def _get(key: str) -> Getter:
     return lambda record: record.get(key)
 
 
-def _records_table(
-    columns: Sequence[tuple[str, Getter, bool]],
-    records: Iterable[Mapping[str, Any]],
-    caption: str | None = None,
-) -> Table:
-    """One row per record; ``columns`` are (header, value getter, right-aligned)."""
-    table = Table(header_style="bold", caption=caption)
-    for header, _, right in columns:
-        table.add_column(header, justify="right" if right else "left", overflow="fold")
-    for record in records:
-        cells = (get(record) for _, get, _ in columns)
-        table.add_row(*(cell if isinstance(cell, Text) else _text(cell) for cell in cells))
-    return table
-
-
-_BOT_COLUMNS: list[tuple[str, Getter, bool]] = [
+_BOT_COLUMNS: list[Column] = [
     ("ID", _get("bot_id"), False),
     ("STATE", lambda b: _state(b.get("state")), False),
     ("SIM", lambda b: Text("SIM", style="bold yellow") if b.get("simulated") else Text(""), False),
@@ -197,7 +179,11 @@ _BOT_COLUMNS: list[tuple[str, Getter, bool]] = [
     ("HEARTBEAT", lambda b: age(b.get("heartbeat")), False),
     ("LAST ERROR", lambda b: _error(b.get("last_error")), False),
 ]
-_ORDER_COLUMNS: list[tuple[str, Getter, bool]] = [
+# Left out, in this order, when a table does not fit the terminal (after empty columns).
+_BOT_DROPPABLE = ("HEARTBEAT", "ORDERS", "FILLS", "LAST ERROR")
+_ORDER_DROPPABLE = ("FEES", "AVG PRICE", "TYPE", "CREATED (UTC)")
+_FILL_DROPPABLE = ("LIQUIDITY", "TRADE", "FEE")
+_ORDER_COLUMNS: list[Column] = [
     ("CREATED (UTC)", lambda o: _time(o.get("created_at")), False),
     ("ORDER", _get("client_order_id"), False),
     ("SIDE", _get("side"), False),
@@ -210,7 +196,7 @@ _ORDER_COLUMNS: list[tuple[str, Getter, bool]] = [
     ("AVG PRICE", _get("avg_fill_price"), True),
     ("FEES", _get("fees"), True),
 ]
-_FILL_COLUMNS: list[tuple[str, Getter, bool]] = [
+_FILL_COLUMNS: list[Column] = [
     ("TIME (UTC)", lambda f: _time(f.get("timestamp")), False),
     ("TRADE", _get("trade_id"), False),
     ("ORDER", _get("client_order_id"), False),
@@ -221,14 +207,14 @@ _FILL_COLUMNS: list[tuple[str, Getter, bool]] = [
     ("FEE", _get("fee"), True),
     ("LIQUIDITY", _get("liquidity"), False),
 ]
-_POSITION_COLUMNS: list[tuple[str, Getter, bool]] = [
+_POSITION_COLUMNS: list[Column] = [
     ("SYMBOL", _get("symbol"), False),
     ("QTY", _get("qty"), True),
     ("AVG PRICE", _get("avg_price"), True),
     ("REALIZED PNL", lambda p: _signed(_decimal(p.get("realized_pnl", 0))), True),
     ("FEES", lambda p: money(p.get("fees")), True),
 ]
-_EQUITY_COLUMNS: list[tuple[str, Getter, bool]] = [
+_EQUITY_COLUMNS: list[Column] = [
     ("TIME (UTC)", lambda e: _time(e.get("timestamp")), False),
     ("EQUITY", lambda e: money(e.get("equity")), True),
     ("CASH", lambda e: money(e.get("cash")), True),
@@ -251,30 +237,39 @@ def bots_table(bots: list[dict[str, Any]]) -> None:
         _console().print("no bots; create one with: algotrade bots create --help")
         return
     caption = SIM_NOTE if any(bot.get("simulated") for bot in bots) else None
-    _console().print(_records_table(_BOT_COLUMNS, bots, caption))
+    console = _console()
+    console.print(records_table(console, _BOT_COLUMNS, bots, caption, droppable=_BOT_DROPPABLE))
 
 
 def orders_table(page: Mapping[str, Any]) -> None:
     items = page.get("items") or []
-    _console().print(_records_table(_ORDER_COLUMNS, items, _page_caption(page, "orders")))
+    caption = _page_caption(page, "orders")
+    console = _console()
+    console.print(
+        records_table(console, _ORDER_COLUMNS, items, caption, droppable=_ORDER_DROPPABLE)
+    )
 
 
 def fills_table(page: Mapping[str, Any]) -> None:
     items = page.get("items") or []
-    _console().print(_records_table(_FILL_COLUMNS, items, _page_caption(page, "fills")))
+    caption = _page_caption(page, "fills")
+    console = _console()
+    console.print(records_table(console, _FILL_COLUMNS, items, caption, droppable=_FILL_DROPPABLE))
 
 
 def equity_table(page: Mapping[str, Any]) -> None:
     items = page.get("items") or []
     caption = _page_caption(page, "equity snapshots")
-    _console().print(_records_table(_EQUITY_COLUMNS, items, caption))
+    console = _console()
+    console.print(records_table(console, _EQUITY_COLUMNS, items, caption, droppable=("FEES",)))
 
 
 def positions_table(positions: list[dict[str, Any]]) -> None:
     if not positions:
         _console().print("no positions")
         return
-    _console().print(_records_table(_POSITION_COLUMNS, positions))
+    console = _console()
+    console.print(records_table(console, _POSITION_COLUMNS, positions))
 
 
 def _page_caption(page: Mapping[str, Any], what: str) -> str:
