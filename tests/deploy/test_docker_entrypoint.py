@@ -24,7 +24,7 @@ import httpx
 import pytest
 from dockerfile_parse import DockerfileParser
 
-from testkit.daemon_process import free_port
+from testkit.daemon_process import HTTP, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_KEY = "docker-admin-key-0123456789abcdef"
@@ -126,7 +126,7 @@ class Container:
             if self.proc.poll() is not None:
                 raise AssertionError(f"exited with {self.proc.returncode}: {self.stderr()}")
             try:
-                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                if HTTP.get(f"{self.url}/api/health", timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from testkit.browser import TIMEOUT_MS, PageWatch, launch_chromium, require_chromium
-from testkit.daemon_process import DaemonProcess, free_port, wait_until
+from testkit.daemon_process import HTTP, DaemonProcess, free_port, wait_until
 
 ADMIN_KEY = "tui-serve-admin-key-0123456789"
 TRADER_KEY = "tui-serve-trader-key-0123456789"
@@ -124,7 +124,7 @@ class ServeProcess:
     def _answers(self) -> bool:
         assert self.proc.poll() is None, f"serve exited: {self.output()}"
         try:
-            return httpx.get(f"{self.url}/signin", timeout=1).status_code == 200
+            return HTTP.get(f"{self.url}/signin", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 
