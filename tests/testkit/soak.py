@@ -72,7 +72,7 @@ class SoakSettings:
     db_url: str | None = None  # None: SQLite in the data dir
     bots: int = 20
     restarts: int = 25
-    trade_s: tuple[float, float] = (0.5, 2.0)  # trading between two restarts
+    trade_s: tuple[float, float] = (0.3, 1.2)  # trading between two restarts
     tick_seconds: float = 0.05
     sigterm_share: float = 0.25
     startup_kill_share: float = 0.1
