@@ -48,3 +48,23 @@ def market_pg_url(_market_database: str) -> str:
 
     reset_schema(_market_database)
     return _market_database
+
+
+# The longest tests first. pytest-xdist hands tests out in collection order, so a soak of a
+# minute or two collected in the middle can still be running on one worker after the other
+# worker ran out of tests; started first, the short tests fill in around them. (Not
+# ``--dist worksteal``: it ran asyncio tests after the browser tests on one worker. tests/web
+# stays last: its Playwright browser leaves an event loop running on its worker.)
+LONGEST_FIRST = (
+    "tests/daemon/test_crash_soak.py",
+    "tests/daemon/test_hyperliquid_crash_soak.py",
+    "tests/daemon/test_daemon_openapi_fuzz.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: every other test keeps its place
