@@ -33,8 +33,6 @@ def daemon(
     """Run the bot daemon in the foreground (for systemd, Docker or a terminal)."""
     # Imported here: the daemon stack (FastAPI, uvicorn, SQLAlchemy) is heavy, and every other
     # command would pay for it at start-up.
-    from algotrade.daemon.lock import DataDirLocked  # noqa: PLC0415
-    from algotrade.daemon.runtime import PortInUse, run_daemon  # noqa: PLC0415
     from algotrade.daemon.secret_env import with_secret_files  # noqa: PLC0415
     from algotrade.daemon.settings import load_settings  # noqa: PLC0415
 
@@ -54,6 +52,11 @@ def daemon(
     # ALGOTRADE__…_FILE variables (Docker/systemd secrets) stand for their settings.
     env = with_secret_files(os.environ)
     settings = load_settings(EXAMPLE_CONFIG if example else config, env, overrides)
+    # Only once the settings are read: a bad config is told without the daemon stack's second
+    # of imports.
+    from algotrade.daemon.lock import DataDirLocked  # noqa: PLC0415
+    from algotrade.daemon.runtime import PortInUse, run_daemon  # noqa: PLC0415
+
     try:
         code = run_daemon(settings)
     except DataDirLocked as exc:
