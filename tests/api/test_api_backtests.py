@@ -99,6 +99,15 @@ def error_of(response: Any) -> str:
         ({"strategy": "ma_crossover", "dataset": "..csv"}, "body.dataset"),
         ({"strategy": "ma_crossover", "dataset": "notes.txt"}, "body.dataset"),
         ({"strategy": "ma_crossover", "dataset": "missing.csv"}, "body.dataset"),
+        # Another JSON type than the schema says (lax pydantic took these).
+        ({**TINY, "params": {"fast": True, "slow": 8}}, "body.params.fast"),
+        ({**TINY, "params": {"fast": "3", "slow": 8}}, "body.params.fast"),
+        ({**TINY, "synthetic": {"bars": True}}, "body.synthetic.bars"),
+        ({**TINY, "synthetic": {"start_price": "100"}}, "body.synthetic.start_price"),
+        ({**TINY, "synthetic": {"start": 1_700_000_000}}, "body.synthetic.start"),
+        ({**TINY, "periods_per_year": "252"}, "body.periods_per_year"),
+        ({**TINY, "fee": "1_0"}, "body.fee"),
+        ({"strategy": "ma_crossover", "dataset": "BTC-1m.csv", "start": 0}, "body.start"),
     ],
 )
 def test_bad_requests_are_422_naming_the_field(

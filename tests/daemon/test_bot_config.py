@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -91,3 +92,31 @@ def test_bounded_inputs_at_the_limits_are_kept_exactly() -> None:
     assert str(bot.initial_capital) == "999999999999999.99999999"
     assert config(symbol="@107").symbol == "@107"
     assert config(symbol="CON.F.US.EP.U25").symbol == "CON.F.US.EP.U25"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("warmup_periods", True),
+        ("warmup_periods", "5"),
+        ("warmup_periods", 5.5),
+        ("auto_resume", "yes"),
+        ("auto_resume", 1),
+        ("initial_capital", True),
+        ("initial_capital", "1_000"),
+    ],
+)
+def test_values_of_another_json_type_are_refused_naming_the_field(field: str, value: Any) -> None:
+    # Lax pydantic read true as 1, "yes" and 1 as true: the published schema says neither.
+    with pytest.raises(ValidationError) as caught:
+        config(**{field: value})
+    [error] = caught.value.errors()
+    assert error["loc"] == (field,)
+
+
+def test_money_takes_a_number_or_its_text() -> None:
+    # Strings are how exact money travels; JSON numbers and TOML/YAML numbers still work.
+    assert config(initial_capital="2500.125").initial_capital == Decimal("2500.125")
+    assert config(initial_capital=2500).initial_capital == Decimal(2500)
+    assert config(commission=0.001).commission == Decimal("0.001")
+    assert config(warmup_periods=20, auto_resume=True).warmup_periods == 20

@@ -263,7 +263,12 @@ def test_access_log_is_off_by_default_and_can_be_enabled() -> None:
         ),
         (
             'bot_id = "x"\nsymbol = "BTC"\nstrategy = "rsi"\ninitial_capital = "abc"\n',
-            "bots[1] (bot_id 'x'): initial_capital: Input should be a valid decimal (got 'abc')",
+            "bots[1] (bot_id 'x'): initial_capital: Input should be a valid decimal number, "
+            "e.g. 12.5 or \"12.5\" (got 'abc')",
+        ),
+        (
+            'bot_id = "x"\nsymbol = "BTC"\nstrategy = "rsi"\nwarmup_periods = true\n',
+            "bots[1] (bot_id 'x'): warmup_periods: Input should be a valid integer (got True)",
         ),
         (
             'bot_id = "x"\nsymbol = "BTC"\nstrategy = "rsi"\nsymbl = "ETH"\n',

@@ -181,7 +181,7 @@ def test_decimals_are_exact_and_ints_are_not_octal(tmp_path: Path) -> None:
         (
             "defaults:\n  max_contracts_per_instrument: {limits: {ES: lots}}\n",
             "risk.yaml: rule 'max_contracts_per_instrument': field 'limits.ES': "
-            "Input should be a valid decimal (got 'lots')",
+            "Input should be a valid decimal number, e.g. 12.5 or \"12.5\" (got 'lots')",
         ),
         (
             "defaults:\n  session_hours: {holidays: [2024-12-25, xmas]}\n",

@@ -30,6 +30,7 @@ from algotrade.api.errors import ApiHttpError
 from algotrade.api.schemas import READ_RESPONSES, WRITE_RESPONSES
 from algotrade.backtest.job_spec import JobSpec, SyntheticSpec
 from algotrade.core.errors import AlgoTradeError, InputError
+from algotrade.core.field_types import DecimalValue, IsoDateTime, Number, StrictInt
 from algotrade.core.timeutil import datetime_to_ns
 from algotrade.daemon.backtest_datasets import (
     catalog_datasets,
@@ -89,11 +90,11 @@ class SyntheticData(BaseModel):
     """SIMULATED prices: a seeded random walk (``data.synthetic.generate_bars``)."""
 
     model_config = ConfigDict(extra="forbid")
-    bars: int = Field(default=2_000, ge=10, le=MAX_SYNTHETIC_BARS, description="bar count")
-    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="same seed, same bars")
-    start_price: float = Field(default=100.0, ge=0.01, le=1e9, description="first open")
-    volatility: float = Field(default=0.0005, ge=0, le=0.5, description="stdev of log returns")
-    start: datetime = Field(
+    bars: StrictInt = Field(default=2_000, ge=10, le=MAX_SYNTHETIC_BARS, description="bar count")
+    seed: StrictInt = Field(default=0, ge=0, le=2**32 - 1, description="same seed, same bars")
+    start_price: Number = Field(default=100.0, ge=0.01, le=1e9, description="first open")
+    volatility: Number = Field(default=0.0005, ge=0, le=0.5, description="stdev of log returns")
+    start: IsoDateTime = Field(
         default=datetime(2024, 1, 1, tzinfo=UTC),
         description="first bar's open time (no offset means UTC), 1970 to 2200",
     )
@@ -120,8 +121,8 @@ class BacktestRequest(BaseModel):
         max_length=128,
         description="a name from GET /api/datasets: a file, or catalog:/warm:VENUE:SYMBOL:INTERVAL",
     )
-    start: datetime | None = Field(default=None, description="dataset: first bar time (UTC)")
-    end: datetime | None = Field(default=None, description="dataset: end time, exclusive")
+    start: IsoDateTime | None = Field(default=None, description="dataset: first bar time (UTC)")
+    end: IsoDateTime | None = Field(default=None, description="dataset: end time, exclusive")
     synthetic: SyntheticData | None = Field(default=None, description="generated prices instead")
     symbol: str | None = Field(
         default=None,
@@ -129,17 +130,17 @@ class BacktestRequest(BaseModel):
         description="synthetic: the generated symbol (SYN); dataset: which symbol of the file",
     )
     interval: str = Field(default="1m", max_length=8, description="bar interval: 1m, 5m, 1h, 1d")
-    fee: Decimal = Field(
+    fee: DecimalValue = Field(
         default=Decimal(0),
         ge=0,
         le=Decimal("0.1"),
         description="fee per fill, a fraction of notional (0.001 = 0.1 %)",
     )
-    slippage_bps: Decimal = Field(
+    slippage_bps: DecimalValue = Field(
         default=Decimal(0), ge=0, le=1000, description="adverse slippage of market fills"
     )
-    initial_cash: Decimal = Field(default=Decimal(100_000), gt=0, le=Decimal(10**15))
-    periods_per_year: int = Field(
+    initial_cash: DecimalValue = Field(default=Decimal(100_000), gt=0, le=Decimal(10**15))
+    periods_per_year: StrictInt = Field(
         default=252, ge=1, le=525_600, description="annualisation of daily returns"
     )
 
@@ -402,9 +403,8 @@ async def datasets(jobs: Jobs, sources: Sources) -> list[dict[str, Any]]:
 
 def _checked_params(strategy: str, params: dict[str, Any]) -> dict[str, Any]:
     """``params`` validated by the strategy's own model; 422 naming ``params.<field>``."""
-    model = get_strategy_class(strategy).Params
     try:
-        validated = model.model_validate(params)
+        validated = get_strategy_class(strategy).parse_json_params(params)
     except ValidationError as exc:
         parts = []
         for error in exc.errors()[:10]:

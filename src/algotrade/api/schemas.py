@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from algotrade.daemon.bot_config import BotConfig, ExecutionMode
+from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.status import BotStatus
 
 # Pagination bounds. The offset cap is a signed 64-bit integer: what a SQL OFFSET accepts.
@@ -54,34 +53,16 @@ def _without_defaults(schema: dict[str, Any]) -> None:
         field_schema.pop("default", None)
 
 
-class BotConfigPatch(BaseModel):
+class ConfigPatch(BaseModel):
     """Fields of BotConfig to change; omitted fields keep their value.
 
-    Types only: the service validates the merged config (ranges, patterns, secrets), so the rules
-    live in one place. The ``_NOT_SENT`` default marks an omitted field without making an
-    explicit null valid. tests/api check that the fields match BotConfig's.
+    Each field has BotConfig's type and bounds (one definition, see ``_patch_fields``), so the
+    published schema says what a value may be; the service validates the merged config (the
+    rules between fields, known strategies, venues and accounts). The ``_NOT_SENT`` default
+    marks an omitted field without making an explicit null valid.
     """
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_without_defaults)
-
-    bot_id: str = Field(default=_NOT_SENT, description="must equal the current id if sent")
-    symbol: str = _NOT_SENT
-    strategy: str = _NOT_SENT
-    params: dict[str, Any] = _NOT_SENT
-    interval: str = _NOT_SENT
-    feed: str = Field(default=_NOT_SENT, description="sim, replay or a registered live venue")
-    feed_options: dict[str, Any] = _NOT_SENT
-    venue: str = Field(default=_NOT_SENT, description="paper or a registered live venue")
-    mode: ExecutionMode = _NOT_SENT
-    initial_capital: Decimal = _NOT_SENT
-    risk_per_trade_pct: Decimal = _NOT_SENT
-    max_position_pct: Decimal = _NOT_SENT
-    leverage: Decimal = _NOT_SENT
-    slippage_bps: Decimal = _NOT_SENT
-    commission: Decimal = _NOT_SENT
-    warmup_periods: int = _NOT_SENT
-    auto_resume: bool = _NOT_SENT
-    account_id: str = _NOT_SENT
 
     def changes(self) -> dict[str, Any]:
         """Only the fields the client sent, as they were parsed (Decimal stays exact).
@@ -89,6 +70,30 @@ class BotConfigPatch(BaseModel):
         Not a JSON dump: that writes NaN and Infinity inside ``params`` and ``feed_options`` as
         null, and a null parameter may be valid where the NaN the client sent is not."""
         return self.model_dump(exclude_unset=True)
+
+
+_PATCH_DESCRIPTIONS = {"bot_id": "must equal the current id if sent"}
+
+
+def _patch_fields() -> dict[str, Any]:
+    """BotConfig's fields with their types, constraints and validators of a single value
+    (``Annotated`` metadata), none required."""
+    fields: dict[str, Any] = {}
+    for name, info in BotConfig.model_fields.items():
+        annotation = (
+            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        )
+        description = _PATCH_DESCRIPTIONS.get(name, info.description)
+        fields[name] = (annotation, Field(default=_NOT_SENT, description=description))
+    return fields
+
+
+if TYPE_CHECKING:
+    BotConfigPatch = ConfigPatch
+else:
+    BotConfigPatch = create_model(
+        "BotConfigPatch", __base__=ConfigPatch, __doc__=ConfigPatch.__doc__, **_patch_fields()
+    )
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -7,6 +7,7 @@ wall clock or does I/O, so a backtest and a live bot run the very same object.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -60,6 +61,18 @@ class Strategy:
             raise ConfigError(
                 describe_validation_error(f"strategy {cls.name or cls.__name__}", exc)
             ) from exc
+
+    @classmethod
+    def parse_json_params(cls, params: Mapping[str, Any]) -> Any:
+        """``params`` that came as JSON values (the API, a config file), validated as the JSON
+        schema of ``Params`` reads (what ``algotrade strategies show --json`` and
+        ``GET /api/strategies`` publish): an integer parameter refuses ``true``, ``3.0`` and
+        ``"3"``, a flag refuses ``1`` and ``"yes"``; a decimal takes a number or its text.
+        ``parse_params`` stays lenient for ``--param k=v`` text. ``pydantic.ValidationError``
+        when a name or a value does not fit (callers name the field their way)."""
+        # A Decimal (only from Python callers) travels as its exact text.
+        text = json.dumps(dict(params), default=str, allow_nan=True)
+        return cls.Params.model_validate_json(text, strict=True)
 
     @property
     def ctx(self) -> StrategyContext:

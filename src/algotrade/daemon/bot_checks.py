@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from algotrade.core.errors import AlgoTradeError, ConfigError
+from algotrade.core.strategy import describe_validation_error
 from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.feeds import validate_feed_options
 from algotrade.daemon.service_api import InvalidBotConfig
 from algotrade.daemon.settings_sources import one_line
-from algotrade.strategies.registry import create_strategy
+from algotrade.strategies.registry import create_strategy, get_strategy_class
 
 if TYPE_CHECKING:
     from algotrade.daemon.settings import DaemonSettings
@@ -27,7 +30,13 @@ def check_bot_config(config: BotConfig, accounts: Collection[str] | None) -> Non
         )
     try:
         validate_feed_options(config)
-        create_strategy(config.strategy, config.params)
+        create_strategy(config.strategy, config.params)  # names (listing the valid ones)
+        strategy = get_strategy_class(config.strategy)
+        try:
+            strategy.parse_json_params(config.params)  # and the JSON types its schema publishes
+        except ValidationError as exc:
+            label = f"strategy {strategy.name or strategy.__name__}"
+            raise InvalidBotConfig(describe_validation_error(label, exc)) from exc
     except (ValueError, ConfigError) as exc:
         raise InvalidBotConfig(one_line(str(exc))) from exc
 

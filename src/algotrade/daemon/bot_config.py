@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from algotrade.core.field_types import DecimalValue, StrictBool, StrictInt
 from algotrade.core.money import MAX_DECIMALS, bounded_decimal
 from algotrade.data.intervals import INTERVAL_PATTERN, interval_seconds
 from algotrade.venues.registry import VenueFactory, get_venue, venue_names
@@ -108,14 +109,14 @@ class BotConfig(BaseModel):
         description="paper (simulated fills) or a live venue of the registry (mode 'live')",
     )
     mode: ExecutionMode = ExecutionMode.PAPER
-    initial_capital: Decimal = Field(default=Decimal(10_000), gt=0)
-    risk_per_trade_pct: Decimal = Field(default=Decimal(1), gt=0, le=100)
-    max_position_pct: Decimal = Field(default=Decimal(100), gt=0, le=10_000)
-    leverage: Decimal = Field(default=Decimal(1), gt=0, le=200)
-    slippage_bps: Decimal = Field(default=Decimal(0), ge=0, lt=10_000)
-    commission: Decimal = Field(default=Decimal("0.0005"), ge=0, lt=1)
-    warmup_periods: int = Field(default=0, ge=0, le=100_000)
-    auto_resume: bool = False
+    initial_capital: DecimalValue = Field(default=Decimal(10_000), gt=0)
+    risk_per_trade_pct: DecimalValue = Field(default=Decimal(1), gt=0, le=100)
+    max_position_pct: DecimalValue = Field(default=Decimal(100), gt=0, le=10_000)
+    leverage: DecimalValue = Field(default=Decimal(1), gt=0, le=200)
+    slippage_bps: DecimalValue = Field(default=Decimal(0), ge=0, lt=10_000)
+    commission: DecimalValue = Field(default=Decimal("0.0005"), ge=0, lt=1)
+    warmup_periods: StrictInt = Field(default=0, ge=0, le=100_000)
+    auto_resume: StrictBool = False
     account_id: str = Field(default="paper", pattern=ACCOUNT_ID_PATTERN)
 
     @field_validator(

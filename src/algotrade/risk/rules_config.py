@@ -31,6 +31,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from algotrade.core.field_types import DecimalValue, real_number
 from algotrade.core.money import bounded_decimal
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -48,14 +49,6 @@ def _bounded_amount(value: Decimal) -> Decimal:
         raise ValueError(str(exc).removeprefix("amount: ")) from None
 
 
-def _real_number(value: object) -> object:
-    """A duration is a number: pydantic's lax float would take ``true`` (1.0) and text such
-    as ``"15"`` or ``".inf"``. YAML decimals arrive as ``Decimal``."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise PydanticCustomError("float_type", "Input should be a valid number")
-    return float(value)
-
-
 def _calendar_date(value: object) -> object:
     """A date is a date (YAML) or ``YYYY-MM-DD`` text (JSON): pydantic's lax date would read
     an integer such as ``20240704`` as seconds since 1970."""
@@ -65,15 +58,15 @@ def _calendar_date(value: object) -> object:
 
 
 #: An exact amount or quantity: finite, below 1e15, at most 12 decimal places; not a bool.
-Amount = Annotated[Decimal, AfterValidator(_bounded_amount)]
+Amount = Annotated[DecimalValue, AfterValidator(_bounded_amount)]
 #: A count of trades: an integer (``true`` and ``3.0`` are not counts).
 Count = Annotated[StrictInt, Field(ge=1, le=MAX_COUNT)]
 # Constraints first, so they apply to the float (and show in the JSON schema) after the check.
 Minutes = Annotated[
-    float, Field(gt=0, le=_MAX_MINUTES, allow_inf_nan=False), BeforeValidator(_real_number)
+    float, Field(gt=0, le=_MAX_MINUTES, allow_inf_nan=False), BeforeValidator(real_number)
 ]
 Seconds = Annotated[
-    float, Field(gt=0, le=_MAX_SECONDS, allow_inf_nan=False), BeforeValidator(_real_number)
+    float, Field(gt=0, le=_MAX_SECONDS, allow_inf_nan=False), BeforeValidator(real_number)
 ]
 CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
 
