@@ -71,6 +71,12 @@ def test_paging_bounds_are_validated_not_500(risk_client: TestClient, route: str
         ("GET /api/risk/enforcements?account_id=a%00b", "query.account_id"),
         ("GET /api/risk/lockouts?account_id=%20acct", "query.account_id"),
         ("GET /api/risk/accounts/a%0Ab", "path.account_id"),
+        # Spellings lax pydantic read as true and as 50: a query says true/false and digits.
+        ("GET /api/risk/lockouts?active_only=yes", "query.active_only"),
+        ("GET /api/risk/lockouts?active_only=t", "query.active_only"),
+        ("GET /api/risk/audit?limit=5_0", "query.limit"),
+        ("GET /api/risk/audit?limit=%2B50", "query.limit"),
+        ("GET /api/risk/audit?offset=%200", "query.offset"),
     ],
 )
 def test_filters_are_strict(risk_client: TestClient, request_line: str, field: str) -> None:
@@ -78,6 +84,12 @@ def test_filters_are_strict(risk_client: TestClient, request_line: str, field: s
     response = risk_client.request(method, url, headers=ADMIN)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["message"].startswith(field)
+
+
+def test_query_flags_and_integers_as_serializers_write_them(risk_client: TestClient) -> None:
+    for query in ("active_only=false", "active_only=TRUE", "active_only=0", "limit=50&offset=0"):
+        response = risk_client.get(f"/api/risk/lockouts?{query}", headers=ADMIN)
+        assert response.status_code == 200, (query, response.text)
 
 
 @pytest.mark.parametrize(

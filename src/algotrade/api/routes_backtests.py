@@ -27,7 +27,7 @@ from starlette.responses import FileResponse
 
 from algotrade.api.auth import require_access
 from algotrade.api.errors import ApiHttpError
-from algotrade.api.schemas import READ_RESPONSES, WRITE_RESPONSES
+from algotrade.api.schemas import QUERY_INTEGER, READ_RESPONSES, WRITE_RESPONSES
 from algotrade.backtest.job_spec import JobSpec, SyntheticSpec
 from algotrade.core.errors import AlgoTradeError, InputError
 from algotrade.core.field_types import DecimalValue, IsoDateTime, Number, StrictInt
@@ -343,7 +343,7 @@ async def create(body: BacktestRequest, jobs: Jobs, sources: Sources) -> dict[st
 @router.get("/backtests", response_model=list[BacktestJobOut], responses=READ_RESPONSES)
 async def list_jobs(
     jobs: Jobs,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT, description="at most")] = (
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST_LIMIT, description="at most"), QUERY_INTEGER] = (
         DEFAULT_LIST_LIMIT
     ),
 ) -> list[dict[str, Any]]:

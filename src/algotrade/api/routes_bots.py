@@ -12,12 +12,13 @@ from algotrade.api.auth import require_access
 from algotrade.api.deps import context_of, get_service
 from algotrade.api.schemas import (
     DEFAULT_PAGE_LIMIT,
-    MAX_OFFSET,
-    MAX_PAGE_LIMIT,
+    QUERY_INTEGER,
     READ_RESPONSES,
     WRITE_RESPONSES,
     BotConfigPatch,
     BotDetail,
+    PageLimit,
+    PageOffset,
 )
 from algotrade.api.schemas_records import (
     BarOut,
@@ -35,8 +36,6 @@ router = APIRouter(prefix="/api/bots", tags=["bots"], dependencies=[Depends(requ
 
 Service = Annotated[BotServiceApi, Depends(get_service)]
 BotId = Annotated[str, Path(pattern=BOT_ID_PATTERN, description="the bot's id")]
-Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="records to skip")]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT, description="page size")]
 SortOrder = Annotated[
     Literal["asc", "desc"], Query(description="asc: oldest first; desc: newest first")
 ]
@@ -147,8 +146,8 @@ async def update_config(
 async def orders(
     service: Service,
     bot_id: BotId,
-    offset: Offset = 0,
-    limit: Limit = DEFAULT_PAGE_LIMIT,
+    offset: PageOffset = 0,
+    limit: PageLimit = DEFAULT_PAGE_LIMIT,
     order: SortOrder = "asc",
 ) -> Response:
     """The bot's orders in creation order; ``order=desc``: newest first (the offset counts
@@ -160,8 +159,8 @@ async def orders(
 async def fills(
     service: Service,
     bot_id: BotId,
-    offset: Offset = 0,
-    limit: Limit = DEFAULT_PAGE_LIMIT,
+    offset: PageOffset = 0,
+    limit: PageLimit = DEFAULT_PAGE_LIMIT,
     order: SortOrder = "asc",
 ) -> Response:
     """The bot's fills in time order; ``order=desc``: newest first."""
@@ -172,8 +171,8 @@ async def fills(
 async def equity(
     service: Service,
     bot_id: BotId,
-    offset: Offset = 0,
-    limit: Limit = DEFAULT_PAGE_LIMIT,
+    offset: PageOffset = 0,
+    limit: PageLimit = DEFAULT_PAGE_LIMIT,
     order: SortOrder = "asc",
 ) -> Response:
     """Equity snapshots (one a minute while running, and after every fill), oldest first;
@@ -188,7 +187,7 @@ async def positions(service: Service, bot_id: BotId) -> Response:
 
 @router.get("/{bot_id}/logs", response_model=LogPage, responses=READ_RESPONSES)
 async def logs(
-    service: Service, bot_id: BotId, offset: Offset = 0, limit: Limit = DEFAULT_PAGE_LIMIT
+    service: Service, bot_id: BotId, offset: PageOffset = 0, limit: PageLimit = DEFAULT_PAGE_LIMIT
 ) -> Response:
     """The bot's event log (state changes, strategy messages, rejections, errors), newest
     first. The same lines stream live on the WebSocket topic ``logs``."""
@@ -200,7 +199,7 @@ async def bars(
     service: Service,
     bot_id: BotId,
     limit: Annotated[
-        int, Query(ge=1, le=MAX_BARS, description="how many of the latest bars")
+        int, Query(ge=1, le=MAX_BARS, description="how many of the latest bars"), QUERY_INTEGER
     ] = DEFAULT_BARS,
 ) -> Response:
     """The latest bars the bot's strategy saw (warm-up included), oldest first. Kept in

@@ -11,10 +11,11 @@ from algotrade.api.auth import Role, require_access
 from algotrade.api.deps import get_service
 from algotrade.api.schemas import (
     DEFAULT_PAGE_LIMIT,
-    MAX_OFFSET,
-    MAX_PAGE_LIMIT,
     READ_RESPONSES,
     WRITE_RESPONSES,
+    PageLimit,
+    PageOffset,
+    QueryFlag,
 )
 from algotrade.core.errors import ConfigError, InputError
 from algotrade.daemon.risk_service import RiskService
@@ -34,9 +35,6 @@ RULE_NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
 # Free text that goes to the audit log: no control characters (a NUL fails a PostgreSQL write,
 # a newline forges log lines).
 PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
-# Bounded like the bot routes: an offset past a signed 64-bit integer is no SQL OFFSET.
-Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="records to skip")]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT, description="page size")]
 # The kinds of store.records_risk.LOG_KINDS (tests/api check they match).
 LogKind = Literal[
     "breach", "lockout", "unlock", "expiry", "reset", "enforcement", "alert", "rules_change"
@@ -131,9 +129,9 @@ async def lockouts(
     risk: Risk,
     _: Caller,
     account_id: AccountFilter = None,
-    active_only: bool = True,
-    offset: Offset = 0,
-    limit: Limit = DEFAULT_PAGE_LIMIT,
+    active_only: QueryFlag = True,
+    offset: PageOffset = 0,
+    limit: PageLimit = DEFAULT_PAGE_LIMIT,
 ) -> dict[str, Any]:
     return await risk.reads.lockouts(
         _known_filter(risk, account_id), active_only=active_only, offset=offset, limit=limit
@@ -146,8 +144,8 @@ async def enforcements(
     _: Caller,
     account_id: AccountFilter = None,
     kind: Annotated[list[LogKind] | None, Query(description="only these kinds")] = None,
-    offset: Offset = 0,
-    limit: Limit = DEFAULT_PAGE_LIMIT,
+    offset: PageOffset = 0,
+    limit: PageLimit = DEFAULT_PAGE_LIMIT,
 ) -> dict[str, Any]:
     kinds = None if kind is None else list(kind)
     return await risk.reads.log(
@@ -157,7 +155,7 @@ async def enforcements(
 
 @router.get("/audit", responses=READ_RESPONSES)
 async def audit(
-    risk: Risk, _: Caller, offset: Offset = 0, limit: Limit = DEFAULT_PAGE_LIMIT
+    risk: Risk, _: Caller, offset: PageOffset = 0, limit: PageLimit = DEFAULT_PAGE_LIMIT
 ) -> dict[str, Any]:
     return await risk.reads.audit(offset=offset, limit=limit)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from fastapi import Query
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic_core import PydanticCustomError
 
 from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.status import BotStatus
@@ -13,6 +16,37 @@ from algotrade.daemon.status import BotStatus
 MAX_PAGE_LIMIT = 1000
 DEFAULT_PAGE_LIMIT = 100
 MAX_OFFSET = 2**63 - 1
+_INTEGER_TEXT = re.compile(r"^-?[0-9]+$")
+_FLAG_TEXT = {"true": True, "false": False, "1": True, "0": False}
+
+
+def _query_integer(value: object) -> object:
+    """A query value is text: an integer is its digits. Lax int also read ``" 5"``, ``"5_0"``,
+    ``"+5"``, ``"5.0"`` and other scripts' digits."""
+    if isinstance(value, str) and not _INTEGER_TEXT.fullmatch(value):
+        raise PydanticCustomError("int_parsing", "Input should be an integer (digits)")
+    return value
+
+
+def _query_flag(value: object) -> object:
+    """``true``/``false`` (``1``/``0``), any case: what serializers write. Lax bool also read
+    ``yes``, ``on``, ``t``, ``y`` and their opposites."""
+    if isinstance(value, str):
+        flag = _FLAG_TEXT.get(value.lower())
+        if flag is None:
+            raise PydanticCustomError("bool_parsing", "Input should be true or false")
+        return flag
+    return value
+
+
+# Query parameter types (the text a URL carries): the same rule as core.field_types. The
+# validator comes after the bounds, so they apply to the integer (and show in the schema).
+QUERY_INTEGER = BeforeValidator(_query_integer)
+QueryFlag = Annotated[bool, BeforeValidator(_query_flag)]
+PageOffset = Annotated[
+    int, Query(ge=0, le=MAX_OFFSET, description="records to skip"), QUERY_INTEGER
+]
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT, description="page size"), QUERY_INTEGER]
 
 
 class ErrorDetail(BaseModel):
