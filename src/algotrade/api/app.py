@@ -22,6 +22,7 @@ from algotrade.api.deps import ApiContext
 from algotrade.api.docs import DOCS_PATHS, DOCS_PREFIXES, OPENAPI_URL, install_docs
 from algotrade.api.errors import BodyLimitMiddleware, install_error_handlers
 from algotrade.api.metrics import ApiMetrics, MetricsMiddleware
+from algotrade.api.openapi_responses import install_middleware_responses
 from algotrade.api.session import FailureThrottle, SessionStore
 from algotrade.daemon.service_api import BotServiceApi
 from algotrade.web import DASHBOARD_OPEN_PATHS, DASHBOARD_OPEN_PREFIXES, install_dashboard
@@ -82,6 +83,7 @@ def create_app(
     # Added last = outermost: it sees the 500s the error middleware produces and the 401/403s.
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_docs(app)
+    install_middleware_responses(app, MAX_BODY_BYTES)
     app.include_router(routes_system.router)
     app.include_router(routes_reload.router)
     app.include_router(routes_bots.router)
