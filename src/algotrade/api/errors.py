@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from algotrade.core.errors import InputError
@@ -96,13 +97,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     code = _CODES_BY_STATUS.get(status, "http_error")
+    headers = exc.headers
     body_message = _body_error_message(exc.__cause__) if status == 400 else None
     if body_message is not None:
         message = body_message
     elif status == 404:
         message = f"no route for {request.method} {request.url.path}"
     elif status == 405:
-        allowed = (exc.headers or {}).get("Allow", "")
+        allowed = allowed_methods(request) or (exc.headers or {}).get("Allow", "")
+        headers = {**(exc.headers or {}), "Allow": allowed}
         message = f"method {request.method} is not allowed here (allowed: {allowed})"
     elif isinstance(exc.detail, str) and exc.detail:
         message = exc.detail
@@ -111,7 +114,25 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
             message = HTTPStatus(status).phrase
         except ValueError:
             message = "error"
-    return error_response(status, code, message, exc.headers)
+    return error_response(status, code, message, headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path (``GET, POST``). The router
+    answers 405 from the first route whose path matches, whose ``Allow`` names only its own
+    method (``GET`` for ``/api/bots``, which also takes ``POST``)."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
