@@ -3,6 +3,7 @@ and the wrong-key throttle (sign-in, X-API-Key and ?token= alike)."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -39,6 +40,14 @@ ORIGIN = "http://testserver"  # the TestClient's own origin
 SAME = {"Origin": ORIGIN}
 EVIL = {"Origin": "https://evil.example"}
 WRONG = "wrong-key-wrong-key-0000"
+_WRONG_KEYS = itertools.count()
+
+
+def wrong() -> str:
+    """A wrong key not sent before: the throttle counts each wrong key once per window."""
+    return f"wrong-key-{next(_WRONG_KEYS):014d}"
+
+
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
 
@@ -350,8 +359,8 @@ def test_neither_key_nor_token_is_logged(
 
 def test_five_wrong_keys_then_429_with_doubling_delays(client: TestClient, mono: FakeClock) -> None:
     for _ in range(4):
-        assert sign_in(client, WRONG).status_code == 401
-    assert sign_in(client, WRONG).status_code == 401  # the 5th is answered, then the lock
+        assert sign_in(client, wrong()).status_code == 401
+    assert sign_in(client, wrong()).status_code == 401  # the 5th is answered, then the lock
     locked = sign_in(client, ADMIN_KEY)  # not even a right key is checked now
     status, code, message = error(locked)
     assert (status, code) == (429, "too_many_requests")
@@ -360,29 +369,42 @@ def test_five_wrong_keys_then_429_with_doubling_delays(client: TestClient, mono:
     delays = []
     for _ in range(12):
         mono.now += float(client.app.state.ctx.throttle.retry_after("testclient") or 0)
-        assert sign_in(client, WRONG).status_code == 401
-        delays.append(int(sign_in(client, WRONG).headers["retry-after"]))
+        assert sign_in(client, wrong()).status_code == 401
+        delays.append(int(sign_in(client, wrong()).headers["retry-after"]))
     assert delays == [2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300, 300]
     # A lock is waited out with the right key; the failures stay on record (no reset on success,
     # or a trader could clear its count while guessing the admin key).
     mono.now += 300
     assert sign_in(client).status_code == 200
-    assert sign_in(client, WRONG).status_code == 401
+    assert sign_in(client, wrong()).status_code == 401
+    assert sign_in(client).status_code == 429
+
+
+def test_the_same_wrong_key_again_is_not_counted_again(client: TestClient) -> None:
+    # A script retrying with a stale key, or a scanner probing every route with one made-up
+    # key (schemathesis' ignored_auth), locked the whole address out, the operator included.
+    stale = wrong()
+    for _ in range(20):
+        assert client.get("/api/bots", headers={"X-API-Key": stale}).status_code == 401
+        assert sign_in(client, stale).status_code == 401
+    assert client.get("/api/bots", headers=ADMIN).status_code == 200
+    for _ in range(4):  # four more distinct wrong keys: five in all, the lock
+        assert sign_in(client, wrong()).status_code == 401
     assert sign_in(client).status_code == 429
 
 
 def test_failures_older_than_ten_minutes_are_forgotten(client: TestClient, mono: FakeClock) -> None:
     for _ in range(4):
-        assert sign_in(client, WRONG).status_code == 401
+        assert sign_in(client, wrong()).status_code == 401
     mono.now += 600
     for _ in range(4):
-        assert sign_in(client, WRONG).status_code == 401
+        assert sign_in(client, wrong()).status_code == 401
     assert sign_in(client).status_code == 200  # only 4 in the last 10 minutes
 
 
 def test_wrong_x_api_keys_count_too(client: TestClient) -> None:
     for _ in range(5):
-        assert client.get("/api/bots", headers={"X-API-Key": WRONG}).status_code == 401
+        assert client.get("/api/bots", headers={"X-API-Key": wrong()}).status_code == 401
     response = client.get("/api/bots", headers=ADMIN)
     assert response.status_code == 429
     assert response.headers["retry-after"] == "1"
@@ -394,7 +416,7 @@ def test_wrong_x_api_keys_count_too(client: TestClient) -> None:
 def test_wrong_ws_tokens_count_too(client: TestClient) -> None:
     for _ in range(5):
         with (
-            client.websocket_connect(f"/ws?token={WRONG}") as ws,
+            client.websocket_connect(f"/ws?token={wrong()}") as ws,
             pytest.raises(WebSocketDisconnect) as closed,
         ):
             ws.receive_json()
@@ -412,7 +434,7 @@ def test_wrong_ws_tokens_count_too(client: TestClient) -> None:
 def test_another_address_is_not_throttled(app: FastAPI) -> None:
     with TestClient(app, client=("203.0.113.7", 1)) as attacker:
         for _ in range(6):
-            sign_in(attacker, WRONG)
+            sign_in(attacker, wrong())
         assert sign_in(attacker).status_code == 429
     with TestClient(app, client=("198.51.100.9", 1)) as operator:
         assert sign_in(operator).status_code == 200
@@ -494,7 +516,7 @@ def test_throttle_table_is_bounded() -> None:
     clock = FakeClock(0.0)
     throttle = FailureThrottle(clock=clock, max_addresses=100)
     for n in range(1000):
-        throttle.record_failure(f"10.0.{n // 256}.{n % 256}")
+        throttle.record_failure(f"10.0.{n // 256}.{n % 256}", WRONG)
     assert len(throttle) == 100
 
 
@@ -510,14 +532,14 @@ def test_a_whole_quiet_window_after_a_lock_starts_afresh(
     client: TestClient, mono: FakeClock
 ) -> None:
     for _ in range(7):
-        sign_in(client, WRONG)
+        sign_in(client, wrong())
         mono.now += 10  # each lock (1, 2, 4 s) waited out
-    assert sign_in(client, WRONG).status_code == 401
+    assert sign_in(client, wrong()).status_code == 401
     assert sign_in(client).headers["retry-after"] == "8"  # the 8th wrong key: still doubling
     mono.now += 599
-    assert sign_in(client, WRONG).status_code == 401  # not quiet long enough: 16 s now
+    assert sign_in(client, wrong()).status_code == 401  # not quiet long enough: 16 s now
     assert sign_in(client).headers["retry-after"] == "16"
     mono.now += 600
     for _ in range(4):
-        assert sign_in(client, WRONG).status_code == 401
+        assert sign_in(client, wrong()).status_code == 401
     assert sign_in(client).status_code == 200

@@ -96,8 +96,8 @@ def test_sign_in_read_forged_change_and_sign_out(daemon: DaemonProcess) -> None:
 
 def test_wrong_keys_are_slowed_down(daemon: DaemonProcess) -> None:
     url = f"{daemon.url}/api/session"
-    for _ in range(5):
-        assert httpx.post(url, json={"api_key": "wrong-key-wrong-key-00"}).status_code == 401
+    for n in range(5):  # distinct keys: the same wrong key counts once
+        assert httpx.post(url, json={"api_key": f"wrong-key-wrong-key-{n:02d}"}).status_code == 401
     locked = httpx.post(url, json={"api_key": TRADER_KEY})
     assert locked.status_code == 429
     assert int(locked.headers["retry-after"]) >= 1

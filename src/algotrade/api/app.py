@@ -37,8 +37,8 @@ Send an API key in the `X-API-Key` header (the WebSocket `/ws` also takes `?toke
 in with `POST /api/session` for a session cookie (the web dashboard does); changes authorised by
 the cookie must come from the daemon's own origin. Admin keys may do everything; trader keys may
 only read. `/api/health`, these docs and the dashboard's pages are open. The key is checked
-before the request body is read: a refused call gets 401/403 whatever it sent; five wrong keys
-within 10 minutes from one address get 429 with `Retry-After`.
+before the request body is read: a refused call gets 401/403 whatever it sent; five different
+wrong keys within 10 minutes from one address get 429 with `Retry-After`.
 Every error answers `{"error": {"code": ..., "message": ...}}`.
 """
 

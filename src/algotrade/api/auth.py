@@ -2,7 +2,8 @@
 cookie, and what that caller may do.
 
 - A key is checked in constant time (``ApiKeys``); a wrong one counts against the client
-  address in the failure throttle, and a locked-out address has no key checked at all (429).
+  address in the failure throttle (the same wrong key once per window), and a locked-out
+  address has no key checked at all (429).
 - The session cookie counts only when no key is sent. A request it authorises that changes
   something (POST/PUT/PATCH/DELETE), and a WebSocket it opens, must come from the daemon's own
   origin (``Origin``, else ``Referer``): a page elsewhere cannot make the browser act for its
@@ -87,7 +88,7 @@ def check_key(ctx: ApiContext, presented: str, host: str) -> Role:
         raise throttled(wait)
     role = ctx.auth.authenticate(presented)
     if role is None:
-        delay = ctx.throttle.record_failure(address)
+        delay = ctx.throttle.record_failure(address, presented)
         if delay:
             logger.warning(
                 "wrong API keys from %s: next key from there checked in %.0f s", host, delay

@@ -8,7 +8,10 @@ its expiry. The role is not stored: every request asks the current keys which ro
 fingerprint has, so a key that is no longer configured stops its sessions at once.
 
 The throttle counts wrong keys per client address (sign-in, ``X-API-Key`` and ``?token=``
-alike). From the ``limit``-th failure within ``window_s`` the address is locked out for
+alike); the same wrong key again within ``window_s`` is not counted twice: it tells a guesser
+nothing new, and a script retrying with a stale key (or a scanner probing with one made-up
+key) would otherwise lock every client of its address out, the operator's dashboard included.
+From the ``limit``-th distinct failure within ``window_s`` the address is locked out for
 ``first_delay_s``, doubling with each further failure up to ``max_delay_s``; while locked, no key
 from that address is even checked (a correct guess must not show through the lockout). The
 doubling goes on until the address has sent no wrong key for ``window_s``: were failures only
@@ -46,6 +49,16 @@ Clock = Callable[[], float]
 
 def _token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+# Wrong keys are remembered as keyed hashes: what memory holds names no key (a wrong key may
+# be a real one with a typo) and cannot be tried against a list offline.
+_WRONG_KEY_SALT = secrets.token_bytes(16)
+
+
+def _wrong_key_digest(key: str) -> bytes:
+    raw = key.encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(raw, digest_size=16, key=_WRONG_KEY_SALT).digest()
 
 
 @dataclass(slots=True)
@@ -134,7 +147,7 @@ def client_address(host: str | None) -> str:
 
 @dataclass(slots=True)
 class _Record:
-    failures: deque[float]  # within the window, before the first lock
+    failures: deque[tuple[float, bytes]]  # (when, which wrong key) within the window
     last_failure: float = 0.0
     streak: int = 0  # failures since the limit was reached; 0 = not throttled
     locked_until: float = 0.0
@@ -169,8 +182,9 @@ class FailureThrottle:
         left = record.locked_until - self.clock()
         return math.ceil(left) if left > 0 else None
 
-    def record_failure(self, address: str) -> float:
-        """Count a wrong key from ``address``; the lockout it now has (0 below the limit)."""
+    def record_failure(self, address: str, key: str) -> float:
+        """Count the wrong ``key`` from ``address`` unless it already counted within the
+        window; the lockout it now has (0 below the limit or when not counted)."""
         now = self.clock()
         record = self._records.pop(address, None)
         if record is None:
@@ -180,11 +194,14 @@ class FailureThrottle:
         if record.streak and now - record.last_failure >= self.window_s:
             record.streak = 0  # quiet for a whole window: a fresh start
             record.failures.clear()
-        record.last_failure = now
         failures = record.failures
-        while failures and now - failures[0] >= self.window_s:
+        while failures and now - failures[0][0] >= self.window_s:
             failures.popleft()
-        failures.append(now)
+        digest = _wrong_key_digest(key)
+        if any(seen == digest for _, seen in failures):
+            return 0.0
+        record.last_failure = now
+        failures.append((now, digest))
         if record.streak:
             record.streak += 1
         elif len(failures) >= self.limit:
