@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from algotrade.api import create_app
+from algotrade.strategies.registry import builtin_strategy_names
 from testkit.api_harness import ADMIN, TRADER, VERSION, TestClient, make_keys, make_test_client
 from testkit.fake_bot_service import FakeBotService
 
@@ -75,6 +76,12 @@ def client(data_dir: Path) -> Iterator[TestClient]:
 def error_of(response: Any) -> str:
     message: str = response.json()["error"]["message"]
     return message
+
+
+def test_the_strategies_a_backtest_takes_are_published(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    strategy = schemas["BacktestRequest"]["properties"]["strategy"]
+    assert strategy["enum"] == list(builtin_strategy_names())
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from algotrade.api.routes_risk import InvalidRules, LogKind, RiskDisabled, Unkno
 from algotrade.core.errors import AlgoTradeError, ConfigError, InputError
 from algotrade.daemon.risk_service import RiskService
 from algotrade.risk.config_loader import load_risk_config
+from algotrade.risk.rules_config import RiskRules
 from algotrade.store.records_risk import LOG_KINDS
 from algotrade.store.risk_store import RiskStore
 from algotrade.store.store import Store
@@ -84,6 +85,19 @@ def test_filters_are_strict(risk_client: TestClient, request_line: str, field: s
     response = risk_client.request(method, url, headers=ADMIN)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["message"].startswith(field)
+
+
+def test_the_rule_names_are_published_and_each_one_is_accepted(risk_client: TestClient) -> None:
+    # The schema said "a string": schemathesis' positive_data_acceptance sent "0" and got 422.
+    schemas = risk_client.get("/openapi.json").json()["components"]["schemas"]
+    [rule, _null] = schemas["UnlockRequest"]["properties"]["rule"]["anyOf"]
+    assert rule["enum"] == list(RiskRules.model_fields)
+    rules = schemas["RulesChange"]["properties"]["rules"]
+    assert rules["propertyNames"] == {"enum": list(RiskRules.model_fields)}
+    for name in rule["enum"]:
+        body = {"reason": "published", "rule": name}
+        response = risk_client.post("/api/risk/accounts/acct/unlock", json=body, headers=ADMIN)
+        assert response.status_code == 200, (name, response.text)
 
 
 def test_query_flags_and_integers_as_serializers_write_them(risk_client: TestClient) -> None:

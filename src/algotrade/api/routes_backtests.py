@@ -114,7 +114,11 @@ class SyntheticData(BaseModel):
 
 class BacktestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    strategy: str = Field(max_length=64, description="a built-in strategy (GET /api/strategies)")
+    strategy: str = Field(
+        max_length=64,
+        description="a built-in strategy (GET /api/strategies)",
+        json_schema_extra={"enum": list(builtin_strategy_names())},
+    )
     params: dict[str, Any] = Field(default_factory=dict, description="the strategy's parameters")
     dataset: str | None = Field(
         default=None,

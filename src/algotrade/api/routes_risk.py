@@ -32,6 +32,9 @@ AccountFilter = Annotated[
     str | None, Query(pattern=ACCOUNT_ID_PATTERN, description="only this account")
 ]
 RULE_NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
+# The rules there are, published as the only names a body may use (the routes check them).
+RULE_NAMES: Any = list(RiskRules.model_fields)
+RuleName = Annotated[str, Field(pattern=RULE_NAME_PATTERN, json_schema_extra={"enum": RULE_NAMES})]
 # Free text that goes to the audit log: no control characters (a NUL fails a PostgreSQL write,
 # a newline forges log lines).
 PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
@@ -64,9 +67,7 @@ class UnlockRequest(BaseModel):
         pattern=PRINTABLE_PATTERN,
         description="why (kept in the audit log); one line of printable text",
     )
-    rule: str | None = Field(
-        default=None, pattern=RULE_NAME_PATTERN, description="only lockouts of this rule"
-    )
+    rule: RuleName | None = Field(default=None, description="only lockouts of this rule")
 
     @field_validator("reason")
     @classmethod
@@ -81,7 +82,10 @@ class RulesChange(BaseModel):
     account_id: str | None = Field(
         default=None, pattern=ACCOUNT_ID_PATTERN, description="one account; all when omitted"
     )
-    rules: dict[str, dict[str, Any]] = Field(description="rule → changed parameters")
+    rules: dict[str, dict[str, Any]] = Field(
+        description="rule → changed parameters",
+        json_schema_extra={"propertyNames": {"enum": RULE_NAMES}},
+    )
 
 
 def get_risk(service: Annotated[BotServiceApi, Depends(get_service)]) -> RiskService:
