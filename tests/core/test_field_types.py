@@ -87,9 +87,12 @@ def test_the_published_schema_says_which_text_is_accepted() -> None:
     properties = Model.model_json_schema()["properties"]
     [number, text] = properties["amount"]["anyOf"]
     assert number == {"type": "number", "exclusiveMinimum": 0}
-    # Bounded below by zero: its text has no minus sign either.
+    # Bounded below by zero (> 0): its text has no minus sign and is not zero either.
     assert text["type"] == "string"
-    assert "-" not in text["pattern"][:6]
+    for written in ("12.5", "+0.001", "1E-8", ".5"):
+        assert re.fullmatch(text["pattern"], written), written
+    for written in ("-1", "0", "0.000", "0e5", "-0"):
+        assert not re.fullmatch(text["pattern"], written), written
     assert {"type": "string", "pattern": DECIMAL_TEXT} in properties["delta"]["anyOf"]
     at = next(option for option in properties["at"]["anyOf"] if option["type"] == "string")
     # No "format: date-time": RFC 3339 wants an offset, and text without one means UTC here.

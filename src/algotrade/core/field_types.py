@@ -45,8 +45,12 @@ __all__ = [
 
 # ASCII digits only ("\d" in a Python pattern also matches other scripts' digits).
 DECIMAL_TEXT = r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
-# The same without a minus sign: what a field bounded below by zero publishes for its text.
+# What a field bounded below by zero publishes for its text: no minus sign, and, when zero
+# itself is out (> 0), a digit other than 0 before any exponent.
 _UNSIGNED_DECIMAL_TEXT = r"^\+?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+_POSITIVE_DECIMAL_TEXT = (
+    r"^\+?(?=[0-9.]*[1-9])(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+)
 # A date, or a date and time; without an offset it means UTC.
 ISO_DATETIME_TEXT = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
@@ -88,9 +92,19 @@ def iso_datetime_input(value: object) -> object:
     )
 
 
+def _text_pattern(number: dict[str, Any]) -> str:
+    """The pattern of the text of a decimal whose number branch is ``number`` (its bounds)."""
+    minimum, exclusive = number.get("minimum"), number.get("exclusiveMinimum")
+    if (exclusive is not None and exclusive >= 0) or (minimum is not None and minimum > 0):
+        return _POSITIVE_DECIMAL_TEXT
+    if minimum is not None and minimum >= 0:
+        return _UNSIGNED_DECIMAL_TEXT
+    return DECIMAL_TEXT
+
+
 class _PublishDecimalText:
-    """The string branch of a Decimal's schema gets the pattern its text must match (unsigned
-    when the number branch is bounded below by zero)."""
+    """The string branch of a Decimal's schema gets the pattern its text must match (without
+    a sign, or zero, when the number branch's lower bound rules them out)."""
 
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
@@ -98,8 +112,7 @@ class _PublishDecimalText:
         out = handler(schema)
         options = out.get("anyOf", [])
         number: dict[str, Any] = next((o for o in options if o.get("type") == "number"), {})
-        lower = number.get("minimum", number.get("exclusiveMinimum"))
-        pattern = _UNSIGNED_DECIMAL_TEXT if lower is not None and lower >= 0 else DECIMAL_TEXT
+        pattern = _text_pattern(number)
         for option in options:
             if option.get("type") == "string":
                 option["pattern"] = pattern
