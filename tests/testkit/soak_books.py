@@ -59,8 +59,14 @@ class StoredBooks:
 
 def read_store(url: str) -> StoredBooks:
     """The stored books, with the project's schema (money columns come back ``Decimal``).
-    Fills are in the order they were booked (their row id): the order a restart replays."""
-    engine = create_engine(url)
+    Fills are in the order they were booked (their row id): the order a restart replays.
+
+    Every table as of one moment: on PostgreSQL the reads share one REPEATABLE READ snapshot,
+    as a daemon killed with ``kill -9`` can still commit after it is gone (its server process
+    finishes a COMMIT it received), and READ COMMITTED let the positions read see that commit
+    and the fills read before them not. (SQLite has no writer once the daemon is gone.)"""
+    options = {"isolation_level": "REPEATABLE READ"} if url.startswith("postgresql") else {}
+    engine = create_engine(url, **options)
     books = StoredBooks()
     try:
         with engine.connect() as connection:
