@@ -39,7 +39,7 @@ from algotrade.venues.ccxt.model import (
     VenuePosition,
     link_id_for,
 )
-from algotrade.venues.ccxt.reconcile import align_orders, compare_positions
+from algotrade.venues.ccxt.reconcile import PositionSnapshot, align_orders, compare_positions
 from algotrade.venues.ccxt.rules import to_instrument
 from algotrade.venues.ccxt.session import ExchangeSession, Stream
 from algotrade.venues.live.alerts import AccountAlerts
@@ -97,6 +97,9 @@ class CcxtAccount:
         self._order_ids: dict[str, str] = {}  # venue order id → link id
         self._seen: dict[str, int] = dict.fromkeys(seen_trade_ids, since_ms or 0)
         self._pending: dict[str, PendingFill[VenueFill]] = {}
+        # Executions booked while a reconciliation runs: in the books, maybe not in its
+        # snapshot yet, however they came (its query or the stream).
+        self._booked_while_reconciling: list[VenueFill] | None = None
         self._since_ms = since_ms if since_ms is not None else time.time_ns() // 1_000_000
         self._floor_ms = self._since_ms - FILL_OVERLAP_MS
         self._tasks = TaskSet(self.venue_name, _log)
@@ -283,6 +286,8 @@ class CcxtAccount:
             self._pending.pop(fill.exec_id, None)
             self._since_ms = max(self._since_ms, fill.time_ms)
             self._seen[fill.exec_id] = fill.time_ms
+            if self._booked_while_reconciling is not None:
+                self._booked_while_reconciling.append(fill)
             routed += 1
         return routed
 
@@ -337,21 +342,25 @@ class CcxtAccount:
     async def reconcile(self, reason: str) -> ReconcileReport:
         async with self._reconcile_lock:
             report = ReconcileReport(reason, time.time_ns())
+            booked: list[VenueFill] = []
+            self._booked_while_reconciling = booked
             try:
-                at_ms, positions = await self.rest.positions()
-                venue_orders = await self.rest.open_orders()
-                fills = await self.rest.fills_since(self._since_ms - FILL_OVERLAP_MS)
-            except VENUE_ERRORS as exc:
-                self.reconcile_failures += 1
-                _log.warning("reconciliation (%s) could not fetch the account: %s", reason, exc)
-                raise
-            with contextlib.suppress(*VENUE_ERRORS):
-                self.balance = await self.rest.balance() or self.balance
-            self.positions = {p.symbol: p for p in positions if p.size}
-            report.fills_routed = self._route_fills(fills)
-            self._align_orders(venue_orders, report)
-            sizes = {p.symbol: p.size for p in positions if p.size}
-            self._compare_positions(sizes, at_ms, fills, report)
+                try:
+                    snapshot = PositionSnapshot(*await self.rest.positions())
+                    venue_orders = await self.rest.open_orders()
+                    fills = await self.rest.fills_since(self._since_ms - FILL_OVERLAP_MS)
+                except VENUE_ERRORS as exc:
+                    self.reconcile_failures += 1
+                    _log.warning("reconciliation (%s) could not fetch the account: %s", reason, exc)
+                    raise
+                with contextlib.suppress(*VENUE_ERRORS):
+                    self.balance = await self.rest.balance() or self.balance
+                self.positions = {p.symbol: p for p in snapshot.positions if p.size}
+                report.fills_routed = self._route_fills(fills)
+                self._align_orders(venue_orders, report)
+                self._compare_positions(snapshot, booked, report)
+            finally:
+                self._booked_while_reconciling = None
             self.reconciles += 1
             self.last_report = report
             self._forget_old_fills()
@@ -385,11 +394,7 @@ class CcxtAccount:
                 )
 
     def _compare_positions(
-        self,
-        venue: dict[str, Decimal],
-        snapshot_ms: int,
-        fills: list[VenueFill],
-        report: ReconcileReport,
+        self, snapshot: PositionSnapshot, booked: list[VenueFill], report: ReconcileReport
     ) -> None:
         if self.owner is None:
             return
@@ -404,16 +409,20 @@ class CcxtAccount:
                     f"execution {exec_id} on {pending.fill.symbol} (order "
                     f"{pending.fill.order_id}) belongs to no bot on this daemon"
                 )
-        expected = dict(venue)
-        for fill in unclaimed:
-            expected[fill.symbol] = expected.get(fill.symbol, Decimal(0)) - fill.signed_qty
-        after = [f for f in fills if f.time_ms > snapshot_ms and f.exec_id in self._seen]
-        in_flight = [s for s, n in self._in_flight.items() if n > 0]
+        # Symbols with a request in flight, or an execution the snapshot may or may not hold,
+        # are left as they are this round (neither blocked nor unblocked).
+        unsure = {s for s, n in self._in_flight.items() if n > 0}
+        unsure |= snapshot.undecided([*unclaimed, *booked])
         mismatches = compare_positions(
-            self.owner.local_positions(), expected, after, skip=in_flight, title=self.spec.title
+            self.owner.local_positions(),
+            snapshot,
+            unclaimed,
+            booked,
+            skip=unsure,
+            title=self.spec.title,
         )
         self._alerts.apply_mismatches(
-            self.owner, [(m.symbol, m.message) for m in mismatches], in_flight, report.mismatches
+            self.owner, [(m.symbol, m.message) for m in mismatches], unsure, report.mismatches
         )
 
     def _forget_old_fills(self) -> None:

@@ -149,6 +149,9 @@ class VenueFill:
     is_maker: bool
     time_ms: int
     exec_type: str = "Trade"
+    # Bybit's cross sequence: "used to associate each fill and each position update" (the
+    # position's ``seq`` is that of the last execution it holds); None when not given.
+    seq: int | None = None
 
     @property
     def signed_qty(self) -> Decimal:
@@ -179,6 +182,7 @@ class VenuePosition:
     mark_price: Decimal | None
     unrealized_pnl: Decimal
     updated_ms: int
+    seq: int | None = None  # the cross sequence of the last execution it holds (VenueFill.seq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +201,7 @@ class Balance:
     account_available_usd: Decimal | None
     unrealized_pnl: Decimal
     updated_ms: int
+    seq: int | None = None  # the cross sequence of the last execution it holds (VenueFill.seq)
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,6 +150,7 @@ def fill(raw: Any) -> VenueFill:
         is_maker=_bool(item, "isMaker"),
         time_ms=_int(item, "execTime", what),
         exec_type=str(item.get("execType") or "Trade"),
+        seq=_seq(item, what),
     )
 
 
@@ -172,7 +173,17 @@ def position(raw: Any) -> VenuePosition:
         mark_price=_opt_dec(item, "markPrice", what),
         unrealized_pnl=_dec(item, "unrealisedPnl", what, default=_ZERO),
         updated_ms=_int(item, "updatedTime", what, default=0),
+        seq=_seq(item, what),
     )
+
+
+def _seq(item: Mapping[str, Any], what: str) -> int | None:
+    """The cross sequence of an execution or a position; None when absent or -1 (docs: "-1
+    if the symbol has never been traded")."""
+    if item.get("seq") in (None, ""):
+        return None
+    seq = _int(item, "seq", what)
+    return seq if seq >= 0 else None
 
 
 def balance(raw: Any, coin: str, at_ms: int) -> Balance | None:
