@@ -37,6 +37,7 @@ from algotrade.venues.hyperliquid.info import InfoClient
 from algotrade.venues.hyperliquid.reconcile import (
     align_orders,
     compare_positions,
+    undecided_coins,
     venue_less_unclaimed,
     with_known_cloids,
 )
@@ -463,12 +464,12 @@ class HyperliquidAccount:
         # bots' books less the fills booked since the snapshot (in them, not yet in it).
         expected = venue_less_unclaimed(venue, unclaimed, snapshot_ms)
         after = [f for f in booked if f.time > snapshot_ms]  # booked during this round
-        in_flight = [coin for coin, n in self._in_flight.items() if n > 0]
-        mismatches = compare_positions(
-            self.owner.local_positions(), expected, after, skip=in_flight
-        )
+        # Coins with a request in flight, or a fill of the snapshot's millisecond, wait a round.
+        unsure = {coin for coin, n in self._in_flight.items() if n > 0}
+        unsure |= undecided_coins([*unclaimed, *booked], snapshot_ms)
+        mismatches = compare_positions(self.owner.local_positions(), expected, after, skip=unsure)
         self._alerts.apply_mismatches(
-            self.owner, [(m.coin, m.message) for m in mismatches], in_flight, report.mismatches
+            self.owner, [(m.coin, m.message) for m in mismatches], unsure, report.mismatches
         )
 
     def _forget_old_fills(self) -> None:

@@ -56,13 +56,22 @@ def venue_less_unclaimed(
     """The venue's positions less the fills no bot has booked yet (``unclaimed``), each taken
     off only if the snapshot holds it: a fill newer than ``snapshot_ms`` is in neither the
     snapshot nor any bot's books (taking it off anyway reported a false mismatch whenever a
-    resting order filled while a reconciliation was under way, e.g. just after a restart)."""
+    resting order filled while a reconciliation was under way, e.g. just after a restart).
+    A fill of the snapshot's own millisecond may be in it or not: its coin is not compared
+    this round (``undecided_coins``)."""
     expected = dict(venue)
     for fill in unclaimed:
-        if fill.time <= snapshot_ms:
+        if fill.time < snapshot_ms:
             signed = fill.sz * side_from_wire(fill.side).sign
             expected[fill.coin] = expected.get(fill.coin, Decimal(0)) - signed
     return expected
+
+
+def undecided_coins(fills: Iterable[Fill], snapshot_ms: int) -> set[str]:
+    """Coins of ``fills`` stamped the snapshot's own millisecond: the snapshot (as of its
+    ``time``, in ms) may or may not hold them, as a fill can follow the read within that
+    millisecond; nothing finer tells, so those coins wait for the next round."""
+    return {fill.coin for fill in fills if fill.time == snapshot_ms}
 
 
 @dataclass(frozen=True, slots=True)
