@@ -20,6 +20,7 @@ from algotrade.core.orders import Order
 from algotrade.daemon.bot_config import BotConfig, is_live_feed, is_live_venue
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.store.store import Store
+from algotrade.venues.live.reconciliation import RESUME_WINDOW_MS
 from algotrade.venues.paper import PaperVenue, PaperVenueConfig
 from algotrade.venues.registry import VenueConnection, get_venue, load_runtime, look_up_symbol
 
@@ -101,7 +102,8 @@ class VenueHub:
 
     async def latest_fills(self, name: str) -> tuple[int, list[str]]:
         bot_ids = [a.config.bot_id for a in self.bots_on(name)]
-        return await asyncio.to_thread(self._store.latest_fills, bot_ids)
+        window_ns = RESUME_WINDOW_MS * 1_000_000
+        return await asyncio.to_thread(self._store.latest_fills, bot_ids, window_ns)
 
     def connection_changed(self, name: str, connected: bool, reason: str) -> None:
         """Tell the risk engine (its account_status_guard) about every account trading on

@@ -112,10 +112,12 @@ class RecordReads(Database):
                 out.setdefault(bot_id, []).append(FillRecord(**values))
         return out, problems
 
-    def latest_fills(self, bot_ids: Sequence[str]) -> tuple[int, list[str]]:
-        """(timestamp of the newest fill of these bots, trade ids of the fills at or after one
-        minute before it): where a venue adapter resumes asking for fills after a restart, and
-        which of those it has booked already. ``(0, [])`` when they have none."""
+    def latest_fills(
+        self, bot_ids: Sequence[str], window_ns: int = 60_000_000_000
+    ) -> tuple[int, list[str]]:
+        """(timestamp of the newest fill of these bots, trade ids of the fills at or after
+        ``window_ns`` before it): where a venue adapter resumes asking for fills after a
+        restart, and which of those it has booked already. ``(0, [])`` when they have none."""
         if not bot_ids:
             return 0, []
         with self._read("read latest fills") as connection:
@@ -124,7 +126,7 @@ class RecordReads(Database):
             ).scalar()
             if newest is None:
                 return 0, []
-            since = int(newest) - 60_000_000_000
+            since = int(newest) - window_ns
             ids = connection.execute(
                 select(FILLS.c.trade_id).where(FILLS.c.bot_id.in_(bot_ids), FILLS.c.ts >= since)
             ).scalars()

@@ -103,8 +103,9 @@ class VenueOwner(Protocol):
         """Ids of the bots whose execution venue is this venue."""
 
     async def latest_fills(self) -> tuple[int, list[str]]:
-        """Newest booked fill time (ns, 0 for none) of those bots and the venue trade ids
-        near it, so a connection can ask the venue for what it missed while it was down."""
+        """Newest booked fill time (ns, 0 for none) of those bots and the venue trade ids of
+        every fill they booked within ``live.reconciliation.RESUME_WINDOW_MS`` before it, so a
+        connection can ask the venue for what it missed while it was down."""
 
     def local_positions(self) -> dict[str, Decimal]:
         """Summed signed position per symbol of every bot trading on this venue."""

@@ -12,6 +12,11 @@ Found by the Bybit crash soak (tests/venues/ccxt/test_bybit_crash_soak.py), whic
 The same race with an execution no bot has claimed yet (a restarted bot adopts its order a
 moment later) took it off a snapshot that did not hold it. Bybit's cross sequence (``seq`` of
 the execution and of the position) tells which executions a snapshot holds.
+
+And at a restart: an order sent just before a crash and never recorded, of a bot that comes
+back stopped, filled seconds before fills other bots booked in the next run; the restart after
+that took its execution for one booked before (older than the newest booked fill less 2 s) and
+never asked for it: an immediate mismatch instead of the 15 s its bot gets to claim it.
 """
 
 from __future__ import annotations
@@ -22,7 +27,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from bybit_harness import Setup, limit, market, place_directly, resting, until, venue_for
+from bybit_harness import (
+    Owner,
+    Setup,
+    connect,
+    limit,
+    market,
+    place_directly,
+    resting,
+    until,
+    venue_for,
+)
 
 from algotrade.core.events import OrderSide
 from algotrade.core.orders import OrderStatus
@@ -41,8 +56,11 @@ class FrozenClock:
     def __call__(self) -> int:
         return self.held if self.held is not None else time.time_ns() // 1_000_000
 
-    def hold(self) -> None:
-        self.held = self()
+    def hold(self, ms: int | None = None) -> None:
+        self.held = self() if ms is None else ms
+
+    def release(self) -> None:
+        self.held = None
 
 
 @pytest.fixture
@@ -141,6 +159,30 @@ async def test_an_unclaimed_execution_newer_than_the_snapshot_is_not_taken_off_i
     state = await connection.reconcile()  # the snapshot holds it now: taken off it
     assert state["last_reconcile"]["mismatches"] == []
     assert owner.alerts == []
+
+
+async def test_a_restart_offers_an_unrecorded_execution_older_than_the_newest_booked(
+    fake: FakeBybit, clock: FrozenClock, uid: str
+) -> None:
+    # A stopped bot's order sent just before a crash, never recorded, filled 4 s before the
+    # newest fill the daemon booked (another bot's, in the run after the crash).
+    await place_directly(fake, "b2-5", "buy", "0.001", "64900")
+    now_ms = time.time_ns() // 1_000_000
+    clock.hold(now_ms - 4_000)
+    fake.set_price("BTCUSDT", 64_800)
+    clock.release()
+    assert fake.position(uid, "BTCUSDT")[0] == Decimal("0.001")
+    owner = Owner()  # the bots' books: without that fill
+    owner.latest = (now_ms * 1_000_000, [])
+    connection = await connect(fake, owner)  # its start reconciles
+    try:
+        state = connection.account.snapshot()
+        assert state["last_reconcile"]["mismatches"] == []
+        assert owner.alerts == []
+        assert state["blocked"] == {}
+        assert state["pending_fills"] == 1  # offered to its bot, not taken for booked
+    finally:
+        await connection.stop()
 
 
 def _fill(seq: int | None, time_ms: int, symbol: str = "BTCUSDT") -> VenueFill:

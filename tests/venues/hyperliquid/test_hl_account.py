@@ -25,6 +25,7 @@ from algotrade.venues.hyperliquid.config import HlCredentials, HlNetwork, Hyperl
 from algotrade.venues.hyperliquid.exchange import cloid_for
 from algotrade.venues.hyperliquid.execution import HyperliquidVenue
 from algotrade.venues.hyperliquid.schemas import Fill, OrderUpdate
+from algotrade.venues.live.reconciliation import RESUME_WINDOW_MS
 from testkit.fake_hyperliquid import VENUE_GREETING, FakeHyperliquid
 
 D = Decimal
@@ -266,13 +267,13 @@ async def test_fills_from_before_a_restart_are_not_booked_again(
     await until(lambda: first.position("BTC") == D("0.002"), "filled")
     [booked] = fake.fills(_user(account))
 
-    # A second run resumes after that fill (as the daemon does from its store). The userFills
-    # snapshot and the REST query carry the old fill again.
+    # A second run resumes after that fill (as the daemon does from its store), more than the
+    # window of booked trade ids it is given later. The userFills snapshot and the REST query
+    # carry the old fill again.
     monkeypatch.setattr(account_module, "PENDING_CLAIM_S", 0.0)
     again_owner = Owner()
-    again = HyperliquidAccount(
-        account.config, account.credentials, again_owner, since_ms=booked["time"] + 10_000
-    )
+    resumed = booked["time"] + RESUME_WINDOW_MS + 10_000
+    again = HyperliquidAccount(account.config, account.credentials, again_owner, since_ms=resumed)
     await again.start()
     try:
         # (a) Its order is closed, so nobody adopts it: the old fill is neither booked nor
@@ -300,6 +301,22 @@ async def test_fills_from_before_a_restart_are_not_booked_again(
         assert order.filled_qty == D("0.002")
     finally:
         await again.stop()
+
+    # (c) Resuming within that window: the trade ids the store gives tell it was booked.
+    within = HyperliquidAccount(
+        account.config,
+        account.credentials,
+        Owner(),
+        since_ms=booked["time"] + 10_000,
+        seen_trade_ids=[str(booked["tid"])],
+    )
+    await within.start()
+    try:
+        await within.sync_fills(0)
+        await within.reconcile("test")
+        assert within._pending == {}
+    finally:
+        await within.stop()
 
 
 async def test_an_adopted_order_filled_while_down_books_its_fill_whatever_its_age(

@@ -10,7 +10,11 @@ Found by the live crash soak (tests/daemon/test_hyperliquid_crash_soak.py), whic
   comparison ran (in the books, not in the snapshot, and not taken back out);
 - at a restart, when a stopped bot's resting order filled right after the snapshot was read,
   within the millisecond of its ``time`` (taken for a fill the snapshot holds); likewise a fill
-  of that millisecond booked during the round. Such a coin is now left for the next round.
+  of that millisecond booked during the round. Such a coin is now left for the next round;
+- at a restart, when a stopped bot's order sent just before a crash (never recorded) had
+  filled seconds before fills other bots booked in the run after the crash: its fill, older
+  than the newest booked one less 2 s, was taken for booked before and the coin reported at
+  once, instead of the 15 s its bot gets to claim it (found by the live crash soak, seed 7).
 """
 
 from __future__ import annotations
@@ -237,3 +241,32 @@ async def test_a_fill_booked_of_the_snapshots_millisecond_waits_a_round(
     adapter.info.clearinghouse_state = snapshot  # type: ignore[method-assign]
     report = await adapter.reconcile("again")
     assert report.mismatches == []
+
+
+async def test_a_restart_offers_an_unrecorded_fill_older_than_the_newest_booked(
+    fake: FakeHyperliquid, clock: Clock, user: Any
+) -> None:
+    agent = Account.create()
+    fake.add_account(user.address, [agent.address], balance=100_000)
+    # A stopped bot's order sent just before a crash, never recorded, filled 4 s before the
+    # newest fill the daemon booked (another bot's, in the run after the crash).
+    fake.place_resting_order(user.address, "BTC", "buy", "64900", "0.002", cloid_for("b2-5"))
+    now_ms = clock()
+    clock.held = now_ms - 4_000
+    fake.set_mid("BTC", 64_800)
+    clock.hold(False)
+    config = HyperliquidConfig(
+        network=HlNetwork.TESTNET, api_url=fake.base_url, request_timeout_s=2,
+        reconcile_interval_s=0, max_retries=1,
+    )  # fmt: skip
+    owner = Owner()  # the bots' books: without that fill
+    credentials = HlCredentials(str(user.address).lower(), agent.key.hex())
+    adapter = HyperliquidAccount(config, credentials, owner, since_ms=now_ms, seen_trade_ids=[])
+    await adapter.start()  # its start reconciles
+    try:
+        assert adapter.last_report is not None
+        assert adapter.last_report.mismatches == []
+        assert owner.alerts == []
+        assert adapter.pending_fill_count == 1  # offered to its bot, not taken for booked
+    finally:
+        await adapter.stop()

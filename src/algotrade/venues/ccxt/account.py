@@ -43,7 +43,12 @@ from algotrade.venues.ccxt.reconcile import PositionSnapshot, align_orders, comp
 from algotrade.venues.ccxt.rules import to_instrument
 from algotrade.venues.ccxt.session import ExchangeSession, Stream
 from algotrade.venues.live.alerts import AccountAlerts
-from algotrade.venues.live.reconciliation import PendingFill, ReconcileReport, past_grace
+from algotrade.venues.live.reconciliation import (
+    RESUME_WINDOW_MS,
+    PendingFill,
+    ReconcileReport,
+    past_grace,
+)
 from algotrade.venues.live.tasks import TaskSet, reconcile_loop
 
 if TYPE_CHECKING:
@@ -101,7 +106,11 @@ class CcxtAccount:
         # snapshot yet, however they came (its query or the stream).
         self._booked_while_reconciling: list[VenueFill] | None = None
         self._since_ms = since_ms if since_ms is not None else time.time_ns() // 1_000_000
-        self._floor_ms = self._since_ms - FILL_OVERLAP_MS
+        # Executions older than this, for no known order, were booked before this run (or are
+        # not ours): after a restart, where the booked trade ids given begin.
+        resumed = since_ms is not None
+        self._floor_ms = self._since_ms - (RESUME_WINDOW_MS if resumed else FILL_OVERLAP_MS)
+        self._ask_from_ms: int | None = self._floor_ms  # the first reconciliation's start
         self._tasks = TaskSet(self.venue_name, _log)
         self._in_flight: Counter[str] = Counter()
         self._ready = asyncio.Event()
@@ -348,7 +357,8 @@ class CcxtAccount:
                 try:
                     snapshot = PositionSnapshot(*await self.rest.positions())
                     venue_orders = await self.rest.open_orders()
-                    fills = await self.rest.fills_since(self._since_ms - FILL_OVERLAP_MS)
+                    start = self._since_ms - FILL_OVERLAP_MS
+                    fills = await self.rest.fills_since(min(start, self._ask_from_ms or start))
                 except VENUE_ERRORS as exc:
                     self.reconcile_failures += 1
                     _log.warning("reconciliation (%s) could not fetch the account: %s", reason, exc)
@@ -359,6 +369,7 @@ class CcxtAccount:
                 report.fills_routed = self._route_fills(fills)
                 self._align_orders(venue_orders, report)
                 self._compare_positions(snapshot, booked, report)
+                self._ask_from_ms = None
             finally:
                 self._booked_while_reconciling = None
             self.reconciles += 1

@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Coroutine, Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from algotrade.core.instruments import Instrument
 from algotrade.core.money import decimal_text
@@ -54,8 +54,16 @@ from algotrade.venues.hyperliquid.schemas import (
 )
 from algotrade.venues.hyperliquid.ws import HlWebSocket
 from algotrade.venues.live.alerts import AccountAlerts
-from algotrade.venues.live.reconciliation import PendingFill, ReconcileReport, past_grace
+from algotrade.venues.live.reconciliation import (
+    RESUME_WINDOW_MS,
+    PendingFill,
+    ReconcileReport,
+    past_grace,
+)
 from algotrade.venues.live.tasks import TaskSet, reconcile_loop
+
+if TYPE_CHECKING:
+    from algotrade.venues.registry import VenueOwner
 
 _log = logging.getLogger("algotrade.venues.hyperliquid")
 PENDING_CLAIM_S = 15.0
@@ -64,27 +72,12 @@ MID_FRESH_S = 5.0
 SEEN_HORIZON_MS = 6 * 3_600_000
 
 
-class AccountOwner(Protocol):
-    """What the daemon provides: the bots' side of the books, blocking and alerting."""
-
-    def local_positions(self) -> dict[str, Decimal]:
-        """Summed signed position per coin of every bot trading on this account."""
-
-    def set_blocked(self, coin: str, reason: str | None) -> None:
-        """Block (reason) or unblock (None) every bot trading ``coin`` on this account."""
-
-    def alert(self, message: str) -> None: ...
-
-    def connection_changed(self, connected: bool, reason: str) -> None:
-        """The account's live connection was lost or is back (for the risk engine)."""
-
-
 class HyperliquidAccount:
     def __init__(
         self,
         config: HyperliquidConfig,
         credentials: HlCredentials | None,
-        owner: AccountOwner | None = None,
+        owner: VenueOwner | None = None,
         *,
         since_ms: int | None = None,
         seen_trade_ids: Iterable[str] = (),
@@ -108,9 +101,12 @@ class HyperliquidAccount:
         # books but not in the snapshot, however they came (its query or the streams).
         self._booked_while_reconciling: list[Fill] | None = None
         self._since_ms = since_ms if since_ms is not None else int(time.time() * 1000)
-        # Fills older than where this run resumed, for no open order, were booked before it
-        # (or are not ours): the userFills snapshot sent on every (re)subscribe carries them.
-        self._floor_ms = self._since_ms - FILL_OVERLAP_MS
+        # Fills older than where this run resumed (where the booked trade ids given begin),
+        # for no open order, were booked before it (or are not ours): the userFills snapshot
+        # sent on every (re)subscribe carries them. The first reconciliation asks from there.
+        window = RESUME_WINDOW_MS if since_ms is not None else FILL_OVERLAP_MS
+        self._floor_ms = self._since_ms - window
+        self._ask_from_ms: int | None = self._floor_ms
         self._tasks = TaskSet("hyperliquid", _log)
         self._in_flight: Counter[str] = Counter()
         self._mids: dict[str, tuple[Decimal, float]] = {}
@@ -387,6 +383,7 @@ class HyperliquidAccount:
                     state = await self.info.clearinghouse_state(user)
                     venue_orders = await self.info.open_orders(user)
                     since = self._since_ms - FILL_OVERLAP_MS
+                    since = min(since, self._ask_from_ms or since)
                     fills = await self.info.user_fills_since(user, since)
                 except VENUE_ERRORS as exc:
                     self.reconcile_failures += 1
@@ -397,6 +394,7 @@ class HyperliquidAccount:
                 report.fills_routed = self._route_fills(fills)
                 self._align_orders(venue_orders, report)
                 self._compare_positions(state.positions(), state.time, booked, report)
+                self._ask_from_ms = None  # later rounds ask from the newest fill seen
             finally:
                 self._booked_while_reconciling = None
             self.reconciles += 1
