@@ -16,6 +16,7 @@ import pytest
 
 from testkit.fake_hyperliquid import FakeHyperliquid
 from testkit.live_soak import LiveSoak, LiveSoakSettings
+from testkit.live_soak_hyperliquid import HyperliquidSoakVenue
 from testkit.soak import seed_from_env
 
 pytestmark = pytest.mark.slow
@@ -25,8 +26,8 @@ def test_live_books_match_the_venue_through_random_crashes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = LiveSoakSettings(seed=seed_from_env())
-    with FakeHyperliquid() as venue:
-        report = LiveSoak(settings, venue, tmp_path).run()
+    with FakeHyperliquid() as fake:
+        report = LiveSoak(settings, HyperliquidSoakVenue(fake), tmp_path).run()
     if not report.ok:
         pytest.fail(report.summary(), pytrace=False)
     with capsys.disabled():  # the figures are worth seeing in CI logs

@@ -1,8 +1,11 @@
-"""A randomized crash soak of the daemon trading on a live venue: a fake Hyperliquid in the test
+"""A randomized crash soak of the daemon trading on a live venue: a fake venue in the test
 process (it outlives every daemon and keeps trading while the daemon is down), a real daemon
 process with a few live bots that order on most bars, and restarts by ``kill -9`` (at a random
 instant, right after an order reached the venue, with the venue's reply held back, during
 start-up, during the start's reconciliation) and SIGTERM.
+
+The venue is any ``testkit.live_soak_venue.SoakVenue``: ``testkit.live_soak_hyperliquid``,
+``testkit.live_soak_bybit``.
 
 After every restart, once the daemon is healthy and has reconciled, the market is held still
 and the store is compared with the venue's own record (``testkit.live_soak_checks``) until they
@@ -26,13 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from eth_account import Account
 
 from testkit.daemon_process import ControlledDaemonProcess
-from testkit.fake_hyperliquid import FakeHyperliquid
-from testkit.live_daemon_session import LiveDaemonSession, live_bot_spec
+from testkit.live_daemon_session import live_bot_spec
 from testkit.live_soak_checks import check_against_venue
-from testkit.live_soak_market import SOAK_COINS, Market, bot_steps
+from testkit.live_soak_market import Market, bot_steps
+from testkit.live_soak_venue import SoakVenue
 from testkit.soak_books import check_books, check_ids, read_store
 from testkit.soak_report import Figures, SoakReport
 from testkit.soak_told import Violation
@@ -77,14 +79,29 @@ class LiveSoakSettings:
     )
 
     def describe(self) -> str:
-        return f"fake Hyperliquid, {self.bots} live bots, a bar every {self.tick_s} s"
+        return f"{self.bots} live bots, a bar every {self.tick_s} s"
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What the report says ran: the settings on a venue."""
+
+    settings: LiveSoakSettings
+    venue: str
+
+    @property
+    def seed(self) -> int:
+        return self.settings.seed
+
+    def describe(self) -> str:
+        return f"{self.venue}, {self.settings.describe()}"
 
 
 class LiveSoak:
     def __init__(
         self,
         settings: LiveSoakSettings,
-        venue: FakeHyperliquid,
+        venue: SoakVenue,
         workdir: Path,
         log: Callable[[str], None] = print,
     ) -> None:
@@ -92,31 +109,13 @@ class LiveSoak:
         self.venue = venue
         self.rng = random.Random(settings.seed)
         self.log = log
-        user, agent = Account.create(), Account.create()
-        self.user = str(user.address).lower()
-        venue.add_account(user.address, [agent.address], balance=1_000_000)
-        self.session = LiveDaemonSession(
-            workdir,
-            "hyperliquid",
-            f'api_url = "{venue.base_url}"\nws_url = "{venue.ws_url}"\nping_interval_s = 5\n'
-            # A bar every tick is far faster than the venue's shortest interval: the request
-            # budget grows with it (5×), so what is tested is not hidden behind throttling.
-            "weight_per_minute = 6000\n",
-            {
-                "ALGOTRADE_HYPERLIQUID_ACCOUNT_ADDRESS": user.address,
-                "ALGOTRADE_HYPERLIQUID_PRIVATE_KEY": agent.key.hex(),
-            },
-        )
+        self.session = venue.session(workdir)
         self.daemon = self.session.daemon(ControlledDaemonProcess)
         self.store_url = f"sqlite:///{self.daemon.data_dir / 'algotrade.db'}"
         self.configs = self._bot_configs()
         self.bot_ids = [c["bot_id"] for c in self.configs]
-        self.market = Market(venue, SOAK_COINS, self.rng.randrange(2**32), settings.tick_s)
-        # As the docs show them: open orders listed without cloid; fills with or without it
-        # (the venue may leave it out), chosen by the seed.
-        venue.omit_open_order_cloids()
-        self.fills_without_cloid = self.rng.random() < 0.5
-        venue.omit_fill_cloids(self.fills_without_cloid)
+        self.market = Market(venue, venue.coins, self.rng.randrange(2**32), settings.tick_s)
+        venue.draw(self.rng)  # the venue's behaviours the seed picks
         self.violations: list[Violation] = []
         self.figures = Figures(bots=settings.bots)
         self.refusals: set[str] = set()  # bots the venue refused an order of (error allowed)
@@ -125,10 +124,11 @@ class LiveSoak:
         """Bots on every coin (two on a coin once there are more bots than coins: their
         positions add up at the venue); all but the last resume by themselves."""
         configs = []
+        coins = self.venue.coins
         for index in range(self.settings.bots):
-            coin = SOAK_COINS[index % len(SOAK_COINS)]
+            coin = coins[index % len(coins)]
             steps = bot_steps(self.rng, coin, 900)
-            spec = live_bot_spec(f"live-{index}", coin.name, "hyperliquid", SCRIPTED, steps)
+            spec = live_bot_spec(f"live-{index}", coin.name, self.venue.name, SCRIPTED, steps)
             spec.update(initial_capital="1000000", auto_resume=index < self.settings.bots - 1)
             configs.append(spec)
         return configs
@@ -144,7 +144,7 @@ class LiveSoak:
             self._last_life(len(plan))
         except (AssertionError, httpx.HTTPError) as exc:  # the soak cannot go on: say how
             self.figures.duration_s = time.monotonic() - started
-            report = SoakReport(self.settings, self.figures, list(self.violations))
+            report = SoakReport(self._run, self.figures, list(self.violations))
             raise AssertionError(f"{exc!r}\n{report.summary()}") from exc
         finally:
             self.daemon.kill()
@@ -155,7 +155,11 @@ class LiveSoak:
                 "market", len(plan), "-", f"the market thread died: {self.market.error!r}"
             )
         self.figures.duration_s = time.monotonic() - started
-        return SoakReport(self.settings, self.figures, list(self.violations))
+        return SoakReport(self._run, self.figures, list(self.violations))
+
+    @property
+    def _run(self) -> _Run:
+        return _Run(self.settings, self.venue.label)
 
     def _plan(self) -> list[LiveEnding]:
         """Each life's ending: every kind by its share (at least one), in random order; the
@@ -175,8 +179,8 @@ class LiveSoak:
             time.sleep(self.rng.uniform(0.2, 3.0))  # a random moment of the start-up
             self.daemon.sigkill()
         elif ending is LiveEnding.KILL_RECONCILING:
-            asked = self.venue.request_count("/info", "clearinghouseState")
-            self._until(lambda: self.venue.request_count("/info", "clearinghouseState") > asked)
+            asked = self.venue.reconciles_asked()
+            self._until(lambda: self.venue.reconciles_asked() > asked)
             self.daemon.sigkill()
         else:
             self._up(life, create=life == 0)
@@ -256,11 +260,11 @@ class LiveSoak:
             return
         if ending in (LiveEnding.KILL_SENT, LiveEnding.KILL_UNANSWERED):
             if ending is LiveEnding.KILL_UNANSWERED:
-                self.venue.delay_next_exchange(5.0)  # the order is placed, its reply held
-            sent = self._orders_sent()
-            self._until(lambda: self._orders_sent() > sent, timeout=5.0, poll=0.001)
+                self.venue.hold_next_order_reply(5.0)  # the order is placed, its reply held
+            sent = self.venue.orders_sent()
+            self._until(lambda: self.venue.orders_sent() > sent, timeout=5.0, poll=0.001)
         self.daemon.sigkill()
-        self.venue.delay_next_exchange(0.0)  # unused if no order came
+        self.venue.hold_next_order_reply(0.0)  # unused if no order came
 
     def _down(self, life: int, ending: LiveEnding | None) -> None:
         if ending is not None:
@@ -269,7 +273,7 @@ class LiveSoak:
         self.figures.fills_stored = books.fill_total
         at = time.monotonic() - self.started
         how = ending.value if ending else "final SIGTERM"
-        venue_fills = len(self.venue.fills(self.user))
+        venue_fills = self.venue.fill_count()
         self.log(
             f"[{at:.1f} s] life {life} ended by {how}: {books.fill_total} fills stored, "
             f"{venue_fills} at the venue"
@@ -290,9 +294,9 @@ class LiveSoak:
         self.log(f"  {when}: settled in {time.monotonic() - began:.1f} s ({rounds} rounds)")
         for violation in found:
             self.violations.append(violation)
-        fills = self.venue.fills(self.user)
-        self.figures.fills_acknowledged = len(fills)
-        self.figures.fills_told_by = {"the venue's record": len(fills)}
+        fills = self.venue.fill_count()
+        self.figures.fills_acknowledged = fills
+        self.figures.fills_told_by = {"the venue's record": fills}
         self.figures.statuses_checked += len(self.bot_ids)
         if found:
             self.log(f"life {life} {when}: {len(found)} violations")
@@ -302,27 +306,12 @@ class LiveSoak:
     def _check(self, life: int) -> list[Violation]:
         books = read_store(self.store_url)
         statuses = {s["bot_id"]: s for s in self.daemon.ok("GET", "/api/bots")}
-        with self.venue.state.lock:
-            cloid_requests = dict(self.venue.state.cloid_requests)
-        venue_positions = {
-            coin.name: self.venue.position(self.user, coin.name).szi for coin in SOAK_COINS
-        }
-        open_cloids = {
-            str(o["cloid"]).lower() for o in self.venue.open_orders(self.user) if o.get("cloid")
-        }
+        record = self.venue.record()
         shown = {
             bot_id: {sym: Decimal(q) for sym, q in (s.get("position") or {}).items()}
             for bot_id, s in statuses.items()
         }
-        found = check_against_venue(
-            books,
-            self.venue.fills(self.user),
-            cloid_requests,
-            venue_positions,
-            open_cloids,
-            shown,
-            life,
-        )
+        found = check_against_venue(books, record, self.venue.client_id, shown, life)
         found += check_ids(books, life) + check_books(books, life)
         for bot_id in self.bot_ids:
             status = statuses.get(bot_id)
@@ -362,13 +351,10 @@ class LiveSoak:
     # ------------------------------------------------------------------ helpers
     def _venue_state(self) -> dict[str, Any]:
         states = self.daemon.ok("GET", "/api/venues")
-        return next((s for s in states if s.get("venue") == "hyperliquid"), {})
+        return next((s for s in states if s.get("venue") == self.venue.name), {})
 
     def _running(self) -> set[str]:
         return {s["bot_id"] for s in self.daemon.ok("GET", "/api/bots") if s["state"] == "running"}
-
-    def _orders_sent(self) -> int:
-        return self.venue.request_count("/exchange", "order")
 
     def _until(
         self, condition: Callable[[], bool], timeout: float = 30.0, poll: float = 0.02

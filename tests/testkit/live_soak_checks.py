@@ -2,23 +2,24 @@
 venue's own record, which is the truth.
 
 - every fill the venue made on the account is stored exactly once, by the bot whose order it
-  was (by cloid), with the venue's price, size, fee and side; nothing else is stored;
-- no cloid reached the venue twice (an order is never sent again after a timeout or restart);
+  was (by the venue's client order id: Hyperliquid's cloid, Bybit's orderLinkId), with the
+  venue's price, size, fee, side and order id; nothing else is stored;
+- no client id reached the venue twice (an order is never sent again after a timeout or
+  restart);
 - per coin, the venue's position is the sum of the bots' stored positions, and of the
   positions their statuses show;
-- the orders stored open are the ones open at the venue (by cloid).
+- the orders stored open are the ones open at the venue (by client id).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
 
 from algotrade.core.money import ZERO
 from algotrade.store.records import FillRecord
-from algotrade.venues.hyperliquid.exchange import cloid_for
+from testkit.live_soak_venue import VenueFill, VenueRecord
 from testkit.soak_books import StoredBooks
 from testkit.soak_told import Violation
 
@@ -27,49 +28,50 @@ __all__ = ["check_against_venue"]
 _OPEN = ("accepted", "partially_filled")
 
 
+ClientId = Callable[[str], str]  # our client order id → the venue's (cloid, orderLinkId)
+
+
 def check_against_venue(
     books: StoredBooks,
-    venue_fills: list[dict[str, Any]],
-    cloid_requests: Mapping[str, int],
-    venue_positions: Mapping[str, Decimal],
-    venue_open_cloids: Iterable[str],
+    venue: VenueRecord,
+    client_id: ClientId,
     shown_positions: Mapping[str, Mapping[str, Decimal]],
     life: int,
 ) -> list[Violation]:
     """Everything in the module doc; ``shown_positions``: bot → symbol → position as its
     status shows it (empty to skip that comparison)."""
-    out = _check_fills(books, venue_fills, life)
+    out = _check_fills(books, venue.fills, client_id, life)
     out += [
         Violation(
             "each order sent once",
             life,
             "-",
-            f"cloid {cloid} reached the venue {n} times",
-            f"cloid:{cloid}",
+            f"client id {sent} reached the venue {n} times",
+            f"client-id:{sent}",
         )
-        for cloid, n in sorted(cloid_requests.items())
+        for sent, n in sorted(venue.sends.items())
         if n > 1
     ]
-    out += _check_positions(books, venue_positions, shown_positions, life)
-    out += _check_open_orders(books, set(venue_open_cloids), life)
+    out += _check_positions(books, venue.positions, shown_positions, life)
+    out += _check_open_orders(books, venue.open_client_ids, client_id, life)
     return out
 
 
 def _check_fills(
-    books: StoredBooks, venue_fills: list[dict[str, Any]], life: int
+    books: StoredBooks, venue_fills: list[VenueFill], client_id: ClientId, life: int
 ) -> list[Violation]:
     out: list[Violation] = []
     stored: dict[str, list[FillRecord]] = defaultdict(list)
     for fills in books.fills.values():
         for fill in fills:
             stored[fill.trade_id].append(fill)
-    owners = {cloid_for(coid): bot_id for bot_id, orders in books.orders.items() for coid in orders}
+    owners = {client_id(coid): bot_id for bot_id, orders in books.orders.items() for coid in orders}
     at_venue = set()
     for fill in venue_fills:
-        tid = str(fill["tid"])
+        tid = fill.trade_id
         at_venue.add(tid)
         records = stored.get(tid, [])
-        shown = f"{fill['side']} {fill['sz']} {fill['coin']} @ {fill['px']} (oid {fill['oid']})"
+        shown = fill.describe()
         if len(records) != 1:
             what = "lost" if not records else f"stored {len(records)} times"
             out.append(
@@ -84,12 +86,12 @@ def _check_fills(
             continue
         record = records[0]
         want = (
-            "buy" if fill["side"] == "B" else "sell",
-            Decimal(fill["px"]),
-            Decimal(fill["sz"]),
-            Decimal(fill["fee"]),
-            fill["coin"],
-            str(fill["oid"]),
+            fill.side,
+            fill.price,
+            fill.qty,
+            fill.fee,
+            fill.symbol,
+            fill.venue_order_id,
         )
         got = (
             record.side,
@@ -105,19 +107,20 @@ def _check_fills(
                     "venue fills stored once",
                     life,
                     record.bot_id,
-                    f"fill {tid}: stored (side, px, sz, fee, coin, oid) {got}, venue {want}",
+                    f"fill {tid}: stored (side, price, qty, fee, symbol, order id) {got}, "
+                    f"venue {want}",
                     f"fill-fields:{tid}",
                 )
             )
-        owner = owners.get(str(fill.get("cloid") or "").lower())
-        if fill.get("cloid") and owner != record.bot_id:
+        owner = owners.get(fill.client_id or "")
+        if fill.client_id and owner != record.bot_id:
             out.append(
                 Violation(
                     "venue fills stored once",
                     life,
                     record.bot_id,
-                    f"fill {tid} of cloid {fill['cloid']} booked by {record.bot_id}, the order "
-                    f"is {owner or 'stored by no bot'}'s",
+                    f"fill {tid} of client id {fill.client_id} booked by {record.bot_id}, the "
+                    f"order is {owner or 'stored by no bot'}'s",
                     f"fill-owner:{tid}",
                 )
             )
@@ -175,16 +178,18 @@ def _check_positions(
     return out
 
 
-def _check_open_orders(books: StoredBooks, venue_open: set[str], life: int) -> list[Violation]:
+def _check_open_orders(
+    books: StoredBooks, venue_open: set[str], client_id: ClientId, life: int
+) -> list[Violation]:
     out: list[Violation] = []
     stored_open = {
-        cloid_for(coid): (bot_id, coid)
+        client_id(coid): (bot_id, coid)
         for bot_id, orders in books.orders.items()
         for coid, order in orders.items()
         if order.status in _OPEN
     }
-    for cloid in sorted(set(stored_open) - venue_open):
-        bot_id, coid = stored_open[cloid]
+    for sent in sorted(set(stored_open) - venue_open):
+        bot_id, coid = stored_open[sent]
         out.append(
             Violation(
                 "open orders agree with the venue",
@@ -194,14 +199,14 @@ def _check_open_orders(books: StoredBooks, venue_open: set[str], life: int) -> l
                 f"stale-open:{coid}",
             )
         )
-    for cloid in sorted(venue_open - set(stored_open)):
+    for sent in sorted(venue_open - set(stored_open)):
         out.append(
             Violation(
                 "open orders agree with the venue",
                 life,
                 "-",
-                f"cloid {cloid} is open at the venue but no bot has it open",
-                f"unknown-open:{cloid}",
+                f"client id {sent} is open at the venue but no bot has it open",
+                f"unknown-open:{sent}",
             )
         )
     return out

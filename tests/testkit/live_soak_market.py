@@ -1,10 +1,10 @@
-"""The market of a live crash soak (``testkit.live_soak``): a thread that keeps the fake
-Hyperliquid trading whether the daemon is up or not, and the bots' scripts.
+"""The market of a live crash soak (``testkit.live_soak``): a thread that keeps the fake venue
+trading whether the daemon is up or not, and the bots' scripts.
 
-Every tick moves each coin's mid by a seeded random walk held inside a band around its start
-(resting limits the bots placed inside that band fill as the mid crosses them, maker, also
-while the daemon is down) and publishes the next one-minute candle (each candle closes the
-previous one, which is the bar the bots act on).
+Every tick moves each coin's price by a seeded random walk held inside a band around its start
+(resting limits the bots placed inside that band fill as the price crosses them, maker, also
+while the daemon is down) and publishes the next one-minute candle, the bar the bots act on
+(``SoakVenue.tick``).
 """
 
 from __future__ import annotations
@@ -12,36 +12,13 @@ from __future__ import annotations
 import random
 import threading
 import time
-from dataclasses import dataclass
-from decimal import Decimal
 
-from testkit.fake_hyperliquid import FakeHyperliquid
 from testkit.live_daemon_session import MINUTE_MS
+from testkit.live_soak_venue import SoakCoin, SoakVenue
 
-__all__ = ["Market", "SoakCoin", "bot_steps"]
-
-
-@dataclass(frozen=True, slots=True)
-class SoakCoin:
-    """A coin the soak trades: its start price, price step (the venue's 5 significant
-    figures) and an order size worth more than the venue's $10 minimum."""
-
-    name: str
-    start: Decimal
-    tick: Decimal
-    qty: str
-
-    def price(self, fraction: float) -> Decimal:
-        """``start × (1 + fraction)`` on the coin's price grid."""
-        raw = self.start * (1 + Decimal(str(round(fraction, 6))))
-        return (raw / self.tick).to_integral_value() * self.tick
+__all__ = ["Market", "bot_steps"]
 
 
-SOAK_COINS = (
-    SoakCoin("BTC", Decimal(65000), Decimal(1), "0.001"),
-    SoakCoin("ETH", Decimal(3000), Decimal("0.1"), "0.01"),
-    SoakCoin("SOL", Decimal(150), Decimal("0.01"), "0.1"),
-)
 BAND = 0.006  # the mid wanders within ±0.6 % of the start
 LIMIT_OFFSETS = (0.001, 0.002, 0.004)  # limits rest this far from the start, inside the band
 
@@ -67,11 +44,11 @@ def bot_steps(rng: random.Random, coin: SoakCoin, count: int) -> list[str]:
 
 
 class Market(threading.Thread):
-    """Ticks the fake's mids and candles every ``tick_s`` until ``close()``; ``paused()`` holds
-    it still (no fill can happen at the venue while the books are compared)."""
+    """Ticks the fake's prices and candles every ``tick_s`` until ``close()``; ``pause()``
+    holds it still (no fill can happen at the venue while the books are compared)."""
 
     def __init__(
-        self, venue: FakeHyperliquid, coins: tuple[SoakCoin, ...], seed: int, tick_s: float
+        self, venue: SoakVenue, coins: tuple[SoakCoin, ...], seed: int, tick_s: float
     ) -> None:
         super().__init__(name="soak-market", daemon=True)
         self.venue = venue
@@ -104,9 +81,7 @@ class Market(threading.Thread):
             step = self.rng.uniform(-0.0015, 0.0015)
             moved = max(-BAND, min(BAND, self.position[coin.name] + step))
             self.position[coin.name] = moved
-            px = coin.price(moved)
-            self.venue.set_mid(coin.name, px)
-            self.venue.publish_candle(coin.name, "1m", self.candle_ms, px, px, px, px, 1)
+            self.venue.tick(coin, coin.price(moved), self.candle_ms)
         self.candle_ms += MINUTE_MS
         self.ticks += 1
 
