@@ -58,6 +58,7 @@ def market_pg_url(_market_database: str) -> str:
 LONGEST_FIRST = (
     "tests/daemon/test_crash_soak.py",
     "tests/daemon/test_hyperliquid_crash_soak.py",
+    "tests/venues/ccxt/test_bybit_crash_soak.py",
     "tests/daemon/test_daemon_openapi_fuzz.py",
 )
 
