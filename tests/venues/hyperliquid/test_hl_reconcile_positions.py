@@ -118,6 +118,23 @@ async def account(
         await adapter.stop()
 
 
+async def bot_with_a_resting_sell(adapter: HyperliquidAccount, owner: Owner) -> Portfolio:
+    """A running bot whose limit sell of 0.002 BTC at 65,100 rests at the venue; its books."""
+    registry = InstrumentRegistry({i.symbol: i for i in adapter.instruments()})
+    portfolio = Portfolio(Decimal(100_000), registry)
+    owner.portfolios.append(portfolio)
+    engine = Engine(Strategy(), adapter.venue("bot"), portfolio=portfolio, instruments=registry)
+    engine.start()
+    request = OrderRequest("BTC", OrderSide.SELL, Decimal("0.002"), OrderType.LIMIT,
+                           limit_price=Decimal(65_100))  # fmt: skip
+    coid = engine.submit_order(request)
+    assert coid is not None
+    async with asyncio.timeout(5):
+        while engine.orders[coid].venue_order_id == "":
+            await asyncio.sleep(0.01)
+    return portfolio
+
+
 async def test_a_fill_newer_than_the_snapshot_is_not_taken_off_it(
     fake: FakeHyperliquid, user: Any, account: tuple[HyperliquidAccount, Owner]
 ) -> None:
@@ -148,18 +165,7 @@ async def test_a_fill_booked_after_the_fills_query_is_taken_back_out(
     fake: FakeHyperliquid, account: tuple[HyperliquidAccount, Owner]
 ) -> None:
     adapter, owner = account
-    registry = InstrumentRegistry({i.symbol: i for i in adapter.instruments()})
-    portfolio = Portfolio(Decimal(100_000), registry)
-    owner.portfolios.append(portfolio)
-    engine = Engine(Strategy(), adapter.venue("bot"), portfolio=portfolio, instruments=registry)
-    engine.start()
-    request = OrderRequest("BTC", OrderSide.SELL, Decimal("0.002"), OrderType.LIMIT,
-                           limit_price=Decimal(65_100))  # fmt: skip
-    coid = engine.submit_order(request)
-    assert coid is not None
-    async with asyncio.timeout(5):
-        while engine.orders[coid].venue_order_id == "":
-            await asyncio.sleep(0.01)
+    portfolio = await bot_with_a_resting_sell(adapter, owner)
     fills_since = adapter.info.user_fills_since
 
     async def fills_then_a_fill_is_booked(*args: Any, **kwargs: Any) -> Any:
@@ -210,18 +216,7 @@ async def test_a_fill_booked_of_the_snapshots_millisecond_waits_a_round(
     fake: FakeHyperliquid, clock: Clock, account: tuple[HyperliquidAccount, Owner]
 ) -> None:
     adapter, owner = account
-    registry = InstrumentRegistry({i.symbol: i for i in adapter.instruments()})
-    portfolio = Portfolio(Decimal(100_000), registry)
-    owner.portfolios.append(portfolio)
-    engine = Engine(Strategy(), adapter.venue("bot"), portfolio=portfolio, instruments=registry)
-    engine.start()
-    request = OrderRequest("BTC", OrderSide.SELL, Decimal("0.002"), OrderType.LIMIT,
-                           limit_price=Decimal(65_100))  # fmt: skip
-    coid = engine.submit_order(request)
-    assert coid is not None
-    async with asyncio.timeout(5):
-        while engine.orders[coid].venue_order_id == "":
-            await asyncio.sleep(0.01)
+    portfolio = await bot_with_a_resting_sell(adapter, owner)
     snapshot = adapter.info.clearinghouse_state
 
     async def snapshot_then_a_fill_is_booked(address: str) -> Any:
