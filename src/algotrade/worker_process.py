@@ -67,34 +67,45 @@ def ignore_sigint() -> None:
 
 
 @contextmanager
+def ctrl_c_held() -> Iterator[None]:
+    """A Ctrl-C received inside is raised as KeyboardInterrupt when the block ends, not in the
+    middle of it: for code that must not be cut half-way (a pool's bookkeeping, a cluster's
+    start or close). Only in the main thread, under a Python handler (elsewhere: no effect)."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        held.append(signum)
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            # Also when the block failed: the user's Ctrl-C is not lost to that error.
+            previous(signal.SIGINT, None)  # the handler that was held back (it raises)
+
+
+@contextmanager
 def starting_workers_without_sigint() -> Iterator[None]:
     """Around code that may start pool workers (see the module docstring). A Ctrl-C received
     inside is raised as KeyboardInterrupt when the block ends."""
     if not _HAVE_SIGMASK:
         yield
         return
-    held: list[int] = []
-    previous = signal.getsignal(signal.SIGINT)
-    holding = threading.current_thread() is threading.main_thread() and callable(previous)
-    if holding:
-
-        def hold(signum: int, frame: FrameType | None) -> None:
-            held.append(signum)
-
-        signal.signal(signal.SIGINT, hold)
-    # Starting the tracker unblocks SIGINT in this thread afterwards (it blocks it for its own
-    # start): have it running before the mask is set, so the spawn below cannot start it.
-    resource_tracker.ensure_running()
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending SIGINT arrives in `hold`
-        if holding:
-            signal.signal(signal.SIGINT, previous)
-        if held and callable(previous):
-            # Also when the block failed: the user's Ctrl-C is not lost to that error.
-            previous(signal.SIGINT, None)  # the handler that was held back (it raises)
+    with ctrl_c_held():
+        # Starting the tracker unblocks SIGINT in this thread afterwards (it blocks it for its
+        # own start): have it running before the mask is set, so the spawn below cannot start it.
+        resource_tracker.ensure_running()
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending SIGINT: `hold` has it
 
 
 def start_worker_quietly() -> None:

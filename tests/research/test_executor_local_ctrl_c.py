@@ -11,9 +11,7 @@ had begun is marked interrupted (so the same command resumes it).
 from __future__ import annotations
 
 import os
-import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,8 +19,8 @@ import pytest
 
 from algotrade.data.loader import save_bars
 from algotrade.data.synthetic import generate_bars
-from algotrade.research.run_store import RunStore
 from testkit.process_group import HAS_PROC, ctrl_c, wait_for, worker_importing
+from testkit.research_ctrl_c import assert_interrupted_cleanly, gated_command, stored_parts
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,42 +29,6 @@ pytestmark = [
 
 HOUR_NS = 3_600_000_000_000
 EXIT_S = 10.0  # "exits within a few seconds", with room for a loaded 2-core machine
-
-# The first two evaluations finish; every later one blocks for good, so the run can only end by
-# Ctrl-C (and a worker left behind would still be there when the test looks).
-GATE = """
-import time
-from decimal import Decimal
-from pathlib import Path
-from algotrade.core.strategy import Strategy, StrategyParams
-
-LOG = Path(__file__).parent / "evaluations.log"
-
-class P(StrategyParams):
-    k: int = 0
-
-class Gate(Strategy):
-    name = "gate"
-    Params = P
-
-    def on_start(self):
-        with open(LOG, "a") as log:
-            log.write(f"{self.params.k}\\n")
-        if len(LOG.read_text().split()) > 2:
-            while True:
-                time.sleep(0.05)
-        self._n = 0
-
-    def on_bar(self, bar):
-        self._n += 1
-        if self._n % (4 + self.params.k) == 0:
-            self.ctx.target_position(bar.symbol, Decimal(self._n % 3 - 1))
-"""
-
-
-def _parts(data_dir: Path) -> int:
-    return len(list(data_dir.glob("research/*/results/part-*.parquet")))
-
 
 # (command, moment): "+S" = S seconds after the command can catch SIGINT (it is importing, then
 # loading data, then starting workers; the first ~30 ms are the interpreter's own start-up,
@@ -97,16 +59,9 @@ def bars_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_ctrl_c_at_any_moment_exits_130_with_one_line_and_no_process_left(
     tmp_path: Path, bars_file: Path, command: str, moment: str
 ) -> None:
-    strategy = tmp_path / "gate.py"
-    strategy.write_text(GATE)
+    argv = gated_command(tmp_path, command, bars_file, ["--workers", "2"])
     log = tmp_path / "evaluations.log"
     data_dir = tmp_path / "d"
-    argv = [sys.executable, "-m", "algotrade", command, "--strategy", str(strategy)]
-    argv += ["--data", str(bars_file), "--workers", "2", "--data-dir", str(data_dir)]
-    if command == "sweep":
-        argv += ["--param", "k=0:5:1", "--batch-size", "1"]
-    else:
-        argv += ["--param", "k=0:5", "--trials", "10", "--seed", "1"]
     env = {**os.environ, "COLUMNS": "200"}
 
     def moment_comes(proc: subprocess.Popen[bytes]) -> None:
@@ -115,20 +70,9 @@ def test_ctrl_c_at_any_moment_exits_130_with_one_line_and_no_process_left(
         elif moment == "worker-start":
             wait_for(worker_importing(proc, log), proc, "a starting worker")
         else:
-            wait_for(lambda: _parts(data_dir) >= 2, proc, "two stored batches")
+            wait_for(lambda: stored_parts(data_dir) >= 2, proc, "two stored batches")
 
     code, stderr = ctrl_c(argv, tmp_path / "err", moment_comes, within_s=EXIT_S, env=env)
-    assert code == 130, stderr
-    assert "Traceback" not in stderr, stderr
-    assert "KeyboardInterrupt" not in stderr, stderr
-    lines = [line for line in stderr.splitlines() if "interrupted" in line]
-    assert len(lines) == 1, stderr
-    assert re.match(r"(error: )?interrupted\b", lines[0]), stderr
-    assert stderr.strip().splitlines()[-1] == lines[0], stderr
-    if (data_dir / "algotrade.db").exists():
-        with RunStore(data_dir, f"sqlite:///{data_dir / 'algotrade.db'}") as store:
-            runs = store.runs()
-        assert [run.status for run in runs] in ([], ["interrupted"]), stderr
-    if moment in ("worker-start", "mid-run"):
-        assert "run the same command or --resume " in lines[0], stderr
-        assert [run.status for run in runs] == ["interrupted"]
+    assert_interrupted_cleanly(
+        code, stderr, data_dir, run_begun=moment in ("worker-start", "mid-run")
+    )

@@ -3,6 +3,8 @@ backtests, ship each dataset to a worker once, and survive a worker process that
 
 from __future__ import annotations
 
+import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -112,8 +114,31 @@ def test_dask_sweep_completes_when_a_worker_process_is_killed(tmp_path: Path) ->
     batches = _batches(str(strategy), param_sets, size=1)
     with make_executor("local:2") as dask:
         rows = _run(dask, batches, DATASETS)
+        dask.client.wait_for_workers(2, timeout=30)  # the replacement of the dead one included
+        # Ctrl-C is the run's: every worker ignores it, also one its nanny started later.
+        assert set(dask.client.run(_ignores_sigint).values()) == {True}
     assert (tmp_path / "killed").exists()  # a worker did die mid-sweep
     assert rows == _standalone(batches)  # the marker exists now: nothing dies here
+
+
+def _ignores_sigint() -> bool:
+    return signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+@pytest.mark.slow
+def test_a_local_cluster_does_not_warn_when_port_8787_is_taken(
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    # Its scheduler serves no dashboard: it has no reason to want Dask's dashboard port.
+    with socket.socket() as taken:
+        try:
+            taken.bind(("127.0.0.1", 8787))
+            taken.listen()
+        except OSError:
+            pass  # something else has it: the case under test all the same
+        with make_executor("local:1") as dask:
+            assert dask.workers == 1
+    assert [str(w.message) for w in recwarn if "8787" in str(w.message)] == []
 
 
 @pytest.mark.slow
