@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
+import time
 
 import pytest
 
@@ -37,4 +39,31 @@ def test_without_an_interruption_nothing_changes() -> None:
     with silence_logs_on_interrupt():
         pass
     assert signal.getsignal(signal.SIGINT) is before
+    assert logging.root.manager.disable == logging.NOTSET
+
+
+class _DroppedMidCtrlC:
+    """Gets the Ctrl-C while Python runs its ``__del__`` (where no exception can propagate)."""
+
+    def __del__(self) -> None:
+        signal.raise_signal(signal.SIGINT)  # the handler runs before raise_signal returns
+
+
+def _del_interrupted_inside(reached: list[str]) -> None:
+    with silence_logs_on_interrupt():
+        _DroppedMidCtrlC()  # dropped at once
+        time.sleep(2)  # the Ctrl-C comes again meanwhile, and ends the sleep
+        reached.append("after the sleep")
+
+
+def test_a_ctrl_c_inside_a_del_is_raised_again_not_printed_and_lost(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = sys.unraisablehook
+    reached: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        _del_interrupted_inside(reached)
+    assert reached == []
+    assert "Exception ignored" not in capsys.readouterr().err
+    assert sys.unraisablehook is before
     assert logging.root.manager.disable == logging.NOTSET

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import logging
 import signal
 import sys
@@ -9,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
-from types import FrameType
+from types import CodeType, FrameType
 from typing import NoReturn, TypeVar
 
 from algotrade.core.errors import AlgoTradeError, InputError
@@ -17,6 +18,7 @@ from algotrade.core.errors import AlgoTradeError, InputError
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT: what a shell reports for a command ended by Ctrl-C
+REDELIVER_S = 0.01  # a Ctrl-C that Python could not raise comes again this much later
 
 T = TypeVar("T")
 
@@ -44,8 +46,12 @@ def silence_logs_on_interrupt() -> Iterator[None]:
     interruption itself (sweep, optimize), so its one line is not buried under what libraries
     log while the interruption unwinds through them (SQLAlchemy logs the cursor it cannot
     close with a traceback). Not for asyncio commands: ``asyncio.run`` handles Ctrl-C only
-    under Python's own SIGINT handler. The handler and logging are as before on the way out
-    (the CLI also runs in-process, under tests)."""
+    under Python's own SIGINT handler. The handler, the unraisable hook and logging are as
+    before on the way out (the CLI also runs in-process, under tests).
+
+    A Ctrl-C that lands in a ``__del__`` (a Dask future's: they are dropped all through a run)
+    cannot propagate: Python printed it ("Exception ignored in ...") and went on, the Ctrl-C
+    lost. Inside, it is not printed but comes again a moment later (``REDELIVER_S``)."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers belong to the main thread
         return
@@ -55,15 +61,48 @@ def silence_logs_on_interrupt() -> Iterator[None]:
         nonlocal interrupted
         interrupted = True
         logging.disable(logging.CRITICAL)
+        if _running(raise_again.__code__, frame):  # it would be lost there as well
+            _interrupt_main_soon()
+            return
         raise KeyboardInterrupt
 
+    def raise_again(unraisable: sys.UnraisableHookArgs) -> None:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            _interrupt_main_soon()  # not now: it would land here, in this hook
+            return
+        previous_hook(unraisable)
+
     previous = signal.signal(signal.SIGINT, stop_quietly)
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = raise_again
     try:
         yield
     finally:
+        sys.unraisablehook = previous_hook
         signal.signal(signal.SIGINT, previous)
         if interrupted:
             logging.disable(logging.NOTSET)
+
+
+def _running(code: CodeType, frame: FrameType | None) -> bool:
+    """``code`` runs in ``frame`` or one of its callers."""
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _interrupt_main_soon() -> None:
+    """SIGINT to the main thread again in ``REDELIVER_S``: a signal, unlike
+    ``_thread.interrupt_main``, also ends a wait the main thread is in."""
+    main = threading.main_thread().ident
+    if main is None or not hasattr(signal, "pthread_kill"):  # Windows
+        timer = threading.Timer(REDELIVER_S, _thread.interrupt_main)
+    else:
+        timer = threading.Timer(REDELIVER_S, signal.pthread_kill, (main, signal.SIGINT))
+    timer.daemon = True
+    timer.start()
 
 
 class ReportedInterruption(SystemExit):
