@@ -292,6 +292,24 @@ def test_resume_after_interruption_does_not_rerun_finished_work(tmp_path: Path) 
     assert rerun.studies[0].best == outcome.studies[0].best
 
 
+class CtrlCWhenDone(RunStore):
+    """A Ctrl-C (its KeyboardInterrupt) comes as the run is marked done: the final store."""
+
+    def finish(self, run_id: str, status: str, **summary: Any) -> None:
+        if status == "done":
+            raise KeyboardInterrupt
+        super().finish(run_id, status, **summary)
+
+
+def test_a_ctrl_c_as_the_run_is_marked_done_leaves_it_interrupted(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'algotrade.db'}"
+    with CtrlCWhenDone(tmp_path, db) as store, pytest.raises(KeyboardInterrupt):
+        run_optimization(spec(trials=4), {"SYN": BARS}, InProcessExecutor(), store)
+    with RunStore(tmp_path, db) as store:
+        (summary,) = store.runs()
+    assert summary.status == "interrupted"  # was "running"
+
+
 def test_walk_forward_reports_each_folds_winner_out_of_sample(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
     outcome = run_optimization(

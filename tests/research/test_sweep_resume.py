@@ -3,11 +3,13 @@ rows an uninterrupted sweep gives; walk-forward windows and the ranking."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from algotrade.data.bars import BarData
 from algotrade.data.synthetic import generate_bars
 from algotrade.research.evaluate import Batch, EvalConfig, ResultRow, evaluate_batch
 from algotrade.research.executor_local import LocalExecutor
@@ -56,6 +58,43 @@ class CountingExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class InProcessExecutor:
+    """The executor protocol, in this process."""
+
+    workers = 1
+
+    def __init__(self) -> None:
+        self.data: dict[str, BarData] = {}
+
+    def put_data(self, datasets: Mapping[str, BarData]) -> None:
+        self.data = dict(datasets)
+
+    def run(self, batches: Iterable[Batch]) -> Iterator[list[ResultRow]]:
+        for batch in batches:
+            yield evaluate_batch(batch, self.data[batch.dataset])
+
+    def data_loads(self) -> dict[str, Any]:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> InProcessExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class CtrlCWhenDone(RunStore):
+    """A Ctrl-C (its KeyboardInterrupt) comes as the run is marked done: the final store."""
+
+    def finish(self, run_id: str, status: str, **summary: Any) -> None:
+        if status == "done":
+            raise KeyboardInterrupt
+        super().finish(run_id, status, **summary)
 
 
 def _plan(folds: int | None = None) -> SweepPlan:
@@ -164,3 +203,18 @@ def test_plan_ids_are_stable_and_cover_every_combination() -> None:
         config=EvalConfig(periods_per_year=365),
     )
     assert other.run_id != plan.run_id  # other data: another run
+
+
+def test_a_ctrl_c_as_the_run_is_marked_done_leaves_it_interrupted_and_resumable(
+    tmp_path: Path,
+) -> None:
+    plan = _plan()
+    db = f"sqlite:///{tmp_path / 'algotrade.db'}"
+    with CtrlCWhenDone(tmp_path, db) as store, pytest.raises(KeyboardInterrupt):
+        run_sweep(plan, DATASETS, InProcessExecutor(), store)
+    with RunStore(tmp_path, db) as store:
+        (summary,) = store.runs()
+        assert (summary.status, summary.done_batches) == ("interrupted", 6)  # was "running"
+        outcome = run_sweep(_plan(), DATASETS, InProcessExecutor(), store)
+        (summary,) = store.runs()
+    assert (outcome.skipped_batches, summary.status) == (6, "done")

@@ -159,19 +159,21 @@ def run_optimization(
         else:
             outcomes = [driver.run(storage, "main", spec.window, "", enqueue)]
             summary = None
+        # The final store too: a Ctrl-C while it is written leaves the run marked interrupted,
+        # not "running".
+        outcome = OptimizeOutcome(run_id, outcomes, summary, evaluator.evaluated, evaluator.reused)
+        write_atomic(run_dir / OUTCOME_FILE, json.dumps(outcome.to_json(), indent=2) + "\n")
+        if summary is not None:
+            best = summary.oos_mean
+        else:
+            best = outcomes[0].best[0]["values"][0] if outcomes[0].best else None
+        store.finish(run_id, "done", best_metric=spec.objectives[0].metric, best_value=best)
     except KeyboardInterrupt:
         store.finish(run_id, "interrupted")
         raise
     except BaseException:
         store.finish(run_id, "failed")  # finished trials and batches stay: rerun to continue
         raise
-    outcome = OptimizeOutcome(run_id, outcomes, summary, evaluator.evaluated, evaluator.reused)
-    write_atomic(run_dir / OUTCOME_FILE, json.dumps(outcome.to_json(), indent=2) + "\n")
-    if summary is not None:
-        best = summary.oos_mean
-    else:
-        best = outcomes[0].best[0]["values"][0] if outcomes[0].best else None
-    store.finish(run_id, "done", best_metric=spec.objectives[0].metric, best_value=best)
     return outcome
 
 

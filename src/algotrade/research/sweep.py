@@ -184,12 +184,20 @@ def run_sweep(
                 close = getattr(results, "close", None)
                 if close is not None:
                     close()
+        # The final store too: a Ctrl-C while it ranks and marks the run done leaves the run
+        # marked interrupted, not "running".
+        outcome = _conclude(plan, store, total, skipped=total - len(todo))
     except (KeyboardInterrupt, SweepInterrupted):
         store.finish(plan.run_id, "interrupted")
         raise
     except BaseException:
         store.finish(plan.run_id, "failed")
         raise
+    return outcome
+
+
+def _conclude(plan: SweepPlan, store: RunStore, total: int, *, skipped: int) -> SweepOutcome:
+    """Rank the stored rows, store the walk-forward summary and mark the run done."""
     rows = store.rows(plan.run_id)
     ranking = rank(rows, plan.objective, oos=bool(plan.folds))
     summary = None
@@ -213,7 +221,7 @@ def run_sweep(
         run_id=plan.run_id,
         run_dir=store.run_dir(plan.run_id),
         total_batches=total,
-        skipped_batches=total - len(todo),
+        skipped_batches=skipped,
         rows=rows,
         ranking=ranking,
         walkforward=summary,
