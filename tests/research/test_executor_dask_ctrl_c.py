@@ -22,10 +22,11 @@ import pytest
 from algotrade.data.loader import save_bars
 from algotrade.data.synthetic import generate_bars
 from algotrade.research.run_store import RunStore
-from testkit.process_group import HAS_PROC, ctrl_c, wait_for, worker_importing
+from testkit.process_group import HAS_PROC, ctrl_c, wait_for
 from testkit.research_ctrl_c import (
     assert_interrupted_cleanly,
     assert_one_line_and_exit_130,
+    ctrl_c_at,
     gated_command,
     stored_parts,
 )
@@ -63,17 +64,8 @@ def test_ctrl_c_on_a_local_dask_cluster_exits_130_with_one_line_and_no_process_l
     tmp_path: Path, bars_file: Path, command: str, moment: str
 ) -> None:
     argv = gated_command(tmp_path, command, bars_file, ["--cluster", "local:2"])
-    log = tmp_path / "evaluations.log"
+    code, stderr = ctrl_c_at(moment, argv, tmp_path, within_s=EXIT_S[moment])
     data_dir = tmp_path / "d"
-    env = {**os.environ, "COLUMNS": "200"}
-
-    def moment_comes(proc: subprocess.Popen[bytes]) -> None:
-        if moment == "worker-start":
-            wait_for(worker_importing(proc, log), proc, "a starting worker")
-        else:
-            wait_for(lambda: stored_parts(data_dir) >= 2, proc, "two stored batches")
-
-    code, stderr = ctrl_c(argv, tmp_path / "err", moment_comes, within_s=EXIT_S[moment], env=env)
     assert_interrupted_cleanly(code, stderr, data_dir, run_begun=moment == "mid-run")
 
 

@@ -10,17 +10,14 @@ had begun is marked interrupted (so the same command resumes it).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from algotrade.data.loader import save_bars
 from algotrade.data.synthetic import generate_bars
-from testkit.process_group import HAS_PROC, ctrl_c, wait_for, worker_importing
-from testkit.research_ctrl_c import assert_interrupted_cleanly, gated_command, stored_parts
+from testkit.process_group import HAS_PROC
+from testkit.research_ctrl_c import assert_interrupted_cleanly, ctrl_c_at, gated_command
 
 pytestmark = [
     pytest.mark.slow,
@@ -60,19 +57,8 @@ def test_ctrl_c_at_any_moment_exits_130_with_one_line_and_no_process_left(
     tmp_path: Path, bars_file: Path, command: str, moment: str
 ) -> None:
     argv = gated_command(tmp_path, command, bars_file, ["--workers", "2"])
-    log = tmp_path / "evaluations.log"
+    code, stderr = ctrl_c_at(moment, argv, tmp_path, within_s=EXIT_S)
     data_dir = tmp_path / "d"
-    env = {**os.environ, "COLUMNS": "200"}
-
-    def moment_comes(proc: subprocess.Popen[bytes]) -> None:
-        if moment.startswith("+"):
-            time.sleep(float(moment[1:]))
-        elif moment == "worker-start":
-            wait_for(worker_importing(proc, log), proc, "a starting worker")
-        else:
-            wait_for(lambda: stored_parts(data_dir) >= 2, proc, "two stored batches")
-
-    code, stderr = ctrl_c(argv, tmp_path / "err", moment_comes, within_s=EXIT_S, env=env)
     assert_interrupted_cleanly(
         code, stderr, data_dir, run_begun=moment in ("worker-start", "mid-run")
     )

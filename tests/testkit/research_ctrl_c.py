@@ -3,11 +3,15 @@ strategy that blocks the run for good, the command line, and what every case mus
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from algotrade.research.run_store import RunStore
+from testkit.process_group import ctrl_c, wait_for, worker_importing
 
 # The first two evaluations finish; every later one blocks for good, so the run can only end by
 # Ctrl-C (and a worker left behind would still be there when the test looks).
@@ -89,3 +93,22 @@ def assert_interrupted_cleanly(code: int, stderr: str, data_dir: Path, *, run_be
     if run_begun:
         assert "run the same command or --resume " in line, stderr
         assert [run.status for run in runs] == ["interrupted"]
+
+
+def ctrl_c_at(moment: str, argv: list[str], tmp_path: Path, *, within_s: float) -> tuple[int, str]:
+    """Run ``argv`` (a ``gated_command`` storing in ``tmp_path / "d"``) and press Ctrl-C at
+    ``moment``: "+S" = S seconds after it can catch SIGINT, "worker-start" = as soon as a
+    worker's interpreter runs, "mid-run" = two batches stored; its exit code and stderr."""
+    log = tmp_path / "evaluations.log"
+    data_dir = tmp_path / "d"
+
+    def moment_comes(proc: subprocess.Popen[bytes]) -> None:
+        if moment.startswith("+"):
+            time.sleep(float(moment[1:]))
+        elif moment == "worker-start":
+            wait_for(worker_importing(proc, log), proc, "a starting worker")
+        else:
+            wait_for(lambda: stored_parts(data_dir) >= 2, proc, "two stored batches")
+
+    env = {**os.environ, "COLUMNS": "200"}
+    return ctrl_c(argv, tmp_path / "err", moment_comes, within_s=within_s, env=env)
