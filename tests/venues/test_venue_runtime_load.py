@@ -1,14 +1,15 @@
 """A venue's code loads off the event loop: before the daemon first connects to a venue (or
 watches an account on it), ``registry.load_runtime`` imports the factory's ``runtime_modules``
-in a worker thread. Imported on the loop, they held every bot's bars for 0.5 - 1 s.
+in a worker thread. Imported on the loop, they held every bot's bars for 0.3 - 1 s
+(docs/benchmarks.md).
 
 Each check runs in a fresh interpreter that has imported what a running daemon has, so the
-venue's modules are really loaded during the measurement."""
+venue's modules are really loaded during the check; an audit hook records which thread
+imports each module."""
 
 from __future__ import annotations
 
 import ast
-import compileall
 import json
 import os
 import subprocess
@@ -27,39 +28,33 @@ PACKAGE_OF = {"hyperliquid": "hyperliquid", "bybit": "ccxt", "projectx": "projec
 DOWNLOAD_ONLY = frozenset({"history", "_history", "open_history"})
 
 MEASURE = r"""
-import asyncio, json, sys, time
+import asyncio, json, sys, threading
 import algotrade.daemon.service  # what a running daemon has imported already
 from algotrade.venues.registry import get_venue, load_runtime
 
+imports = []  # (module, thread) of every module imported while the venue loads
+
+def audit(event, args):
+    if event == "import" and loading:
+        imports.append((args[0], threading.current_thread() is threading.main_thread()))
+
+loading = False
+sys.addaudithook(audit)
+
 async def main(name):
+    global loading
     factory = get_venue(name)
-    gaps = []
-
-    async def beat():
-        last = time.perf_counter()
-        while True:
-            await asyncio.sleep(0.002)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    ticker = asyncio.create_task(beat())
-    await asyncio.sleep(0.05)
-    started = time.perf_counter()
+    loading = True
     await load_runtime(factory)
-    took = time.perf_counter() - started
-    await asyncio.sleep(0.01)
-    ticker.cancel()
-    return {"took": took, "max_gap": max(gaps), "loaded": sorted(sys.modules)}
+    loading = False
+    on_loop = sorted({module for module, main in imports if main})
+    return {"imported": len(imports), "on_loop": on_loop, "loaded": sorted(sys.modules)}
 
 print(json.dumps(asyncio.run(main(sys.argv[1]))))
 """
 
 
 def measure(name: str) -> dict[str, Any]:
-    # A first import also compiles the sources (one long call holding the interpreter lock);
-    # a daemon that ran once has them compiled, as pip compiles the libraries at install.
-    compileall.compile_dir(VENUES, quiet=1)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, name],
@@ -96,9 +91,10 @@ def test_a_venue_loads_in_a_worker_thread_with_everything_its_trading_path_impor
     name: str,
 ) -> None:
     result = measure(name)
-    # The import must be worth measuring: what a daemon has imported does not include it.
-    assert result["took"] > 0.1, f"{name}: its runtime modules were already loaded"
-    # The loop kept turning while the modules loaded (on the loop, the gap was the whole load).
-    assert result["max_gap"] < result["took"] / 3, result["max_gap"]
+    # What a daemon has imported does not include the venue's code: it is loaded here, and
+    # by a worker thread, never by the event loop's (the main) thread. (Not a timing check:
+    # how long the loop pauses depends on the machine's load, as a CI run showed.)
+    assert result["imported"] > 0, f"{name}: its runtime modules were already loaded"
+    assert result["on_loop"] == [], result["on_loop"]
     missing = lazy_imports(VENUES / PACKAGE_OF[name]) - set(result["loaded"])
     assert not missing, f"{name}: imported later on the event loop: {sorted(missing)}"
