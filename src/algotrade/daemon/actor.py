@@ -13,7 +13,8 @@ import asyncio
 import logging
 import time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 
 from algotrade.backtest.strategy_failure import strategy_failure
 from algotrade.core.engine import Engine
@@ -40,16 +41,14 @@ from algotrade.daemon.bot_market import DayOpenEquity, RecentBars, bar_to_api
 from algotrade.daemon.bot_orders import cancel_orders, close_all, close_position, unsuppressed
 from algotrade.daemon.bot_policy import BotRiskPolicy
 from algotrade.daemon.bot_status import build_status
+from algotrade.daemon.bot_stored_orders import adopt_stored_orders
 from algotrade.daemon.bus import Topic
 from algotrade.daemon.feeds import BotFeed
 from algotrade.daemon.service_api import InvalidTransition, ShuttingDown
 from algotrade.daemon.status import BotState, BotStatus
-from algotrade.daemon.venues import RecoversOrders, build_bot_venue
+from algotrade.daemon.venues import build_bot_venue
 from algotrade.store.records import Activity, EventRecord
 from algotrade.strategies.registry import create_strategy
-
-if TYPE_CHECKING:
-    from algotrade.core.ports import ExecutionVenue
 
 _log = logging.getLogger("algotrade.daemon.bot")
 _ACTIVE = frozenset({BotState.RUNNING, BotState.PAUSED})  # states that take market data
@@ -89,7 +88,7 @@ class BotActor:
         self._carried_seq = 0
         self.order_count = order_count
         self.fill_count = fill_count  # booked, stored or not yet
-        self._last_fill_ts = last_fill_ts
+        self.last_fill_ts = last_fill_ts
         self.committed_books = BooksView.of(self.portfolio, fill_count, last_fill_ts)
         opening = config.initial_capital if day_open_equity is None else day_open_equity
         self.day_open = DayOpenEquity(opening, time.time_ns())
@@ -147,6 +146,10 @@ class BotActor:
                 f"cannot {action} bot '{self.config.bot_id}': it is {self.state.value} "
                 f"(needs {wanted})"
             )
+
+    async def latest_bars(self, limit: int) -> list[dict[str, Any]]:
+        """The last ``limit`` bars the strategy saw, oldest first, as the API shows them."""
+        return self.recent_bars.latest(limit)
 
     def interrupt_start(self) -> None:
         """The daemon is stopping: a start still waiting on its venue (connecting, fetching
@@ -268,28 +271,11 @@ class BotActor:
             engine.adopt_open_order(order)
         self._carried_orders = []
         if not self._open_orders_loaded:  # the first engine: continue from the store
-            await self._adopt_stored_orders(engine, venue)
+            await adopt_stored_orders(
+                engine, venue, config.bot_id, self._ctx, partial(self._event, "warning")
+            )
         self._open_orders_loaded = True
         return engine
-
-    async def _adopt_stored_orders(self, engine: Engine, venue: ExecutionVenue) -> None:
-        """Continue the stored order ids and adopt the stored open orders (with the trade ids
-        booked for them); a venue that can look orders up is asked about the next ids too: a
-        crash can come between sending an order and recording it."""
-        bot_id = self.config.bot_id
-        prefix = f"{bot_id}-"
-        ctx = self._ctx
-        engine.restore_order_sequence(await ctx.max_order_seq(bot_id, prefix))
-        load_ids = ctx.load_open_order_trade_ids
-        booked = await load_ids(bot_id) if load_ids is not None else {}
-        for record in await ctx.load_open_orders(bot_id):
-            fill_ids = booked.get(record.client_order_id)
-            engine.adopt_open_order(persist.order_from_record(record, fill_ids))
-        if isinstance(venue, RecoversOrders):
-            for order in await venue.unrecorded_orders(prefix, engine.order_sequence):
-                engine.restore_order_sequence(int(order.client_order_id[len(prefix) :]))
-                engine.adopt_open_order(order)
-                self._event("warning", "recovered", f"{order.client_order_id}: found at the venue")
 
     def _warm_up(self, bars: list[Bar]) -> None:
         if not bars or self.engine is None:
@@ -377,7 +363,7 @@ class BotActor:
         if isinstance(event, OrderFilled):
             self._unsaved.fills.append(event)
             self.fill_count += 1
-            self._last_fill_ts = event.ts
+            self.last_fill_ts = event.ts
         elif isinstance(event, OrderRejected):
             self._event("warning", "order_rejected", f"{order.client_order_id}: {event.reason}")
         elif isinstance(event, OrderAmended | OrderAmendRejected):
@@ -462,12 +448,19 @@ class BotActor:
         self._ctx.mark_dirty(self)
 
     # ------------------------------------------------------------------ persistence
-    def drain_activity(self) -> Activity:
-        """Snapshot what changed since the last drain, as immutable records."""
-        active = self.state in (BotState.RUNNING, BotState.PAUSED)
+    def take_activity(self) -> tuple[Activity, BooksView | None]:
+        """What changed since the last drain, as immutable records, and the books after it
+        when it moved them (what a status may show once it is committed)."""
+        active = self.state in _ACTIVE
         activity = self._unsaved.drain(self.config.bot_id, self.portfolio, active=active)
         if activity.fills or activity.account is not None:
-            view = BooksView.of(self.portfolio, self.fill_count, self._last_fill_ts)
+            return activity, BooksView.of(self.portfolio, self.fill_count, self.last_fill_ts)
+        return activity, None
+
+    def drain_activity(self) -> Activity:
+        """Snapshot what changed since the last drain, for the activity writer."""
+        activity, view = self.take_activity()
+        if view is not None:
             self._views_in_flight[id(activity)] = view
         return activity
 

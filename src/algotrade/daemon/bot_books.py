@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from algotrade.core.money import EXACT, decimal_text
 from algotrade.core.portfolio import Portfolio, Position
 from algotrade.core.timeutil import ns_to_iso
+
+if TYPE_CHECKING:
+    from algotrade.daemon.actor import BotActor
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +55,18 @@ class BooksView:
             "fill_count": self.fill_count,
             "last_fill_at": None if self.last_fill_ts is None else ns_to_iso(self.last_fill_ts),
         }
+
+
+def movable_books(actor: BotActor) -> dict[str, Any]:
+    """What a stopped bot is built again from in another process (``daemon.bot_workers``):
+    the keyword arguments of ``BotActor`` and ``BotShadow``. Its open orders and order numbers
+    are read from the store by its next engine, as after a restart."""
+    engine = actor.engine
+    return {
+        "runtime": dict(actor.runtime),
+        "portfolio": actor.portfolio,
+        "order_count": max(actor.order_count, engine.order_sequence if engine else 0),
+        "fill_count": actor.fill_count,
+        "last_fill_ts": actor.last_fill_ts,
+        "day_open_equity": actor.day_open.opening,
+    }

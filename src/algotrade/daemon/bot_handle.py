@@ -7,16 +7,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from algotrade.core.events import Bar
 from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.bus import EventBus
 from algotrade.daemon.feeds import BotFeed
-from algotrade.daemon.status import BotStatus
+from algotrade.daemon.status import BotState, BotStatus
 from algotrade.daemon.status_board import StatusChanges
 from algotrade.daemon.supervisor import Spawn, TaskSupervisor
-from algotrade.store.records import OrderRecord
+from algotrade.store.records import Activity, OrderRecord
 
 if TYPE_CHECKING:
     from algotrade.daemon.actor import BotActor
@@ -40,6 +40,36 @@ class Envelope:
     command: Command
     payload: Any
     reply: asyncio.Future[Any]
+
+
+class HostedBot(Protocol):
+    """A bot as the service, its writer and its listings hold it: a ``BotActor`` of the
+    daemon's own, or a ``workers.shadow.BotShadow`` whose actor runs in a worker process."""
+
+    config: BotConfig
+    state: BotState
+    runtime: dict[str, Any]
+
+    @property
+    def heartbeat_ns(self) -> int | None: ...
+
+    def start_task(self) -> None: ...
+
+    async def submit(self, command: Command, payload: Any = None) -> Any: ...
+
+    def interrupt_start(self) -> None: ...
+
+    async def latest_bars(self, limit: int) -> list[dict[str, Any]]: ...
+
+    def status(self) -> BotStatus: ...
+
+    def status_json(self) -> bytes: ...
+
+    def drain_activity(self) -> Activity: ...
+
+    def on_committed(self, activity: Activity) -> None: ...
+
+    def persistence_failed(self, exc: BaseException) -> None: ...
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from algotrade.daemon.service_api import Page
 
 if TYPE_CHECKING:
-    from algotrade.daemon.actor import BotActor
+    from algotrade.daemon.bot_handle import HostedBot
     from algotrade.store.store import Store
 
 T = TypeVar("T")
@@ -21,7 +21,7 @@ class BotHistoryReads:
 
     _store: Store
 
-    def _actor(self, bot_id: str) -> BotActor:
+    def _actor(self, bot_id: str) -> HostedBot:
         raise NotImplementedError
 
     async def _read(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:

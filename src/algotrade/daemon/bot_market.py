@@ -61,6 +61,10 @@ class DayOpenEquity:
         self._open = opening
         self._last: Decimal | None = None
 
+    @property
+    def opening(self) -> Decimal:
+        return self._open
+
     def pnl_today(self, equity: Decimal, now_ns: int) -> Decimal:
         day = now_ns // DAY_NS
         if day != self._day:

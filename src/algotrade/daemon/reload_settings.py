@@ -54,6 +54,7 @@ FIELD_CHANGES: dict[str, dict[str, Change] | Change] = {
         "resume_all": R,  # read once, when bots are restored
         "shutdown_timeout_s": R,
         "heartbeat_interval_s": R,
+        "bot_workers": R,  # the worker processes start with the daemon
     },
     "api": {
         "host": R,

@@ -337,6 +337,7 @@ async def _serve_notified(
         heartbeat_interval=settings.daemon.heartbeat_interval_s,
         venues=settings.venues,
         recorder=recorder,
+        bot_workers=settings.daemon.bot_workers,
     )
     timeout = settings.daemon.shutdown_timeout_s
     # One budget for the whole stop: what the API and the file channel leave goes to the bots
@@ -444,7 +445,7 @@ async def _serve_notified(
     if watch is not None:
         watch.stop()
     stopped = await _stop_service(service, recorder, store, budget, recorder_share)
-    exit_code = exit_code or stopped
+    exit_code = exit_code or stopped or (1 if service.failed else 0)
     for waiter in waiters:
         waiter.cancel()
     for tick in ticks:  # the watchdog pings until the books are flushed: a hang there is real

@@ -24,9 +24,10 @@ from algotrade.core.portfolio import Portfolio
 from algotrade.core.validation import format_validation_errors
 from algotrade.daemon.account_watch import AccountWatches
 from algotrade.daemon.actor import BotActor
+from algotrade.daemon.bot_books import movable_books
 from algotrade.daemon.bot_checks import check_bot_config
 from algotrade.daemon.bot_config import BotConfig
-from algotrade.daemon.bot_handle import ActorContext, Command
+from algotrade.daemon.bot_handle import ActorContext, Command, HostedBot
 from algotrade.daemon.bot_history import BotHistoryReads
 from algotrade.daemon.bot_market import DAY_NS
 from algotrade.daemon.bus import EventBus, Topic
@@ -39,6 +40,7 @@ from algotrade.daemon.service_api import (
     BotLimitReached,
     BotNotFound,
     InvalidBotConfig,
+    InvalidTransition,
     ShuttingDown,
     VenueNotConnected,
 )
@@ -50,6 +52,8 @@ from algotrade.daemon.stop_budget import StopBudget
 from algotrade.daemon.summary import LogCounter, build_summary
 from algotrade.daemon.supervisor import TaskSupervisor
 from algotrade.daemon.venues import VenueHub
+from algotrade.daemon.workers.pool import BotWorkers
+from algotrade.daemon.workers.shadow import BotShadow
 from algotrade.daemon.writer import ActivityWriter
 from algotrade.risk.config_loader import RiskConfig
 from algotrade.store.errors import DuplicateBotError
@@ -75,6 +79,7 @@ class BotService(BotHistoryReads):
         venues: Mapping[str, Any] | None = None,
         supervisor: TaskSupervisor | None = None,
         recorder: BarRecorder | None = None,
+        bot_workers: int = 0,
     ) -> None:
         self.bus = bus or EventBus()
         # Every background task of the service runs under this one supervisor: named,
@@ -86,11 +91,11 @@ class BotService(BotHistoryReads):
         # SQLite allows one writer: every write goes through this one thread, in order.
         self._write_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-write")
         self.writer = ActivityWriter(store, self._write_executor, supervisor=self.supervisor)
-        # Simulated prices (sim and replay feeds) wait for the store when it falls behind.
-        self.hub = SimFeedHub(self.supervisor, pace=self.writer.keep_pace)
-        self._bots: dict[str, BotActor] = {}
+        self._bots: dict[str, HostedBot] = {}
         # The listings (GET /api/bots, health's counts) are cached until a status changes.
         self.board = StatusBoard(self._bots, StatusChanges())
+        # Why the daemon must stop with exit 1 (a bot worker process ended), if it must.
+        self.failed: str | None = None
         # Stored bots that could not be loaded at start-up → why (kept on disk as they are).
         self.skipped_bots: dict[str, str] = {}
         self._reserved: set[str] = set()
@@ -110,7 +115,22 @@ class BotService(BotHistoryReads):
                 tick_interval=risk_tick_interval,
                 supervisor=self.supervisor,
             )
-        self.venues = VenueHub(venues, store, self.bus, self._bots.values, self.risk)
+        # Paper bots on sim prices may run in worker processes (daemon.bot_workers).
+        self.workers = BotWorkers(
+            bot_workers,
+            store=store,
+            bus=self.bus,
+            changes=self.board.changes,
+            bots=self._bots,
+            risk=self.risk,
+            persist_state=self._persist_state,
+            on_bot_error=self._on_bot_error,
+            on_lost=self._worker_lost,
+        )
+        # Simulated prices (sim and replay feeds) wait for the store when it falls behind, and
+        # for the worker processes.
+        self.hub = SimFeedHub(self.supervisor, pace=self._keep_pace)
+        self.venues = VenueHub(venues, store, self.bus, self._own_actors, self.risk)
         self.recorder = recorder  # records live venue bars into the catalog
         # Accounts guarded at their venue (accounts.yaml "watch"): no bot in between.
         self.watches: AccountWatches | None = None
@@ -148,6 +168,7 @@ class BotService(BotHistoryReads):
         """Restore every stored bot, add configured example bots, resume those that opted in."""
         self.writer.start()
         logging.getLogger("algotrade").addHandler(self.log_counts)
+        await self.workers.start(self.hub, self.writer)
         restored = await self.restore()
         if self.risk is not None:
             # Before any bot resumes: lockouts and daily state are back, a missed reset applied.
@@ -211,9 +232,8 @@ class BotService(BotHistoryReads):
                 orders, fill_count = counts.get(config.bot_id, (0, 0))
                 stored_fills = fills.get(record.bot_id)
                 state = BotState.ERROR if was is BotState.ERROR else BotState.STOPPED
-                actor = BotActor(
+                actor = self._host(
                     config,
-                    self._context,
                     state=state,
                     runtime=record.runtime,
                     portfolio=portfolio,
@@ -265,6 +285,9 @@ class BotService(BotHistoryReads):
             timeout=budget.left(timeout / 2),
         )
         await self.hub.stop()
+        # Every worker's bots are shut down and what they booked has arrived (a worker sends it
+        # before its reply): the workers can go before the flush.
+        await asyncio.wait_for(self.workers.stop(), timeout=budget.left(timeout / 4))
         if self.watches is not None:
             await asyncio.wait_for(self.watches.stop(), timeout=budget.left(timeout / 4))
         await asyncio.wait_for(self.venues.stop(), timeout=budget.left(timeout / 4))
@@ -310,7 +333,7 @@ class BotService(BotHistoryReads):
             raise BotExists(f"bot '{bot_id}' already exists") from None
         finally:
             self._reserved.discard(bot_id)
-        actor = BotActor(config, self._context)
+        actor = self._host(config, portfolio=None)
         actor.start_task()
         self._bots[bot_id] = actor
         self.board.changed()
@@ -328,6 +351,8 @@ class BotService(BotHistoryReads):
         self.board.changed()
         try:
             await actor.submit(Command.SHUTDOWN)
+            if isinstance(actor, BotShadow):
+                self.workers.forget(actor)
             await self.writer.flush()
             await self._write(self._store.delete_bot, bot_id)
         finally:
@@ -352,7 +377,10 @@ class BotService(BotHistoryReads):
         try:
             # Checked here too, so a bad value is refused whatever the bot's state; the actor
             # checks again against the config the change then applies to.
-            self.validate_config(actor.config.with_changes(changes))
+            changed = actor.config.with_changes(changes)
+            self.validate_config(changed)
+            if isinstance(actor, BotShadow) != self.workers.hosts(changed):
+                actor = await self._move(actor)
             config: BotConfig = await actor.submit(Command.UPDATE_CONFIG, changes)
         except ValidationError as exc:
             # Named like a refused create: "initial_capital: Input should be greater than 0".
@@ -371,7 +399,7 @@ class BotService(BotHistoryReads):
         await self.writer.flush()
 
     async def bars(self, bot_id: str, limit: int) -> list[dict[str, Any]]:
-        return self._actor(bot_id).recent_bars.latest(limit)
+        return await self._actor(bot_id).latest_bars(limit)
 
     async def summary(self) -> dict[str, Any]:
         actors = list(self._bots.values())
@@ -395,7 +423,7 @@ class BotService(BotHistoryReads):
             raise VenueNotConnected(str(exc)) from None
 
     def health(self) -> dict[str, Any]:
-        health = {
+        health: dict[str, Any] = {
             "state": "running" if self._accepting else "stopping",
             "pid": os.getpid(),
             "uptime_s": round(time.time() - self._started_at, 3),
@@ -410,10 +438,72 @@ class BotService(BotHistoryReads):
         }
         if self.recorder is not None:
             health["recording"] = self.recorder.status()
+        if self.workers.count:
+            health["bot_workers"] = self.workers.status()
         return health
 
     # ------------------------------------------------------------------ internals
-    def _actor(self, bot_id: str) -> BotActor:
+    def _host(
+        self,
+        config: BotConfig,
+        *,
+        portfolio: Portfolio | None,
+        in_worker: bool | None = None,
+        **books: Any,
+    ) -> HostedBot:
+        """The bot in this process, or in a worker process when one may host it (or as
+        ``in_worker`` says)."""
+        if portfolio is None:
+            portfolio = Portfolio(config.initial_capital, keep_closed_trades=False)
+        if self.workers.hosts(config) if in_worker is None else in_worker:
+            return BotShadow(
+                config,
+                self.workers.place(),
+                bus=self.bus,
+                changes=self.board.changes,
+                risk=self.risk,
+                portfolio=portfolio,
+                **books,
+            )
+        return BotActor(config, self._context, portfolio=portfolio, **books)
+
+    async def _move(self, bot: HostedBot) -> HostedBot:
+        """A stopped bot whose config change moves it between this process and a worker
+        (``BotWorkers.hosts``): built again on the other side from its books; its stored open
+        orders and order numbers are read by its next engine, as after a restart."""
+        if bot.state in (BotState.RUNNING, BotState.PAUSED):
+            raise InvalidTransition(
+                f"cannot update the config of bot '{bot.config.bot_id}': it is "
+                f"{bot.state.value} (needs error or stopped)"
+            )
+        await bot.submit(Command.SHUTDOWN)
+        await self.writer.flush()  # everything it booked is stored before it moves
+        if isinstance(bot, BotShadow):
+            books = await bot.release()
+            self.workers.forget(bot)
+        else:
+            assert isinstance(bot, BotActor)
+            books = movable_books(bot)
+        to_worker = not isinstance(bot, BotShadow)
+        moved = self._host(bot.config, in_worker=to_worker, state=bot.state, **books)
+        moved.start_task()
+        self._bots[bot.config.bot_id] = moved
+        self.board.changed()
+        return moved
+
+    def _own_actors(self) -> list[BotActor]:
+        """The bots that run in this process (live venues hold only those)."""
+        return [a for a in self._bots.values() if isinstance(a, BotActor)]
+
+    async def _keep_pace(self) -> None:
+        await self.writer.keep_pace()
+        await self.workers.keep_pace()
+
+    def _worker_lost(self, reason: str) -> None:
+        self.failed = reason
+        self.shutdown_requested.set()
+
+    def _actor(self, bot_id: str) -> HostedBot:
         actor = self._bots.get(bot_id)
         if actor is None:
             raise BotNotFound(f"no bot '{bot_id}'")
@@ -429,7 +519,8 @@ class BotService(BotHistoryReads):
             raise ShuttingDown("the daemon is shutting down")
 
     def _bots_of_account(self, account_id: str) -> list[BotActor]:
-        return [a for a in self._bots.values() if a.config.account_id == account_id]
+        # A guarded account's bots all run in this process (``BotWorkers.hosts``).
+        return [a for a in self._own_actors() if a.config.account_id == account_id]
 
     def validate_config(self, config: BotConfig) -> None:
         """InvalidBotConfig unless create/update (and a reload) may use ``config``."""
@@ -442,15 +533,15 @@ class BotService(BotHistoryReads):
         """A bot's feed ended with an error (a replay file that failed mid-run): the bot
         would wait for bars forever, so it goes to ``error`` with the reason."""
         actor = self._bots.get(bot_id)
-        if actor is not None:
+        if isinstance(actor, BotActor):  # replay feeds run in this process only
             actor.feed_failed(error)
 
     def _on_feed_finished(self, bot_id: str, message: str) -> None:
         actor = self._bots.get(bot_id)
-        if actor is not None:
+        if isinstance(actor, BotActor):
             actor.feed_finished(message)
 
-    def _on_bot_error(self, actor: BotActor) -> None:
+    def _on_bot_error(self, actor: HostedBot) -> None:
         bot_id = actor.config.bot_id
         self.supervisor.spawn(
             self._persist_state(bot_id, BotState.ERROR.value, dict(actor.runtime)),

@@ -74,6 +74,13 @@ class DaemonSection(_Section):
     resume_all: bool = Field(default=False, description="start every bot, not only auto_resume")
     shutdown_timeout_s: float = Field(default=10.0, gt=0)
     heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    bot_workers: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="worker processes that run paper bots on sim prices (one per core pays "
+        "when many bots trade on the same bar); 0: every bot in the daemon's process",
+    )
 
 
 class ApiSection(_Section):

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from algotrade.daemon.actor import BotActor
+    from algotrade.daemon.bot_handle import HostedBot
 
 
 class StatusChanges:
@@ -35,7 +35,7 @@ class StatusBoard:
 
     __slots__ = ("_actors", "_by_state", "_listing", "changes")
 
-    def __init__(self, actors: Mapping[str, BotActor], changes: StatusChanges) -> None:
+    def __init__(self, actors: Mapping[str, HostedBot], changes: StatusChanges) -> None:
         self._actors = actors
         self.changes = changes
         self._listing: tuple[int, bytes] | None = None

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 from algotrade.daemon.bus import EventBus, Topic
 
 if TYPE_CHECKING:
-    from algotrade.daemon.actor import BotActor
+    from algotrade.daemon.bot_handle import HostedBot
 
 
-async def publish_heartbeats(bus: EventBus, bots: Mapping[str, BotActor], interval: float) -> None:
+async def publish_heartbeats(bus: EventBus, bots: Mapping[str, HostedBot], interval: float) -> None:
     """Status of every bot that handled market data since the last beat, every ``interval``."""
     seen: dict[str, int | None] = {}
     while True:

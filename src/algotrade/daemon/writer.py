@@ -48,11 +48,11 @@ from algotrade.store.records import Activity, FillConflict
 from algotrade.store.store import Store
 
 if TYPE_CHECKING:
-    from algotrade.daemon.actor import BotActor
+    from algotrade.daemon.bot_handle import HostedBot
 
 _log = logging.getLogger("algotrade.daemon.writer")
 
-Item = tuple["BotActor", Activity]
+Item = tuple["HostedBot", Activity]
 # The longest stretch the writer holds the event loop before it yields (a bot's drain or
 # publication is not split, so a stretch can end up to one bot longer).
 SLICE_SECONDS = 0.004
@@ -88,7 +88,7 @@ class ActivityWriter:
         self._store = store
         self._supervisor = supervisor or TaskSupervisor()
         self._executor = executor
-        self._dirty: dict[str, BotActor] = {}
+        self._dirty: dict[str, HostedBot] = {}
         # When each dirty bot was first marked, in the same (oldest first) order as _dirty.
         self._dirty_since: dict[str, float] = {}
         self._pending: list[Item] = []
@@ -116,7 +116,7 @@ class ActivityWriter:
         self.paced = 0  # times a simulated feed waited for the store (tests, benchmarks)
         self._paced_logged: float | None = None
 
-    def mark_dirty(self, actor: BotActor) -> None:
+    def mark_dirty(self, actor: HostedBot) -> None:
         bot_id = actor.config.bot_id
         if bot_id not in self._dirty_since:
             self._dirty_since[bot_id] = self._clock()
@@ -343,7 +343,7 @@ class ActivityWriter:
             mine = by_bot.get(actor.config.bot_id, [])
             self._to_publish.append(partial(self._tell, actor, activity, mine))
 
-    def _tell(self, actor: BotActor, activity: Activity, conflicts: list[FillConflict]) -> None:
+    def _tell(self, actor: HostedBot, activity: Activity, conflicts: list[FillConflict]) -> None:
         try:
             actor.on_committed(activity)
             if conflicts:

@@ -1,0 +1,1 @@
+"""Bot worker processes (``daemon.bot_workers``): see ``pool``."""
