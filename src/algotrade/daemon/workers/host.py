@@ -52,8 +52,24 @@ class _ForwardLogs(logging.Handler):
             message = record.getMessage()
             if record.exc_info:
                 message += "\n" + _FORMATTER.formatException(record.exc_info)
-            fields = {"bot_id": getattr(record, "bot_id", None)}
-            self._host.tell_log(record.name, record.levelno, message, fields)
+            # What a record of the daemon's own has, but the message already formatted.
+            fields = {
+                "name": record.name,
+                "levelno": record.levelno,
+                "levelname": record.levelname,
+                "pathname": record.pathname,
+                "filename": record.filename,
+                "module": record.module,
+                "lineno": record.lineno,
+                "funcName": record.funcName,
+                "created": record.created,
+                "msecs": record.msecs,
+                "msg": message,
+                "bot_id": getattr(record, "bot_id", None),
+                "process": record.process,
+                "processName": f"bot-worker-{self._host.index}",
+            }
+            self._host.tell_log(fields)
         except Exception:  # logging must never take the process down
             self.handleError(record)
 
@@ -137,11 +153,9 @@ class WorkerHost:
         self.actors[config.bot_id] = actor
 
     async def _release(self, bot_id: str) -> dict[str, Any]:
-        """The books of a stopped bot that moves to the daemon's process (its config
-        changed); it is forgotten here."""
+        """The books of a stopped bot, shut down, that moves to the daemon's process (its
+        config changed); it is forgotten here."""
         actor = self.actors[bot_id]
-        await actor.submit(Command.SHUTDOWN)
-        self.send_activity()
         books = movable_books(actor)
         self._forget(bot_id)
         return books
@@ -180,8 +194,9 @@ class WorkerHost:
     def _on_bar(self, stream: int, bar: Bar) -> None:
         for handler in list(self._streams.get(stream, {}).values()):
             handler(bar)  # a bot's handler catches its own errors
-        self.send_activity()
+        # Every bot decided: said first, then what they booked goes to the daemon's writer.
         self._daemon.tell("bar_done", stream, bar.close)
+        self.send_activity()
 
     # ------------------------------------------------------------------ to the daemon
     def _mark_dirty(self, actor: BotActor) -> None:
@@ -206,10 +221,10 @@ class WorkerHost:
         self.send_activity()
         self._daemon.tell("bot_error", actor.config.bot_id, dict(actor.runtime), actor.last_error)
 
-    def tell_log(self, name: str, level: int, message: str, fields: dict[str, Any]) -> None:
+    def tell_log(self, fields: dict[str, Any]) -> None:
         peer = self.peer
         if peer is not None and not peer.closed:
-            peer.tell("log", name, level, message, fields)
+            peer.tell("log", fields)
 
     # ------------------------------------------------------------------ lifecycle
     async def serve(self, sock: socket.socket) -> None:

@@ -275,8 +275,10 @@ class BotWorkers:
         elif kind == "unsubscribe":
             self._unsubscribe(link, args[0])
         elif kind == "log":
-            name, level, message, fields = args
-            logging.getLogger(name).log(level, "%s", message, extra=fields)
+            record = logging.makeLogRecord(args[0])
+            logger = logging.getLogger(record.name)
+            if logger.isEnabledFor(record.levelno):
+                logger.handle(record)
         else:
             _log.error("bot worker %d: unknown message %r", link.index, kind)
 
