@@ -59,6 +59,7 @@ LONGEST_FIRST = (
     "tests/daemon/test_crash_soak.py",
     "tests/daemon/test_hyperliquid_crash_soak.py",
     "tests/venues/ccxt/test_bybit_crash_soak.py",
+    "tests/daemon/workers/test_workers_crash_soak.py",
     "tests/daemon/test_daemon_openapi_fuzz.py",
 )
 
