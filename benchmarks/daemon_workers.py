@@ -226,8 +226,13 @@ def main() -> None:
                     flush=True,
                 )
     if args.json:
-        args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)},
-                                         "results": results}, indent=1, default=str))
+        args.json.write_text(
+            json.dumps(
+                {"args": vars(args) | {"json": str(args.json)}, "results": results},
+                indent=1,
+                default=str,
+            )
+        )
 
 
 if __name__ == "__main__":

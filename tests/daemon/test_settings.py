@@ -306,3 +306,17 @@ def test_two_bots_entries_with_one_id_are_refused(tmp_path: Path) -> None:
     assert config_error(config) == (
         f"{config}: bots[1]: bot_id 'twin' is already used by bots[0]; each bot needs its own id"
     )
+
+
+def test_bot_workers_is_a_count_and_needs_posix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load_settings(None, {}, {}).daemon.bot_workers == 0
+    config = write(tmp_path, "[daemon]\nbot_workers = 2\n")
+    assert load_settings(config, {}, {}).daemon.bot_workers == 2
+    negative = write(tmp_path, "[daemon]\nbot_workers = -1\n", "negative.toml")
+    assert "daemon.bot_workers" in config_error(negative)
+    monkeypatch.setattr("algotrade.daemon.settings.sys.platform", "win32")
+    message = config_error(config)
+    assert "daemon.bot_workers" in message
+    assert "Linux and macOS only" in message

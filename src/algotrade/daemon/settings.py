@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -81,6 +82,14 @@ class DaemonSection(_Section):
         description="worker processes that run paper bots on sim prices (one per core pays "
         "when many bots trade on the same bar); 0: every bot in the daemon's process",
     )
+
+    @field_validator("bot_workers")
+    @classmethod
+    def _workers_need_posix(cls, value: int) -> int:
+        # The daemon hands each worker one end of a socket pair by file descriptor.
+        if value and sys.platform == "win32":
+            raise ValueError("bot worker processes run on Linux and macOS only; use 0")
+        return value
 
 
 class ApiSection(_Section):

@@ -15,11 +15,13 @@ import pytest
 
 from algotrade.daemon.actor import BotActor
 from algotrade.daemon.bot_config import BotConfig
-from algotrade.daemon.bus import Topic
+from algotrade.daemon.bus import EventBus, Topic
 from algotrade.daemon.service import BotService
 from algotrade.daemon.service_api import InvalidTransition, ShuttingDown
 from algotrade.daemon.sim_feed import SimStream
 from algotrade.daemon.status import BotState
+from algotrade.daemon.status_board import StatusChanges
+from algotrade.daemon.workers.pool import BotWorkers
 from algotrade.daemon.workers.shadow import BotShadow
 from algotrade.data.loader import save_bars
 from algotrade.data.synthetic import generate_bars
@@ -96,7 +98,7 @@ async def test_bots_in_workers_book_exactly_what_they_book_in_the_daemon(tmp_pat
     assert here["kinds"] == {"BotActor"}
     assert there["kinds"] == {"BotShadow"}
     for config in bots:
-        (orders, fills), status = there["books"][config.bot_id]
+        (_, fills), status = there["books"][config.bot_id]
         assert len(fills) > 10, "the bots traded"
         # Same orders, fills (ids, prices, fees, times) and status: books, equity, counts.
         assert there["books"][config.bot_id] == here["books"][config.bot_id]
@@ -127,7 +129,8 @@ async def test_commands_status_and_restore_through_a_worker(tmp_path: Path) -> N
         _, status = await service.get_bot("a")
         _, fills = await stored(service, "a")
         assert status.fill_count == len(fills) > 0
-        assert status.heartbeat is not None and status.last_price is not None
+        assert status.heartbeat is not None
+        assert status.last_price is not None
         held = sum((f.qty if f.side == "buy" else -f.qty for f in fills), Decimal(0))
         assert Decimal(status.position.get("SIM-W", "0")) == held
         # Published after commit, as for a bot in the daemon's process.
@@ -135,7 +138,8 @@ async def test_commands_status_and_restore_through_a_worker(tmp_path: Path) -> N
         while not seen.queue.empty():
             messages.append(seen.queue.get_nowait())
         published = {m.data["trade_id"] for m in messages if m.topic is Topic.FILLS}
-        assert published and published <= {f.trade_id for f in fills}
+        assert published
+        assert published <= {f.trade_id for f in fills}
         assert any(m.topic is Topic.STATUS and m.data["state"] == "running" for m in messages)
         await service.delete_bot("b")
         assert [b.bot_id for b in await service.list_bots()] == ["a"]
@@ -255,3 +259,37 @@ async def test_a_worker_that_dies_stops_the_daemon_with_the_reason(tmp_path: Pat
             await service.stop_bot("a")
     finally:
         await close_service(service)
+
+
+class GuardedAccounts:
+    def __init__(self, *accounts: str) -> None:
+        self._accounts = set(accounts)
+
+    def knows(self, account_id: str) -> bool:
+        return account_id in self._accounts
+
+
+def test_only_paper_bots_on_sim_prices_of_unguarded_accounts_go_to_workers() -> None:
+    def workers(count: int, risk: Any = None) -> BotWorkers:
+        return BotWorkers(
+            count,
+            store=None,  # type: ignore[arg-type]
+            bus=EventBus(),
+            changes=StatusChanges(),
+            bots={},
+            risk=risk,
+            persist_state=None,  # type: ignore[arg-type]
+            on_bot_error=lambda bot: None,
+            on_lost=lambda reason: None,
+        )
+
+    guarded = workers(2, GuardedAccounts("funded"))
+    assert guarded.hosts(bot("a"))
+    # The risk engine's pre-trade check is a synchronous call: guarded accounts stay here.
+    assert not guarded.hosts(bot("a", account_id="funded"))
+    assert workers(2).hosts(bot("a", account_id="funded"))
+    assert not workers(0).hosts(bot("a"))  # off by default
+    replay = {"feed": "replay", "feed_options": {"path": "bars.csv"}}
+    assert not workers(2).hosts(bot("a", **replay))
+    live_prices = {"feed": "hyperliquid"}
+    assert not workers(2).hosts(bot("a", **live_prices, symbol="BTC"))

@@ -55,7 +55,7 @@ async def test_tells_arrive_in_order_and_asks_get_replies_and_errors() -> None:
             raise InvalidTransition("cannot pause bot 'x': it is stopped")
         raise Unpicklable("nope")
 
-    a, b, told, tasks = await pair(on_ask)
+    a, _, told, tasks = await pair(on_ask)
     for i in range(100):
         a.tell("n", i)
     assert await a.ask("double", 21) == 42

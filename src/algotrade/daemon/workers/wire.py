@@ -48,7 +48,6 @@ _LENGTH = struct.Struct(">I")
 _TELL, _ASK, _REPLY = 0, 1, 2
 
 
-
 def _by_fields(cls: type) -> Callable[[Any], tuple[Any, ...]]:
     """Pickle a frozen dataclass as its constructor and field values: a quarter of the
     default's cost (which pickles a slotted object's state as a dict of every slot)."""
@@ -56,14 +55,14 @@ def _by_fields(cls: type) -> Callable[[Any], tuple[Any, ...]]:
     return lambda obj: (cls, values(obj))
 
 
-def _restore_slots(cls: type, values: tuple[Any, ...]) -> Any:
+def _restore_slots(cls: Any, values: tuple[Any, ...]) -> Any:
     obj = cls.__new__(cls)
     for name, value in zip(cls.__slots__, values, strict=True):
         setattr(obj, name, value)
     return obj
 
 
-def _by_slots(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+def _by_slots(cls: Any) -> Callable[[Any], tuple[Any, ...]]:
     """Pickle a slotted class (not a dataclass) as its slots' values, restored as they were
     (its constructor may derive them: a position's cost from an average price)."""
     values = operator.attrgetter(*cls.__slots__)
