@@ -54,6 +54,7 @@ def test_the_unit_speaks_notify_with_a_watchdog_and_is_hardened(run_main: RunMai
         "StateDirectory": "algotrade",
         "WorkingDirectory": "/var/lib/algotrade",
         "KillSignal": "SIGTERM",
+        "KillMode": "mixed",
     }
     assert {key: unit[key][0] for key in expected} == expected
     assert "AF_UNIX" in unit["RestrictAddressFamilies"][0]  # the notify socket

@@ -293,3 +293,24 @@ def test_only_paper_bots_on_sim_prices_of_unguarded_accounts_go_to_workers() -> 
     assert not workers(2).hosts(bot("a", **replay))
     live_prices = {"feed": "hyperliquid"}
     assert not workers(2).hosts(bot("a", **live_prices, symbol="BTC"))
+
+
+async def test_a_stop_signal_to_every_process_leaves_the_stop_to_the_daemon(
+    tmp_path: Path,
+) -> None:
+    """systemd's default KillMode and a kill of a process group signal the workers too, also
+    while one is still starting: the daemon alone acts on it, after its bots' books came."""
+    service = await open_service(tmp_path, bot_workers=1)
+    try:
+        [link] = service.workers.links
+        os.kill(link.process.pid, signal.SIGTERM)  # at once: the worker is still importing
+        await service.create_bot(bot("a"))
+        await service.start_bot("a")  # answered by the worker: it is up
+        os.kill(link.process.pid, signal.SIGTERM)
+        os.kill(link.process.pid, signal.SIGINT)
+        await drive(service, 20)
+        assert (await service.stop_bot("a")).state is BotState.STOPPED
+        assert service.failed is None
+        assert link.process.returncode is None
+    finally:
+        await close_service(service)

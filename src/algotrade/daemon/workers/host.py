@@ -245,8 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     # The daemon stops this process by closing the socket, after its bots' books are sent.
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    # It started it with these signals blocked; ignoring them drops any sent meanwhile.
+    stops = {signal.SIGINT, signal.SIGTERM}
+    for signum in stops:
         signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
     sock = socket.socket(fileno=args.fd)
     host = WorkerHost(args.index)
     root = logging.getLogger("algotrade")

@@ -24,6 +24,7 @@ import asyncio
 import itertools
 import logging
 import os
+import signal
 import socket
 import sys
 import time
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("algotrade.daemon.workers")
 MAX_BARS_IN_FLIGHT = 2
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 STOP_GRACE_S = 3.0
 
 __all__ = ["BotWorkers", "PeerClosed", "StreamRelay", "WorkerLink"]
@@ -177,6 +179,11 @@ class BotWorkers:
 
     async def _spawn(self, index: int, level: str) -> WorkerLink:
         ours, theirs = socket.socketpair()
+        # The worker is born with SIGTERM and SIGINT blocked (a mask survives fork and exec):
+        # until it ignores them, a stop sent to every process of the service (systemd's
+        # default KillMode, a kill of the process group) would end it before its bots' books
+        # reach the daemon. The daemon gets a signal sent meanwhile once the mask is back.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -194,6 +201,7 @@ class BotWorkers:
                 start_new_session=True,
             )
         finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             theirs.close()
         link_box: list[WorkerLink] = []
         peer = await Peer.over(
