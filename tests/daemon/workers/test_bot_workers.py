@@ -108,7 +108,7 @@ async def test_bots_in_workers_book_exactly_what_they_book_in_the_daemon(tmp_pat
 async def test_commands_status_and_restore_through_a_worker(tmp_path: Path) -> None:
     service = await open_service(tmp_path, bot_workers=2)
     try:
-        seen = service.bus.subscribe([Topic.STATUS, Topic.FILLS], "a")
+        seen = service.bus.subscribe([Topic.STATUS, Topic.FILLS, Topic.BARS], "a")
         await service.create_bot(bot("a", auto_resume=True))
         await service.create_bot(bot("b"))
         assert service.health()["bot_workers"][0]["alive"]
@@ -141,6 +141,9 @@ async def test_commands_status_and_restore_through_a_worker(tmp_path: Path) -> N
         assert published
         assert published <= {f.trade_id for f in fills}
         assert any(m.topic is Topic.STATUS and m.data["state"] == "running" for m in messages)
+        # Each bar the bot decided on, as for a bot in the daemon's process.
+        bar_times = [m.data["ts"] for m in messages if m.topic is Topic.BARS]
+        assert bar_times[:40] == [T0 + i * MINUTE for i in range(40)]
         await service.delete_bot("b")
         assert [b.bot_id for b in await service.list_bots()] == ["a"]
         before = status

@@ -195,7 +195,7 @@ class WorkerHost:
         for handler in list(self._streams.get(stream, {}).values()):
             handler(bar)  # a bot's handler catches its own errors
         # Every bot decided: said first, then what they booked goes to the daemon's writer.
-        self._daemon.tell("bar_done", stream, bar.close)
+        self._daemon.tell("bar_done", stream)
         self.send_activity()
 
     # ------------------------------------------------------------------ to the daemon

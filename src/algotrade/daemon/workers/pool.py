@@ -28,11 +28,13 @@ import signal
 import socket
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from algotrade.core.events import Bar
 from algotrade.daemon.bot_config import BotConfig, FeedKind, VenueKind
+from algotrade.daemon.bot_market import bar_to_api
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.daemon.sim_feed import SimFeedHub, SimOptions
 from algotrade.daemon.status_board import StatusChanges
@@ -56,7 +58,16 @@ class StreamRelay:
     """One sim stream as one worker gets it: one subscriber of the daemon's stream for all of
     that worker's bots on it."""
 
-    __slots__ = ("bars_handled", "bots", "handled_ns", "hub_id", "id", "last_close", "link")
+    __slots__ = (
+        "bars_handled",
+        "bots",
+        "handled_ns",
+        "hub_id",
+        "id",
+        "last_close",
+        "link",
+        "sent",
+    )
 
     def __init__(self, link: WorkerLink, relay_id: int) -> None:
         self.link = link
@@ -66,13 +77,27 @@ class StreamRelay:
         self.handled_ns: int | None = None  # when the worker last handled a bar of it
         self.last_close: float | None = None
         self.bars_handled = 0
+        self.sent: deque[Bar] = deque()  # sent, not yet handled, oldest first
 
     def on_bar(self, bar: Bar) -> None:
         link = self.link
         if link.peer.closed:
             return
         link.peer.tell("bar", self.id, bar)
+        self.sent.append(bar)
         link.in_flight += 1
+
+    def handled(self, bus: EventBus) -> None:
+        """The worker's bots decided on the oldest bar sent: it is their heartbeat and last
+        price, and it goes to the WebSocket's ``bars`` topic as a bot's own bar would."""
+        bar = self.sent.popleft()
+        self.handled_ns = time.time_ns()
+        self.last_close = bar.close
+        self.bars_handled += 1
+        if bus.subscriber_count and bus.wants_topic(Topic.BARS):
+            message = bar_to_api(bar)
+            for bot_id in self.bots:
+                bus.publish(Topic.BARS, bot_id, message)
 
 
 class WorkerLink:
@@ -263,13 +288,10 @@ class BotWorkers:
 
     def _on_tell(self, link: WorkerLink, kind: str, args: tuple[Any, ...]) -> None:
         if kind == "bar_done":
-            relay_id, close = args
             link.in_flight -= 1
-            relay = link.relay_by_id.get(relay_id)
+            relay = link.relay_by_id.get(args[0])
             if relay is not None:
-                relay.handled_ns = time.time_ns()
-                relay.last_close = close
-                relay.bars_handled += 1
+                relay.handled(self._bus)
                 self._changes.count += 1
             self._progress.set()
         elif kind == "activity":
