@@ -1,5 +1,7 @@
 """SIGTERM while the daemon starts: a real daemon process whose stored live bot (running,
-``auto_resume``) resumes on a Hyperliquid venue that refuses connections or never answers.
+``auto_resume``) resumes on a Hyperliquid venue that refuses connections or never answers, and
+a ``[[bots]]`` entry (``auto_resume``) whose first start, at start-up or at a reload, waits on
+its venue when the daemon is told to stop.
 
 The start-up (restoring the bots, resuming them) used to run to its end before the stop was
 looked at: the resume waited for the venue's retries to give up (10-19 s after SIGTERM here),
@@ -10,6 +12,7 @@ the next start resumes it.
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import sys
@@ -20,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eth_account import Account
 
 from algotrade.store.store import Store
 from testkit.daemon_process import DaemonProcess, free_port, wait_until
+from testkit.fake_hyperliquid import FakeHyperliquid
 from testkit.live_daemon_session import LiveDaemonSession, live_bot_spec
 
 SCRIPTED = Path(__file__).parents[1] / "testkit" / "strategies" / "scripted.py"
@@ -176,3 +181,79 @@ def test_sigterm_before_the_handlers_ends_the_process_by_the_signal(tmp_path: Pa
     again = DaemonProcess(tmp_path / "data", daemon.port).start()  # nothing left in the way
     code, _, stderr = again.terminate()
     assert code == 0, stderr
+
+
+def fake_venue_session(tmp_path: Path, venue: FakeHyperliquid) -> LiveDaemonSession:
+    """Daemons trading for an account of ``venue`` (its agent's key in their environment)."""
+    user, agent = Account.create(), Account.create()
+    venue.add_account(user.address, [agent.address], balance=100_000)
+    settings = f'api_url = "{venue.base_url}"\nws_url = "{venue.ws_url}"\n'
+    env = {
+        "ALGOTRADE_HYPERLIQUID_ACCOUNT_ADDRESS": user.address,
+        "ALGOTRADE_HYPERLIQUID_PRIVATE_KEY": agent.key.hex(),
+    }
+    return LiveDaemonSession(tmp_path, "hyperliquid", settings, env)
+
+
+def bots_entry(spec: dict[str, Any]) -> str:
+    """``spec`` as a ``[[bots]]`` table (JSON's strings, numbers and arrays are TOML's too)."""
+    lines = ["", "[[bots]]"]
+    for key, value in spec.items():
+        if isinstance(value, dict):
+            inner = ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items())
+            lines.append(f"{key} = {{ {inner} }}")
+        else:
+            lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def state_after_a_start(session: LiveDaemonSession) -> str:
+    """The bot's state once a new daemon has started (its resumes are done by then)."""
+    daemon = session.daemon().start()
+    try:
+        return str(daemon.ok("GET", "/api/bots/keen")["status"]["state"])
+    finally:
+        code, _, stderr = daemon.terminate()
+        assert code == 0, stderr
+
+
+def test_a_configured_bot_whose_first_start_was_cut_short_runs_after_the_next_start(
+    tmp_path: Path,
+) -> None:
+    # A new [[bots]] entry is created and started at start-up; its start waits on the venue
+    # when SIGTERM comes. It was stored "stopped" (as created) and, no longer new at the next
+    # start, was never started again: the config says auto_resume, the bot sat stopped.
+    with FakeHyperliquid() as venue:
+        session = fake_venue_session(tmp_path, venue)
+        session.config.write_text(session.config.read_text() + bots_entry(live_bot()))
+        venue.hold_replies()
+        daemon = session.daemon()
+
+        code, _ = signalled_while_starting(
+            daemon, lambda d: venue.held > 0, "the new bot's start on its venue"
+        )
+
+        assert code == 0, daemon.stderr()
+        venue.release_replies()
+        assert state_after_a_start(session) == "running"
+
+
+def test_a_bot_added_by_a_reload_whose_first_start_was_cut_short_runs_after_the_next_start(
+    tmp_path: Path,
+) -> None:
+    with FakeHyperliquid() as venue:
+        session = fake_venue_session(tmp_path, venue)
+        daemon = session.daemon().start()
+        try:
+            venue.hold_replies()
+            session.config.write_text(session.config.read_text() + bots_entry(live_bot()))
+            assert daemon.proc is not None
+            daemon.proc.send_signal(signal.SIGHUP)
+            venue.wait_held(1)
+            code, _, stderr = daemon.terminate()
+        finally:
+            daemon.kill()
+        assert code == 0, stderr
+        assert "Traceback" not in stderr
+        venue.release_replies()
+        assert state_after_a_start(session) == "running"

@@ -32,7 +32,7 @@ class FakeService:
         await self.gate.wait()  # lets a test hold a reload in its planning step
         return []
 
-    async def create_bot(self, config: BotConfig) -> None:
+    async def create_bot(self, config: BotConfig, *, to_run: bool = False) -> None:
         self.created.append(config.bot_id)
 
     def validate_config(self, config: BotConfig) -> None:

@@ -3,8 +3,10 @@ and WebSocket connections fed from any thread through a queue on the server's lo
 
 A fake venue subclasses ``ThreadedServer`` (``_label`` names it in errors and its thread),
 builds ``self.app`` and sets ``self._port`` (0: a free port) in its constructor; it gets
-``start``/``stop``, the context manager, ``port``, ``base_url``, ``_on_loop`` and ``_hold`` (a
-reply delay that ``stop`` cuts short). ``stop`` calls ``_drop_websockets``: override it.
+``start``/``stop``, the context manager, ``port``, ``base_url``, ``_on_loop``, ``_hold`` (a
+reply delay that ``stop`` cuts short) and the reply gate (``hold_replies``/``release_replies``/
+``wait_held``: the fake's HTTP handlers pass ``_gate``). ``stop`` calls ``_drop_websockets``:
+override it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ class ThreadedServer:
     _thread: threading.Thread | None = None
     #: set by ``stop`` so replies held on purpose (delay injection) are cut short
     _stopping: asyncio.Event | None = None
+    #: closed (not set) while replies are held; None while they are not
+    _reply_gate: asyncio.Event | None = None
+    _held = 0  # requests that reached the closed gate since ``hold_replies``
+    _held_changed: threading.Condition | None = None
 
     def start(self) -> Self:
         """Serve on 127.0.0.1 (a free port, or the port of a previous start: URLs survive)."""
@@ -59,6 +65,7 @@ class ThreadedServer:
         )
         self._server, self._loop, self._thread = server, loop, thread
         self._stopping = asyncio.Event()
+        self._held_changed = threading.Condition()
         thread.start()
         deadline = time.monotonic() + 10
         while not server.started:
@@ -116,6 +123,8 @@ class ThreadedServer:
         mid-reply) so uvicorn exits at once."""
         if self._stopping is not None:
             self._stopping.set()
+        if self._reply_gate is not None:
+            self._reply_gate.set()
         await self._drop_websockets()
         for protocol in self._protocols():
             transport = getattr(protocol, "transport", None)
@@ -130,6 +139,56 @@ class ThreadedServer:
         if seconds and self._stopping is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    # ------------------------------------------------------------------ reply gate
+
+    def hold_replies(self) -> None:
+        """Hold every HTTP request that arrives from now on, unanswered (nothing is done with
+        it yet), until ``release_replies`` or ``stop``: a venue that takes connections and
+        never answers, or answers slowly, moved on by the test rather than by a clock."""
+
+        async def close() -> None:
+            self._reply_gate = asyncio.Event()
+
+        assert self._held_changed is not None, f"the {self._label} has not started"
+        with self._held_changed:
+            self._held = 0
+        self._on_loop(close())
+
+    def release_replies(self) -> None:
+        """Let the held requests (and every later one) through."""
+
+        async def open_gate() -> None:
+            gate, self._reply_gate = self._reply_gate, None
+            if gate is not None:
+                gate.set()
+
+        self._on_loop(open_gate())
+
+    def wait_held(self, count: int, timeout: float = 30.0) -> None:
+        """Until ``count`` requests have reached the gate since ``hold_replies``."""
+        assert self._held_changed is not None, f"the {self._label} has not started"
+        with self._held_changed:
+            if not self._held_changed.wait_for(lambda: self._held >= count, timeout):
+                raise AssertionError(
+                    f"the {self._label} held {self._held} requests, not {count}, in {timeout} s"
+                )
+
+    @property
+    def held(self) -> int:
+        """Requests that reached the gate since ``hold_replies``."""
+        return self._held
+
+    async def _gate(self) -> None:
+        """Wait here while replies are held (the fake's HTTP handlers call it first)."""
+        gate = self._reply_gate
+        if gate is None:
+            return
+        assert self._held_changed is not None
+        with self._held_changed:
+            self._held += 1
+            self._held_changed.notify_all()
+        await gate.wait()
 
 
 class _Socket(Protocol):

@@ -52,7 +52,7 @@ async def apply_plan(plan: ReloadPlan, target: ApplyTarget, record: ReloadRecord
     service = target.service
     for config in plan.create:
         try:
-            await service.create_bot(config)
+            await service.create_bot(config, to_run=config.auto_resume)
             record.bots_created.append(config.bot_id)
             if config.auto_resume:  # as at start-up: a bot that opted in runs
                 await service.start_bot(config.bot_id)

@@ -179,7 +179,7 @@ class BotService(BotHistoryReads):
         for raw in seed_bots or []:
             config = BotConfig.model_validate(raw)
             if config.bot_id not in self._bots:
-                await self.create_bot(config)
+                await self.create_bot(config, to_run=config.auto_resume)
                 if config.auto_resume:
                     to_start.append(config.bot_id)
         self._heartbeat_task = self.supervisor.spawn(
@@ -315,7 +315,11 @@ class BotService(BotHistoryReads):
         actor = self._actor(bot_id)
         return actor.config, actor.status()
 
-    async def create_bot(self, config: BotConfig) -> BotStatus:
+    async def create_bot(self, config: BotConfig, *, to_run: bool = False) -> BotStatus:
+        """A new bot, stopped. ``to_run``: its caller starts it next (a ``[[bots]]`` entry with
+        ``auto_resume``), so it is stored as running, like a bot about to resume: a start cut
+        short (the daemon stopping or dying first) leaves it to resume at the next start. Stored
+        as stopped it would sit stopped for good: the entry is no longer new then."""
         self._check_accepting()
         bot_id = config.bot_id
         if bot_id in self._bots or bot_id in self._reserved:
@@ -328,7 +332,8 @@ class BotService(BotHistoryReads):
         self.validate_config(config)
         self._reserved.add(bot_id)
         try:
-            await self._write(self._store.insert_bot, config.model_dump(mode="json"))
+            state = BotState.RUNNING if to_run else BotState.STOPPED
+            await self._write(self._store.insert_bot, config.model_dump(mode="json"), state.value)
         except DuplicateBotError:
             raise BotExists(f"bot '{bot_id}' already exists") from None
         finally:

@@ -123,6 +123,8 @@ class FakeHyperliquid(ThreadedServer):
             body = None
         with self.state.lock:
             self._counts[(path, _body_type(path, body))] += 1
+        await self._gate()  # hold_replies(): received, not handled until released
+        with self.state.lock:
             status = self._take_failure(path)
         if status is not None:
             error = "rate limited" if status == 429 else f"injected HTTP {status}"
