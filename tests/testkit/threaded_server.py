@@ -5,8 +5,8 @@ A fake venue subclasses ``ThreadedServer`` (``_label`` names it in errors and it
 builds ``self.app`` and sets ``self._port`` (0: a free port) in its constructor; it gets
 ``start``/``stop``, the context manager, ``port``, ``base_url``, ``_on_loop``, ``_hold`` (a
 reply delay that ``stop`` cuts short) and the reply gate (``hold_replies``/``release_replies``/
-``wait_held``: the fake's HTTP handlers pass ``_gate``). ``stop`` calls ``_drop_websockets``:
-override it.
+``wait_held``: the fake's HTTP handlers pass ``_gate``, or ``_trickled``). ``stop`` calls
+``_drop_websockets``: override it.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from typing import Any, ClassVar, Protocol, Self
 
 import uvicorn
+from starlette.responses import Response, StreamingResponse
 from starlette.websockets import WebSocket
 
 __all__ = ["QueuedSocket", "ThreadedServer", "close_sockets", "serve_texts"]
@@ -40,6 +41,7 @@ class ThreadedServer:
     _reply_gate: asyncio.Event | None = None
     _held = 0  # requests that reached the closed gate since ``hold_replies``
     _held_changed: threading.Condition | None = None
+    _trickle_s: float | None = None
 
     def start(self) -> Self:
         """Serve on 127.0.0.1 (a free port, or the port of a previous start: URLs survive)."""
@@ -142,10 +144,13 @@ class ThreadedServer:
 
     # ------------------------------------------------------------------ reply gate
 
-    def hold_replies(self) -> None:
+    def hold_replies(self, trickle_s: float | None = None) -> None:
         """Hold every HTTP request that arrives from now on, unanswered (nothing is done with
-        it yet), until ``release_replies`` or ``stop``: a venue that takes connections and
-        never answers, or answers slowly, moved on by the test rather than by a clock."""
+        it yet), until ``release_replies`` or ``stop``: a venue that never answers, or answers
+        slowly, moved on by the test rather than by a clock. With ``trickle_s`` the reply's
+        status and headers go out at once and its body waits, a blank sent every ``trickle_s``
+        (JSON allows leading white space): slow, but never long enough for the client's read
+        timeout (the handlers that support it pass ``_trickled``)."""
 
         async def close() -> None:
             self._reply_gate = asyncio.Event()
@@ -153,6 +158,7 @@ class ThreadedServer:
         assert self._held_changed is not None, f"the {self._label} has not started"
         with self._held_changed:
             self._held = 0
+        self._trickle_s = trickle_s
         self._on_loop(close())
 
     def release_replies(self) -> None:
@@ -179,16 +185,38 @@ class ThreadedServer:
         """Requests that reached the gate since ``hold_replies``."""
         return self._held
 
+    def _closed_gate(self) -> asyncio.Event | None:
+        """The gate a request arriving now waits at (counted as held), or None."""
+        gate = self._reply_gate
+        if gate is not None:
+            assert self._held_changed is not None
+            with self._held_changed:
+                self._held += 1
+                self._held_changed.notify_all()
+        return gate
+
     async def _gate(self) -> None:
         """Wait here while replies are held (the fake's HTTP handlers call it first)."""
-        gate = self._reply_gate
-        if gate is None:
-            return
-        assert self._held_changed is not None
-        with self._held_changed:
-            self._held += 1
-            self._held_changed.notify_all()
-        await gate.wait()
+        gate = self._closed_gate()
+        if gate is not None:
+            await gate.wait()
+
+    def _trickled(self, answer: Callable[[], Awaitable[Response]]) -> Response | None:
+        """While replies are held with ``trickle_s``: a 200 whose body trickles until they are
+        released, then is ``answer``'s body (its status is lost); otherwise None."""
+        trickle_s = self._trickle_s
+        if self._reply_gate is None or trickle_s is None:
+            return None
+        gate = self._closed_gate()
+
+        async def body() -> AsyncIterator[bytes]:
+            while gate is not None and not gate.is_set():
+                yield b" "
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(gate.wait(), trickle_s)
+            yield bytes((await answer()).body)
+
+        return StreamingResponse(body(), media_type="application/json")
 
 
 class _Socket(Protocol):

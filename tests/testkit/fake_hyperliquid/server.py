@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from testkit.threaded_server import ThreadedServer, close_sockets, serve_texts
@@ -110,9 +110,7 @@ class FakeHyperliquid(ThreadedServer):
 
         return app
 
-    async def _http(
-        self, path: str, request: Request, handler: Callable[[Any], Any]
-    ) -> JSONResponse:
+    async def _http(self, path: str, request: Request, handler: Callable[[Any], Any]) -> Response:
         try:
             raw = await request.body()
         except ClientDisconnect:  # the client died mid-request (a crash soak's kill -9)
@@ -123,7 +121,13 @@ class FakeHyperliquid(ThreadedServer):
             body = None
         with self.state.lock:
             self._counts[(path, _body_type(path, body))] += 1
+        trickled = self._trickled(lambda: self._answer(path, body, handler))
+        if trickled is not None:
+            return trickled
         await self._gate()  # hold_replies(): received, not handled until released
+        return await self._answer(path, body, handler)
+
+    async def _answer(self, path: str, body: Any, handler: Callable[[Any], Any]) -> JSONResponse:
         with self.state.lock:
             status = self._take_failure(path)
         if status is not None:

@@ -101,6 +101,7 @@ class FakeProjectX(ThreadedServer, Controls):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
+        await self._gate()  # hold_replies(): received, not handled until released
         status, reply = self._dispatch(key, body, request.headers.get("authorization"))
         with self.state.lock:
             self.requests.append((path, body, status))

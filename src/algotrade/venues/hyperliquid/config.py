@@ -18,9 +18,10 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from algotrade.core.errors import ConfigError
+from algotrade.venues.live.http_queue import RequestQueueSettings
 
 MAINNET_API_URL = "https://api.hyperliquid.xyz"
 TESTNET_API_URL = "https://api.hyperliquid-testnet.xyz"
@@ -35,8 +36,9 @@ class HlNetwork(StrEnum):
     TESTNET = "testnet"
 
 
-class HyperliquidConfig(BaseModel):
-    """Everything about talking to Hyperliquid except the credentials."""
+class HyperliquidConfig(RequestQueueSettings):
+    """Everything about talking to Hyperliquid except the credentials (the REST request
+    queue's ``max_in_flight`` and ``queue_timeout_s`` included)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -20,6 +20,9 @@ Failures, by what the caller should do:
   timeout, a broken connection or a 5xx after the request went out raises
   ``HlRequestTimeout`` at once: the action may have been applied, and only a lookup by cloid
   can tell.
+- At most ``config.max_in_flight`` requests are on the wire at once; the rest wait their turn
+  (``QueuedHttpClient``). One that waited ``config.queue_timeout_s`` in vain raises
+  ``HlRequestFailed`` at once ("not sent: waited …"), not retried: it never left.
 - Any other 4xx: ``HlBadRequest`` with the status and an excerpt of the body.
 - A body that is not JSON: ``HlPayloadError``.
 
@@ -49,6 +52,7 @@ from algotrade.venues.hyperliquid.errors import (
     HlRequestTimeout,
 )
 from algotrade.venues.live.excerpts import body_excerpt, describe_error
+from algotrade.venues.live.http_queue import QueuedHttpClient, RequestNotSent
 from algotrade.venues.live.lifecycle import AsyncClosing
 
 __all__ = [
@@ -94,7 +98,7 @@ _ITEMS_PER_WEIGHT = {
 BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 30.0
 RETRY_AFTER_MAX_S = 60.0  # the weight budget refills over a minute; never wait longer
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_NOT_CONNECTED = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
 def info_weight(request_type: str) -> int:
@@ -163,15 +167,16 @@ class HlHttp(AsyncClosing):
         self._rng = rng or random.Random()
         self._backoff_base_s = BACKOFF_BASE_S if backoff_base_s is None else backoff_base_s
         self._backoff_max_s = BACKOFF_MAX_S if backoff_max_s is None else backoff_max_s
-        self._client: httpx.AsyncClient | None = None
+        self._client: QueuedHttpClient | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                base_url=self.config.base_url,
-                timeout=httpx.Timeout(self.config.request_timeout_s),
+            self._client = QueuedHttpClient(
+                self.config.base_url,
+                self.config,
+                timeout_s=self.config.request_timeout_s,
                 transport=self._transport,
                 headers={"Content-Type": "application/json"},
             )
@@ -217,7 +222,7 @@ class HlHttp(AsyncClosing):
 
     # ------------------------------------------------------------------ internals
 
-    def _require_client(self) -> httpx.AsyncClient:
+    def _require_client(self) -> QueuedHttpClient:
         if self._client is None:
             raise RuntimeError("HlHttp is not started: call 'await start()' or use 'async with'")
         return self._client
@@ -237,7 +242,10 @@ class HlHttp(AsyncClosing):
             retry_after: float | None = None
             try:
                 response = await client.post(path, json=payload)
-            except _NOT_SENT as exc:
+            except RequestNotSent as exc:
+                self.stats.failures += 1
+                raise HlRequestFailed(f"{label}: {exc}") from exc
+            except _NOT_CONNECTED as exc:
                 self.stats.transport_errors += 1
                 error: Exception = HlRequestFailed(
                     f"{label}: cannot connect to {client.base_url.join(path)}: "

@@ -2,6 +2,7 @@
 
 Only what is truly the same logic lives here: delivering an order event to the engine,
 the account's background tasks and reconciliation loop, the reconciliation report,
-position comparison and credentials read from the environment or ``*_FILE`` paths. The
+position comparison, credentials read from the environment or ``*_FILE`` paths and the
+REST request queue (at most so many requests in flight, the rest waiting their turn). The
 adapters keep their own wire formats, routing keys and messages.
 """

@@ -16,10 +16,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from algotrade.core.errors import ConfigError
 from algotrade.venues.live.credentials import env_value
+from algotrade.venues.live.http_queue import RequestQueueSettings
 
 __all__ = [
     "ENV_API_KEY",
@@ -48,8 +49,9 @@ BARS_WINDOW_S = 30.0
 TOKEN_LIFETIME_S = 24 * 3600.0  # "Session tokens are only valid for 24 hours"
 
 
-class ProjectXConfig(BaseModel):
-    """Everything about talking to a ProjectX gateway except the credentials."""
+class ProjectXConfig(RequestQueueSettings):
+    """Everything about talking to a ProjectX gateway except the credentials (the REST request
+    queue's ``max_in_flight`` and ``queue_timeout_s`` included)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

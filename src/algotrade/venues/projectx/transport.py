@@ -8,6 +8,9 @@
 - HTTP 429: exponential back-off with jitter (``Retry-After`` wins), up to ``max_retries``.
 - 5xx and transport errors: retried on reads; on order actions (place, modify, cancel, close) a
   timeout, broken connection or 5xx after sending raises ``ProjectXRequestTimeout`` at once.
+- At most ``max_in_flight`` requests on the wire at once, the rest wait their turn
+  (``QueuedHttpClient``); one that waited ``queue_timeout_s`` in vain raises
+  ``ProjectXRequestFailed`` ("not sent: waited …") at once: it never left.
 - The envelope ``{success, errorCode, errorMessage}``: ``success: false`` raises
   ``ProjectXOrderRejected`` for order actions, ``ProjectXAuthError`` for auth, else
   ``ProjectXApiError``.
@@ -31,6 +34,7 @@ import httpx
 from aiolimiter import AsyncLimiter
 
 from algotrade.venues.live.excerpts import body_excerpt, describe_error
+from algotrade.venues.live.http_queue import QueuedHttpClient, RequestNotSent
 from algotrade.venues.live.lifecycle import AsyncClosing
 from algotrade.venues.projectx.auth import SessionToken
 from algotrade.venues.projectx.config import ProjectXConfig, ProjectXCredentials
@@ -57,7 +61,7 @@ BACKOFF_BASE_S = 0.5
 BACKOFF_MAX_S = 30.0
 RETRY_AFTER_MAX_S = 60.0
 _BODY_EXCERPT = 200
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_NOT_CONNECTED = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
 class Kind(Enum):
@@ -108,7 +112,7 @@ class GatewayTransport(AsyncClosing):
         self._sleep = sleep or asyncio.sleep
         self._clock = clock or time.time
         self._rng = rng or random.Random()
-        self._client: httpx.AsyncClient | None = None
+        self._client: QueuedHttpClient | None = None
         self._token: SessionToken | None = None
         self._auth_lock = asyncio.Lock()
         self._token_listeners: list[Callable[[], None]] = []
@@ -119,9 +123,10 @@ class GatewayTransport(AsyncClosing):
 
     async def start(self) -> None:
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                base_url=self.config.api_url,
-                timeout=httpx.Timeout(self.config.request_timeout_s),
+            self._client = QueuedHttpClient(
+                self.config.api_url,
+                self.config,
+                timeout_s=self.config.request_timeout_s,
                 transport=self._transport,
                 headers={"Content-Type": "application/json", "Accept": "application/json"},
             )
@@ -239,7 +244,9 @@ class GatewayTransport(AsyncClosing):
             retry_after: float | None = None
             try:
                 response = await client.post(path, content=content, headers=headers)
-            except _NOT_SENT as exc:
+            except RequestNotSent as exc:
+                raise ProjectXRequestFailed(f"{path}: {exc}") from exc
+            except _NOT_CONNECTED as exc:
                 error: Exception = ProjectXRequestFailed(
                     f"{path}: cannot connect: {describe_error(exc)}"
                 )
@@ -311,7 +318,7 @@ class GatewayTransport(AsyncClosing):
             raise ProjectXOrderRejected(message, endpoint=path, error_code=code, order_id=order_id)
         raise ProjectXApiError(message, endpoint=path, error_code=code)
 
-    def _require_client(self) -> httpx.AsyncClient:
+    def _require_client(self) -> QueuedHttpClient:
         if self._client is None:
             raise RuntimeError("the ProjectX client is not started: call 'await start()'")
         return self._client
