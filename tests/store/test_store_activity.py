@@ -288,6 +288,45 @@ def test_trade_ids_of_open_orders_and_latest_fills(store: Store, bot: str) -> No
     assert store.latest_fills(["someone-else"]) == (0, [])
 
 
+def test_booked_trade_ids_and_open_orders_of_several_bots(store: Store, bot: str) -> None:
+    """After a restart, a venue's account asks which of the executions the venue reports were
+    booked (by trade id, whatever their age) and which orders were open, for its bots."""
+    store.insert_bot(bot_config("bot2"))
+    store.insert_bot(bot_config("elsewhere"))
+    store.record_activity(
+        bot,
+        orders=[
+            order(client_order_id="bot1-1", status="filled", created_ts=T0),
+            order(client_order_id="bot1-2", status="accepted", created_ts=T0 + 5 * SECOND),
+        ],
+        fills=[fill(trade_id="old", client_order_id="bot1-1", ts=T0 - 3600 * SECOND)],
+    )
+    store.record_activity(
+        "bot2",
+        orders=[order("bot2", "bot2-1", status="partially_filled", created_ts=T0)],
+        fills=[fill("bot2", "new", client_order_id="bot2-1", ts=T0 + SECOND)],
+    )
+    store.record_activity("elsewhere", fills=[fill("elsewhere", "theirs")])
+
+    ours = [bot, "bot2"]
+    asked = ["old", "new", "theirs", "never", "old"]
+    assert store.booked_trade_ids(ours, asked) == {"old", "new"}
+    assert store.booked_trade_ids(["bot2"], asked) == {"new"}
+    assert store.booked_trade_ids([], asked) == set()
+    assert store.booked_trade_ids(ours, []) == set()
+    # More ids than one query carries: asked in batches, every one answered.
+    many = [f"x{n}" for n in range(1_234)] + ["new"]
+    assert store.booked_trade_ids(ours, many) == {"new"}
+
+    opened = store.open_orders_of(ours)
+    assert [(o.bot_id, o.client_order_id) for o in opened] == [
+        ("bot2", "bot2-1"),
+        (bot, "bot1-2"),
+    ]  # oldest first
+    assert store.open_orders_of([]) == []
+    assert store.open_orders_of(["elsewhere"]) == []
+
+
 def test_max_order_seq(store: Store, bot: str) -> None:
     assert store.max_order_seq(bot, "bot1-") == 0
     ids = ["bot1-1", "bot1-2", "bot1-10", "bot1-x", "bot1-5a", "BOT1-99", "other-50", "bot1_7"]

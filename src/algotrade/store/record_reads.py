@@ -6,7 +6,7 @@ restart. Every read takes its own pooled connection (see ``Database._read``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -28,6 +28,9 @@ from algotrade.store.records import (
 from algotrade.store.tables import ACCOUNTS, EQUITY, EVENTS, FILLS, ORDERS, POSITIONS
 
 R = TypeVar("R")
+#: Trade ids asked about per query (``booked_trade_ids``): well under the bound parameters
+#: either backend takes in one statement, with the bot ids beside them.
+_TRADE_ID_BATCH = 500
 
 
 class RecordReads(Database):
@@ -77,6 +80,35 @@ class RecordReads(Database):
             for client_order_id, trade_id in connection.execute(query):
                 out.setdefault(client_order_id, []).append(trade_id)
         return out
+
+    def open_orders_of(self, bot_ids: Sequence[str]) -> list[OrderRecord]:
+        """The orders still working of all these bots, oldest first: after a restart, the
+        orders that may have filled at the venue while nothing was recorded."""
+        if not bot_ids:
+            return []
+        query = (
+            select_record(ORDERS, OrderRecord)
+            .where(ORDERS.c.bot_id.in_(bot_ids), ORDERS.c.status.in_(OPEN_ORDER_STATUSES))
+            .order_by(ORDERS.c.created_ts, ORDERS.c.bot_id, ORDERS.c.client_order_id)
+        )
+        with self._read("read open orders") as connection:
+            return [OrderRecord(*row) for row in connection.execute(query)]
+
+    def booked_trade_ids(self, bot_ids: Sequence[str], trade_ids: Iterable[str]) -> set[str]:
+        """Which of ``trade_ids`` are stored as fills of these bots: whether an execution the
+        venue reports after a restart was booked, whatever its age."""
+        wanted = list(dict.fromkeys(trade_ids))
+        if not bot_ids or not wanted:
+            return set()
+        found: set[str] = set()
+        with self._read("read booked trade ids") as connection:
+            for start in range(0, len(wanted), _TRADE_ID_BATCH):
+                batch = wanted[start : start + _TRADE_ID_BATCH]
+                query = select(FILLS.c.trade_id).where(
+                    FILLS.c.bot_id.in_(bot_ids), FILLS.c.trade_id.in_(batch)
+                )
+                found.update(connection.execute(query).scalars())
+        return found
 
     def fills(
         self, bot_id: str, *, offset: int = 0, limit: int = 100, newest_first: bool = False
