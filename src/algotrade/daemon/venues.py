@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -21,6 +21,7 @@ from algotrade.daemon.bot_config import BotConfig, is_live_feed, is_live_venue
 from algotrade.daemon.bus import EventBus, Topic
 from algotrade.store.store import Store
 from algotrade.venues.live.reconciliation import RESUME_WINDOW_MS
+from algotrade.venues.live.resume import StoredOrder
 from algotrade.venues.paper import PaperVenue, PaperVenueConfig
 from algotrade.venues.registry import VenueConnection, get_venue, load_runtime, look_up_symbol
 
@@ -105,6 +106,15 @@ class VenueHub:
         window_ns = RESUME_WINDOW_MS * 1_000_000
         return await asyncio.to_thread(self._store.latest_fills, bot_ids, window_ns)
 
+    async def stored_open_orders(self, name: str) -> list[StoredOrder]:
+        bot_ids = [a.config.bot_id for a in self.bots_on(name)]
+        records = await asyncio.to_thread(self._store.open_orders_of, bot_ids)
+        return [StoredOrder(r.client_order_id, r.venue_order_id, r.created_ts) for r in records]
+
+    async def booked_trade_ids(self, name: str, trade_ids: Sequence[str]) -> set[str]:
+        bot_ids = [a.config.bot_id for a in self.bots_on(name)]
+        return await asyncio.to_thread(self._store.booked_trade_ids, bot_ids, trade_ids)
+
     def connection_changed(self, name: str, connected: bool, reason: str) -> None:
         """Tell the risk engine (its account_status_guard) about every account trading on
         the venue; bots also see it in their log."""
@@ -134,6 +144,12 @@ class _Owner:
 
     async def latest_fills(self) -> tuple[int, list[str]]:
         return await self._hub.latest_fills(self._name)
+
+    async def stored_open_orders(self) -> list[StoredOrder]:
+        return await self._hub.stored_open_orders(self._name)
+
+    async def booked_trade_ids(self, trade_ids: Sequence[str]) -> set[str]:
+        return await self._hub.booked_trade_ids(self._name, trade_ids)
 
     def local_positions(self) -> dict[str, Decimal]:
         total: dict[str, Decimal] = {}

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from algotrade.core.events import Bar
     from algotrade.core.instruments import Instrument
     from algotrade.core.ports import ExecutionVenue
+    from algotrade.venues.live.resume import StoredOrder
 
 __all__ = [
     "BUILTIN_VENUES",
@@ -106,6 +107,13 @@ class VenueOwner(Protocol):
         """Newest booked fill time (ns, 0 for none) of those bots and the venue trade ids of
         every fill they booked within ``live.reconciliation.RESUME_WINDOW_MS`` before it, so a
         connection can ask the venue for what it missed while it was down."""
+
+    async def stored_open_orders(self) -> list[StoredOrder]:
+        """The orders the store holds open for those bots, oldest first: after a restart any
+        of them may have filled while nothing was recorded."""
+
+    async def booked_trade_ids(self, trade_ids: Sequence[str]) -> set[str]:
+        """Which of these venue trade ids the store booked for those bots (any age)."""
 
     def local_positions(self) -> dict[str, Decimal]:
         """Summed signed position per symbol of every bot trading on this venue."""

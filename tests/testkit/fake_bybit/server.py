@@ -313,6 +313,25 @@ class FakeBybit(ThreadedServer):
         with self.state.lock:
             self.state.account(uid).balance = Decimal(balance)
 
+    def place_resting_order(
+        self, uid: str, symbol: str, side: str, qty: _D, price: _D, order_link_id: str = ""
+    ) -> str:
+        """A GTC limit placed outside the client (side "buy"/"sell"), stamped the venue
+        clock's time even when that is held in the past (no signed request's receive window
+        to meet); returns its orderId."""
+        validated = {
+            "symbol": symbol,
+            "side": side.capitalize(),
+            "order_type": "Limit",
+            "time_in_force": "GTC",
+            "order_link_id": order_link_id,
+            "qty": Decimal(qty),
+            "price": Decimal(price),
+            "reduce_only": False,
+            "close_on_trigger": False,
+        }
+        return self.state.create_order(uid, {}, validated).order_id
+
     # ------------------------------------------------------------------ fault injection
 
     def fail_next(

@@ -16,7 +16,10 @@ the execution and of the position) tells which executions a snapshot holds.
 And at a restart: an order sent just before a crash and never recorded, of a bot that comes
 back stopped, filled seconds before fills other bots booked in the next run; the restart after
 that took its execution for one booked before (older than the newest booked fill less 2 s) and
-never asked for it: an immediate mismatch instead of the 15 s its bot gets to claim it.
+never asked for it: an immediate mismatch instead of the 15 s its bot gets to claim it. And
+by any amount: a stored open order's execution never stored, more than the minute of booked
+ids older than the newest booked one, was taken for booked by its age; the store now decides
+by execId.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import pytest
 from bybit_harness import (
     Owner,
     Setup,
+    Sink,
     connect,
     limit,
     market,
@@ -40,10 +44,12 @@ from bybit_harness import (
 )
 
 from algotrade.core.events import OrderSide
-from algotrade.core.orders import OrderStatus
+from algotrade.core.orders import Order, OrderStatus
 from algotrade.venues.ccxt.account import CcxtAccount
 from algotrade.venues.ccxt.model import VenueFill, VenuePosition
 from algotrade.venues.ccxt.reconcile import PositionSnapshot, compare_positions
+from algotrade.venues.live.reconciliation import RESUME_WINDOW_MS
+from algotrade.venues.live.resume import StoredOrder
 from testkit.fake_bybit import FakeBybit
 
 
@@ -181,6 +187,64 @@ async def test_a_restart_offers_an_unrecorded_execution_older_than_the_newest_bo
         assert owner.alerts == []
         assert state["blocked"] == {}
         assert state["pending_fills"] == 1  # offered to its bot, not taken for booked
+    finally:
+        await connection.stop()
+
+
+async def test_a_restart_books_an_unrecorded_execution_however_much_older_than_the_newest(
+    fake: FakeBybit, clock: FrozenClock, uid: str
+) -> None:
+    # b2's buy of 0.002 rests at the venue (stored open). It fills in two executions: the
+    # first is booked; the daemon is killed before the second is stored. In the next run b2
+    # stays stopped while b1 trades for more than a minute: the newest booked execution is
+    # b1's, 70 s after b2's second.
+    now_ms = time.time_ns() // 1_000_000
+    fake.set_max_fill_qty("BTCUSDT", "0.001")
+    clock.hold(now_ms - 130_000)
+    order_id = fake.place_resting_order(uid, "BTCUSDT", "buy", "0.002", "64900", "b2-5")
+    clock.hold(now_ms - 120_000)
+    fake.set_price("BTCUSDT", 64_800)
+    clock.hold(now_ms - RESUME_WINDOW_MS - 10_000)
+    fake.set_price("BTCUSDT", 64_700)
+    clock.release()
+    await place_directly(fake, "b1-1", "buy", "0.001")
+    first, unrecorded, b1s = (e["execId"] for e in fake.executions(uid))
+    newest_ms = int(fake.executions(uid)[-1]["execTime"])
+    assert fake.position(uid, "BTCUSDT")[0] == Decimal("0.003")
+    b1, b2 = Sink("b1"), Sink("b2")
+    b1.positions["BTCUSDT"] = Decimal("0.001")  # the bots' books as stored
+    b2.positions["BTCUSDT"] = Decimal("0.001")
+    owner = Owner([b1, b2])
+    owner.latest = (newest_ms * 1_000_000, [b1s])
+    owner.booked = {first, b1s}
+    created_ns = (now_ms - 130_000) * 1_000_000
+    owner.stored = [StoredOrder("b2-5", order_id, created_ns)]
+
+    connection = await connect(fake, owner)  # its start reconciles, before b2 adopts
+    try:
+        state = connection.account.snapshot()
+        assert state["last_reconcile"]["mismatches"] == []
+        assert owner.alerts == []
+        assert state["blocked"] == {}
+        assert state["pending_fills"] == 1  # offered to its bot, not taken for booked
+        assert owner.asked == [first, unrecorded]  # the store decided, not their age
+
+        # b2 is started (as a user would): it adopts its order with the execution it booked.
+        venue = await venue_for(connection, b2)
+        order = Order(
+            "b2-5", limit("buy", "0.002", "64900"), created_ts=created_ns,
+            venue_order_id=order_id, filled_qty=Decimal("0.001"), fill_ids=[first],
+        )  # fmt: skip
+        order.status = OrderStatus.PARTIALLY_FILLED
+        b2.orders[order.client_order_id] = order
+        venue.adopt(order)
+        await until(lambda: order.status is OrderStatus.FILLED, "the adopted order filled")
+        state = await connection.reconcile()
+        assert [f.trade_id for f in b2.fills()] == [unrecorded]  # booked once
+        assert b2.positions["BTCUSDT"] == Decimal("0.002")
+        assert state["last_reconcile"]["mismatches"] == []
+        assert owner.alerts == []
+        assert state["pending_fills"] == 0
     finally:
         await connection.stop()
 

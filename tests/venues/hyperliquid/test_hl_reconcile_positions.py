@@ -15,6 +15,10 @@ Found by the live crash soak (tests/daemon/test_hyperliquid_crash_soak.py), whic
   filled seconds before fills other bots booked in the run after the crash: its fill, older
   than the newest booked one less 2 s, was taken for booked before and the coin reported at
   once, instead of the 15 s its bot gets to claim it (found by the live crash soak, seed 7).
+  Likewise, by any amount: a stored open order's fill never stored, more than the minute of
+  booked trade ids older than the newest booked fill, was taken for booked by its age (an
+  immediate mismatch, its coin blocked until its bot adopted the order and a later round
+  agreed). The store now decides by trade id.
 """
 
 from __future__ import annotations
@@ -32,12 +36,21 @@ from eth_account import Account
 from algotrade.core.engine import Engine
 from algotrade.core.events import OrderSide
 from algotrade.core.instruments import InstrumentRegistry
-from algotrade.core.orders import OrderRequest, OrderType
+from algotrade.core.orders import Order, OrderRequest, OrderStatus, OrderType
 from algotrade.core.portfolio import Portfolio
 from algotrade.core.strategy import Strategy
 from algotrade.venues.hyperliquid.account import HyperliquidAccount
-from algotrade.venues.hyperliquid.config import HlCredentials, HlNetwork, HyperliquidConfig
+from algotrade.venues.hyperliquid.config import (
+    ENV_ACCOUNT_ADDRESS,
+    ENV_PRIVATE_KEY,
+    HlCredentials,
+    HlNetwork,
+    HyperliquidConfig,
+)
 from algotrade.venues.hyperliquid.exchange import cloid_for
+from algotrade.venues.hyperliquid.factory import HyperliquidConnection, factory
+from algotrade.venues.live.reconciliation import RESUME_WINDOW_MS
+from algotrade.venues.live.resume import StoredOrder
 from testkit.fake_hyperliquid import FakeHyperliquid
 
 
@@ -265,3 +278,100 @@ async def test_a_restart_offers_an_unrecorded_fill_older_than_the_newest_booked(
         assert adapter.pending_fill_count == 1  # offered to its bot, not taken for booked
     finally:
         await adapter.stop()
+
+
+class RestartOwner(Owner):
+    """The daemon after a restart: its store (the newest booked fill and the trade ids booked
+    within a minute of it, open orders, any booked trade id) and the books of the bots that
+    take no part here (``others``)."""
+
+    def __init__(self, latest: tuple[int, list[str]], stored: list[StoredOrder]) -> None:
+        super().__init__()
+        self.latest = latest
+        self.stored = stored
+        self.booked: set[str] = set(latest[1])
+        self.asked: list[str] = []
+        self.others: dict[str, Decimal] = {}
+
+    def bot_ids(self) -> list[str]:
+        return ["b1", "b2"]
+
+    async def latest_fills(self) -> tuple[int, list[str]]:
+        return self.latest
+
+    async def stored_open_orders(self) -> list[StoredOrder]:
+        return self.stored
+
+    async def booked_trade_ids(self, trade_ids: list[str]) -> set[str]:
+        self.asked.extend(trade_ids)
+        return self.booked & set(trade_ids)
+
+    def local_positions(self) -> dict[str, Decimal]:
+        total = super().local_positions()
+        for coin, qty in self.others.items():
+            total[coin] = total.get(coin, Decimal(0)) + qty
+        return total
+
+
+async def test_a_restart_books_an_unrecorded_fill_however_much_older_than_the_newest_booked(
+    fake: FakeHyperliquid, clock: Clock, user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = Account.create()
+    fake.add_account(user.address, [agent.address], balance=100_000)
+    now_ms = clock()
+    # b2's buy rests at the venue (stored open, with its oid). It fills; the daemon is killed
+    # before the fill is stored. In the next run b2 stays stopped while b1 trades on ETH for
+    # more than a minute: the newest booked fill is b1's, 70 s after b2's.
+    created_ns = (now_ms - 100_000) * 1_000_000
+    oid = fake.place_resting_order(user.address, "BTC", "buy", "64900", "0.002", cloid_for("b2-5"))
+    clock.held = now_ms - RESUME_WINDOW_MS - 10_000
+    fake.set_mid("BTC", 64_800)
+    fake.place_resting_order(user.address, "ETH", "sell", "3010", "0.5", cloid_for("b1-1"))
+    clock.held = now_ms
+    fake.set_mid("ETH", 3_020)
+    clock.hold(False)
+    unrecorded, booked = (str(f["tid"]) for f in fake.fills(user.address))
+    stored = [StoredOrder("b2-5", str(oid), created_ns)]
+    owner = RestartOwner((now_ms * 1_000_000, [booked]), stored)
+    owner.others = {"ETH": Decimal("-0.5")}  # b1 booked its fill
+
+    # The restart after that, where b2 is started (as a user would).
+    monkeypatch.setenv(ENV_ACCOUNT_ADDRESS, str(user.address))
+    monkeypatch.setenv(ENV_PRIVATE_KEY, agent.key.hex())
+    config = HyperliquidConfig(
+        network=HlNetwork.TESTNET, api_url=fake.base_url, request_timeout_s=2,
+        reconcile_interval_s=0, max_retries=1,
+    )  # fmt: skip
+    connection = await factory.connect(config, owner)  # its start reconciles, before b2 adopts
+    assert isinstance(connection, HyperliquidConnection)
+    adapter = connection.account
+    try:
+        assert adapter.last_report is not None
+        assert adapter.last_report.mismatches == []
+        assert owner.alerts == []
+        assert adapter.pending_fill_count == 1  # offered to its bot, not taken for booked
+        assert owner.asked == [unrecorded]  # the store decided, not the fill's age
+
+        registry = InstrumentRegistry({i.symbol: i for i in adapter.instruments()})
+        portfolio = Portfolio(Decimal(100_000), registry)
+        owner.portfolios.append(portfolio)
+        engine = Engine(Strategy(), adapter.venue("b2"), portfolio=portfolio, instruments=registry)
+        request = OrderRequest("BTC", OrderSide.BUY, Decimal("0.002"), OrderType.LIMIT,
+                               limit_price=Decimal(64_900))  # fmt: skip
+        order = Order("b2-5", request, created_ts=created_ns, venue_order_id=str(oid))
+        order.status = OrderStatus.ACCEPTED
+        engine.adopt_open_order(order)
+        async with asyncio.timeout(5):
+            while order.status is not OrderStatus.FILLED:
+                await asyncio.sleep(0.01)
+
+        # Reported again (a query, the next reconciliation): booked once.
+        await adapter.sync_fills(now_ms - 3_600_000)
+        report = await adapter.reconcile("again")
+        assert order.fill_ids == [unrecorded]
+        assert portfolio.position_qty("BTC") == Decimal("0.002")
+        assert report.mismatches == []
+        assert owner.alerts == []
+        assert adapter.pending_fill_count == 0
+    finally:
+        await connection.stop()

@@ -49,6 +49,7 @@ from algotrade.venues.live.reconciliation import (
     ReconcileReport,
     past_grace,
 )
+from algotrade.venues.live.resume import OlderFills, StoredOrder, resume_from_ms
 from algotrade.venues.live.tasks import TaskSet, reconcile_loop
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class CcxtAccount:
         *,
         since_ms: int | None = None,
         seen_trade_ids: Iterable[str] = (),
+        open_orders: Sequence[StoredOrder] = (),
     ) -> None:
         self.venue_name = venue_name
         self.spec = spec
@@ -106,11 +108,15 @@ class CcxtAccount:
         # snapshot yet, however they came (its query or the stream).
         self._booked_while_reconciling: list[VenueFill] | None = None
         self._since_ms = since_ms if since_ms is not None else time.time_ns() // 1_000_000
-        # Executions older than this, for no known order, were booked before this run (or are
-        # not ours): after a restart, where the booked trade ids given begin.
+        # An execution older than the floor (where the booked trade ids given begin) is booked
+        # or not as the store says if ours (live.resume: a stored open order's, or a link id
+        # with a bot's prefix), else it was booked before this run or is not ours.
         resumed = since_ms is not None
         self._floor_ms = self._since_ms - (RESUME_WINDOW_MS if resumed else FILL_OVERLAP_MS)
-        self._ask_from_ms: int | None = self._floor_ms  # the first reconciliation's start
+        prefixes = [f"{self.link_prefix}{bot_id}-" for bot_id in owner.bot_ids()] if owner else []
+        self._older = OlderFills(owner, open_orders, self.link_id, prefixes)
+        # The first reconciliation's start: the floor, or before the oldest open order.
+        self._ask_from_ms: int | None = resume_from_ms(self._floor_ms, open_orders)
         self._tasks = TaskSet(self.venue_name, _log)
         self._in_flight: Counter[str] = Counter()
         self._ready = asyncio.Event()
@@ -285,14 +291,16 @@ class CcxtAccount:
                 continue
             route = self._route_of(fill)
             if route is None:
-                if fill.exec_id in self._pending or fill.time_ms < self._floor_ms:
-                    continue  # waiting already, or from before this run (booked then)
+                older = fill.time_ms < self._floor_ms and fill.exec_id not in self._older.unbooked
+                if fill.exec_id in self._pending or older:
+                    continue  # waiting already, or booked before this run (or not ours)
                 self._since_ms = max(self._since_ms, fill.time_ms)
                 self._pending[fill.exec_id] = PendingFill(fill, time.monotonic())
                 continue
             if not route[0].on_venue_fill(route[1], fill):
                 continue  # held back (an amendment in flight): offered again later
             self._pending.pop(fill.exec_id, None)
+            self._older.unbooked.discard(fill.exec_id)  # once forgotten as seen, it stays booked
             self._since_ms = max(self._since_ms, fill.time_ms)
             self._seen[fill.exec_id] = fill.time_ms
             if self._booked_while_reconciling is not None:
@@ -363,6 +371,8 @@ class CcxtAccount:
                     self.reconcile_failures += 1
                     _log.warning("reconciliation (%s) could not fetch the account: %s", reason, exc)
                     raise
+                ids = ((f.exec_id, f.link_id, f.order_id, f.time_ms) for f in fills)
+                self._seen.update(await self._older.booked(ids, self._floor_ms, self._seen))
                 with contextlib.suppress(*VENUE_ERRORS):
                     self.balance = await self.rest.balance() or self.balance
                 self.positions = {p.symbol: p for p in snapshot.positions if p.size}

@@ -92,6 +92,7 @@ class CcxtFactory(VenueFactory):
             owner,
             since_ms=newest_ns // 1_000_000 if newest_ns else None,
             seen_trade_ids=trade_ids,
+            open_orders=await owner.stored_open_orders(),
         )
         await start_or_stop(account)
         _log.info(

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from algotrade.venues.hyperliquid.account_status import account_status
 from algotrade.venues.hyperliquid.config import HlCredentials, HyperliquidConfig
 from algotrade.venues.hyperliquid.data import HyperliquidCandleHub
 from algotrade.venues.hyperliquid.errors import VENUE_ERRORS, HlPayloadError, HyperliquidError
-from algotrade.venues.hyperliquid.exchange import ExchangeClient, OrderSpec
+from algotrade.venues.hyperliquid.exchange import ExchangeClient, OrderSpec, cloid_for
 from algotrade.venues.hyperliquid.execution import HyperliquidVenue
 from algotrade.venues.hyperliquid.http import HlHttp
 from algotrade.venues.hyperliquid.info import InfoClient
@@ -60,6 +60,7 @@ from algotrade.venues.live.reconciliation import (
     ReconcileReport,
     past_grace,
 )
+from algotrade.venues.live.resume import OlderFills, StoredOrder, resume_from_ms
 from algotrade.venues.live.tasks import TaskSet, reconcile_loop
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ class HyperliquidAccount:
         *,
         since_ms: int | None = None,
         seen_trade_ids: Iterable[str] = (),
+        open_orders: Sequence[StoredOrder] = (),
         http: HlHttp | None = None,
     ) -> None:
         self.config = config
@@ -101,12 +103,12 @@ class HyperliquidAccount:
         # books but not in the snapshot, however they came (its query or the streams).
         self._booked_while_reconciling: list[Fill] | None = None
         self._since_ms = since_ms if since_ms is not None else int(time.time() * 1000)
-        # Fills older than where this run resumed (where the booked trade ids given begin),
-        # for no open order, were booked before it (or are not ours): the userFills snapshot
-        # sent on every (re)subscribe carries them. The first reconciliation asks from there.
+        # A fill older than the floor (where the booked trade ids given begin) is booked or not
+        # as the store says if ours, else booked before this run or not ours (live.resume).
         window = RESUME_WINDOW_MS if since_ms is not None else FILL_OVERLAP_MS
         self._floor_ms = self._since_ms - window
-        self._ask_from_ms: int | None = self._floor_ms
+        self._ask_from_ms: int | None = resume_from_ms(self._floor_ms, open_orders)
+        self._older = OlderFills(owner, open_orders, cloid_for)
         self._tasks = TaskSet("hyperliquid", _log)
         self._in_flight: Counter[str] = Counter()
         self._mids: dict[str, tuple[Decimal, float]] = {}
@@ -309,8 +311,8 @@ class HyperliquidAccount:
             if route is None:
                 if tid in self._pending:
                     continue  # still waiting (since it was first seen)
-                if fill.time < self._floor_ms:
-                    continue  # from before this run, for no open order: booked back then
+                if fill.time < self._floor_ms and tid not in self._older.unbooked:
+                    continue  # booked before this run, or not ours
                 self._since_ms = max(self._since_ms, fill.time)
                 self._pending[tid] = PendingFill(fill, time.monotonic())
                 continue
@@ -319,6 +321,7 @@ class HyperliquidAccount:
             # whatever their age: the order knows which executions it booked before a
             # restart (its fill ids) and ignores those.
             self._pending.pop(tid, None)
+            self._older.unbooked.discard(tid)  # once forgotten as seen, it stays booked
             self._since_ms = max(self._since_ms, fill.time)
             self._seen_tids[tid] = fill.time
             if self._booked_while_reconciling is not None:
@@ -391,6 +394,9 @@ class HyperliquidAccount:
                         "reconciliation (%s) could not fetch account state: %s", reason, exc
                     )
                     raise
+                ids = ((str(f.tid), (f.cloid or "").lower(), str(f.oid), f.time) for f in fills)
+                in_store = await self._older.booked(ids, self._floor_ms, self._seen_tids)
+                self._seen_tids.update(in_store)
                 report.fills_routed = self._route_fills(fills)
                 self._align_orders(venue_orders, report)
                 self._compare_positions(state.positions(), state.time, booked, report)

@@ -11,10 +11,9 @@ from algotrade.core.timeutil import ns_to_iso
 __all__ = ["RESUME_WINDOW_MS", "PendingFill", "ReconcileReport", "past_grace"]
 
 #: A restarted account is told the trade ids of the fills booked within this window before the
-#: newest one (``VenueOwner.latest_fills``): from there on it knows which fills were booked, so
-#: it asks the venue from there, and only takes older ones for booked before (or not ours).
-#: A fill made just before a crash but never recorded can be older than fills booked after it
-#: (by other bots, in the next run): it must still be offered to its bot, not taken for booked.
+#: newest one (``VenueOwner.latest_fills``). A fill made just before a crash but never recorded
+#: can be older than fills booked after it (by other bots, in the next run), by any amount: an
+#: older fill of one of our orders is booked or not as the store says (``live.resume``).
 RESUME_WINDOW_MS = 60_000
 
 F = TypeVar("F")
