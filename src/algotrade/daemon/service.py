@@ -463,7 +463,7 @@ class BotService(BotHistoryReads):
         if self.workers.hosts(config) if in_worker is None else in_worker:
             return BotShadow(
                 config,
-                self.workers.place(),
+                self.workers.place(config.bot_id),
                 bus=self.bus,
                 changes=self.board.changes,
                 risk=self.risk,

@@ -317,3 +317,26 @@ async def test_a_stop_signal_to_every_process_leaves_the_stop_to_the_daemon(
         assert link.process.returncode is None
     finally:
         await close_service(service)
+
+
+async def test_commands_at_once_send_a_stored_bot_to_its_worker_once(tmp_path: Path) -> None:
+    service = await open_service(tmp_path, bot_workers=1)
+    await service.create_bot(bot("a"))
+    await close_service(service)
+    service = await open_service(tmp_path, bot_workers=1)  # restored: not in its worker yet
+    try:
+        [link] = service.workers.links
+        asks: list[str] = []
+        ask = link.peer.ask
+
+        async def counted(kind: str, *args: Any) -> Any:
+            asks.append(kind)
+            return await ask(kind, *args)
+
+        link.peer.ask = counted  # type: ignore[method-assign]
+        started, stopped = await asyncio.gather(service.start_bot("a"), service.stop_bot("a"))
+        assert asks.count("adopt") == 1
+        # One actor took both, in the order they came.
+        assert (started.state, stopped.state) == (BotState.RUNNING, BotState.STOPPED)
+    finally:
+        await close_service(service)

@@ -33,6 +33,7 @@ from algotrade.daemon.bot_books import movable_books
 from algotrade.daemon.bot_config import BotConfig
 from algotrade.daemon.bot_handle import ActorContext, Command
 from algotrade.daemon.bus import EventBus
+from algotrade.daemon.heap import settle_after_start
 from algotrade.daemon.supervisor import TaskSupervisor
 from algotrade.daemon.workers.wire import Peer
 
@@ -98,6 +99,7 @@ class WorkerHost:
         self._dirty: dict[str, BotActor] = {}
         self._streams: dict[int, dict[str, Any]] = {}  # stream id → bot id → bar handler
         self._stream_of: dict[str, int] = {}
+        self._send_due = False  # a send_activity is scheduled
         self._context = ActorContext(
             bus=EventBus(),  # nobody listens here: the daemon publishes what is committed
             make_feed=lambda config, handler: _WorkerFeed(self, config, handler),
@@ -172,8 +174,11 @@ class WorkerHost:
         finally:
             # What the command booked reaches the daemon before its reply does.
             self.send_activity()
-        config = result if command is Command.UPDATE_CONFIG else None
-        return config, actor.state, dict(actor.runtime), actor.last_error, _order_count(actor)
+        if command is Command.UPDATE_CONFIG:
+            return result, actor.state, _order_count(actor)
+        # The state as the command left it (the status built when it ended): the actor may
+        # have taken the next command already.
+        return None, result.state, _order_count(actor)
 
     # ------------------------------------------------------------------ bars
     async def subscribe(self, config: BotConfig, handler: Any, warmup: int) -> list[Bar]:
@@ -194,9 +199,13 @@ class WorkerHost:
     def _on_bar(self, stream: int, bar: Bar) -> None:
         for handler in list(self._streams.get(stream, {}).values()):
             handler(bar)  # a bot's handler catches its own errors
-        # Every bot decided: said first, then what they booked goes to the daemon's writer.
+        # Every bot decided: said at once. What they booked goes to the daemon's writer once
+        # the bars already here are handled (a command, a state change or an error sends it
+        # before anything else, see send_activity's callers).
         self._daemon.tell("bar_done", stream)
-        self.send_activity()
+        if not self._send_due:
+            self._send_due = True
+            asyncio.get_running_loop().call_soon(self.send_activity)
 
     # ------------------------------------------------------------------ to the daemon
     def _mark_dirty(self, actor: BotActor) -> None:
@@ -204,6 +213,7 @@ class WorkerHost:
 
     def send_activity(self) -> None:
         """What every bot booked since the last send, as the records the daemon stores."""
+        self._send_due = False
         if not self._dirty:
             return
         items = []
@@ -229,6 +239,9 @@ class WorkerHost:
     # ------------------------------------------------------------------ lifecycle
     async def serve(self, sock: socket.socket) -> None:
         self.peer = await Peer.over(sock, self.on_tell, self.on_ask, f"worker {self.index}")
+        # The daemon's collector policy: default thresholds collect every ~700 allocations,
+        # and each young collection walks the newest orders and fills of every bot here.
+        settle_after_start()
         await self.peer.run()  # until the daemon closes its end
         await self.supervisor.shutdown(timeout=2.0)
 

@@ -28,6 +28,7 @@ import signal
 import socket
 import sys
 import time
+import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -166,8 +167,13 @@ class BotWorkers:
             return False
         return self._risk is None or not self._risk.knows(config.account_id)
 
-    def place(self) -> WorkerLink:
-        link = min(self.links, key=lambda candidate: candidate.bots)
+    def place(self, bot_id: str) -> WorkerLink:
+        """The worker with the fewest bots; among equals, one the bot's id picks. Bots made
+        one after another with similar parameters (a sweep's winners) trade on the same bars:
+        dealt in turn, every other one would land on the same worker."""
+        turn = zlib.crc32(bot_id.encode())
+        count = len(self.links)
+        link = min(self.links, key=lambda w: (w.bots, (turn + w.index) % count))
         link.bots += 1
         return link
 
@@ -241,15 +247,23 @@ class BotWorkers:
         return link
 
     async def _read(self, link: WorkerLink) -> None:
-        await link.peer.run()
+        failure = ""
+        try:
+            await link.peer.run()
+        except Exception as exc:  # a message this end could not take: the link is broken
+            _log.exception("bot worker %d: connection failed", link.index)
+            failure = f"its connection failed ({type(exc).__name__}: {exc}); "
+            link.peer.close()
+            link.process.kill()
         self._progress.set()
         if self._stopping:
             return
         code = await _exit_code(link.process)
+        ended = "was stopped" if failure else "ended unexpectedly"
         reason = (
-            f"bot worker {link.index} (pid {link.process.pid}) ended unexpectedly "
-            f"(exit code {code}); its bots' books are stored up to their last commit: the "
-            "daemon stops so that a restart restores them"
+            f"bot worker {link.index} (pid {link.process.pid}) {ended} (exit code {code}); "
+            f"{failure}its bots' books are stored up to their last commit: the daemon stops "
+            "so that a restart restores them"
         )
         _log.error("%s", reason)
         self._on_lost(reason)

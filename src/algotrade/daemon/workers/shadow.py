@@ -13,6 +13,7 @@ stored bots that are never started cost the workers nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from decimal import Decimal
@@ -103,6 +104,7 @@ class BotShadow:
             "last_fill_ts": last_fill_ts,
             "day_open_equity": day_open_equity,
         }
+        self._adopting: asyncio.Future[Any] | None = None
         self.relay: StreamRelay | None = None
         self._subscribed_at = 0  # the relay's handled bars when this bot subscribed
         self._heartbeat_ns: int | None = None  # as of its last bar, while it has no relay
@@ -123,20 +125,24 @@ class BotShadow:
             return self.status()  # a bot never sent to its worker has nothing to shut down
         try:
             await self._reach_worker()
-            config, state, runtime, last_error, order_count = await self.link.ask(
+            config, state, order_count = await self.link.ask(
                 "command", self.config.bot_id, command, payload
             )
         except PeerClosed:
             raise ShuttingDown(
                 f"bot '{self.config.bot_id}': its worker process ended; the daemon is stopping"
             ) from None
-        self._mirror(state, runtime, last_error)
+        # The state itself came before this reply, in order (``mirror_state``); a later
+        # command's may have come too: the caller is told the state its own command left.
         self.order_count = max(self.order_count, order_count)
         if command is Command.UPDATE_CONFIG:
             self.config = config
             self.status_changed()
             return config
-        return self.status()
+        status = self.status()
+        if status.state is not state:
+            status = status.model_copy(update={"state": state})
+        return status
 
     async def release(self) -> dict[str, Any]:
         """Take the bot's books back from its worker (it moves to the daemon's process)."""
@@ -151,8 +157,17 @@ class BotShadow:
         birth = self._birth
         if birth is None:
             return
-        self._birth = None  # sent once, whatever happens to this request
-        await self.link.ask("adopt", self.config, self.state, birth)
+        # Two commands at once (a client's start, a reload) send the bot there once.
+        if self._adopting is None:
+            self._adopting = asyncio.ensure_future(
+                self.link.ask("adopt", self.config, self.state, birth)
+            )
+        try:
+            await asyncio.shield(self._adopting)
+        except Exception:
+            self._adopting = None  # the next command tries again
+            raise
+        self._birth = None
 
     def interrupt_start(self) -> None:
         if self._birth is None:
