@@ -25,6 +25,7 @@ from algotrade.data.loader import save_bars
 from algotrade.data.synthetic import generate_bars
 from algotrade.strategies.registry import create_strategy
 from testkit.service_harness import close_service, open_service
+from testkit.strategies.broken import RAISING_LINE, broken_strategy_file
 
 
 def sim_bot(bot_id: str, **extra: Any) -> BotConfig:
@@ -148,14 +149,7 @@ async def test_max_bots_limit(tmp_path: Path) -> None:
 async def test_a_failing_bot_goes_to_error_and_others_keep_trading(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    broken = tmp_path / "broken.py"
-    broken.write_text(
-        "from algotrade.core.strategy import Strategy\n"
-        "class Broken(Strategy):\n"
-        "    name = 'broken'\n"
-        "    def on_bar(self, bar):\n"
-        "        raise RuntimeError('boom at ' + bar.symbol)\n"
-    )
+    broken = broken_strategy_file(tmp_path)
     service = await open_service(tmp_path)
     try:
         await service.create_bot(sim_bot("good"))
@@ -165,7 +159,10 @@ async def test_a_failing_bot_goes_to_error_and_others_keep_trading(
         await wait_for(lambda: service._bots["bad"].state is BotState.ERROR)
         _, status = await service.get_bot("bad")
         # Named like a backtest names it: the strategy's file, line and method.
-        assert status.last_error == f"strategy {broken}:5 in on_bar: RuntimeError: boom at SIM-X"
+        assert (
+            status.last_error
+            == f"strategy {broken}:{RAISING_LINE} in on_bar: RuntimeError: boom at SIM-X"
+        )
         # The log says which bot and why, tagged with the bot (the "[bot=<id>]" suffix).
         [logged] = [r for r in caplog.records if r.getMessage().startswith("bot bad failed")]
         assert logged.getMessage() == f"bot bad failed: {status.last_error}"

@@ -26,6 +26,7 @@ from algotrade.daemon.workers.shadow import BotShadow
 from algotrade.data.loader import save_bars
 from algotrade.data.synthetic import generate_bars
 from testkit.service_harness import close_service, open_service
+from testkit.strategies.broken import RAISING_LINE, broken_strategy_file
 
 T0 = 1_800_000_000 * 10**9
 MINUTE = 60 * 10**9
@@ -164,14 +165,7 @@ async def test_commands_status_and_restore_through_a_worker(tmp_path: Path) -> N
 async def test_a_failing_strategy_in_a_worker_goes_to_error_like_in_the_daemon(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    broken = tmp_path / "broken.py"
-    broken.write_text(
-        "from algotrade.core.strategy import Strategy\n"
-        "class Broken(Strategy):\n"
-        "    name = 'broken'\n"
-        "    def on_bar(self, bar):\n"
-        "        raise RuntimeError('boom at ' + bar.symbol)\n"
-    )
+    broken = broken_strategy_file(tmp_path)
     service = await open_service(tmp_path, bot_workers=1)
     try:
         await service.create_bot(bot("good"))
@@ -183,7 +177,10 @@ async def test_a_failing_strategy_in_a_worker_goes_to_error_like_in_the_daemon(
         await service.writer.flush()
         _, status = await service.get_bot("bad")
         assert status.state is BotState.ERROR
-        assert status.last_error == f"strategy {broken}:5 in on_bar: RuntimeError: boom at SIM-W"
+        assert (
+            status.last_error
+            == f"strategy {broken}:{RAISING_LINE} in on_bar: RuntimeError: boom at SIM-W"
+        )
         # The worker's log line reached the daemon's logging, tagged with the bot.
         [logged] = [r for r in caplog.records if r.getMessage().startswith("bot bad failed")]
         assert getattr(logged, "bot_id", None) == "bad"

@@ -149,7 +149,7 @@ class WorkerHost:
         else:
             _log.error("worker %d: unknown message %r", self.index, kind)
 
-    def _adopt(self, config: BotConfig, state: Any, books: dict[str, Any]) -> None:
+    def _adopt(self, bot_id: str, config: BotConfig, state: Any, books: dict[str, Any]) -> None:
         actor = BotActor(config, self._context, state=state, **books)
         actor.start_task()
         self.actors[config.bot_id] = actor

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 import signal
 import socket
 import sys
@@ -394,8 +393,3 @@ async def _exit_code(process: asyncio.subprocess.Process) -> int | str:
         process.kill()
         await process.wait()
         return "none: it closed its connection and was killed"
-
-
-def default_count() -> int:
-    """One worker per core the daemon may use (``bot_workers = "auto"``)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -123,15 +123,8 @@ class BotShadow:
     async def submit(self, command: Command, payload: Any = None) -> Any:
         if command is Command.STATUS or (command is Command.SHUTDOWN and self._birth):
             return self.status()  # a bot never sent to its worker has nothing to shut down
-        try:
-            await self._reach_worker()
-            config, state, order_count = await self.link.ask(
-                "command", self.config.bot_id, command, payload
-            )
-        except PeerClosed:
-            raise ShuttingDown(
-                f"bot '{self.config.bot_id}': its worker process ended; the daemon is stopping"
-            ) from None
+        await self._reach_worker()
+        config, state, order_count = await self._ask("command", command, payload)
         # The state itself came before this reply, in order (``mirror_state``); a later
         # command's may have come too: the caller is told the state its own command left.
         self.order_count = max(self.order_count, order_count)
@@ -150,7 +143,7 @@ class BotShadow:
         if birth is not None:
             self._birth = None
             return birth
-        books: dict[str, Any] = await self.link.ask("release", self.config.bot_id)
+        books: dict[str, Any] = await self._ask("release")
         return books
 
     async def _reach_worker(self) -> None:
@@ -160,7 +153,7 @@ class BotShadow:
         # Two commands at once (a client's start, a reload) send the bot there once.
         if self._adopting is None:
             self._adopting = asyncio.ensure_future(
-                self.link.ask("adopt", self.config, self.state, birth)
+                self._ask("adopt", self.config, self.state, birth)
             )
         try:
             await asyncio.shield(self._adopting)
@@ -176,18 +169,24 @@ class BotShadow:
     async def latest_bars(self, limit: int) -> list[dict[str, Any]]:
         if self._birth is not None:
             return []
-        bars: list[dict[str, Any]] = await self.link.ask("recent_bars", self.config.bot_id, limit)
+        bars: list[dict[str, Any]] = await self._ask("recent_bars", limit)
         return bars
+
+    async def _ask(self, kind: str, *args: Any) -> Any:
+        """Ask the bot's worker (its id goes first); a worker gone is a daemon stopping."""
+        try:
+            return await self.link.ask(kind, self.config.bot_id, *args)
+        except PeerClosed:
+            raise ShuttingDown(
+                f"bot '{self.config.bot_id}': its worker process ended; the daemon is stopping"
+            ) from None
 
     # ------------------------------------------------------------------ from the worker
     def mirror_state(self, state: str, runtime: dict[str, Any]) -> None:
-        """The worker's actor stored a new state (``persist_state``)."""
-        self._mirror(BotState(state), runtime, runtime.get("last_error"))
-
-    def _mirror(self, state: BotState, runtime: dict[str, Any], last_error: str | None) -> None:
-        if state is not self.state or runtime != self.runtime or last_error != self.last_error:
-            self.state, self.runtime, self.last_error = state, dict(runtime), last_error
-            self.status_changed()
+        """The worker's actor stored a new state (``persist_state``), or failed."""
+        self.state, self.runtime = BotState(state), dict(runtime)
+        self.last_error = runtime.get("last_error")
+        self.status_changed()
 
     def booked(self, activity: Activity, books: BooksView | None, order_count: int) -> None:
         """Activity the worker's actor drained: stored by the daemon's writer from here."""
@@ -195,10 +194,6 @@ class BotShadow:
         if order_count > self.order_count:
             self.order_count = order_count
             self.status_changed()
-
-    @property
-    def has_pending(self) -> bool:
-        return bool(self._pending)
 
     # ------------------------------------------------------------------ the writer's side
     def drain_activity(self) -> Activity:
