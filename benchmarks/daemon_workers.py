@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import resource
 import shutil
@@ -113,6 +114,31 @@ async def _run(
             return total
 
         stream = next(iter(service.hub._streams.values()))
+        # Loop lag seen by an independent task (every 1 ms) between the bars' dispatches: how
+        # long anything else on the service's loop (taking activity, writing, publishing, the
+        # API) held it. Dispatch itself is not in it (the probe cannot run during it).
+        lags: list[float] = []
+        counting = [False]
+        dispatched_at = [0.0]  # when the last dispatch returned
+
+        async def lag_probe() -> None:
+            while True:
+                t = time.perf_counter()
+                await asyncio.sleep(0.001)
+                if counting[0] and t >= dispatched_at[0]:
+                    lags.append((time.perf_counter() - t - 0.001) * 1000)
+
+        probe = asyncio.create_task(lag_probe())
+        gc_pauses: list[float] = []  # ms, the service's process
+        gc_started = [0.0]
+
+        def on_gc(phase: str, info: dict[str, Any]) -> None:
+            if phase == "start":
+                gc_started[0] = time.perf_counter()
+            elif counting[0]:
+                gc_pauses.append((time.perf_counter() - gc_started[0]) * 1000)
+
+        gc.callbacks.append(on_gc)
         warmup = 45  # the slowest moving average fills before bars are counted
         dispatch_ms: list[float] = []
         bar_orders: list[int] = []
@@ -134,6 +160,8 @@ async def _run(
             bar = stream.next_bar(ts)
             t0 = time.perf_counter_ns()
             stream.dispatch(bar)
+            dispatched_at[0] = time.perf_counter()
+            counting[0] = n >= warmup
             if workers:
                 await service.workers.handled()
             dispatch_ms.append((time.perf_counter_ns() - t0) / 1e6)
@@ -146,6 +174,8 @@ async def _run(
             else:
                 await asyncio.sleep(0)
         wall = time.perf_counter() - wall0
+        probe.cancel()
+        gc.callbacks.remove(on_gc)
         cpu_main = time.process_time() - cpu_main0
         cpu_workers = sum(proc_cpu_s(pid) for pid in pids) - cpu_workers0
         workers_hwm = [proc_hwm_mb(pid) for pid in pids]
@@ -174,6 +204,8 @@ async def _run(
         "trading_ms": {"p50": pct(trading, 50), "p99": pct(trading, 99)},
         "quiet_bars": len(quiet),
         "quiet_ms": {"p50": pct(quiet, 50), "p99": pct(quiet, 99)},
+        "loop_lag_ms": {"p99": pct(lags, 99), "max": max(lags, default=float("nan"))},
+        "gc_ms": {"count": len(gc_pauses), "max": max(gc_pauses, default=0.0)},
         "wall_s": wall,
         "cpu_main_s": cpu_main,
         "cpu_workers_s": cpu_workers,
@@ -222,7 +254,10 @@ def main() -> None:
                     f"{result['orders']} orders; CPU main {result['cpu_main_s']:.2f} s + "
                     f"workers {result['cpu_workers_s']:.2f} s in {result['wall_s']:.2f} s; "
                     f"RSS main {result['rss_main_hwm_mb']:.0f} MB + workers "
-                    f"{sum(result['rss_workers_hwm_mb']):.0f} MB",
+                    f"{sum(result['rss_workers_hwm_mb']):.0f} MB; loop held between bars p99 "
+                    f"{result['loop_lag_ms']['p99']:.1f} / max "
+                    f"{result['loop_lag_ms']['max']:.1f} ms; {result['gc_ms']['count']} "
+                    f"collections, longest {result['gc_ms']['max']:.1f} ms",
                     flush=True,
                 )
     if args.json:

@@ -159,7 +159,8 @@ class Peer:
     # ------------------------------------------------------------------ receiving
     async def run(self) -> None:
         """Read and handle messages until the other end closes; then fail every ask still
-        waiting with ``PeerClosed``."""
+        waiting with ``PeerClosed``. The loop gets a turn between messages: reading what is
+        already buffered never waits, and a burst of messages must not hold it."""
         try:
             while True:
                 try:
@@ -168,6 +169,7 @@ class Peer:
                 except (asyncio.IncompleteReadError, ConnectionError):
                     return
                 self._handle(pickle.loads(body))
+                await asyncio.sleep(0)
         finally:
             self._close()
 
