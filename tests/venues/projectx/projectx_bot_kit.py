@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from algotrade.core.events import OrderEvent, OrderFilled, OrderSide
 from algotrade.core.orders import Order, OrderRequest, OrderType
+from algotrade.venues.live.resume import StoredOrder
 from algotrade.venues.projectx.config import ProjectXCredentials
 from algotrade.venues.projectx.connection import ProjectXConnection
 from algotrade.venues.projectx.factory import ProjectXVenueConfig
@@ -103,21 +104,38 @@ class Books:
 
 
 class Owner:
-    """The daemon's side of a venue connection (``registry.VenueOwner``)."""
+    """The daemon's side of a venue connection (``registry.VenueOwner``); its store: the
+    newest booked trade and the ids booked within a minute of it (``latest``), the orders it
+    holds open (``stored``) and every trade id it booked (``booked``, asked about: ``asked``)."""
 
-    def __init__(self, latest: tuple[int, list[str]] = (0, [])) -> None:
+    def __init__(
+        self,
+        latest: tuple[int, list[str]] = (0, []),
+        stored: Sequence[StoredOrder] = (),
+        booked: Sequence[str] = (),
+    ) -> None:
         self.books: list[Books] = []
         self.blocked: dict[str, str] = {}
         self.block_calls: list[tuple[str, str | None]] = []
         self.alerts: list[str] = []
         self.changes: list[tuple[bool, str]] = []
         self.latest = latest
+        self.stored = list(stored)
+        self.booked = {*latest[1], *booked}
+        self.asked: list[str] = []
 
     def bot_ids(self) -> list[str]:
         return [b.venue.bot_id for b in self.books]
 
     async def latest_fills(self) -> tuple[int, list[str]]:
         return self.latest
+
+    async def stored_open_orders(self) -> list[StoredOrder]:
+        return list(self.stored)
+
+    async def booked_trade_ids(self, trade_ids: Sequence[str]) -> set[str]:
+        self.asked.extend(trade_ids)
+        return self.booked & set(trade_ids)
 
     def local_positions(self) -> dict[str, Decimal]:
         total: dict[str, Decimal] = {}
@@ -150,6 +168,7 @@ async def connect(
         owner if owner is not None else Owner(),
         since_ns=owner.latest[0] or None if owner is not None else None,
         seen_trade_ids=owner.latest[1] if owner is not None else (),
+        open_orders=owner.stored if owner is not None else (),
     )
     await connection.start()
     return connection

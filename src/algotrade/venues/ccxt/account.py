@@ -114,7 +114,9 @@ class CcxtAccount:
         resumed = since_ms is not None
         self._floor_ms = self._since_ms - (RESUME_WINDOW_MS if resumed else FILL_OVERLAP_MS)
         prefixes = [f"{self.link_prefix}{bot_id}-" for bot_id in owner.bot_ids()] if owner else []
-        self._older = OlderFills(owner, open_orders, self.link_id, prefixes)
+        self._older = OlderFills(
+            owner, open_orders, lambda o: self.link_id(o.client_order_id), prefixes
+        )
         # The first reconciliation's start: the floor, or before the oldest open order.
         self._ask_from_ms: int | None = resume_from_ms(self._floor_ms, open_orders)
         self._tasks = TaskSet(self.venue_name, _log)

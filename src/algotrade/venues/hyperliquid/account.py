@@ -108,7 +108,7 @@ class HyperliquidAccount:
         window = RESUME_WINDOW_MS if since_ms is not None else FILL_OVERLAP_MS
         self._floor_ms = self._since_ms - window
         self._ask_from_ms: int | None = resume_from_ms(self._floor_ms, open_orders)
-        self._older = OlderFills(owner, open_orders, cloid_for)
+        self._older = OlderFills(owner, open_orders, lambda o: cloid_for(o.client_order_id))
         self._tasks = TaskSet("hyperliquid", _log)
         self._in_flight: Counter[str] = Counter()
         self._mids: dict[str, tuple[Decimal, float]] = {}

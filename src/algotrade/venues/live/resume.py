@@ -46,7 +46,8 @@ class OlderFills:
     """Decides the fills older than the floor: ``unbooked`` holds the trade ids of our orders'
     fills the store has not booked (to be offered to their bots like any missed fill).
 
-    ``venue_client_id``: the venue's client id of one of our client order ids;
+    ``venue_client_id``: the venue's client id of one of our stored orders (made of its client
+    order id, and on ProjectX of its creation time too);
     ``bot_prefixes``: the venue client ids of the bots' own orders start with one of these
     (none for a venue whose client ids are hashes: only the stored open orders tell there)."""
 
@@ -54,12 +55,12 @@ class OlderFills:
         self,
         owner: VenueOwner | None,
         open_orders: Iterable[StoredOrder],
-        venue_client_id: Callable[[str], str],
+        venue_client_id: Callable[[StoredOrder], str],
         bot_prefixes: Iterable[str] = (),
     ) -> None:
         self._owner = owner
         orders = list(open_orders)
-        self._client_ids = {venue_client_id(o.client_order_id) for o in orders}
+        self._client_ids = {venue_client_id(o) for o in orders}
         self._order_ids = {o.venue_order_id for o in orders if o.venue_order_id}
         self._prefixes = tuple(bot_prefixes)
         self._decided: set[str] = set()

@@ -26,7 +26,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from algotrade.core.errors import ConfigError, RetryableError
 from algotrade.core.instruments import Instrument
 from algotrade.core.timeutil import datetime_to_ns
+from algotrade.venues.live.resume import StoredOrder
 from algotrade.venues.live.tasks import TaskSet, reconcile_loop
 from algotrade.venues.projectx.blocks import Blocks
 from algotrade.venues.projectx.config import ProjectXCredentials
@@ -109,6 +110,7 @@ class ProjectXConnection:
         *,
         since_ns: int | None = None,
         seen_trade_ids: Iterable[str] = (),
+        open_orders: Sequence[StoredOrder] = (),
         http_transport: httpx.AsyncBaseTransport | None = None,
         client_factory: ClientFactory | None = None,
         name: str = "projectx",
@@ -148,6 +150,8 @@ class ProjectXConnection:
             self.request_reconcile,
             since_ns=since_ns,
             seen_trade_ids=seen_trade_ids,
+            owner=owner,
+            open_orders=open_orders,
         )
         self._in_flight: Counter[str] = Counter()  # contract name → requests in flight
         self.venue_positions: dict[str, int] = {}  # contract id → signed size (hub)
@@ -270,7 +274,8 @@ class ProjectXConnection:
     # ------------------------------------------------------------------ requests
     async def fetch_trades(self, since_ns: int) -> list[Trade]:
         """``Trade/search`` from ``since_ns``, learning the customTags of order ids not seen
-        before (one ``Order/search``) so their trades can be routed."""
+        before (one ``Order/search``) so their trades can be routed, and asking the store about
+        those older than the trade ids it gave (``OrderRouter.decide_older``)."""
         assert self.account is not None
         trades = await self.http.search_trades(
             account_id=self.account.id, start=to_datetime(since_ns)
@@ -282,6 +287,7 @@ class ProjectXConnection:
                 if order.custom_tag:
                     self.router.note_order_id(order.id, order.custom_tag)
             self.router.searched(unknown)
+        await self.router.decide_older(trades)
         return trades
 
     async def sync_trades(self, since_ns: int) -> int:

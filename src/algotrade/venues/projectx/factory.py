@@ -167,6 +167,7 @@ class ProjectXFactory(VenueFactory):
             owner,
             since_ns=newest_ns or None,
             seen_trade_ids=trade_ids,
+            open_orders=await owner.stored_open_orders(),
             name=self.name or "projectx",
         )
         await start_or_stop(connection)

@@ -1,13 +1,14 @@
 """Reconciliation of the bots' books with the ProjectX account, fail-closed per contract.
 
 One run (``Reconciler.run``) fetches the account's open positions (``Position/searchOpen``),
-open orders (``Order/searchOpen``) and the trades since the newest one seen
-(``Trade/search``); routes the missed trades to their bots (gap fill); aligns orders (ours
-listed → adopted/acknowledged, ours missing → looked up one by one, others → reported once
-they stay unclaimed); asks again about placements whose outcome is unknown; and compares
-positions per contract name. A disagreeing contract is read once more after a short pause
-(a fill landing between the two reads is not a mismatch); one that still disagrees raises an
-alert and blocks every bot trading it until a later run finds agreement.
+open orders (``Order/searchOpen``) and the trades since the newest one seen (``Trade/search``;
+the first run after a restart from further back, ``OrderRouter``); routes the missed trades to
+their bots (gap fill); aligns orders (ours listed → adopted/acknowledged, ours missing → looked
+up one by one, others → reported once they stay unclaimed); asks again about placements whose
+outcome is unknown; and compares positions per contract name. A disagreeing contract is read
+once more after a short pause (a fill landing between the two reads is not a mismatch); one
+that still disagrees raises an alert and blocks every bot trading it until a later run finds
+agreement.
 
 Positions are compared as the venue's signed size minus the trades no bot has claimed yet
 (within ``pending_claim_s``) against the sum of the bots' positions; contracts with requests
@@ -29,7 +30,6 @@ from algotrade.core.money import ZERO, decimal_text
 from algotrade.core.timeutil import ns_to_iso
 from algotrade.venues.live.positions import position_differences
 from algotrade.venues.projectx.errors import VENUE_ERRORS
-from algotrade.venues.projectx.routing import TRADE_OVERLAP_NS
 from algotrade.venues.projectx.schemas import Order, OrderSide, Position
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class Reconciler:
                 positions = await c.http.search_open_positions(account_id=c.account.id)
                 read_at = time.monotonic()
                 open_orders = await c.http.search_open_orders(account_id=c.account.id)
-                trades = await c.fetch_trades(c.router.since_ns - TRADE_OVERLAP_NS)
+                trades = await c.fetch_trades(c.router.search_from_ns())
             except VENUE_ERRORS as exc:
                 self.failures += 1
                 _log.warning(
@@ -118,6 +118,7 @@ class Reconciler:
                 )
                 raise
             report.trades_routed = c.router.route_trades(trades)
+            c.router.resumed()
             c.blocks.report_unreadable(open_orders.unreadable, c.contracts.name_of)
             self._align_orders(open_orders, read_at, report)
             for venue, coid in c.router.unresolved_placements():
@@ -129,7 +130,7 @@ class Reconciler:
                 try:
                     positions = await c.http.search_open_positions(account_id=c.account.id)
                     report.trades_routed += c.router.route_trades(
-                        await c.fetch_trades(c.router.since_ns - TRADE_OVERLAP_NS)
+                        await c.fetch_trades(c.router.search_from_ns())
                     )
                 except VENUE_ERRORS as exc:
                     self.failures += 1

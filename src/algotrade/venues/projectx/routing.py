@@ -7,6 +7,11 @@ REST searches and restarts (the ids booked lately come from the daemon's store).
 an order no bot has claimed yet waits (a restarting bot adopts its orders a moment after the
 first reconciliation); reconciliation decides when it is foreign.
 
+After a restart, whether a trade older than the ids the store gave was booked is the store's
+to say, by trade id, if the trade is ours (``live.resume``): of an order the store holds open
+(by order id or tag), or with a bot's prefix in its tag (an order sent just before a crash and
+never recorded). The first reconciliation asks from before the oldest stored open order.
+
 The router also remembers placements whose outcome is unknown (their contract stays held
 until a reconciliation finds out) and placements given up as never received (should one show
 up after all, it is reported).
@@ -16,21 +21,25 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from algotrade.core.timeutil import datetime_to_ns
+from algotrade.venues.live.reconciliation import RESUME_WINDOW_MS
+from algotrade.venues.live.resume import OlderFills, StoredOrder, resume_from_ms
 from algotrade.venues.projectx.blocks import Blocks
+from algotrade.venues.projectx.order_rules import NS_PER_MS, tag_for
 from algotrade.venues.projectx.schemas import Order, Trade
 
 if TYPE_CHECKING:
     from algotrade.venues.projectx.venue import ProjectXVenue
+    from algotrade.venues.registry import VenueOwner
 
 __all__ = ["OrderRouter", "Route"]
 
 Route = tuple["ProjectXVenue", str]  # (bot venue, client order id)
-TRADE_OVERLAP_NS = 5_000_000_000  # trades older than where a run resumed were booked before it
+TRADE_OVERLAP_NS = 5_000_000_000  # searches start this far behind the newest trade seen
 SEEN_HORIZON_NS = 6 * 3600 * 1_000_000_000
 
 
@@ -48,6 +57,8 @@ class OrderRouter:
         *,
         since_ns: int | None,
         seen_trade_ids: Iterable[str],
+        owner: VenueOwner | None = None,
+        open_orders: Sequence[StoredOrder] = (),
     ) -> None:
         self._blocks = blocks
         self._request_reconcile = request_reconcile
@@ -60,7 +71,15 @@ class OrderRouter:
         }
         self._pending: dict[int, _Pending] = {}  # trade id → trade of no known order yet
         self.since_ns = since_ns if since_ns is not None else time.time_ns()
-        self._floor_ns = self.since_ns - TRADE_OVERLAP_NS
+        # A trade older than the floor (after a restart: where the booked trade ids given
+        # begin) is booked or not as the store says if ours, else it was booked before this
+        # run or is not ours. Whole milliseconds, as live.resume decides in those.
+        window_ns = RESUME_WINDOW_MS * NS_PER_MS if since_ns is not None else TRADE_OVERLAP_NS
+        self._floor_ms = (self.since_ns - window_ns) // NS_PER_MS
+        prefixes = [f"{bot_id}-" for bot_id in owner.bot_ids()] if owner is not None else []
+        self._older = OlderFills(owner, open_orders, _tag_of, prefixes)
+        # Where the first reconciliation asks from: the floor, or before the oldest open order.
+        self._resume_from_ns: int | None = resume_from_ms(self._floor_ms, open_orders) * NS_PER_MS
         self._searched: set[int] = set()  # order ids an Order/search was asked about
         self._unresolved: dict[str, Route] = {}  # tag → placement of unknown outcome
         self._ghosts: set[str] = set()
@@ -141,6 +160,29 @@ class OrderRouter:
         self._ghosts.add(tag)
 
     # ------------------------------------------------------------------ trades
+    def search_from_ns(self) -> int:
+        """Where a reconciliation asks for trades from: a little behind the newest one seen,
+        and until one has read them after a restart, from before the oldest stored open order."""
+        start = self.since_ns - TRADE_OVERLAP_NS
+        return start if self._resume_from_ns is None else min(start, self._resume_from_ns)
+
+    def resumed(self) -> None:
+        """A reconciliation has read the trades from ``search_from_ns``: later ones ask from
+        the newest trade seen."""
+        self._resume_from_ns = None
+
+    async def decide_older(self, trades: Iterable[Trade]) -> None:
+        """Ask the store about the trades older than the floor that are ours and not booked in
+        this run (``live.resume``, once each): those it booked are taken as seen, the others
+        are offered to their bots like any missed trade. Call before ``route_trades``."""
+        fills = [
+            (str(t.id), self._tags.get(t.order_id, ""), str(t.order_id), _ms(t))
+            for t in trades
+            if t.account_id == self.account_id and t.id not in self._seen and not t.voided
+        ]
+        booked = await self._older.booked(fills, self._floor_ms, ())
+        self._seen.update({int(tid): ms * NS_PER_MS for tid, ms in booked.items()})
+
     def route_trades(self, trades: Iterable[Trade]) -> int:
         """Deliver trades not booked yet to the bot venue of their order; the rest wait."""
         routed = 0
@@ -157,10 +199,15 @@ class OrderRouter:
             route = self._routes.get(tag) if tag else None
             self.since_ns = max(self.since_ns, ts)
             if route is None:
-                if trade.id not in self._pending and ts >= self._floor_ns:
-                    self._pending[trade.id] = _Pending(trade, time.monotonic())
+                older = (
+                    ts // NS_PER_MS < self._floor_ms and str(trade.id) not in self._older.unbooked
+                )
+                if trade.id in self._pending or older:
+                    continue  # waiting already, or booked before this run (or not ours)
+                self._pending[trade.id] = _Pending(trade, time.monotonic())
                 continue
             self._pending.pop(trade.id, None)
+            self._older.unbooked.discard(str(trade.id))  # once forgotten as seen, it stays booked
             self._seen[trade.id] = ts
             route[0].on_venue_trade(route[1], trade)
             routed += 1
@@ -178,8 +225,16 @@ class OrderRouter:
         """Bound memory over months: trade ids far behind the newest are dropped, and trades
         that old are ignored from now on (they were booked)."""
         horizon = self.since_ns - SEEN_HORIZON_NS
-        if horizon <= self._floor_ns:
+        if horizon // NS_PER_MS <= self._floor_ms:
             return
-        self._floor_ns = horizon
+        self._floor_ms = horizon // NS_PER_MS
         self._seen = {t: ns for t, ns in self._seen.items() if ns >= horizon}
         self._searched.clear()
+
+
+def _tag_of(order: StoredOrder) -> str:
+    return tag_for(order.client_order_id, order.created_ns)
+
+
+def _ms(trade: Trade) -> int:
+    return datetime_to_ns(trade.creation_timestamp) // NS_PER_MS
