@@ -24,38 +24,25 @@ from algotrade.venues.ccxt.credentials import ApiCredentials
 from algotrade.venues.ccxt.execution import CcxtVenue
 from algotrade.venues.ccxt.factory import bybit
 from algotrade.venues.ccxt.model import PlaceRequest
-from algotrade.venues.live.resume import StoredOrder
 from testkit.fake_bybit import FakeBybit
+from testkit.venue_store import StoreAnswers
 
 KEY, SECRET = "harness-api-key-0001", "harness-api-secret-0001"
 ENV = {"ALGOTRADE_BYBIT_API_KEY": KEY, "ALGOTRADE_BYBIT_API_SECRET": SECRET}
 
 
-class Owner:
+class Owner(StoreAnswers):
     """A ``VenueOwner`` that records what the venue asks of the daemon."""
 
     def __init__(self, sinks: list[Sink] | None = None) -> None:
+        super().__init__()
         self.sinks = sinks if sinks is not None else []
         self.blocked: dict[str, str | None] = {}
         self.alerts: list[str] = []
         self.connection: list[tuple[bool, str]] = []
-        self.latest: tuple[int, list[str]] = (0, [])
-        self.stored: list[StoredOrder] = []  # the orders the store holds open
-        self.booked: set[str] = set()  # every trade id the store holds
-        self.asked: list[str] = []  # the trade ids the venue asked the store about
 
     def bot_ids(self) -> list[str]:
         return [s.bot_id for s in self.sinks]
-
-    async def latest_fills(self) -> tuple[int, list[str]]:
-        return self.latest
-
-    async def stored_open_orders(self) -> list[StoredOrder]:
-        return self.stored
-
-    async def booked_trade_ids(self, trade_ids: list[str]) -> set[str]:
-        self.asked.extend(trade_ids)
-        return self.booked & set(trade_ids)
 
     def local_positions(self) -> dict[str, Decimal]:
         total: dict[str, Decimal] = {}

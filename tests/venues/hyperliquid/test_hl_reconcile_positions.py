@@ -52,6 +52,7 @@ from algotrade.venues.hyperliquid.factory import HyperliquidConnection, factory
 from algotrade.venues.live.reconciliation import RESUME_WINDOW_MS
 from algotrade.venues.live.resume import StoredOrder
 from testkit.fake_hyperliquid import FakeHyperliquid
+from testkit.venue_store import StoreAnswers
 
 
 class Owner:
@@ -280,31 +281,18 @@ async def test_a_restart_offers_an_unrecorded_fill_older_than_the_newest_booked(
         await adapter.stop()
 
 
-class RestartOwner(Owner):
+class RestartOwner(Owner, StoreAnswers):
     """The daemon after a restart: its store (the newest booked fill and the trade ids booked
     within a minute of it, open orders, any booked trade id) and the books of the bots that
     take no part here (``others``)."""
 
     def __init__(self, latest: tuple[int, list[str]], stored: list[StoredOrder]) -> None:
-        super().__init__()
-        self.latest = latest
-        self.stored = stored
-        self.booked: set[str] = set(latest[1])
-        self.asked: list[str] = []
+        Owner.__init__(self)
+        StoreAnswers.__init__(self, latest, stored)
         self.others: dict[str, Decimal] = {}
 
     def bot_ids(self) -> list[str]:
         return ["b1", "b2"]
-
-    async def latest_fills(self) -> tuple[int, list[str]]:
-        return self.latest
-
-    async def stored_open_orders(self) -> list[StoredOrder]:
-        return self.stored
-
-    async def booked_trade_ids(self, trade_ids: list[str]) -> set[str]:
-        self.asked.extend(trade_ids)
-        return self.booked & set(trade_ids)
 
     def local_positions(self) -> dict[str, Decimal]:
         total = super().local_positions()

@@ -20,6 +20,7 @@ from algotrade.venues.projectx.factory import ProjectXVenueConfig
 from algotrade.venues.projectx.venue import ProjectXVenue
 from testkit.fake_projectx import FakeProjectX
 from testkit.projectx_trader import gateway_urls
+from testkit.venue_store import StoreAnswers
 
 ES_ID = "CON.F.US.EP.Z25"
 ES = "EPZ25"
@@ -103,7 +104,7 @@ class Books:
         ]
 
 
-class Owner:
+class Owner(StoreAnswers):
     """The daemon's side of a venue connection (``registry.VenueOwner``); its store: the
     newest booked trade and the ids booked within a minute of it (``latest``), the orders it
     holds open (``stored``) and every trade id it booked (``booked``, asked about: ``asked``)."""
@@ -119,23 +120,10 @@ class Owner:
         self.block_calls: list[tuple[str, str | None]] = []
         self.alerts: list[str] = []
         self.changes: list[tuple[bool, str]] = []
-        self.latest = latest
-        self.stored = list(stored)
-        self.booked = {*latest[1], *booked}
-        self.asked: list[str] = []
+        super().__init__(latest, stored, booked)
 
     def bot_ids(self) -> list[str]:
         return [b.venue.bot_id for b in self.books]
-
-    async def latest_fills(self) -> tuple[int, list[str]]:
-        return self.latest
-
-    async def stored_open_orders(self) -> list[StoredOrder]:
-        return list(self.stored)
-
-    async def booked_trade_ids(self, trade_ids: Sequence[str]) -> set[str]:
-        self.asked.extend(trade_ids)
-        return self.booked & set(trade_ids)
 
     def local_positions(self) -> dict[str, Decimal]:
         total: dict[str, Decimal] = {}
